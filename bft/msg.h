@@ -1,0 +1,169 @@
+/*
+ * msg.h: the messages replicas and clients exchange, as decoded structures.
+ *
+ * On the wire every message is one msgpack envelope (wire.h):
+ *     [version, type, sender, payload, signature]
+ * where payload is a msgpack array whose shape depends on type (listed below, field by field,
+ * in wire order) and signature is Ed25519 by the sender over the domain tag "bft.env.v1" followed
+ * by the encodings of version, type, sender and payload exactly as they stand in the frame.
+ *
+ * Decoded structures borrow: every struct bft_bytes points into the frame that was decoded, and
+ * the arrays (items, prepares, ...) are allocated by the decoder within the configured limits and
+ * released by wire_msg_free(). Embedded signed messages (requests inside a batch, checkpoints
+ * inside a proof, prepares inside a certificate) travel as complete envelopes in msgpack bin
+ * fields, so each keeps its own sender and signature and can be checked on its own.
+ */
+#ifndef BFT_MSG_H
+#define BFT_MSG_H
+
+#include "bft/bft.h"
+#include "crypto/cr_hash.h"
+#include "crypto/cr_sign.h"
+
+#define BFT_WIRE_VERSION 1u
+
+enum bft_msg_type {
+	BFT_MSG_REQUEST = 1,     /* client -> replicas */
+	BFT_MSG_REPLY = 2,       /* replica -> client */
+	BFT_MSG_CHECKPOINT = 3,  /* replica -> replicas, both protocols */
+	BFT_MSG_PREPREPARE = 4,  /* PBFT */
+	BFT_MSG_PREPARE = 5,
+	BFT_MSG_COMMIT = 6,
+	BFT_MSG_VIEWCHANGE = 7,
+	BFT_MSG_NEWVIEW = 8,
+	BFT_MSG_FETCH = 9,       /* state transfer / log catch-up request */
+	BFT_MSG_STATE = 10,      /* one chunk of a checkpointed state */
+	/* Honey Badger message types are numbered from 32 (hb.h). */
+	BFT_MSG_TYPE_MAX = 63
+};
+
+/* REQUEST payload: [reqid:uint, flags:uint, timestamp_ms:uint, op:bin]
+ * sender is the client id. reqid grows per client (exactly-once, PBFT §4.1 "timestamp t").
+ * timestamp_ms is the client's clock, informational only (never used by the state machine). */
+#define BFT_REQ_READONLY 0x1u
+#define BFT_REQ_FLAGS_ALL 0x1u
+struct bft_request {
+	uint64_t reqid;
+	uint32_t flags;
+	uint64_t timestamp_ms;
+	struct bft_bytes op;
+};
+
+/* REPLY payload: [view:uint, client:uint, reqid:uint, result:bin]  (PBFT §4.1) */
+struct bft_reply {
+	bft_view view;
+	bft_client_id client;
+	uint64_t reqid;
+	struct bft_bytes result;
+};
+
+/* CHECKPOINT payload: [seq:uint, state_digest:bin(32)]  (PBFT §4.3) */
+struct bft_checkpoint {
+	bft_seq seq;
+	uint8_t digest[CR_DIGEST_BYTES];
+};
+
+/* PRE-PREPARE payload: [view:uint, seq:uint, digest:bin(32), time_ms:uint, requests:[bin...]]
+ * requests are complete REQUEST envelopes; an empty list is the null request (PBFT §4.4).
+ * digest = bft_batch_digest(time_ms, requests); time_ms is the primary's proposed batch time,
+ * the only clock the state machine sees (DESIGN.md "The shared log"). */
+struct bft_preprepare {
+	bft_view view;
+	bft_seq seq;
+	uint8_t digest[CR_DIGEST_BYTES];
+	uint64_t time_ms;
+	struct bft_bytes *requests;
+	uint32_t nrequests;
+};
+
+/* PREPARE and COMMIT payload: [view:uint, seq:uint, digest:bin(32)]  (PBFT §4.2) */
+struct bft_phase {
+	bft_view view;
+	bft_seq seq;
+	uint8_t digest[CR_DIGEST_BYTES];
+};
+
+/* A prepared certificate: [preprepare:bin, prepares:[bin...]] — the signed PRE-PREPARE and 2f
+ * signed PREPAREs from distinct backups matching it (PBFT §4.4 "P component"). */
+struct bft_pcert {
+	struct bft_bytes preprepare;
+	struct bft_bytes *prepares;
+	uint32_t nprepares;
+};
+
+/* VIEW-CHANGE payload:
+ *   [view:uint, stable_seq:uint, stable_digest:bin(32), proof:[bin...], prepared:[pcert...]]
+ * view is the new view v+1; proof holds the 2f+1 signed CHECKPOINTs for stable_seq (empty when
+ * stable_seq is 0, the initial state); prepared holds one certificate per sequence number above
+ * stable_seq for which this replica prepared a request, the one from the highest view. */
+struct bft_viewchange {
+	bft_view view;
+	bft_seq stable_seq;
+	uint8_t stable_digest[CR_DIGEST_BYTES];
+	struct bft_bytes *proof;
+	uint32_t nproof;
+	struct bft_pcert *prepared;
+	uint32_t nprepared;
+};
+
+/* NEW-VIEW payload: [view:uint, viewchanges:[bin...], o:[[seq:uint, digest:bin(32)]...]]
+ * viewchanges are 2f+1 signed VIEW-CHANGEs for view; o lists, in increasing seq, the pre-prepares
+ * the new primary derived from them (PBFT §4.4): the batch digest of the highest-view prepared
+ * certificate for each seq, or the null digest for a gap. Backups recompute o and reject a
+ * NEW-VIEW whose o differs. */
+struct bft_nv_entry {
+	bft_seq seq;
+	uint8_t digest[CR_DIGEST_BYTES];
+};
+struct bft_newview {
+	bft_view view;
+	struct bft_bytes *viewchanges;
+	uint32_t nviewchanges;
+	struct bft_nv_entry *o;
+	uint32_t no;
+};
+
+/* FETCH payload: [kind:uint, seq:uint, index:uint]
+ * kind 0: chunk `index` of the state at stable checkpoint seq; kind 1: the committed log
+ * entries above seq (the reply is PRE-PREPAREs and COMMITs as the peer holds them). */
+enum bft_fetch_kind { BFT_FETCH_STATE = 0, BFT_FETCH_LOG = 1 };
+struct bft_fetch {
+	uint32_t kind;
+	bft_seq seq;
+	uint32_t index;
+};
+
+/* STATE payload: [seq:uint, index:uint, nchunks:uint, data:bin, branch:[bin(32)...]]
+ * One chunk of the snapshot for checkpoint seq, with its Merkle branch to the snapshot root
+ * that the checkpoint's state digest commits to. */
+struct bft_state_chunk {
+	bft_seq seq;
+	uint32_t index;
+	uint32_t nchunks;
+	struct bft_bytes data;
+	struct bft_bytes *branch;
+	uint32_t nbranch;
+};
+
+/** A decoded message: the envelope fields and the typed payload. */
+struct bft_msg {
+	uint32_t version;
+	enum bft_msg_type type;
+	uint64_t sender;            /* replica id, or client id for REQUEST */
+	uint8_t sig[CR_SIG_BYTES];
+	struct bft_bytes frame;     /* the whole envelope */
+	struct bft_bytes signed_part; /* what the signature covers, after the domain tag */
+	union {
+		struct bft_request request;
+		struct bft_reply reply;
+		struct bft_checkpoint checkpoint;
+		struct bft_preprepare preprepare;
+		struct bft_phase phase;       /* PREPARE, COMMIT */
+		struct bft_viewchange viewchange;
+		struct bft_newview newview;
+		struct bft_fetch fetch;
+		struct bft_state_chunk state;
+	} u;
+};
+
+#endif
