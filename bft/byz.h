@@ -1,0 +1,38 @@
+/*
+ * byz: Byzantine behaviours (DESIGN.md "Malicious-node modes"). A behaviour changes only what a
+ * faulty replica sends; a correct replica has byz == NULL and runs none of this. The simulator
+ * and `bftnode --byzantine` use the same definitions.
+ */
+#ifndef BFT_BYZ_H
+#define BFT_BYZ_H
+
+#include "bft/engine.h"
+
+enum bft_byz_mode {
+	BFT_BYZ_SILENT = 1u << 0,          /* sends nothing */
+	BFT_BYZ_CRASH_AFTER = 1u << 1,     /* sends nothing after `crash_after` messages */
+	BFT_BYZ_EQUIVOCATE = 1u << 2,      /* primary: different valid PRE-PREPAREs per backup */
+	BFT_BYZ_WRONG_DIGEST = 1u << 3,    /* PRE-PREPARE / PREPARE / COMMIT digests corrupted */
+	BFT_BYZ_SLOW_PRIMARY = 1u << 4,    /* primary delays each PRE-PREPARE to just under timeout */
+	BFT_BYZ_VC_SPAM = 1u << 5,         /* VIEW-CHANGEs for ever higher views, alone */
+	BFT_BYZ_BOGUS_NEWVIEW = 1u << 6,   /* NEW-VIEW drops a prepared request / invents a cert */
+	BFT_BYZ_REPLAY = 1u << 7,          /* re-sends old messages */
+	BFT_BYZ_BAD_SIGNATURE = 1u << 8,   /* corrupts signatures */
+	BFT_BYZ_WRONG_REPLY = 1u << 9,     /* wrong results to clients */
+	BFT_BYZ_BAD_CHECKPOINT = 1u << 10, /* checkpoints with a wrong state digest */
+};
+
+struct bft_byz {
+	uint32_t modes;          /* bitwise OR of bft_byz_mode */
+	uint64_t crash_after;    /* BFT_BYZ_CRASH_AFTER */
+	uint64_t seed;           /* deterministic choices (which backups get which batch, ...) */
+};
+
+/** The mode named `name` ("silent", "equivocate", ...), or 0 if unknown. */
+uint32_t bft_byz_mode_from_name(const char *name);
+/** The name of a single mode bit, or NULL. */
+const char *bft_byz_mode_name(uint32_t mode);
+/** One line describing a single mode bit (for --list-byzantine), or NULL. */
+const char *bft_byz_mode_help(uint32_t mode);
+
+#endif

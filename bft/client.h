@@ -1,0 +1,76 @@
+/*
+ * client: the client side of the request protocol, pure (PBFT §4.1; Honey Badger §4.3 for
+ * censorship resistance). Used by bftctl, the load generator and the simulator.
+ *
+ * A client signs each REQUEST with its own key and sends it to the primary it believes in
+ * (PBFT) or to every replica (Honey Badger, and PBFT after a timeout). It accepts a result once
+ * f+1 replicas sent valid signed REPLYs with equal results for that request id (2f+1 for a
+ * read-only request, which replicas answer without ordering), so no f liars can make it accept
+ * a wrong answer. A reply with a bad signature, an unknown sender, another client or another
+ * request id is ignored and counted.
+ */
+#ifndef BFT_CLIENT_H
+#define BFT_CLIENT_H
+
+#include <stdbool.h>
+
+#include "bft/engine.h"
+
+enum bft_client_send { BFT_SEND_PRIMARY = 0, BFT_SEND_ALL = 1 };
+
+struct bft_client_config {
+	bft_client_id id;
+	uint32_t n;                                 /* replicas */
+	const uint8_t (*replica_pks)[CR_PK_BYTES];  /* borrowed, n entries */
+	const struct cr_identity *key;              /* borrowed: the client's signing identity */
+	struct wire_limits limits;
+	enum bft_client_send send;                  /* PBFT: primary first; HB: all */
+	uint32_t retransmit_ms;                     /* resend (to all) after this long */
+	uint32_t outstanding_max;                   /* requests in flight at once */
+};
+
+struct bft_client;
+
+enum bft_err bft_client_new(struct bft_client **out, const struct bft_client_config *cfg) BFT_WUR;
+void bft_client_free(struct bft_client *c);
+
+/**
+ * Starts a request: signs it and appends the sends to *out (BFT_TO_REPLICA or BFT_TO_ALL).
+ * *reqid receives its id (strictly increasing per client). BFT_EFULL when outstanding_max
+ * requests are in flight; BFT_ETOOBIG when op is over limits.op_max.
+ */
+enum bft_err bft_client_submit(struct bft_client *c, uint64_t now_ms, const uint8_t *op,
+			       size_t op_len, uint32_t flags, uint64_t *reqid,
+			       struct bft_out *out) BFT_WUR;
+
+/**
+ * Takes raw bytes received from replica `from` (the transport knows who sent them). Decodes,
+ * checks the sender is `from` and the signature, and counts the reply towards its request.
+ * Returns BFT_OK for a useful reply, or why it was ignored.
+ */
+enum bft_err bft_client_on_frame(struct bft_client *c, uint64_t now_ms, bft_replica_id from,
+				 const uint8_t *bytes, size_t len) BFT_WUR;
+
+/** Retransmits requests whose timer expired (to all replicas); arms out->timer_ms. */
+void bft_client_on_timer(struct bft_client *c, uint64_t now_ms, struct bft_out *out);
+
+/** A completed request. result points into client memory valid until the next call. */
+struct bft_client_result {
+	uint64_t reqid;
+	struct bft_bytes result;
+	uint64_t submitted_ms, completed_ms;
+	uint32_t retransmissions;
+};
+
+/** Pops one completed request, true if there was one. */
+bool bft_client_poll(struct bft_client *c, struct bft_client_result *res);
+
+/** Requests in flight. */
+uint32_t bft_client_outstanding(const struct bft_client *c);
+
+struct bft_client_stats {
+	uint64_t replies_ok, bad_signature, bad_sender, unknown_request, mismatched, malformed;
+};
+void bft_client_stats(const struct bft_client *c, struct bft_client_stats *st);
+
+#endif

@@ -1,0 +1,167 @@
+/*
+ * log: the shared, protocol-independent replicated log (DESIGN.md "The shared log").
+ *
+ * PBFT sequence numbers and Honey Badger epochs both map to positions of this log. It owns:
+ *   - the queue of client requests waiting to be ordered, and batching by count, bytes and time;
+ *   - execution in position order through the application, exactly once per (client, request id),
+ *     with each client's last reply cached and resent on retransmission;
+ *   - checkpoints every K positions: the state is serialized (client table + application
+ *     snapshot), cut into chunks under a Merkle tree, and the signed CHECKPOINT carries
+ *     digest = H("bft.ckpt", seq, total length, chunk count, Merkle root); 2f+1 matching signed
+ *     CHECKPOINTs make it stable (PBFT §4.3), and that set is kept as the proof a lagging
+ *     replica checks a state transfer against;
+ *   - the watermarks: low = last stable checkpoint, high = low + W; garbage collection below low.
+ * The engine decides the order; the log does everything after that.
+ */
+#ifndef BFT_LOG_H
+#define BFT_LOG_H
+
+#include <stdbool.h>
+
+#include "bft/engine.h"
+
+struct bft_log_config {
+	uint32_t n;                       /* replicas */
+	bft_replica_id self;
+	const struct cr_identity *id;     /* borrowed: signs CHECKPOINTs and REPLYs */
+	const uint8_t (*replica_pks)[CR_PK_BYTES]; /* borrowed, n entries */
+	const uint8_t (*client_pks)[CR_PK_BYTES];  /* borrowed, limits.n_clients entries */
+	struct wire_limits limits;
+	struct bft_app app;
+	uint32_t checkpoint_interval;     /* K: a checkpoint every K positions */
+	uint32_t window;                  /* W: positions in (low, low + W] may be ordered; W >= K */
+	uint32_t batch_max_requests;      /* a batch closes at this many requests ... */
+	uint32_t batch_max_bytes;         /* ... or this many bytes of request envelopes ... */
+	uint32_t batch_delay_ms;          /* ... or when its oldest request has waited this long */
+	uint32_t pending_max;             /* requests waiting to be ordered, at most */
+	uint32_t state_chunk_bytes;       /* state transfer chunk size (<= limits.chunk_max) */
+};
+
+/** Sensible defaults (K=64, W=256, batches of 256 requests / 256 KiB / 2 ms, 65536 pending). */
+void bft_log_config_default(struct bft_log_config *c);
+
+struct bft_log;
+
+/** Allocates a log at position 0 (the initial state, stable by definition). */
+enum bft_err bft_log_new(struct bft_log **out, const struct bft_log_config *cfg) BFT_WUR;
+void bft_log_free(struct bft_log *lg);
+
+/* --- Requests and batching -------------------------------------------------------------- */
+
+/**
+ * Offers a client REQUEST (envelope signature already checked by the caller). Outcomes:
+ *   BFT_OK      queued for ordering (a copy is kept);
+ *   BFT_EDUP    already queued, or the client's last executed request: for the latter the
+ *               cached reply is re-sent through *out (PBFT §4.1);
+ *   BFT_ESTALE  older than the client's last executed request: ignored;
+ *   BFT_EFULL   the queue is at pending_max; BFT_ESENDER unknown client.
+ */
+enum bft_err bft_log_submit(struct bft_log *lg, const struct bft_msg *req, uint64_t now_ms,
+			    struct bft_out *out) BFT_WUR;
+
+/** Requests queued and not yet ordered. */
+uint32_t bft_log_pending(const struct bft_log *lg);
+/** The time at which the queued requests form a batch by the time rule; 0 when queue empty. */
+uint64_t bft_log_batch_deadline(const struct bft_log *lg);
+/** True when a batch should be cut now (count, bytes or time rule). */
+bool bft_log_batch_ready(const struct bft_log *lg, uint64_t now_ms);
+/** The arrival time of the oldest queued request (0 when none): for request timers. */
+uint64_t bft_log_oldest_pending_ms(const struct bft_log *lg);
+
+/**
+ * Cuts a batch from the head of the queue (at most the configured count and bytes), skipping
+ * requests already executed or already proposed (marked with bft_log_mark_proposed).
+ * *reqs receives a malloc'd array of borrowed envelopes, valid until the next call that changes
+ * the queue; free the array (not the bytes) with free(). The requests are marked as proposed.
+ */
+enum bft_err bft_log_batch_take(struct bft_log *lg, struct bft_bytes **reqs, uint32_t *n) BFT_WUR;
+
+/** Forgets every "proposed" mark (a new view: whatever was not committed may be proposed again). */
+void bft_log_unmark_all(struct bft_log *lg);
+
+/**
+ * Validates the requests of a proposed batch (PRE-PREPARE or an agreed Honey Badger set): each
+ * must decode as a REQUEST from a known client with a valid signature, and no (client, reqid)
+ * may appear twice. BFT_OK, BFT_EMALFORMED, BFT_ESENDER, BFT_EBADSIG or BFT_EDUP.
+ */
+enum bft_err bft_log_check_batch(const struct bft_log *lg, const struct bft_bytes *reqs,
+				 uint32_t n) BFT_WUR;
+
+/* --- Execution --------------------------------------------------------------------------- */
+
+/**
+ * Executes the batch at position seq, which must be last_executed + 1 (BFT_ESTATE otherwise).
+ * The requests must have passed bft_log_check_batch. Each request newer than its client's last
+ * executed one is executed and answered with a signed REPLY carrying view; an already-executed
+ * one is skipped (exactly-once). Appends a BFT_REC_COMMIT record, a committed entry and, on a
+ * checkpoint position, the signed CHECKPOINT to all replicas.
+ */
+enum bft_err bft_log_execute(struct bft_log *lg, bft_seq seq, bft_view view, uint64_t time_ms,
+			     const struct bft_bytes *reqs, uint32_t n, struct bft_out *out) BFT_WUR;
+
+bft_seq bft_log_last_executed(const struct bft_log *lg);
+/** The low watermark h: the last stable checkpoint. */
+bft_seq bft_log_low(const struct bft_log *lg);
+/** The high watermark H = h + W. */
+bft_seq bft_log_high(const struct bft_log *lg);
+/** True when low < seq <= high. */
+bool bft_log_in_window(const struct bft_log *lg, bft_seq seq);
+
+/* --- Checkpoints ------------------------------------------------------------------------- */
+
+/**
+ * Takes a verified CHECKPOINT from a replica. Returns BFT_OK (recorded), BFT_ESTALE (at or
+ * below the stable checkpoint), BFT_ESEQ (not a multiple of K, or beyond any position we would
+ * keep), BFT_ECONFLICT (that replica already signed another digest for seq). When 2f+1 agree
+ * the checkpoint becomes stable: the proof is kept, entries below are collected, and *out gets
+ * a BFT_REC_CHECKPOINT record. If that seq is above what we executed, the log is behind and
+ * bft_log_behind() reports the target for state transfer.
+ */
+enum bft_err bft_log_on_checkpoint(struct bft_log *lg, const struct bft_msg *m,
+				   struct bft_out *out) BFT_WUR;
+
+/** The stable checkpoint: seq, digest and the 2f+1 signed CHECKPOINT envelopes (borrowed). */
+void bft_log_stable(const struct bft_log *lg, bft_seq *seq, uint8_t digest[CR_DIGEST_BYTES],
+		    const struct bft_bytes **proof, uint32_t *nproof);
+
+/**
+ * Checks a checkpoint proof: nproof signed CHECKPOINT envelopes, from 2f+1 distinct replicas,
+ * all for (seq, digest), all signatures valid. BFT_OK or BFT_EBADCERT.
+ */
+enum bft_err bft_log_check_proof(const struct bft_log *lg, bft_seq seq,
+				 const uint8_t digest[CR_DIGEST_BYTES],
+				 const struct bft_bytes *proof, uint32_t nproof) BFT_WUR;
+
+/**
+ * Adopts a stable checkpoint learned from a proof (in a VIEW-CHANGE, NEW-VIEW or 2f+1
+ * CHECKPOINTs) that is above ours. If we executed past it, only the watermarks move; if not, the
+ * log is behind and must fetch the state (bft_log_behind).
+ */
+enum bft_err bft_log_adopt_stable(struct bft_log *lg, bft_seq seq,
+				  const uint8_t digest[CR_DIGEST_BYTES],
+				  const struct bft_bytes *proof, uint32_t nproof,
+				  struct bft_out *out) BFT_WUR;
+
+/* --- State transfer (PBFT §5.3 / TOCS §6.2) ------------------------------------------------- */
+
+/** True when a stable checkpoint above last_executed is known: *seq is the state to fetch. */
+bool bft_log_behind(const struct bft_log *lg, bft_seq *seq);
+
+/** Answers a FETCH for state chunk `index` of checkpoint seq: appends a STATE message to
+ *  replica `to` (only for the stable checkpoint we hold). BFT_ESTALE when we lack it. */
+enum bft_err bft_log_serve_chunk(struct bft_log *lg, bft_replica_id to, bft_seq seq,
+				 uint32_t index, struct bft_out *out) BFT_WUR;
+
+/**
+ * Takes a verified STATE chunk. A chunk whose Merkle branch does not lead to the root committed
+ * by the target checkpoint's digest is BFT_EBADCERT (the sender is faulty). When all chunks are
+ * in, the snapshot is parsed and installed: last_executed jumps to seq, and *out gets a
+ * BFT_REC_CHECKPOINT record. *done is set when the transfer completed.
+ */
+enum bft_err bft_log_on_chunk(struct bft_log *lg, const struct bft_msg *m, struct bft_out *out,
+			      bool *done) BFT_WUR;
+
+/** The next chunk index still missing for the transfer in progress (for FETCH), or -1. */
+int64_t bft_log_next_missing_chunk(const struct bft_log *lg);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * pbft: Practical Byzantine Fault Tolerance (Castro & Liskov, OSDI'99; TOCS 2002), the variant
+ * with signatures (TOCS §4): normal case (§4.2), checkpoints and garbage collection (§4.3, in
+ * log.h), view changes (§4.4–4.5), state transfer (§5.3/§6.2), batching (§5.1).
+ *
+ * One replica's engine. Driven by pbft_step() (engine.h); every message it is given must have
+ * passed wire_decode and wire_verify against its sender's key. Everything a replica must do
+ * after a step is in the bft_out. Requests from clients arrive as BFT_EV_MESSAGE of type REQUEST.
+ */
+#ifndef BFT_PBFT_H
+#define BFT_PBFT_H
+
+#include "bft/log.h"
+#include "bft/byz.h"
+
+struct pbft_config {
+	struct bft_log_config log;
+	uint32_t view_timeout_ms;     /* a backup waits this long for a pending request (§4.4) */
+	uint32_t view_timeout_max_ms; /* successive view changes double the timeout up to this */
+	uint32_t fetch_timeout_ms;    /* state transfer: ask another peer after this long */
+	const struct bft_byz *byz;    /* borrowed; NULL for a correct replica */
+};
+
+/** Defaults for everything but log.n/self/id/keys/app (view timeout 1000 ms, max 30 s). */
+void pbft_config_default(struct pbft_config *c);
+
+struct pbft;
+
+enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg) BFT_WUR;
+void pbft_free(struct pbft *p);
+
+/**
+ * Feeds one event. The return value says what became of the input: BFT_OK when it was used or
+ * harmlessly ignored, or the reason it was rejected (BFT_EVIEW, BFT_ESEQ, BFT_ENOTPRIMARY,
+ * BFT_EDIGEST, BFT_ECONFLICT, BFT_EBADSIG for an embedded signature, BFT_EBADCERT, ...), for
+ * the caller to count and log against the sender. *out is valid whatever the return value.
+ */
+enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_out *out);
+
+/** Introspection for status, metrics, the simulator and tests. */
+struct pbft_status {
+	bft_view view;
+	bool view_active;       /* false while a view change is in progress */
+	bft_replica_id primary;
+	bft_seq last_executed;
+	bft_seq low, high;      /* watermarks */
+	bft_seq next_seq;       /* the primary's next sequence number */
+	uint32_t pending;       /* requests queued */
+	uint64_t view_changes;  /* views entered after the first */
+	uint64_t state_transfers;
+	uint64_t faults[BFT_ERR_COUNT]; /* rejected inputs by reason */
+};
+void pbft_status(const struct pbft *p, struct pbft_status *st);
+struct bft_log *pbft_log(struct pbft *p);
+
+/** The primary of view v among n replicas: v mod n (PBFT §4.1). */
+static inline bft_replica_id pbft_primary(bft_view v, uint32_t n) { return (bft_replica_id)(v % n); }
+
+#endif
