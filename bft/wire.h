@@ -7,6 +7,34 @@
  * element, so a ten-byte frame could ask for gigabytes. Our reader rejects a count that the
  * remaining bytes cannot hold, every length over a configured limit, every non-shortest encoding,
  * and trailing bytes, each with its own error code; it never allocates more than the limits allow.
+ *
+ * Signatures. The Ed25519 signature of an envelope signs the 32-byte digest
+ *     cr_digest("bft.env.v1", signed_part) = BLAKE2b-256(0x0a || "bft.env.v1" || signed_part)
+ * where signed_part is the encodings of version, type, sender and payload exactly as they stand
+ * in the frame (everything after the one-byte envelope array header, up to the signature field).
+ * Signing the digest rather than tag || signed_part lets wire_verify work on the frame in place,
+ * without copying a frame of up to frame_max bytes to put the tag in front of it; the digest is
+ * collision resistant at the same 128-bit level as Ed25519 itself.
+ *
+ * Errors from wire_decode, the first problem in wire order deciding (docs/WIRE.md has the table):
+ *   BFT_ETOOBIG     the frame is over frame_max; a length or count over its limit
+ *   BFT_EMALFORMED  truncation (a value, a length or a count the rest of the frame cannot hold);
+ *                   the reserved byte 0xc1
+ *   BFT_EVERSION    version is not BFT_WIRE_VERSION
+ *   BFT_ETYPE       type is not one of msg.h's
+ *   BFT_EARITY      the envelope, a payload, a certificate or an o entry of the wrong size
+ *   BFT_EFIELD      a value of the wrong msgpack family (str for bin, nil, a negative integer, ...);
+ *                   a uint over the range of its field (> UINT32_MAX for a 32-bit field); a digest
+ *                   or Merkle node that is not exactly 32 bytes, a signature not exactly 64;
+ *                   request flags outside BFT_REQ_FLAGS_ALL; a FETCH kind other than 0 or 1; an
+ *                   embedded envelope shorter than the emptiest possible envelope
+ *   BFT_ESENDER     a REQUEST sender >= n_clients, any other sender >= n_replicas
+ *   BFT_ENONCANON   an integer, bin or array header not in its shortest form; a non-negative
+ *                   integer in a signed family
+ *   BFT_ETRAILING   bytes after the signature
+ *   BFT_ENOMEM      an allocation failed
+ * Embedded envelopes are bounded, not decoded: a request in a PRE-PREPARE is at most op_max + 128
+ * bytes, a CHECKPOINT or PREPARE in a VIEW-CHANGE at most 160, every one at least 71.
  */
 #ifndef BFT_WIRE_H
 #define BFT_WIRE_H
@@ -24,7 +52,8 @@ struct wire_limits {
 	uint64_t n_clients;   /* client senders are 0..n_clients-1 */
 };
 
-/** Fills *l with the defaults for a cluster of n replicas and nclients clients. */
+/** Fills *l with the defaults for a cluster of n replicas and nclients clients: frame_max 16 MiB,
+ *  batch_max 1024, op_max and result_max 64 KiB + 256, list_max 4096, chunk_max 1 MiB. */
 void wire_limits_default(struct wire_limits *l, uint32_t n, uint64_t nclients);
 
 /** A growable output buffer owned by the caller; wire_buf_free releases it. */
@@ -45,7 +74,8 @@ void wire_buf_free(struct wire_buf *b);
 enum bft_err wire_decode(const struct wire_limits *l, const uint8_t *buf, size_t len,
 			 struct bft_msg *out) BFT_WUR;
 
-/** Releases the arrays a successful wire_decode allocated; safe on a zeroed message. */
+/** Releases the arrays a successful wire_decode allocated and zeroes *m; safe on a zeroed
+ *  message. Only for messages wire_decode filled: it frees the arrays it finds. */
 void wire_msg_free(struct bft_msg *m);
 
 /**
