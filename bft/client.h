@@ -27,6 +27,12 @@ struct bft_client_config {
 	enum bft_client_send send;                  /* PBFT: primary first; HB: all */
 	uint32_t retransmit_ms;                     /* resend (to all) after this long */
 	uint32_t outstanding_max;                   /* requests in flight at once */
+	/* Added after the first draft; a zeroed field keeps the old behaviour. */
+	uint32_t retransmit_max_ms;                 /* back-off cap (0: 16 * retransmit_ms) */
+	uint64_t first_reqid;                       /* first request id (0 means 1): a client
+	                                             * restarted with the same key passes a value
+	                                             * above any id it used before, so replicas
+	                                             * never take a new request for an old one */
 };
 
 struct bft_client;
@@ -51,12 +57,20 @@ enum bft_err bft_client_submit(struct bft_client *c, uint64_t now_ms, const uint
 enum bft_err bft_client_on_frame(struct bft_client *c, uint64_t now_ms, bft_replica_id from,
 				 const uint8_t *bytes, size_t len) BFT_WUR;
 
-/** Retransmits requests whose timer expired (to all replicas); arms out->timer_ms. */
+/**
+ * Retransmits requests whose timer expired to all replicas, doubling each one's timeout up to
+ * retransmit_max_ms, and arms out->timer_ms. A read-only request that has not gathered 2f+1
+ * matching replies by its first timeout is not retransmitted as such: it is re-signed as an
+ * ordinary (ordered) request with a fresh request id and sent to all replicas (PBFT §5.1.3 —
+ * concurrent writes can keep the replicas' tentative states apart for ever, ordering cannot).
+ */
 void bft_client_on_timer(struct bft_client *c, uint64_t now_ms, struct bft_out *out);
 
 /** A completed request. result points into client memory valid until the next call. */
 struct bft_client_result {
-	uint64_t reqid;
+	uint64_t reqid;              /* the id bft_client_submit returned */
+	uint64_t final_reqid;        /* the id answered: differs after a read-only fallback */
+	uint32_t flags;              /* the flags it completed with (READONLY cleared by fallback) */
 	struct bft_bytes result;
 	uint64_t submitted_ms, completed_ms;
 	uint32_t retransmissions;
@@ -68,8 +82,23 @@ bool bft_client_poll(struct bft_client *c, struct bft_client_result *res);
 /** Requests in flight. */
 uint32_t bft_client_outstanding(const struct bft_client *c);
 
+/** The earliest retransmission deadline of the requests in flight, 0 when none. A caller that
+ *  cannot see out->timer_ms (after bft_client_on_frame) re-arms its timer from this. */
+uint64_t bft_client_next_timer(const struct bft_client *c);
+
+/** The view the client currently believes in (the last one f+1 matching replies vouched for). */
+bft_view bft_client_view(const struct bft_client *c);
+
+/** The request id the next bft_client_submit will use (for persisting it before a restart). */
+uint64_t bft_client_next_reqid(const struct bft_client *c);
+
+/* Counters of replies by fate. replies_ok: stored towards a request in flight; mismatched: a
+ * stored reply whose result differed from the one finally accepted (evidence of a liar, or of a
+ * read-only query answered from a different state); other_client: a valid frame addressed to
+ * another client; duplicate: a reply a replica had already sent. */
 struct bft_client_stats {
 	uint64_t replies_ok, bad_signature, bad_sender, unknown_request, mismatched, malformed;
+	uint64_t other_client, duplicate, readonly_fallbacks, retransmissions;
 };
 void bft_client_stats(const struct bft_client *c, struct bft_client_stats *st);
 
