@@ -142,7 +142,7 @@ int cr_scalar_check_nonzero(const uint8_t s[CR_SCALAR_BYTES])
 	int canon = cr_scalar_check(s);
 	int zero = sodium_is_zero(s, CR_SCALAR_BYTES);
 
-	return (canon == 0) & (zero == 0) ? 0 : -1;
+	return ((canon == 0) & (zero == 0)) ? 0 : -1;
 }
 
 int cr_point_check(const uint8_t p[CR_POINT_BYTES])
