@@ -161,6 +161,10 @@ enum bft_err bft_log_serve_chunk(struct bft_log *lg, bft_replica_id to, bft_seq 
 enum bft_err bft_log_on_chunk(struct bft_log *lg, const struct bft_msg *m, struct bft_out *out,
 			      bool *done) BFT_WUR;
 
+/** Stable checkpoints whose 2f+1 digest differed from our own state at that position (each one
+ *  means this replica's state is corrupt; the node reports it loudly). */
+uint64_t bft_log_diverged(const struct bft_log *lg);
+
 /** The next chunk index still missing for the transfer in progress (for FETCH), or -1. */
 int64_t bft_log_next_missing_chunk(const struct bft_log *lg);
 

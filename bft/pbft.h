@@ -18,6 +18,7 @@ struct pbft_config {
 	uint32_t view_timeout_ms;     /* a backup waits this long for a pending request (§4.4) */
 	uint32_t view_timeout_max_ms; /* successive view changes double the timeout up to this */
 	uint32_t fetch_timeout_ms;    /* state transfer: ask another peer after this long */
+	uint32_t retransmit_ms;       /* no progress for this long with work pending: retransmit */
 	const struct bft_byz *byz;    /* borrowed; NULL for a correct replica */
 };
 

@@ -1,0 +1,1351 @@
+/*
+ * The shared log: request queue and batching, exactly-once execution, checkpoints, watermarks
+ * and state transfer. See log.h for the contract; this file says why things are done as they are.
+ */
+#include "bft/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/cr_merkle.h"
+
+/* A client may have at most this many requests queued; a client pipelining deeper than this
+ * sees BFT_EFULL rather than crowding out the others. */
+#define CLIENT_PENDING_MAX 64u
+/* Exactly-once bookkeeping keeps a bitmap of the last 64 request ids of each client, so a client
+ * may have up to 64 requests in flight and still have each executed once whatever their order. */
+#define CLIENT_WINDOW 64u
+/* Results kept per client for answering retransmissions (slot = reqid mod this). */
+#define RESULT_CACHE 8u
+/* The checkpoint votes one replica may have outstanding above the stable checkpoint. */
+#define VOTES_PER_REPLICA_EXTRA 2u
+
+struct pend {
+	struct pend *prev, *next;   /* the FIFO */
+	struct pend *cnext;         /* the client's own list */
+	bft_client_id client;
+	uint64_t reqid;
+	uint64_t arrival_ms;
+	bool proposed;
+	uint32_t len;
+	uint8_t bytes[];
+};
+
+struct cached_result {
+	uint64_t reqid;  /* 0 = empty */
+	uint8_t *result;
+	uint32_t len;
+};
+
+struct client_state {
+	uint64_t last;   /* highest executed request id, 0 if none */
+	uint64_t mask;   /* bit i set: request last - i was executed */
+	struct cached_result cache[RESULT_CACHE];
+	struct pend *pending;
+	uint32_t npending;
+};
+
+struct vote {
+	bft_seq seq;
+	bft_replica_id replica;
+	uint8_t digest[CR_DIGEST_BYTES];
+	uint8_t *env;
+	uint32_t env_len;
+};
+
+/* A checkpoint we took ourselves: the snapshot we would serve and its chunk tree. */
+struct own_ckpt {
+	bft_seq seq;           /* 0 = empty slot */
+	uint8_t *snap;
+	size_t snap_len;
+	uint32_t chunk;        /* bytes per chunk */
+	uint32_t nchunks;
+	struct cr_merkle tree;
+};
+
+struct transfer {
+	bool active;
+	bft_seq seq;
+	uint8_t digest[CR_DIGEST_BYTES];
+	uint32_t nchunks;      /* 0 until the first verified chunk fixes it */
+	uint8_t **chunks;
+	uint32_t *lens;
+	uint32_t have;
+};
+
+struct bft_log {
+	struct bft_log_config cfg;
+	uint32_t f;
+
+	/* request queue */
+	struct pend *head, *tail;
+	uint32_t npending;
+	uint32_t unproposed;
+	uint64_t unproposed_bytes;
+
+	struct client_state *clients;
+
+	bft_seq last_executed;
+
+	/* stable checkpoint and its proof */
+	bft_seq stable;
+	uint8_t stable_digest[CR_DIGEST_BYTES];
+	struct bft_bytes *proof;
+	uint32_t nproof;
+
+	/* checkpoint votes above the stable checkpoint */
+	struct vote *votes;
+	uint32_t nvotes, votes_cap;
+
+	/* our own checkpoints, newest kept up to window/K + 1 */
+	struct own_ckpt *own;
+	uint32_t nown;
+
+	/* the highest stable checkpoint proven above what we executed (state transfer target) */
+	bool behind;
+	bft_seq behind_seq;
+	uint8_t behind_digest[CR_DIGEST_BYTES];
+
+	struct transfer xfer;
+	uint64_t diverged;   /* stable checkpoints whose digest differed from ours */
+};
+
+void bft_log_config_default(struct bft_log_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->checkpoint_interval = 64;
+	c->window = 256;
+	c->batch_max_requests = 256;
+	c->batch_max_bytes = 256 * 1024;
+	c->batch_delay_ms = 2;
+	c->pending_max = 65536;
+	c->state_chunk_bytes = 256 * 1024;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Small helpers */
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	uint32_t v = 0;
+	for (int i = 3; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	uint64_t v = 0;
+	for (int i = 7; i >= 0; i--)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* A bounds-checked reader over a snapshot or record. */
+struct rd {
+	const uint8_t *p;
+	size_t len, off;
+	bool bad;
+};
+
+static const uint8_t *rd_take(struct rd *r, size_t n)
+{
+	const uint8_t *p;
+
+	if (r->bad || r->len - r->off < n) {
+		r->bad = true;
+		return NULL;
+	}
+	p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+static uint64_t rd_u64(struct rd *r)
+{
+	const uint8_t *p = rd_take(r, 8);
+	return p ? get_u64(p) : 0;
+}
+
+static uint32_t rd_u32(struct rd *r)
+{
+	const uint8_t *p = rd_take(r, 4);
+	return p ? get_u32(p) : 0;
+}
+
+static enum bft_err buf_reserve(struct wire_buf *b, size_t more)
+{
+	size_t ncap;
+	uint8_t *p;
+
+	if (b->cap - b->len >= more)
+		return BFT_OK;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap - b->len < more)
+		ncap *= 2;
+	p = realloc(b->p, ncap);
+	if (p == NULL)
+		return BFT_ENOMEM;
+	b->p = p;
+	b->cap = ncap;
+	return BFT_OK;
+}
+
+static enum bft_err buf_put(struct wire_buf *b, const void *data, size_t len)
+{
+	if (buf_reserve(b, len) != BFT_OK)
+		return BFT_ENOMEM;
+	if (len)
+		memcpy(b->p + b->len, data, len);
+	b->len += len;
+	return BFT_OK;
+}
+
+static enum bft_err buf_u64(struct wire_buf *b, uint64_t v)
+{
+	uint8_t t[8];
+	put_u64(t, v);
+	return buf_put(b, t, 8);
+}
+
+static enum bft_err buf_u32(struct wire_buf *b, uint32_t v)
+{
+	uint8_t t[4];
+	put_u32(t, v);
+	return buf_put(b, t, 4);
+}
+
+/* Signs and encodes m, then hands the bytes to *out as a message. */
+static enum bft_err send_msg(struct bft_log *lg, struct bft_msg *m, enum bft_dest dest,
+			     uint64_t to, struct bft_out *out)
+{
+	struct wire_buf b = {0};
+	enum bft_err e;
+
+	m->version = BFT_WIRE_VERSION;
+	m->sender = lg->cfg.self;
+	e = wire_encode(m, lg->cfg.id, &b);
+	if (e != BFT_OK) {
+		wire_buf_free(&b);
+		return e;
+	}
+	return bft_out_msg(out, dest, to, m->type, b.p, b.len);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Lifecycle */
+
+enum bft_err bft_log_new(struct bft_log **out, const struct bft_log_config *cfg)
+{
+	struct bft_log *lg;
+
+	if (cfg->n < 4 || cfg->self >= cfg->n || cfg->id == NULL || cfg->replica_pks == NULL ||
+	    cfg->checkpoint_interval == 0 || cfg->window < cfg->checkpoint_interval ||
+	    cfg->window % cfg->checkpoint_interval != 0 || cfg->batch_max_requests == 0 ||
+	    cfg->batch_max_requests > cfg->limits.batch_max || cfg->state_chunk_bytes == 0 ||
+	    cfg->state_chunk_bytes > cfg->limits.chunk_max || cfg->app.execute == NULL ||
+	    cfg->app.snapshot == NULL || cfg->app.restore == NULL ||
+	    (cfg->limits.n_clients > 0 && cfg->client_pks == NULL))
+		return BFT_EINVAL;
+	lg = calloc(1, sizeof(*lg));
+	if (lg == NULL)
+		return BFT_ENOMEM;
+	lg->cfg = *cfg;
+	lg->f = bft_f(cfg->n);
+	lg->clients = calloc(cfg->limits.n_clients ? cfg->limits.n_clients : 1,
+			     sizeof(*lg->clients));
+	lg->nown = cfg->window / cfg->checkpoint_interval + 1;
+	lg->own = calloc(lg->nown, sizeof(*lg->own));
+	if (lg->clients == NULL || lg->own == NULL) {
+		bft_log_free(lg);
+		return BFT_ENOMEM;
+	}
+	*out = lg;
+	return BFT_OK;
+}
+
+static void proof_free(struct bft_bytes *proof, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		free((void *)(uintptr_t)proof[i].p);
+	free(proof);
+}
+
+static void own_clear(struct own_ckpt *o)
+{
+	free(o->snap);
+	cr_merkle_free(&o->tree);
+	memset(o, 0, sizeof(*o));
+}
+
+static void xfer_clear(struct transfer *x)
+{
+	if (x->chunks != NULL)
+		for (uint32_t i = 0; i < x->nchunks; i++)
+			free(x->chunks[i]);
+	free(x->chunks);
+	free(x->lens);
+	memset(x, 0, sizeof(*x));
+}
+
+void bft_log_free(struct bft_log *lg)
+{
+	struct pend *p, *next;
+
+	if (lg == NULL)
+		return;
+	for (p = lg->head; p != NULL; p = next) {
+		next = p->next;
+		free(p);
+	}
+	if (lg->clients != NULL)
+		for (uint64_t c = 0; c < lg->cfg.limits.n_clients; c++)
+			for (uint32_t i = 0; i < RESULT_CACHE; i++)
+				free(lg->clients[c].cache[i].result);
+	free(lg->clients);
+	proof_free(lg->proof, lg->nproof);
+	for (uint32_t i = 0; i < lg->nvotes; i++)
+		free(lg->votes[i].env);
+	free(lg->votes);
+	if (lg->own != NULL)
+		for (uint32_t i = 0; i < lg->nown; i++)
+			own_clear(&lg->own[i]);
+	free(lg->own);
+	xfer_clear(&lg->xfer);
+	free(lg);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Exactly-once bookkeeping */
+
+/* True when request reqid of client cs must not be executed again: executed already, or so old
+ * that we no longer remember (PBFT §4.1 discards requests with a timestamp at or below the last
+ * one; a window of 64 lets a client pipeline). */
+static bool already_executed(const struct client_state *cs, uint64_t reqid)
+{
+	uint64_t back;
+
+	if (reqid > cs->last)
+		return false;
+	back = cs->last - reqid;
+	if (back >= CLIENT_WINDOW)
+		return true;
+	return (cs->mask >> back) & 1u;
+}
+
+static void mark_executed(struct client_state *cs, uint64_t reqid)
+{
+	if (reqid > cs->last) {
+		uint64_t shift = reqid - cs->last;
+		cs->mask = shift >= CLIENT_WINDOW ? 0 : cs->mask << shift;
+		cs->mask |= 1u;
+		cs->last = reqid;
+	} else {
+		cs->mask |= (uint64_t)1 << (cs->last - reqid);
+	}
+}
+
+static const struct cached_result *cached(const struct client_state *cs, uint64_t reqid)
+{
+	const struct cached_result *c = &cs->cache[reqid % RESULT_CACHE];
+	return c->reqid == reqid && c->result != NULL ? c : NULL;
+}
+
+static enum bft_err send_reply(struct bft_log *lg, bft_client_id client, uint64_t reqid,
+			       bft_view view, const uint8_t *result, uint32_t len,
+			       struct bft_out *out)
+{
+	struct bft_msg m = {.type = BFT_MSG_REPLY};
+
+	m.u.reply.view = view;
+	m.u.reply.client = client;
+	m.u.reply.reqid = reqid;
+	m.u.reply.result = (struct bft_bytes){.p = result, .len = len};
+	return send_msg(lg, &m, BFT_TO_CLIENT, client, out);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Request queue */
+
+static struct pend *pending_find(const struct bft_log *lg, bft_client_id c, uint64_t reqid)
+{
+	for (struct pend *p = lg->clients[c].pending; p != NULL; p = p->cnext)
+		if (p->reqid == reqid)
+			return p;
+	return NULL;
+}
+
+static void pending_remove(struct bft_log *lg, struct pend *p)
+{
+	struct client_state *cs = &lg->clients[p->client];
+	struct pend **pp;
+
+	for (pp = &cs->pending; *pp != NULL; pp = &(*pp)->cnext)
+		if (*pp == p) {
+			*pp = p->cnext;
+			break;
+		}
+	cs->npending--;
+	if (p->prev)
+		p->prev->next = p->next;
+	else
+		lg->head = p->next;
+	if (p->next)
+		p->next->prev = p->prev;
+	else
+		lg->tail = p->prev;
+	if (!p->proposed) {
+		lg->unproposed--;
+		lg->unproposed_bytes -= p->len;
+	}
+	lg->npending--;
+	free(p);
+}
+
+enum bft_err bft_log_submit(struct bft_log *lg, const struct bft_msg *req, uint64_t now_ms,
+			    struct bft_out *out)
+{
+	struct client_state *cs;
+	const struct cached_result *cr;
+	struct pend *p;
+	uint64_t reqid;
+
+	if (req->type != BFT_MSG_REQUEST || req->sender >= lg->cfg.limits.n_clients)
+		return BFT_ESENDER;
+	cs = &lg->clients[req->sender];
+	reqid = req->u.request.reqid;
+	if (already_executed(cs, reqid)) {
+		/* PBFT §4.1: a retransmission of an executed request gets the same reply again. */
+		cr = cached(cs, reqid);
+		if (cr == NULL)
+			return BFT_ESTALE;
+		(void)send_reply(lg, req->sender, reqid, 0, cr->result, cr->len, out);
+		return BFT_EDUP;
+	}
+	if (pending_find(lg, req->sender, reqid) != NULL)
+		return BFT_EDUP;
+	if (lg->npending >= lg->cfg.pending_max || cs->npending >= CLIENT_PENDING_MAX)
+		return BFT_EFULL;
+	p = malloc(sizeof(*p) + req->frame.len);
+	if (p == NULL)
+		return BFT_ENOMEM;
+	memset(p, 0, sizeof(*p));
+	p->client = req->sender;
+	p->reqid = reqid;
+	p->arrival_ms = now_ms;
+	p->len = req->frame.len;
+	memcpy(p->bytes, req->frame.p, req->frame.len);
+	p->prev = lg->tail;
+	if (lg->tail)
+		lg->tail->next = p;
+	else
+		lg->head = p;
+	lg->tail = p;
+	p->cnext = cs->pending;
+	cs->pending = p;
+	cs->npending++;
+	lg->npending++;
+	lg->unproposed++;
+	lg->unproposed_bytes += p->len;
+	return BFT_OK;
+}
+
+uint32_t bft_log_pending(const struct bft_log *lg)
+{
+	return lg->npending;
+}
+
+static const struct pend *first_unproposed(const struct bft_log *lg)
+{
+	const struct pend *p;
+
+	if (lg->unproposed == 0)
+		return NULL;
+	for (p = lg->head; p != NULL && p->proposed; p = p->next)
+		;
+	return p;
+}
+
+uint64_t bft_log_batch_deadline(const struct bft_log *lg)
+{
+	const struct pend *p = first_unproposed(lg);
+	return p ? p->arrival_ms + lg->cfg.batch_delay_ms : 0;
+}
+
+bool bft_log_batch_ready(const struct bft_log *lg, uint64_t now_ms)
+{
+	uint64_t deadline;
+
+	if (lg->unproposed == 0)
+		return false;
+	if (lg->unproposed >= lg->cfg.batch_max_requests ||
+	    lg->unproposed_bytes >= lg->cfg.batch_max_bytes)
+		return true;
+	deadline = bft_log_batch_deadline(lg);
+	return deadline != 0 && now_ms >= deadline;
+}
+
+uint64_t bft_log_oldest_pending_ms(const struct bft_log *lg)
+{
+	return lg->head ? lg->head->arrival_ms : 0;
+}
+
+enum bft_err bft_log_batch_take(struct bft_log *lg, struct bft_bytes **reqs, uint32_t *n)
+{
+	struct bft_bytes *v;
+	uint32_t k = 0;
+	uint64_t bytes = 0;
+
+	v = malloc(sizeof(*v) * (lg->cfg.batch_max_requests ? lg->cfg.batch_max_requests : 1));
+	if (v == NULL)
+		return BFT_ENOMEM;
+	for (struct pend *p = lg->head; p != NULL && k < lg->cfg.batch_max_requests; p = p->next) {
+		if (p->proposed)
+			continue;
+		/* Always take at least one request, so a request larger than the byte limit
+		 * (but within the frame limits) still gets ordered. */
+		if (k > 0 && bytes + p->len > lg->cfg.batch_max_bytes)
+			break;
+		p->proposed = true;
+		lg->unproposed--;
+		lg->unproposed_bytes -= p->len;
+		bytes += p->len;
+		v[k++] = (struct bft_bytes){.p = p->bytes, .len = p->len};
+	}
+	*reqs = v;
+	*n = k;
+	return BFT_OK;
+}
+
+void bft_log_unmark_all(struct bft_log *lg)
+{
+	for (struct pend *p = lg->head; p != NULL; p = p->next)
+		if (p->proposed) {
+			p->proposed = false;
+			lg->unproposed++;
+			lg->unproposed_bytes += p->len;
+		}
+}
+
+enum bft_err bft_log_check_batch(const struct bft_log *lg, const struct bft_bytes *reqs,
+				 uint32_t n)
+{
+	enum bft_err e = BFT_OK;
+
+	if (n > lg->cfg.limits.batch_max)
+		return BFT_ETOOBIG;
+	for (uint32_t i = 0; i < n && e == BFT_OK; i++) {
+		struct bft_msg m;
+		const struct pend *p;
+
+		e = wire_decode(&lg->cfg.limits, reqs[i].p, reqs[i].len, &m);
+		if (e != BFT_OK)
+			return e == BFT_ESENDER ? BFT_ESENDER : BFT_EMALFORMED;
+		if (m.type != BFT_MSG_REQUEST) {
+			wire_msg_free(&m);
+			return BFT_EMALFORMED;
+		}
+		/* A request we queued ourselves was verified on arrival; the same bytes need no
+		 * second Ed25519 verification (the dominant cost per request). */
+		p = pending_find(lg, m.sender, m.u.request.reqid);
+		if (p == NULL || p->len != reqs[i].len || memcmp(p->bytes, reqs[i].p, p->len) != 0)
+			e = wire_verify(&m, lg->cfg.client_pks[m.sender]);
+		for (uint32_t j = 0; j < i && e == BFT_OK; j++) {
+			struct bft_msg o;
+			if (wire_decode(&lg->cfg.limits, reqs[j].p, reqs[j].len, &o) != BFT_OK)
+				continue;
+			if (o.sender == m.sender && o.u.request.reqid == m.u.request.reqid)
+				e = BFT_EDUP;
+			wire_msg_free(&o);
+		}
+		wire_msg_free(&m);
+	}
+	return e;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Snapshots: [magic "BFTS", version u32, count u32, count client entries, app length u64, app]
+ * client entry: [id u64, last u64, mask u64, ncached u32, ncached x (reqid u64, len u32, bytes)]
+ * Entries appear in increasing client id and only for clients that executed something, cached
+ * results in increasing request id, so equal states serialize to equal bytes. */
+
+#define SNAP_MAGIC 0x53544642u /* "BFTS" little-endian */
+#define SNAP_VERSION 1u
+
+static enum bft_err snapshot_take(struct bft_log *lg, struct wire_buf *b)
+{
+	uint32_t count = 0;
+	enum bft_err e = BFT_OK;
+	size_t app_len_at;
+
+	for (uint64_t c = 0; c < lg->cfg.limits.n_clients; c++)
+		if (lg->clients[c].last > 0)
+			count++;
+	e = buf_u32(b, SNAP_MAGIC);
+	if (e == BFT_OK)
+		e = buf_u32(b, SNAP_VERSION);
+	if (e == BFT_OK)
+		e = buf_u32(b, count);
+	for (uint64_t c = 0; c < lg->cfg.limits.n_clients && e == BFT_OK; c++) {
+		const struct client_state *cs = &lg->clients[c];
+		const struct cached_result *order[RESULT_CACHE];
+		uint32_t k = 0;
+
+		if (cs->last == 0)
+			continue;
+		/* Only results the exactly-once window still covers are state; sort them. */
+		for (uint32_t i = 0; i < RESULT_CACHE; i++) {
+			const struct cached_result *r = &cs->cache[i];
+			if (r->result == NULL || r->reqid == 0 || r->reqid > cs->last ||
+			    cs->last - r->reqid >= RESULT_CACHE)
+				continue;
+			uint32_t j = k++;
+			while (j > 0 && order[j - 1]->reqid > r->reqid) {
+				order[j] = order[j - 1];
+				j--;
+			}
+			order[j] = r;
+		}
+		e = buf_u64(b, c);
+		if (e == BFT_OK)
+			e = buf_u64(b, cs->last);
+		if (e == BFT_OK)
+			e = buf_u64(b, cs->mask);
+		if (e == BFT_OK)
+			e = buf_u32(b, k);
+		for (uint32_t i = 0; i < k && e == BFT_OK; i++) {
+			e = buf_u64(b, order[i]->reqid);
+			if (e == BFT_OK)
+				e = buf_u32(b, order[i]->len);
+			if (e == BFT_OK)
+				e = buf_put(b, order[i]->result, order[i]->len);
+		}
+	}
+	if (e != BFT_OK)
+		return e;
+	app_len_at = b->len;
+	e = buf_u64(b, 0);
+	if (e == BFT_OK)
+		e = lg->cfg.app.snapshot(lg->cfg.app.ctx, b);
+	if (e == BFT_OK)
+		put_u64(b->p + app_len_at, b->len - app_len_at - 8);
+	return e;
+}
+
+/* Parses a snapshot into a fresh client table, then restores the application. The table is
+ * replaced only if both parse, so a bad snapshot leaves the state untouched. */
+static enum bft_err snapshot_install(struct bft_log *lg, const uint8_t *p, size_t len)
+{
+	struct rd r = {.p = p, .len = len};
+	struct client_state *nt;
+	uint64_t nclients = lg->cfg.limits.n_clients;
+	uint32_t count;
+	uint64_t prev = 0, app_len;
+	const uint8_t *app;
+	enum bft_err e = BFT_EMALFORMED;
+
+	if (rd_u32(&r) != SNAP_MAGIC || rd_u32(&r) != SNAP_VERSION)
+		return BFT_EMALFORMED;
+	count = rd_u32(&r);
+	if (r.bad || count > nclients)
+		return BFT_EMALFORMED;
+	nt = calloc(nclients ? nclients : 1, sizeof(*nt));
+	if (nt == NULL)
+		return BFT_ENOMEM;
+	for (uint32_t i = 0; i < count; i++) {
+		uint64_t id = rd_u64(&r);
+		struct client_state *cs;
+		uint32_t k;
+
+		if (r.bad || id >= nclients || (i > 0 && id <= prev))
+			goto fail;
+		prev = id;
+		cs = &nt[id];
+		cs->last = rd_u64(&r);
+		cs->mask = rd_u64(&r);
+		k = rd_u32(&r);
+		if (r.bad || cs->last == 0 || k > RESULT_CACHE)
+			goto fail;
+		for (uint32_t j = 0; j < k; j++) {
+			uint64_t reqid = rd_u64(&r);
+			uint32_t rlen = rd_u32(&r);
+			const uint8_t *res = rd_take(&r, rlen);
+			struct cached_result *slot;
+
+			if (r.bad || reqid == 0 || reqid > cs->last || rlen > lg->cfg.limits.result_max)
+				goto fail;
+			slot = &cs->cache[reqid % RESULT_CACHE];
+			if (slot->result != NULL)
+				goto fail;
+			slot->result = malloc(rlen ? rlen : 1);
+			if (slot->result == NULL) {
+				e = BFT_ENOMEM;
+				goto fail;
+			}
+			memcpy(slot->result, res, rlen);
+			slot->len = rlen;
+			slot->reqid = reqid;
+		}
+	}
+	app_len = rd_u64(&r);
+	app = rd_take(&r, app_len);
+	if (r.bad || r.off != r.len)
+		goto fail;
+	e = lg->cfg.app.restore(lg->cfg.app.ctx, app, app_len);
+	if (e != BFT_OK)
+		goto fail;
+	/* Swap tables, keeping the queued requests' per-client lists. */
+	for (uint64_t c = 0; c < nclients; c++) {
+		nt[c].pending = lg->clients[c].pending;
+		nt[c].npending = lg->clients[c].npending;
+		for (uint32_t i = 0; i < RESULT_CACHE; i++)
+			free(lg->clients[c].cache[i].result);
+	}
+	free(lg->clients);
+	lg->clients = nt;
+	/* Requests the installed state already executed leave the queue. */
+	for (struct pend *q = lg->head, *next; q != NULL; q = next) {
+		next = q->next;
+		if (already_executed(&lg->clients[q->client], q->reqid))
+			pending_remove(lg, q);
+	}
+	return BFT_OK;
+fail:
+	for (uint64_t c = 0; c < nclients; c++)
+		for (uint32_t i = 0; i < RESULT_CACHE; i++)
+			free(nt[c].cache[i].result);
+	free(nt);
+	return e;
+}
+
+/* Chunk size for a snapshot of len bytes: the configured size, grown when the state would need
+ * more chunks than a Merkle tree holds. Every replica computes the same value. */
+static uint32_t chunk_size(const struct bft_log *lg, size_t len)
+{
+	uint64_t c = lg->cfg.state_chunk_bytes;
+
+	if (len > c * CR_MERKLE_LEAVES_MAX)
+		c = (len + CR_MERKLE_LEAVES_MAX - 1) / CR_MERKLE_LEAVES_MAX;
+	return (uint32_t)c;
+}
+
+/* Builds the chunk tree of a snapshot; the root is the checkpoint's state digest. */
+static enum bft_err snapshot_tree(const struct bft_log *lg, const uint8_t *snap, size_t len,
+				  struct cr_merkle *tree, uint32_t *chunk_out, uint32_t *n_out)
+{
+	uint32_t chunk = chunk_size(lg, len);
+	uint32_t n = len == 0 ? 1 : (uint32_t)((len + chunk - 1) / chunk);
+	struct cr_bytes_view *leaves;
+	int rc;
+
+	if (n > CR_MERKLE_LEAVES_MAX)
+		return BFT_ETOOBIG;
+	leaves = calloc(n, sizeof(*leaves));
+	if (leaves == NULL)
+		return BFT_ENOMEM;
+	for (uint32_t i = 0; i < n; i++) {
+		size_t off = (size_t)i * chunk;
+		leaves[i].p = snap + off;
+		leaves[i].len = len - off < chunk ? len - off : chunk;
+	}
+	rc = cr_merkle_build(tree, leaves, n);
+	free(leaves);
+	if (rc != 0)
+		return BFT_ENOMEM;
+	*chunk_out = chunk;
+	*n_out = n;
+	return BFT_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Checkpoint bookkeeping */
+
+static struct own_ckpt *own_find(struct bft_log *lg, bft_seq seq)
+{
+	for (uint32_t i = 0; i < lg->nown; i++)
+		if (lg->own[i].seq == seq && seq != 0)
+			return &lg->own[i];
+	return NULL;
+}
+
+/* A slot for a new own checkpoint: an empty one, else the oldest. */
+static struct own_ckpt *own_slot(struct bft_log *lg)
+{
+	struct own_ckpt *best = &lg->own[0];
+
+	for (uint32_t i = 0; i < lg->nown; i++) {
+		if (lg->own[i].seq == 0)
+			return &lg->own[i];
+		if (lg->own[i].seq < best->seq)
+			best = &lg->own[i];
+	}
+	own_clear(best);
+	return best;
+}
+
+static enum bft_err record_vote(struct bft_log *lg, bft_seq seq, bft_replica_id r,
+				const uint8_t digest[CR_DIGEST_BYTES], const struct bft_bytes *env)
+{
+	uint32_t mine = 0, lowest = UINT32_MAX;
+	uint32_t cap = lg->cfg.window / lg->cfg.checkpoint_interval + VOTES_PER_REPLICA_EXTRA;
+	struct vote *v;
+
+	for (uint32_t i = 0; i < lg->nvotes; i++) {
+		if (lg->votes[i].replica != r)
+			continue;
+		if (lg->votes[i].seq == seq) {
+			if (!cr_equal(lg->votes[i].digest, digest, CR_DIGEST_BYTES))
+				return BFT_ECONFLICT;
+			return BFT_EDUP;
+		}
+		mine++;
+		if (lowest == UINT32_MAX || lg->votes[i].seq < lg->votes[lowest].seq)
+			lowest = i;
+	}
+	/* Bound what one replica can make us hold: past its quota its lowest vote is replaced
+	 * (a correct replica's votes only move up). */
+	if (mine >= cap) {
+		if (lg->votes[lowest].seq > seq)
+			return BFT_ESEQ;
+		free(lg->votes[lowest].env);
+		lg->votes[lowest] = lg->votes[--lg->nvotes];
+	}
+	if (lg->nvotes == lg->votes_cap) {
+		uint32_t ncap = lg->votes_cap ? lg->votes_cap * 2 : 32;
+		struct vote *nv = realloc(lg->votes, ncap * sizeof(*nv));
+		if (nv == NULL)
+			return BFT_ENOMEM;
+		lg->votes = nv;
+		lg->votes_cap = ncap;
+	}
+	v = &lg->votes[lg->nvotes];
+	v->env = malloc(env->len);
+	if (v->env == NULL)
+		return BFT_ENOMEM;
+	memcpy(v->env, env->p, env->len);
+	v->env_len = env->len;
+	v->seq = seq;
+	v->replica = r;
+	memcpy(v->digest, digest, CR_DIGEST_BYTES);
+	lg->nvotes++;
+	return BFT_OK;
+}
+
+static enum bft_err emit_checkpoint_record(struct bft_log *lg, struct bft_out *out);
+
+/* Makes (seq, digest) with proof the stable checkpoint: PBFT §4.3 garbage collection. The proof
+ * entries are copied. */
+static enum bft_err make_stable(struct bft_log *lg, bft_seq seq, const uint8_t digest[CR_DIGEST_BYTES],
+				const struct bft_bytes *proof, uint32_t nproof, struct bft_out *out)
+{
+	struct bft_bytes *np;
+	uint32_t keep = 0;
+
+	BFT_ASSERT(seq > lg->stable);
+	np = calloc(nproof, sizeof(*np));
+	if (np == NULL)
+		return BFT_ENOMEM;
+	for (uint32_t i = 0; i < nproof; i++) {
+		uint8_t *c = malloc(proof[i].len);
+		if (c == NULL) {
+			proof_free(np, i);
+			return BFT_ENOMEM;
+		}
+		memcpy(c, proof[i].p, proof[i].len);
+		np[i] = (struct bft_bytes){.p = c, .len = proof[i].len};
+	}
+	proof_free(lg->proof, lg->nproof);
+	lg->proof = np;
+	lg->nproof = nproof;
+	lg->stable = seq;
+	memcpy(lg->stable_digest, digest, CR_DIGEST_BYTES);
+
+	/* Votes at or below the stable checkpoint are of no further use. */
+	for (uint32_t i = 0; i < lg->nvotes; i++) {
+		if (lg->votes[i].seq <= seq)
+			free(lg->votes[i].env);
+		else
+			lg->votes[keep++] = lg->votes[i];
+	}
+	lg->nvotes = keep;
+	/* Our own snapshots below it are no longer needed by anyone. */
+	for (uint32_t i = 0; i < lg->nown; i++)
+		if (lg->own[i].seq != 0 && lg->own[i].seq < seq)
+			own_clear(&lg->own[i]);
+
+	if (seq > lg->last_executed) {
+		/* Proven state we do not have: fetch it (PBFT TOCS §6.2). */
+		if (!lg->behind || seq > lg->behind_seq) {
+			lg->behind = true;
+			lg->behind_seq = seq;
+			memcpy(lg->behind_digest, digest, CR_DIGEST_BYTES);
+		}
+		return BFT_OK;
+	}
+	/* If our own checkpoint at seq disagrees with the 2f+1 digest, our state diverged, which
+	 * only a fault of ours (a corrupt disk, a bug) can cause: we cannot roll back executed
+	 * batches, so we say so in the status and keep serving nothing from that state. */
+	struct own_ckpt *o = own_find(lg, seq);
+	if (o != NULL && !cr_equal(cr_merkle_root(&o->tree), digest, CR_DIGEST_BYTES)) {
+		lg->diverged++;
+		own_clear(o);
+		return BFT_OK;
+	}
+	return emit_checkpoint_record(lg, out);
+}
+
+/* BFT_REC_CHECKPOINT: [seq u64, digest 32, nproof u32, (len u32, envelope)..., snapshot length
+ * u64, snapshot]. With it and the commits above it, a restarted replica recovers. */
+static enum bft_err emit_checkpoint_record(struct bft_log *lg, struct bft_out *out)
+{
+	struct own_ckpt *o = own_find(lg, lg->stable);
+	struct wire_buf b = {0};
+	enum bft_err e;
+
+	if (o == NULL)
+		return BFT_OK;
+	e = buf_u64(&b, lg->stable);
+	if (e == BFT_OK)
+		e = buf_put(&b, lg->stable_digest, CR_DIGEST_BYTES);
+	if (e == BFT_OK)
+		e = buf_u32(&b, lg->nproof);
+	for (uint32_t i = 0; i < lg->nproof && e == BFT_OK; i++) {
+		e = buf_u32(&b, lg->proof[i].len);
+		if (e == BFT_OK)
+			e = buf_put(&b, lg->proof[i].p, lg->proof[i].len);
+	}
+	if (e == BFT_OK)
+		e = buf_u64(&b, o->snap_len);
+	if (e == BFT_OK)
+		e = buf_put(&b, o->snap, o->snap_len);
+	if (e != BFT_OK) {
+		wire_buf_free(&b);
+		return e;
+	}
+	return bft_out_record(out, BFT_REC_CHECKPOINT, lg->stable, b.p, b.len);
+}
+
+/* Counts votes for seq matching digest and, at 2f+1, makes it stable. */
+static enum bft_err try_stable(struct bft_log *lg, bft_seq seq, const uint8_t digest[CR_DIGEST_BYTES],
+			       struct bft_out *out)
+{
+	struct bft_bytes proof[64];
+	uint32_t k = 0, q = bft_quorum(lg->cfg.n);
+	struct bft_bytes *big = NULL, *pv = proof;
+
+	if (seq <= lg->stable)
+		return BFT_OK;
+	if (q > 64) {
+		big = calloc(q, sizeof(*big));
+		if (big == NULL)
+			return BFT_ENOMEM;
+		pv = big;
+	}
+	for (uint32_t i = 0; i < lg->nvotes && k < q; i++)
+		if (lg->votes[i].seq == seq && cr_equal(lg->votes[i].digest, digest, CR_DIGEST_BYTES))
+			pv[k++] = (struct bft_bytes){.p = lg->votes[i].env, .len = lg->votes[i].env_len};
+	enum bft_err e = BFT_OK;
+	if (k >= q)
+		e = make_stable(lg, seq, digest, pv, k, out);
+	free(big);
+	return e;
+}
+
+enum bft_err bft_log_on_checkpoint(struct bft_log *lg, const struct bft_msg *m,
+				   struct bft_out *out)
+{
+	const struct bft_checkpoint *c = &m->u.checkpoint;
+	enum bft_err e;
+
+	if (m->type != BFT_MSG_CHECKPOINT || m->sender >= lg->cfg.n)
+		return BFT_ESENDER;
+	if (c->seq <= lg->stable)
+		return BFT_ESTALE;
+	if (c->seq % lg->cfg.checkpoint_interval != 0)
+		return BFT_ESEQ;
+	e = record_vote(lg, c->seq, (bft_replica_id)m->sender, c->digest, &m->frame);
+	if (e != BFT_OK)
+		return e;
+	return try_stable(lg, c->seq, c->digest, out);
+}
+
+void bft_log_stable(const struct bft_log *lg, bft_seq *seq, uint8_t digest[CR_DIGEST_BYTES],
+		    const struct bft_bytes **proof, uint32_t *nproof)
+{
+	*seq = lg->stable;
+	memcpy(digest, lg->stable_digest, CR_DIGEST_BYTES);
+	*proof = lg->proof;
+	*nproof = lg->nproof;
+}
+
+enum bft_err bft_log_check_proof(const struct bft_log *lg, bft_seq seq,
+				 const uint8_t digest[CR_DIGEST_BYTES],
+				 const struct bft_bytes *proof, uint32_t nproof)
+{
+	uint64_t seen[4] = {0}; /* a bitmap of senders (n <= 256) */
+	uint32_t distinct = 0;
+
+	if (seq == 0) {
+		/* The initial state needs no proof: every replica starts from it. */
+		return nproof == 0 ? BFT_OK : BFT_EBADCERT;
+	}
+	if (lg->cfg.n > 256 || nproof < bft_quorum(lg->cfg.n) || nproof > lg->cfg.n)
+		return BFT_EBADCERT;
+	for (uint32_t i = 0; i < nproof; i++) {
+		struct bft_msg m;
+		enum bft_err e = wire_decode(&lg->cfg.limits, proof[i].p, proof[i].len, &m);
+
+		if (e != BFT_OK)
+			return BFT_EBADCERT;
+		e = BFT_OK;
+		if (m.type != BFT_MSG_CHECKPOINT || m.u.checkpoint.seq != seq ||
+		    !cr_equal(m.u.checkpoint.digest, digest, CR_DIGEST_BYTES) ||
+		    (seen[m.sender / 64] >> (m.sender % 64)) & 1u)
+			e = BFT_EBADCERT;
+		else if (wire_verify(&m, lg->cfg.replica_pks[m.sender]) != BFT_OK)
+			e = BFT_EBADCERT;
+		if (e == BFT_OK) {
+			seen[m.sender / 64] |= (uint64_t)1 << (m.sender % 64);
+			distinct++;
+		}
+		wire_msg_free(&m);
+		if (e != BFT_OK)
+			return e;
+	}
+	return distinct >= bft_quorum(lg->cfg.n) ? BFT_OK : BFT_EBADCERT;
+}
+
+enum bft_err bft_log_adopt_stable(struct bft_log *lg, bft_seq seq,
+				  const uint8_t digest[CR_DIGEST_BYTES],
+				  const struct bft_bytes *proof, uint32_t nproof,
+				  struct bft_out *out)
+{
+	enum bft_err e;
+
+	if (seq <= lg->stable)
+		return BFT_OK;
+	e = bft_log_check_proof(lg, seq, digest, proof, nproof);
+	if (e != BFT_OK)
+		return e;
+	return make_stable(lg, seq, digest, proof, nproof, out);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Execution */
+
+static enum bft_err emit_commit_record(struct bft_log *lg, bft_seq seq, bft_view view,
+				       uint64_t time_ms, const uint8_t digest[CR_DIGEST_BYTES],
+				       const struct bft_bytes *reqs, uint32_t n, struct bft_out *out)
+{
+	/* The record is a PRE-PREPARE-shaped envelope (unsigned): the codec already knows how to
+	 * write and strictly read it back at recovery. */
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_PREPREPARE,
+			    .sender = lg->cfg.self};
+	struct wire_buf b = {0};
+	enum bft_err e;
+
+	m.u.preprepare.view = view;
+	m.u.preprepare.seq = seq;
+	memcpy(m.u.preprepare.digest, digest, CR_DIGEST_BYTES);
+	m.u.preprepare.time_ms = time_ms;
+	m.u.preprepare.requests = (struct bft_bytes *)(uintptr_t)reqs;
+	m.u.preprepare.nrequests = n;
+	e = wire_encode(&m, NULL, &b);
+	if (e != BFT_OK) {
+		wire_buf_free(&b);
+		return e;
+	}
+	return bft_out_record(out, BFT_REC_COMMIT, seq, b.p, b.len);
+}
+
+static enum bft_err take_checkpoint(struct bft_log *lg, bft_seq seq, struct bft_out *out)
+{
+	struct own_ckpt *o = own_slot(lg);
+	struct wire_buf b = {0};
+	struct bft_msg m = {.type = BFT_MSG_CHECKPOINT};
+	struct wire_buf env = {0};
+	enum bft_err e;
+
+	e = snapshot_take(lg, &b);
+	if (e == BFT_OK)
+		e = snapshot_tree(lg, b.p, b.len, &o->tree, &o->chunk, &o->nchunks);
+	if (e != BFT_OK) {
+		wire_buf_free(&b);
+		return e;
+	}
+	o->seq = seq;
+	o->snap = b.p;
+	o->snap_len = b.len;
+
+	/* PBFT §4.3: sign <CHECKPOINT, n, d, i> and multicast it; our own vote counts too. */
+	m.version = BFT_WIRE_VERSION;
+	m.sender = lg->cfg.self;
+	m.u.checkpoint.seq = seq;
+	memcpy(m.u.checkpoint.digest, cr_merkle_root(&o->tree), CR_DIGEST_BYTES);
+	e = wire_encode(&m, lg->cfg.id, &env);
+	if (e != BFT_OK) {
+		wire_buf_free(&env);
+		return e;
+	}
+	struct bft_bytes eb = {.p = env.p, .len = (uint32_t)env.len};
+	e = record_vote(lg, seq, lg->cfg.self, m.u.checkpoint.digest, &eb);
+	if (e == BFT_OK || e == BFT_EDUP)
+		e = bft_out_msg(out, BFT_TO_ALL, 0, BFT_MSG_CHECKPOINT, env.p, env.len);
+	else
+		wire_buf_free(&env);
+	if (e != BFT_OK)
+		return e;
+	/* Catching up by ordinary execution reached the state we were about to fetch. */
+	if (lg->behind && lg->behind_seq == seq &&
+	    cr_equal(lg->behind_digest, m.u.checkpoint.digest, CR_DIGEST_BYTES)) {
+		lg->behind = false;
+		xfer_clear(&lg->xfer);
+	}
+	return try_stable(lg, seq, m.u.checkpoint.digest, out);
+}
+
+enum bft_err bft_log_execute(struct bft_log *lg, bft_seq seq, bft_view view, uint64_t time_ms,
+			     const struct bft_bytes *reqs, uint32_t n, struct bft_out *out)
+{
+	uint8_t digest[CR_DIGEST_BYTES];
+	struct wire_buf result = {0};
+	enum bft_err e;
+
+	if (seq != lg->last_executed + 1)
+		return BFT_ESTATE;
+	bft_batch_digest(time_ms, reqs, n, digest);
+	/* Persist the batch before any reply that depends on it leaves (engine.h order). */
+	e = emit_commit_record(lg, seq, view, time_ms, digest, reqs, n, out);
+	if (e != BFT_OK)
+		return e;
+	for (uint32_t i = 0; i < n; i++) {
+		struct bft_msg m;
+		struct client_state *cs;
+		struct cached_result *slot;
+		struct pend *p;
+
+		if (wire_decode(&lg->cfg.limits, reqs[i].p, reqs[i].len, &m) != BFT_OK ||
+		    m.type != BFT_MSG_REQUEST) {
+			/* The engine checked the batch before agreeing on it; a request that no longer
+			 * decodes means our own memory is corrupt. */
+			BFT_ASSERT(!"committed request does not decode");
+		}
+		cs = &lg->clients[m.sender];
+		p = pending_find(lg, m.sender, m.u.request.reqid);
+		if (p != NULL)
+			pending_remove(lg, p);
+		if (already_executed(cs, m.u.request.reqid)) {
+			wire_msg_free(&m);
+			continue;
+		}
+		result.len = 0;
+		lg->cfg.app.execute(lg->cfg.app.ctx, m.sender, &m.u.request.op, time_ms, &result);
+		if (result.len > lg->cfg.limits.result_max)
+			result.len = lg->cfg.limits.result_max;
+		mark_executed(cs, m.u.request.reqid);
+		slot = &cs->cache[m.u.request.reqid % RESULT_CACHE];
+		free(slot->result);
+		slot->result = malloc(result.len ? result.len : 1);
+		slot->reqid = slot->result ? m.u.request.reqid : 0;
+		slot->len = slot->result ? (uint32_t)result.len : 0;
+		if (slot->result != NULL && result.len > 0)
+			memcpy(slot->result, result.p, result.len);
+		e = send_reply(lg, m.sender, m.u.request.reqid, view, result.p, (uint32_t)result.len,
+			       out);
+		wire_msg_free(&m);
+		if (e != BFT_OK)
+			break;
+	}
+	wire_buf_free(&result);
+	if (e != BFT_OK)
+		return e;
+	lg->last_executed = seq;
+	e = bft_out_committed(out, seq, n, time_ms, digest);
+	if (e == BFT_OK && seq % lg->cfg.checkpoint_interval == 0)
+		e = take_checkpoint(lg, seq, out);
+	return e;
+}
+
+bft_seq bft_log_last_executed(const struct bft_log *lg)
+{
+	return lg->last_executed;
+}
+
+bft_seq bft_log_low(const struct bft_log *lg)
+{
+	return lg->stable;
+}
+
+bft_seq bft_log_high(const struct bft_log *lg)
+{
+	return lg->stable + lg->cfg.window;
+}
+
+bool bft_log_in_window(const struct bft_log *lg, bft_seq seq)
+{
+	return seq > lg->stable && seq <= lg->stable + lg->cfg.window;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* State transfer */
+
+uint64_t bft_log_diverged(const struct bft_log *lg)
+{
+	return lg->diverged;
+}
+
+bool bft_log_behind(const struct bft_log *lg, bft_seq *seq)
+{
+	if (!lg->behind)
+		return false;
+	*seq = lg->behind_seq;
+	return true;
+}
+
+enum bft_err bft_log_serve_chunk(struct bft_log *lg, bft_replica_id to, bft_seq seq,
+				 uint32_t index, struct bft_out *out)
+{
+	struct own_ckpt *o = own_find(lg, seq);
+	uint8_t branch[CR_MERKLE_BRANCH_MAX][CR_DIGEST_BYTES];
+	struct bft_bytes bb[CR_MERKLE_BRANCH_MAX];
+	uint32_t nb;
+	struct bft_msg m = {.type = BFT_MSG_STATE};
+	size_t off, len;
+
+	/* Serve only states that are stable: 2f+1 replicas vouch for them, so the requester can
+	 * check every chunk against the proof. */
+	if (o == NULL || seq != lg->stable || to >= lg->cfg.n)
+		return BFT_ESTALE;
+	if (index >= o->nchunks)
+		return BFT_EINVAL;
+	if (cr_merkle_branch(&o->tree, index, branch, CR_MERKLE_BRANCH_MAX, &nb) != 0)
+		return BFT_EINVAL;
+	for (uint32_t i = 0; i < nb; i++)
+		bb[i] = (struct bft_bytes){.p = branch[i], .len = CR_DIGEST_BYTES};
+	off = (size_t)index * o->chunk;
+	len = o->snap_len - off < o->chunk ? o->snap_len - off : o->chunk;
+	m.u.state.seq = seq;
+	m.u.state.index = index;
+	m.u.state.nchunks = o->nchunks;
+	m.u.state.data = (struct bft_bytes){.p = o->snap + off, .len = (uint32_t)len};
+	m.u.state.branch = bb;
+	m.u.state.nbranch = nb;
+	return send_msg(lg, &m, BFT_TO_REPLICA, to, out);
+}
+
+enum bft_err bft_log_on_chunk(struct bft_log *lg, const struct bft_msg *m, struct bft_out *out,
+			      bool *done)
+{
+	const struct bft_state_chunk *c = &m->u.state;
+	struct transfer *x = &lg->xfer;
+	uint8_t branch[CR_MERKLE_BRANCH_MAX][CR_DIGEST_BYTES];
+	uint8_t *snap;
+	size_t total = 0, off = 0;
+	enum bft_err e;
+
+	*done = false;
+	if (!lg->behind || c->seq != lg->behind_seq)
+		return BFT_ESTALE;
+	if (!x->active || x->seq != lg->behind_seq) {
+		xfer_clear(x);
+		x->active = true;
+		x->seq = lg->behind_seq;
+		memcpy(x->digest, lg->behind_digest, CR_DIGEST_BYTES);
+	}
+	if (c->nchunks == 0 || c->nchunks > CR_MERKLE_LEAVES_MAX || c->index >= c->nchunks ||
+	    c->nbranch > CR_MERKLE_BRANCH_MAX || (x->nchunks != 0 && c->nchunks != x->nchunks))
+		return BFT_EBADCERT;
+	for (uint32_t i = 0; i < c->nbranch; i++) {
+		if (c->branch[i].len != CR_DIGEST_BYTES)
+			return BFT_EBADCERT;
+		memcpy(branch[i], c->branch[i].p, CR_DIGEST_BYTES);
+	}
+	/* Each chunk is checked on arrival against the root the 2f+1 signed checkpoints commit to,
+	 * so a faulty peer is caught at its first bad chunk and costs us no memory. */
+	if (cr_merkle_verify(x->digest, c->nchunks, c->index, c->data.p, c->data.len,
+			     (const uint8_t(*)[CR_DIGEST_BYTES])branch, c->nbranch) != 0)
+		return BFT_EBADCERT;
+	if (x->nchunks == 0) {
+		x->chunks = calloc(c->nchunks, sizeof(*x->chunks));
+		x->lens = calloc(c->nchunks, sizeof(*x->lens));
+		if (x->chunks == NULL || x->lens == NULL) {
+			xfer_clear(x);
+			return BFT_ENOMEM;
+		}
+		x->nchunks = c->nchunks;
+	}
+	if (x->chunks[c->index] != NULL)
+		return BFT_EDUP;
+	x->chunks[c->index] = malloc(c->data.len ? c->data.len : 1);
+	if (x->chunks[c->index] == NULL)
+		return BFT_ENOMEM;
+	memcpy(x->chunks[c->index], c->data.p, c->data.len);
+	x->lens[c->index] = c->data.len;
+	x->have++;
+	if (x->have < x->nchunks)
+		return BFT_OK;
+
+	for (uint32_t i = 0; i < x->nchunks; i++)
+		total += x->lens[i];
+	snap = malloc(total ? total : 1);
+	if (snap == NULL)
+		return BFT_ENOMEM;
+	for (uint32_t i = 0; i < x->nchunks; i++) {
+		memcpy(snap + off, x->chunks[i], x->lens[i]);
+		off += x->lens[i];
+	}
+	bft_seq seq = x->seq;
+	xfer_clear(x);
+	e = snapshot_install(lg, snap, total);
+	if (e != BFT_OK) {
+		/* Every chunk matched a 2f+1-signed root, so correct replicas produced these bytes;
+		 * failing to parse them is our bug, not the peer's. Keep the transfer wanted. */
+		free(snap);
+		return e;
+	}
+	lg->last_executed = seq;
+	lg->behind = false;
+	/* Keep the installed state as our own checkpoint so we can serve it in turn. */
+	struct own_ckpt *o = own_find(lg, seq);
+	if (o != NULL)
+		own_clear(o);
+	o = own_slot(lg);
+	o->seq = seq;
+	o->snap = snap;
+	o->snap_len = total;
+	e = snapshot_tree(lg, snap, total, &o->tree, &o->chunk, &o->nchunks);
+	if (e != BFT_OK) {
+		own_clear(o);
+		return e;
+	}
+	*done = true;
+	if (seq == lg->stable)
+		e = emit_checkpoint_record(lg, out);
+	return e;
+}
+
+int64_t bft_log_next_missing_chunk(const struct bft_log *lg)
+{
+	const struct transfer *x = &lg->xfer;
+
+	if (!lg->behind)
+		return -1;
+	if (!x->active || x->seq != lg->behind_seq || x->nchunks == 0)
+		return 0;
+	for (uint32_t i = 0; i < x->nchunks; i++)
+		if (x->chunks[i] == NULL)
+			return i;
+	return -1;
+}

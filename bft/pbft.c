@@ -1,0 +1,1664 @@
+/*
+ * PBFT with signatures: Castro & Liskov, "Practical Byzantine Fault Tolerance and Proactive
+ * Recovery", TOCS 20(4), 2002 (cited as TOCS §x), and the OSDI'99 paper. The shared log (log.c)
+ * executes, replies, checkpoints and transfers state; this file decides the order.
+ *
+ * Per sequence number n in the window (low, low + W] a slot holds the accepted PRE-PREPARE, the
+ * latest PREPARE and COMMIT of each replica, and the highest-view prepared certificate this
+ * replica ever formed for n (it outlives view changes: it is what VIEW-CHANGE messages carry).
+ *
+ * Liveness under message loss: PBFT's own implementation retransmits on a status exchange. Here a
+ * replica that has work outstanding and has made no progress for retransmit_ms multicasts
+ * FETCH(LOG, last_executed); a peer answers with the signed messages it holds above that point
+ * (the primary's PRE-PREPAREs, PREPAREs and COMMITs it received or sent, and its stable checkpoint
+ * proof). Everything forwarded is signed by its origin, so forwarding adds no trust.
+ */
+#include "bft/pbft.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RETRANSMIT_MS_DEFAULT 100u
+#define TIME_SKEW_MS 10000u /* a PRE-PREPARE's batch time may lead our clock by this much */
+#define REPLAY_KEEP 32u
+
+struct vote {
+	bool have;
+	bft_view view;
+	uint8_t digest[CR_DIGEST_BYTES];
+	uint8_t *env;
+	uint32_t len;
+};
+
+struct slot {
+	bft_seq seq; /* 0: unused */
+
+	/* The PRE-PREPARE accepted in view `view` (TOCS §4.2). */
+	bool has_pp;
+	bft_view view;
+	uint8_t digest[CR_DIGEST_BYTES];
+	uint8_t *pp;
+	uint32_t pp_len;
+	struct bft_msg ppm; /* decoded from pp; its byte fields point into pp */
+
+	/* A digest fixed by the NEW-VIEW of view `fixed_view` (TOCS §4.4): in that view only a
+	 * PRE-PREPARE with this digest is acceptable for this slot. */
+	bool fixed;
+	bft_view fixed_view;
+	uint8_t fixed_digest[CR_DIGEST_BYTES];
+
+	struct vote *prep;   /* n entries: the latest PREPARE of each replica */
+	struct vote *commit; /* n entries: the latest COMMIT of each replica */
+
+	bool sent_prepare, sent_commit, prepared, committed;
+
+	/* The prepared certificate of the highest view (TOCS §4.4 "P"). */
+	bool has_pc;
+	bft_view pc_view;
+	uint8_t pc_digest[CR_DIGEST_BYTES];
+	uint8_t *pc_pp;
+	uint32_t pc_pp_len;
+	struct bft_bytes *pc_prep; /* 2f copies */
+	uint32_t pc_nprep;
+};
+
+struct pbft {
+	struct pbft_config cfg;
+	uint32_t n, f, q;
+	bft_replica_id self;
+	struct bft_log *log;
+
+	bft_view view;
+	bool active;            /* false during a view change to `view` */
+	bft_seq next_seq;       /* the primary's next sequence number */
+	uint64_t last_batch_ms; /* batch times never go backwards */
+
+	struct slot *slots;     /* window entries, indexed by seq % window */
+	uint32_t nslots;
+
+	/* view change state */
+	uint8_t **vc;           /* latest VIEW-CHANGE envelope from each replica (validated) */
+	uint32_t *vc_len;
+	bft_view *vc_view;
+	uint8_t *nv;            /* the NEW-VIEW of the current view, for retransmission */
+	uint32_t nv_len;
+	uint32_t vc_attempts;   /* successive view changes without progress (timeout doubling) */
+	uint64_t vc_deadline;   /* while inactive: when to move on to view + 1; 0 = not armed */
+
+	/* timers */
+	uint64_t progress_ms;   /* last execution, view entry or start of waiting */
+	bft_seq progress_seq;
+	uint64_t retransmit_ms; /* next retransmission check */
+	uint64_t fetch_deadline;
+	uint32_t fetch_peer;
+
+	/* Byzantine behaviour (NULL for a correct replica) */
+	uint64_t byz_sent;
+	uint8_t *replay[REPLAY_KEEP];
+	uint32_t replay_len[REPLAY_KEEP];
+	uint32_t nreplay;
+	uint64_t byz_rng;
+	bft_view byz_spam_view;
+
+	struct pbft_status st;
+};
+
+void pbft_config_default(struct pbft_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	bft_log_config_default(&c->log);
+	c->view_timeout_ms = 1000;
+	c->view_timeout_max_ms = 30000;
+	c->fetch_timeout_ms = 500;
+	c->retransmit_ms = RETRANSMIT_MS_DEFAULT;
+}
+
+/* For sends whose failure (out of memory) leaves nothing to undo: the peer retransmits. */
+static void ignore_err(enum bft_err e)
+{
+	(void)e;
+}
+
+static bool is_primary(const struct pbft *p)
+{
+	return pbft_primary(p->view, p->n) == p->self;
+}
+
+static struct slot *slot_get(struct pbft *p, bft_seq seq)
+{
+	struct slot *s = &p->slots[seq % p->nslots];
+	return s->seq == seq ? s : NULL;
+}
+
+static void votes_clear(struct vote *v, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		free(v[i].env);
+		memset(&v[i], 0, sizeof(v[i]));
+	}
+}
+
+static void slot_clear_view_state(struct pbft *p, struct slot *s)
+{
+	if (s->has_pp) {
+		wire_msg_free(&s->ppm);
+		free(s->pp);
+	}
+	s->has_pp = false;
+	s->pp = NULL;
+	s->pp_len = 0;
+	memset(&s->ppm, 0, sizeof(s->ppm));
+	votes_clear(s->prep, p->n);
+	votes_clear(s->commit, p->n);
+	s->sent_prepare = s->sent_commit = s->prepared = s->committed = false;
+}
+
+static void slot_clear_pc(struct slot *s)
+{
+	for (uint32_t i = 0; i < s->pc_nprep; i++)
+		free((void *)(uintptr_t)s->pc_prep[i].p);
+	free(s->pc_prep);
+	free(s->pc_pp);
+	s->has_pc = false;
+	s->pc_pp = NULL;
+	s->pc_prep = NULL;
+	s->pc_nprep = 0;
+	s->pc_pp_len = 0;
+}
+
+static void slot_clear(struct pbft *p, struct slot *s)
+{
+	slot_clear_view_state(p, s);
+	slot_clear_pc(s);
+	s->fixed = false;
+	s->seq = 0;
+}
+
+/* The slot for seq, claimed if free or holding a collected older sequence number. NULL when seq
+ * is outside the window. */
+static struct slot *slot_claim(struct pbft *p, bft_seq seq)
+{
+	struct slot *s;
+
+	if (!bft_log_in_window(p->log, seq))
+		return NULL;
+	s = &p->slots[seq % p->nslots];
+	if (s->seq != seq) {
+		/* The window is exactly nslots wide, so whatever sits here is below the low
+		 * watermark now and was garbage-collected in spirit (TOCS §4.3). */
+		slot_clear(p, s);
+		s->seq = seq;
+	}
+	return s;
+}
+
+enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
+{
+	struct pbft *p;
+	enum bft_err e;
+
+	if (cfg->view_timeout_ms == 0 || cfg->retransmit_ms == 0 || cfg->fetch_timeout_ms == 0)
+		return BFT_EINVAL;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return BFT_ENOMEM;
+	p->cfg = *cfg;
+	p->n = cfg->log.n;
+	p->f = bft_f(p->n);
+	p->q = bft_quorum(p->n);
+	p->self = cfg->log.self;
+	e = bft_log_new(&p->log, &cfg->log);
+	if (e != BFT_OK) {
+		free(p);
+		return e;
+	}
+	p->nslots = cfg->log.window;
+	p->slots = calloc(p->nslots, sizeof(*p->slots));
+	p->vc = calloc(p->n, sizeof(*p->vc));
+	p->vc_len = calloc(p->n, sizeof(*p->vc_len));
+	p->vc_view = calloc(p->n, sizeof(*p->vc_view));
+	if (p->slots == NULL || p->vc == NULL || p->vc_len == NULL || p->vc_view == NULL) {
+		pbft_free(p);
+		return BFT_ENOMEM;
+	}
+	for (uint32_t i = 0; i < p->nslots; i++) {
+		p->slots[i].prep = calloc(p->n, sizeof(struct vote));
+		p->slots[i].commit = calloc(p->n, sizeof(struct vote));
+		if (p->slots[i].prep == NULL || p->slots[i].commit == NULL) {
+			pbft_free(p);
+			return BFT_ENOMEM;
+		}
+	}
+	p->active = true;
+	p->next_seq = 1;
+	p->byz_rng = cfg->byz ? cfg->byz->seed | 1u : 1u;
+	*out = p;
+	return BFT_OK;
+}
+
+void pbft_free(struct pbft *p)
+{
+	if (p == NULL)
+		return;
+	if (p->slots != NULL)
+		for (uint32_t i = 0; i < p->nslots; i++) {
+			if (p->slots[i].prep != NULL && p->slots[i].commit != NULL)
+				slot_clear(p, &p->slots[i]);
+			free(p->slots[i].prep);
+			free(p->slots[i].commit);
+		}
+	free(p->slots);
+	if (p->vc != NULL)
+		for (uint32_t i = 0; i < p->n; i++)
+			free(p->vc[i]);
+	free(p->vc);
+	free(p->vc_len);
+	free(p->vc_view);
+	free(p->nv);
+	for (uint32_t i = 0; i < p->nreplay; i++)
+		free(p->replay[i]);
+	bft_log_free(p->log);
+	free(p);
+}
+
+struct bft_log *pbft_log(struct pbft *p)
+{
+	return p->log;
+}
+
+void pbft_status(const struct pbft *p, struct pbft_status *st)
+{
+	*st = p->st;
+	st->view = p->view;
+	st->view_active = p->active;
+	st->primary = pbft_primary(p->view, p->n);
+	st->last_executed = bft_log_last_executed(p->log);
+	st->low = bft_log_low(p->log);
+	st->high = bft_log_high(p->log);
+	st->next_seq = p->next_seq;
+	st->pending = bft_log_pending(p->log);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Sending */
+
+static uint8_t *dup_bytes(const void *src, size_t len)
+{
+	uint8_t *d = malloc(len ? len : 1);
+	if (d != NULL && len)
+		memcpy(d, src, len);
+	return d;
+}
+
+/* Signs and encodes m; on success *env owns the envelope. */
+static enum bft_err seal(struct pbft *p, struct bft_msg *m, struct wire_buf *env)
+{
+	m->version = BFT_WIRE_VERSION;
+	m->sender = p->self;
+	memset(env, 0, sizeof(*env));
+	enum bft_err e = wire_encode(m, p->cfg.log.id, env);
+	if (e != BFT_OK)
+		wire_buf_free(env);
+	return e;
+}
+
+static enum bft_err send_copy(struct bft_out *out, enum bft_dest dest, uint64_t to,
+			      enum bft_msg_type type, const uint8_t *bytes, size_t len)
+{
+	uint8_t *c = dup_bytes(bytes, len);
+	if (c == NULL)
+		return BFT_ENOMEM;
+	return bft_out_msg(out, dest, to, type, c, len);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Normal case (TOCS §4.2) */
+
+static enum bft_err try_progress(struct pbft *p, uint64_t now, struct bft_out *out);
+
+static uint32_t count_votes(const struct vote *v, uint32_t n, bft_view view,
+			    const uint8_t digest[CR_DIGEST_BYTES], bft_replica_id skip)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (i != skip && v[i].have && v[i].view == view &&
+		    cr_equal(v[i].digest, digest, CR_DIGEST_BYTES))
+			k++;
+	return k;
+}
+
+/* Stores a PREPARE or COMMIT envelope as sender's latest vote for the slot. */
+static enum bft_err vote_store(struct vote *v, const struct bft_msg *m)
+{
+	uint8_t *c;
+
+	if (v->have && v->view == m->u.phase.view) {
+		if (!cr_equal(v->digest, m->u.phase.digest, CR_DIGEST_BYTES))
+			return BFT_ECONFLICT;
+		return BFT_EDUP;
+	}
+	if (v->have && v->view > m->u.phase.view)
+		return BFT_ESTALE;
+	c = dup_bytes(m->frame.p, m->frame.len);
+	if (c == NULL)
+		return BFT_ENOMEM;
+	free(v->env);
+	v->env = c;
+	v->len = m->frame.len;
+	v->have = true;
+	v->view = m->u.phase.view;
+	memcpy(v->digest, m->u.phase.digest, CR_DIGEST_BYTES);
+	return BFT_OK;
+}
+
+static enum bft_err send_phase(struct pbft *p, struct slot *s, enum bft_msg_type type,
+			       struct bft_out *out)
+{
+	struct bft_msg m = {.type = type};
+	struct wire_buf env;
+	struct vote *mine = type == BFT_MSG_PREPARE ? &s->prep[p->self] : &s->commit[p->self];
+	enum bft_err e;
+
+	m.u.phase.view = s->view;
+	m.u.phase.seq = s->seq;
+	memcpy(m.u.phase.digest, s->digest, CR_DIGEST_BYTES);
+	e = seal(p, &m, &env);
+	if (e != BFT_OK)
+		return e;
+	/* Our own vote counts towards our quorums and is what we retransmit. */
+	free(mine->env);
+	mine->env = dup_bytes(env.p, env.len);
+	mine->len = mine->env ? (uint32_t)env.len : 0;
+	mine->have = mine->env != NULL;
+	mine->view = s->view;
+	memcpy(mine->digest, s->digest, CR_DIGEST_BYTES);
+	return bft_out_msg(out, BFT_TO_ALL, 0, type, env.p, env.len);
+}
+
+/* Keeps the prepared certificate (the PRE-PREPARE and 2f matching PREPAREs from backups) when it
+ * is of a higher view than the one held (TOCS §4.4: P carries the highest-view certificate). */
+static enum bft_err keep_certificate(struct pbft *p, struct slot *s)
+{
+	bft_replica_id primary = pbft_primary(s->view, p->n);
+	struct bft_bytes *prep;
+	uint32_t k = 0;
+
+	if (s->has_pc && s->pc_view >= s->view)
+		return BFT_OK;
+	prep = calloc(2 * p->f, sizeof(*prep));
+	if (prep == NULL)
+		return BFT_ENOMEM;
+	for (uint32_t i = 0; i < p->n && k < 2 * p->f; i++) {
+		const struct vote *v = &s->prep[i];
+		if (i == primary || !v->have || v->view != s->view ||
+		    !cr_equal(v->digest, s->digest, CR_DIGEST_BYTES))
+			continue;
+		prep[k].p = dup_bytes(v->env, v->len);
+		prep[k].len = v->len;
+		if (prep[k].p == NULL)
+			break;
+		k++;
+	}
+	uint8_t *pp = dup_bytes(s->pp, s->pp_len);
+	if (k < 2 * p->f || pp == NULL) {
+		for (uint32_t i = 0; i < k; i++)
+			free((void *)(uintptr_t)prep[i].p);
+		free(prep);
+		free(pp);
+		return BFT_ENOMEM;
+	}
+	slot_clear_pc(s);
+	s->has_pc = true;
+	s->pc_view = s->view;
+	memcpy(s->pc_digest, s->digest, CR_DIGEST_BYTES);
+	s->pc_pp = pp;
+	s->pc_pp_len = s->pp_len;
+	s->pc_prep = prep;
+	s->pc_nprep = k;
+	return BFT_OK;
+}
+
+/* Re-evaluates the prepared and committed-local predicates of a slot (TOCS §4.2) and sends the
+ * COMMIT when it becomes prepared. */
+static enum bft_err slot_update(struct pbft *p, struct slot *s, struct bft_out *out)
+{
+	enum bft_err e = BFT_OK;
+
+	if (!s->has_pp || s->view != p->view || !p->active)
+		return BFT_OK;
+	if (!s->prepared) {
+		/* prepared(m, v, n, i): the pre-prepare and 2f matching PREPAREs from distinct
+		 * backups (the primary's PRE-PREPARE stands for its prepare). */
+		uint32_t k = count_votes(s->prep, p->n, s->view, s->digest,
+					 pbft_primary(s->view, p->n));
+		if (k < 2 * p->f)
+			return BFT_OK;
+		s->prepared = true;
+		e = keep_certificate(p, s);
+		if (e != BFT_OK)
+			return e;
+	}
+	if (!s->sent_commit) {
+		s->sent_commit = true;
+		e = send_phase(p, s, BFT_MSG_COMMIT, out);
+		if (e != BFT_OK)
+			return e;
+	}
+	if (!s->committed &&
+	    count_votes(s->commit, p->n, s->view, s->digest, UINT32_MAX) >= p->q)
+		s->committed = true; /* committed-local(m, v, n, i) */
+	return e;
+}
+
+/* Executes committed slots in sequence order (TOCS §4.2: "executes the operation after all
+ * requests with lower sequence numbers have been executed"). */
+static enum bft_err execute_ready(struct pbft *p, uint64_t now, struct bft_out *out)
+{
+	for (;;) {
+		bft_seq next = bft_log_last_executed(p->log) + 1;
+		struct slot *s = slot_get(p, next);
+		enum bft_err e;
+
+		if (s == NULL || !s->committed || !s->has_pp)
+			return BFT_OK;
+		e = bft_log_execute(p->log, next, p->view, s->ppm.u.preprepare.time_ms,
+				    s->ppm.u.preprepare.requests, s->ppm.u.preprepare.nrequests, out);
+		if (e != BFT_OK)
+			return e;
+		p->progress_ms = now;
+		p->vc_attempts = 0; /* progress in this view: timeouts reset (TOCS §4.5.2) */
+	}
+}
+
+/* Validates the batch of a PRE-PREPARE (digest and client signatures). */
+static enum bft_err check_preprepare_body(struct pbft *p, const struct bft_msg *m)
+{
+	const struct bft_preprepare *pp = &m->u.preprepare;
+	uint8_t d[CR_DIGEST_BYTES];
+
+	bft_batch_digest(pp->time_ms, pp->requests, pp->nrequests, d);
+	if (!cr_equal(d, pp->digest, CR_DIGEST_BYTES))
+		return BFT_EDIGEST;
+	if (pp->nrequests > p->cfg.log.batch_max_requests)
+		return BFT_ETOOBIG;
+	return bft_log_check_batch(p->log, pp->requests, pp->nrequests);
+}
+
+static enum bft_err accept_preprepare(struct pbft *p, struct slot *s, const struct bft_msg *m,
+				      struct bft_out *out)
+{
+	uint8_t *copy = dup_bytes(m->frame.p, m->frame.len);
+	struct bft_msg dm;
+	enum bft_err e;
+
+	if (copy == NULL)
+		return BFT_ENOMEM;
+	e = wire_decode(&p->cfg.log.limits, copy, m->frame.len, &dm);
+	if (e != BFT_OK) {
+		free(copy);
+		return e;
+	}
+	slot_clear_view_state(p, s);
+	s->has_pp = true;
+	s->view = m->u.preprepare.view;
+	memcpy(s->digest, m->u.preprepare.digest, CR_DIGEST_BYTES);
+	s->pp = copy;
+	s->pp_len = m->frame.len;
+	s->ppm = dm;
+	/* Persist what we accepted before the PREPARE that depends on it leaves, so a restarted
+	 * replica never prepares a second digest for this (view, seq). */
+	uint8_t *rec = dup_bytes(copy, m->frame.len);
+	if (rec == NULL)
+		return BFT_ENOMEM;
+	e = bft_out_record(out, BFT_REC_PREPREPARE, s->seq, rec, m->frame.len);
+	if (e != BFT_OK)
+		return e;
+	if (pbft_primary(s->view, p->n) != p->self) {
+		s->sent_prepare = true;
+		e = send_phase(p, s, BFT_MSG_PREPARE, out);
+	}
+	return e;
+}
+
+static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint64_t now,
+				  struct bft_out *out)
+{
+	const struct bft_preprepare *pp = &m->u.preprepare;
+	struct slot *s;
+	enum bft_err e;
+
+	/* TOCS §4.2: a backup accepts a pre-prepare if it is in view v, the signature is right
+	 * (checked by the caller), it has not accepted one for (v, n) with another digest, n is
+	 * between the watermarks, and the digest is that of the batch. */
+	if (!p->active || pp->view != p->view)
+		return BFT_EVIEW;
+	if (m->sender != pbft_primary(pp->view, p->n))
+		return BFT_ENOTPRIMARY;
+	if (!bft_log_in_window(p->log, pp->seq))
+		return BFT_ESEQ;
+	if (pp->seq <= bft_log_last_executed(p->log) && slot_get(p, pp->seq) == NULL)
+		return BFT_ESTALE;
+	s = slot_get(p, pp->seq);
+	if (s != NULL && s->has_pp && s->view == pp->view)
+		return cr_equal(s->digest, pp->digest, CR_DIGEST_BYTES) ? BFT_EDUP : BFT_ECONFLICT;
+	if (s != NULL && s->fixed && s->fixed_view == pp->view &&
+	    !cr_equal(s->fixed_digest, pp->digest, CR_DIGEST_BYTES))
+		return BFT_ECONFLICT; /* contradicts the NEW-VIEW's O set (TOCS §4.4) */
+	if (pp->time_ms > now + TIME_SKEW_MS)
+		return BFT_EINVAL;
+	e = check_preprepare_body(p, m);
+	if (e != BFT_OK)
+		return e;
+	s = slot_claim(p, pp->seq);
+	if (s == NULL)
+		return BFT_ESEQ;
+	/* Sequence numbers the primary uses are taken: a new primary of a later view resumes
+	 * after the highest it has seen. */
+	if (pp->seq >= p->next_seq)
+		p->next_seq = pp->seq + 1;
+	e = accept_preprepare(p, s, m, out);
+	if (e != BFT_OK)
+		return e;
+	e = slot_update(p, s, out);
+	if (e != BFT_OK)
+		return e;
+	return execute_ready(p, now, out);
+}
+
+static enum bft_err on_phase(struct pbft *p, const struct bft_msg *m, uint64_t now,
+			     struct bft_out *out)
+{
+	const struct bft_phase *ph = &m->u.phase;
+	struct slot *s;
+	enum bft_err e;
+
+	if (!p->active || ph->view != p->view)
+		return BFT_EVIEW;
+	if (!bft_log_in_window(p->log, ph->seq))
+		return BFT_ESEQ;
+	/* TOCS §4.2: the primary does not send PREPAREs; one claiming to come from it is bogus. */
+	if (m->type == BFT_MSG_PREPARE && m->sender == pbft_primary(ph->view, p->n))
+		return BFT_ENOTPRIMARY;
+	s = slot_get(p, ph->seq);
+	if (s == NULL) {
+		if (ph->seq <= bft_log_last_executed(p->log))
+			return BFT_ESTALE;
+		s = slot_claim(p, ph->seq);
+		if (s == NULL)
+			return BFT_ESEQ;
+	}
+	e = vote_store(m->type == BFT_MSG_PREPARE ? &s->prep[m->sender] : &s->commit[m->sender], m);
+	if (e != BFT_OK)
+		return e;
+	e = slot_update(p, s, out);
+	if (e != BFT_OK)
+		return e;
+	return execute_ready(p, now, out);
+}
+
+/* The primary cuts batches while the batching rule says so and the window has room (TOCS §5.1:
+ * batching; the window bounds how many sequence numbers are in flight). */
+static enum bft_err propose(struct pbft *p, uint64_t now, struct bft_out *out)
+{
+	const struct bft_byz *bz = p->cfg.byz;
+
+	if (!p->active || !is_primary(p))
+		return BFT_OK;
+	while (bft_log_pending(p->log) > 0 && bft_log_in_window(p->log, p->next_seq)) {
+		struct bft_bytes *reqs;
+		uint32_t nreq;
+		struct bft_msg m = {.type = BFT_MSG_PREPREPARE};
+		struct wire_buf env;
+		struct slot *s;
+		enum bft_err e;
+
+		if (!bft_log_batch_ready(p->log, now))
+			return BFT_OK;
+		/* A slow primary (Byzantine) holds every batch until just before the backups'
+		 * timers would fire. */
+		if (bz && (bz->modes & BFT_BYZ_SLOW_PRIMARY) &&
+		    now < bft_log_oldest_pending_ms(p->log) + p->cfg.view_timeout_ms * 9 / 10)
+			return BFT_OK;
+		e = bft_log_batch_take(p->log, &reqs, &nreq);
+		if (e != BFT_OK)
+			return e;
+		if (nreq == 0) {
+			free(reqs);
+			return BFT_OK;
+		}
+		p->last_batch_ms = now > p->last_batch_ms ? now : p->last_batch_ms;
+		m.u.preprepare.view = p->view;
+		m.u.preprepare.seq = p->next_seq;
+		m.u.preprepare.time_ms = p->last_batch_ms;
+		m.u.preprepare.requests = reqs;
+		m.u.preprepare.nrequests = nreq;
+		bft_batch_digest(m.u.preprepare.time_ms, reqs, nreq, m.u.preprepare.digest);
+		e = seal(p, &m, &env);
+		free(reqs);
+		if (e != BFT_OK)
+			return e;
+		struct bft_msg dm;
+		e = wire_decode(&p->cfg.log.limits, env.p, env.len, &dm);
+		if (e == BFT_OK) {
+			s = slot_claim(p, p->next_seq);
+			BFT_ASSERT(s != NULL);
+			e = accept_preprepare(p, s, &dm, out);
+			wire_msg_free(&dm);
+		}
+		if (e != BFT_OK) {
+			wire_buf_free(&env);
+			return e;
+		}
+		p->next_seq++;
+		e = bft_out_msg(out, BFT_TO_ALL, 0, BFT_MSG_PREPREPARE, env.p, env.len);
+		if (e != BFT_OK)
+			return e;
+	}
+	return BFT_OK;
+}
+
+static enum bft_err on_request(struct pbft *p, const struct bft_msg *m, uint64_t now,
+			       bool from_client, struct bft_out *out)
+{
+	bool was_idle = bft_log_pending(p->log) == 0;
+	enum bft_err e = bft_log_submit(p->log, m, now, out);
+
+	if (e != BFT_OK)
+		return e;
+	if (was_idle)
+		p->progress_ms = now; /* the request timer starts now (TOCS §4.4) */
+	/* TOCS §4.1: a backup relays a request to the primary (a client that timed out sent it
+	 * to all replicas). Relays from other replicas are not relayed again. */
+	if (from_client && !is_primary(p) && p->active)
+		e = send_copy(out, BFT_TO_REPLICA, pbft_primary(p->view, p->n), BFT_MSG_REQUEST,
+			      m->frame.p, m->frame.len);
+	return e;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* View changes (TOCS §4.4, §4.5.2) */
+
+static uint64_t view_timeout(const struct pbft *p)
+{
+	uint64_t t = p->cfg.view_timeout_ms;
+	for (uint32_t i = 0; i < p->vc_attempts && t < p->cfg.view_timeout_max_ms; i++)
+		t *= 2;
+	return t < p->cfg.view_timeout_max_ms ? t : p->cfg.view_timeout_max_ms;
+}
+
+/* Checks a prepared certificate for its claims: a PRE-PREPARE for (view < vc_view, seq) signed
+ * by that view's primary whose digest is its batch's, and 2f PREPAREs from distinct backups of
+ * that view matching it, all signatures valid. On success *view, *seq and digest are set. */
+static enum bft_err check_pcert(const struct pbft *p, const struct bft_pcert *pc, bft_view vc_view,
+				bft_view *view, bft_seq *seq, uint8_t digest[CR_DIGEST_BYTES])
+{
+	const struct wire_limits *l = &p->cfg.log.limits;
+	struct bft_msg pp;
+	uint64_t seen[4] = {0};
+	uint32_t k = 0;
+	enum bft_err e;
+
+	if (pc->nprepares < 2 * p->f || pc->nprepares > p->n)
+		return BFT_EBADCERT;
+	if (wire_decode(l, pc->preprepare.p, pc->preprepare.len, &pp) != BFT_OK)
+		return BFT_EBADCERT;
+	e = BFT_OK;
+	if (pp.type != BFT_MSG_PREPREPARE || pp.u.preprepare.view >= vc_view ||
+	    pp.sender != pbft_primary(pp.u.preprepare.view, p->n))
+		e = BFT_EBADCERT;
+	else if (wire_verify(&pp, p->cfg.log.replica_pks[pp.sender]) != BFT_OK)
+		e = BFT_EBADSIG;
+	else {
+		uint8_t d[CR_DIGEST_BYTES];
+		bft_batch_digest(pp.u.preprepare.time_ms, pp.u.preprepare.requests,
+				 pp.u.preprepare.nrequests, d);
+		if (!cr_equal(d, pp.u.preprepare.digest, CR_DIGEST_BYTES))
+			e = BFT_EBADCERT;
+	}
+	for (uint32_t i = 0; i < pc->nprepares && e == BFT_OK; i++) {
+		struct bft_msg pr;
+		if (wire_decode(l, pc->prepares[i].p, pc->prepares[i].len, &pr) != BFT_OK) {
+			e = BFT_EBADCERT;
+			break;
+		}
+		if (pr.type != BFT_MSG_PREPARE || pr.u.phase.view != pp.u.preprepare.view ||
+		    pr.u.phase.seq != pp.u.preprepare.seq ||
+		    !cr_equal(pr.u.phase.digest, pp.u.preprepare.digest, CR_DIGEST_BYTES) ||
+		    pr.sender == pp.sender || ((seen[pr.sender / 64] >> (pr.sender % 64)) & 1u))
+			e = BFT_EBADCERT;
+		else if (wire_verify(&pr, p->cfg.log.replica_pks[pr.sender]) != BFT_OK)
+			e = BFT_EBADSIG;
+		else {
+			seen[pr.sender / 64] |= (uint64_t)1 << (pr.sender % 64);
+			k++;
+		}
+		wire_msg_free(&pr);
+	}
+	if (e == BFT_OK && k < 2 * p->f)
+		e = BFT_EBADCERT;
+	if (e == BFT_OK) {
+		*view = pp.u.preprepare.view;
+		*seq = pp.u.preprepare.seq;
+		memcpy(digest, pp.u.preprepare.digest, CR_DIGEST_BYTES);
+	}
+	wire_msg_free(&pp);
+	return e;
+}
+
+/* Validates a VIEW-CHANGE completely: the checkpoint proof, and every prepared certificate
+ * for a distinct sequence number in (stable, stable + W]. */
+static enum bft_err check_viewchange(const struct pbft *p, const struct bft_msg *m)
+{
+	const struct bft_viewchange *vc = &m->u.viewchange;
+	enum bft_err e;
+
+	if (vc->stable_seq % p->cfg.log.checkpoint_interval != 0)
+		return BFT_EBADCERT;
+	e = bft_log_check_proof(p->log, vc->stable_seq, vc->stable_digest, vc->proof, vc->nproof);
+	if (e != BFT_OK)
+		return e;
+	if (vc->nprepared > p->cfg.log.window)
+		return BFT_EBADCERT;
+	for (uint32_t i = 0; i < vc->nprepared; i++) {
+		bft_view v;
+		bft_seq seq;
+		uint8_t d[CR_DIGEST_BYTES];
+
+		e = check_pcert(p, &vc->prepared[i], vc->view, &v, &seq, d);
+		if (e != BFT_OK)
+			return e;
+		if (seq <= vc->stable_seq || seq > vc->stable_seq + p->cfg.log.window)
+			return BFT_EBADCERT;
+		/* One certificate per sequence number, in increasing order. */
+		if (i > 0) {
+			struct bft_msg prev;
+			if (wire_decode(&p->cfg.log.limits, vc->prepared[i - 1].preprepare.p,
+					vc->prepared[i - 1].preprepare.len, &prev) != BFT_OK)
+				return BFT_EBADCERT;
+			bft_seq ps = prev.u.preprepare.seq;
+			wire_msg_free(&prev);
+			if (ps >= seq)
+				return BFT_EBADCERT;
+		}
+	}
+	return BFT_OK;
+}
+
+/* The O set of a NEW-VIEW computed from 2f+1 VIEW-CHANGEs (TOCS §4.4): min-s is the highest
+ * stable checkpoint among them, max-s the highest prepared sequence number; each n in
+ * (min-s, max-s] gets the digest of the certificate of the highest view for n, or the null
+ * request's. `src[i]` points at the PRE-PREPARE the batch of entry i comes from (NULL: null). */
+struct nv_plan {
+	bft_seq min_s, max_s;
+	uint32_t min_s_vc;          /* index of a VIEW-CHANGE carrying min-s and its proof */
+	struct bft_nv_entry *o;
+	struct bft_bytes *src;
+	uint32_t no;
+};
+
+static void nv_plan_free(struct nv_plan *pl)
+{
+	free(pl->o);
+	free(pl->src);
+	memset(pl, 0, sizeof(*pl));
+}
+
+static void null_digest(uint8_t d[CR_DIGEST_BYTES])
+{
+	bft_batch_digest(0, NULL, 0, d);
+}
+
+static enum bft_err nv_compute(const struct pbft *p, const struct bft_msg *vcs, uint32_t nvc,
+			       struct nv_plan *pl)
+{
+	bft_view *best_view;
+
+	memset(pl, 0, sizeof(*pl));
+	for (uint32_t i = 0; i < nvc; i++)
+		if (vcs[i].u.viewchange.stable_seq >= pl->min_s) {
+			if (vcs[i].u.viewchange.stable_seq > pl->min_s || i == 0)
+				pl->min_s_vc = i;
+			pl->min_s = vcs[i].u.viewchange.stable_seq;
+		}
+	pl->max_s = pl->min_s;
+	for (uint32_t i = 0; i < nvc; i++) {
+		const struct bft_viewchange *vc = &vcs[i].u.viewchange;
+		for (uint32_t j = 0; j < vc->nprepared; j++) {
+			struct bft_msg pp;
+			if (wire_decode(&p->cfg.log.limits, vc->prepared[j].preprepare.p,
+					vc->prepared[j].preprepare.len, &pp) != BFT_OK)
+				continue;
+			if (pp.u.preprepare.seq > pl->max_s)
+				pl->max_s = pp.u.preprepare.seq;
+			wire_msg_free(&pp);
+		}
+	}
+	if (pl->max_s - pl->min_s > p->cfg.log.window)
+		return BFT_EBADCERT;
+	pl->no = (uint32_t)(pl->max_s - pl->min_s);
+	pl->o = calloc(pl->no ? pl->no : 1, sizeof(*pl->o));
+	pl->src = calloc(pl->no ? pl->no : 1, sizeof(*pl->src));
+	best_view = calloc(pl->no ? pl->no : 1, sizeof(*best_view));
+	if (pl->o == NULL || pl->src == NULL || best_view == NULL) {
+		free(best_view);
+		nv_plan_free(pl);
+		return BFT_ENOMEM;
+	}
+	for (uint32_t k = 0; k < pl->no; k++) {
+		pl->o[k].seq = pl->min_s + 1 + k;
+		null_digest(pl->o[k].digest);
+	}
+	for (uint32_t i = 0; i < nvc; i++) {
+		const struct bft_viewchange *vc = &vcs[i].u.viewchange;
+		for (uint32_t j = 0; j < vc->nprepared; j++) {
+			struct bft_msg pp;
+			if (wire_decode(&p->cfg.log.limits, vc->prepared[j].preprepare.p,
+					vc->prepared[j].preprepare.len, &pp) != BFT_OK)
+				continue;
+			bft_seq seq = pp.u.preprepare.seq;
+			if (seq > pl->min_s) {
+				uint32_t k = (uint32_t)(seq - pl->min_s - 1);
+				/* Highest view wins; equal views carry equal digests (quorum
+				 * intersection), so the first seen is as good as any. */
+				if (pl->src[k].p == NULL || pp.u.preprepare.view > best_view[k]) {
+					best_view[k] = pp.u.preprepare.view;
+					memcpy(pl->o[k].digest, pp.u.preprepare.digest, CR_DIGEST_BYTES);
+					pl->src[k] = vc->prepared[j].preprepare;
+				}
+			}
+			wire_msg_free(&pp);
+		}
+	}
+	free(best_view);
+	return BFT_OK;
+}
+
+static enum bft_err send_viewchange(struct pbft *p, struct bft_out *out)
+{
+	struct bft_msg m = {.type = BFT_MSG_VIEWCHANGE};
+	struct bft_viewchange *vc = &m.u.viewchange;
+	const struct bft_bytes *proof;
+	struct wire_buf env;
+	uint32_t k = 0;
+	enum bft_err e;
+
+	vc->view = p->view;
+	bft_log_stable(p->log, &vc->stable_seq, vc->stable_digest, &proof, &vc->nproof);
+	vc->proof = (struct bft_bytes *)(uintptr_t)proof;
+	vc->prepared = calloc(p->nslots, sizeof(*vc->prepared));
+	if (vc->prepared == NULL)
+		return BFT_ENOMEM;
+	/* P: the highest-view prepared certificate of every sequence number above the stable
+	 * checkpoint, in increasing order. */
+	for (bft_seq seq = vc->stable_seq + 1; seq <= vc->stable_seq + p->nslots; seq++) {
+		struct slot *s = slot_get(p, seq);
+		if (s == NULL || !s->has_pc)
+			continue;
+		vc->prepared[k].preprepare = (struct bft_bytes){.p = s->pc_pp, .len = s->pc_pp_len};
+		vc->prepared[k].prepares = s->pc_prep;
+		vc->prepared[k].nprepares = s->pc_nprep;
+		k++;
+	}
+	vc->nprepared = k;
+	e = seal(p, &m, &env);
+	free(vc->prepared);
+	if (e != BFT_OK)
+		return e;
+	free(p->vc[p->self]);
+	p->vc[p->self] = dup_bytes(env.p, env.len);
+	p->vc_len[p->self] = p->vc[p->self] ? (uint32_t)env.len : 0;
+	p->vc_view[p->self] = p->vc[p->self] ? p->view : 0;
+	return bft_out_msg(out, BFT_TO_ALL, 0, BFT_MSG_VIEWCHANGE, env.p, env.len);
+}
+
+static enum bft_err try_newview(struct pbft *p, uint64_t now, struct bft_out *out);
+
+/* Moves to view v (> current) and multicasts VIEW-CHANGE (TOCS §4.4). */
+static enum bft_err start_viewchange(struct pbft *p, bft_view v, uint64_t now, struct bft_out *out)
+{
+	uint8_t rec[8];
+	enum bft_err e;
+
+	BFT_ASSERT(v > p->view || (v == p->view && p->active));
+	p->view = v;
+	p->active = false;
+	p->vc_deadline = 0;
+	p->st.view_changes++;
+	free(p->nv);
+	p->nv = NULL;
+	p->nv_len = 0;
+	for (int i = 0; i < 8; i++)
+		rec[i] = (uint8_t)(v >> (8 * i));
+	e = bft_out_record(out, BFT_REC_VIEW, 0, dup_bytes(rec, 8), 8);
+	if (e != BFT_OK)
+		return e;
+	e = send_viewchange(p, out);
+	if (e != BFT_OK)
+		return e;
+	return try_newview(p, now, out);
+}
+
+/* Collects the stored VIEW-CHANGEs for view v, decoded. Returns how many. */
+static uint32_t vcs_for(struct pbft *p, bft_view v, struct bft_msg *vcs)
+{
+	uint32_t k = 0;
+	for (uint32_t i = 0; i < p->n; i++) {
+		if (p->vc[i] == NULL || p->vc_view[i] != v)
+			continue;
+		if (wire_decode(&p->cfg.log.limits, p->vc[i], p->vc_len[i], &vcs[k]) == BFT_OK)
+			k++;
+	}
+	return k;
+}
+
+static void vcs_free(struct bft_msg *vcs, uint32_t k)
+{
+	for (uint32_t i = 0; i < k; i++)
+		wire_msg_free(&vcs[i]);
+}
+
+static enum bft_err enter_view(struct pbft *p, const struct bft_msg *vcs, uint32_t nvc,
+			       const struct nv_plan *pl, uint64_t now, struct bft_out *out);
+
+/* The new primary, once it holds 2f+1 valid VIEW-CHANGEs for its view, sends NEW-VIEW. A backup
+ * holding 2f+1 arms the timer that moves it on if no NEW-VIEW comes (TOCS §4.5.2). */
+static enum bft_err try_newview(struct pbft *p, uint64_t now, struct bft_out *out)
+{
+	struct bft_msg *vcs;
+	struct nv_plan pl;
+	uint32_t k;
+	enum bft_err e;
+
+	if (p->active)
+		return BFT_OK;
+	vcs = calloc(p->n, sizeof(*vcs));
+	if (vcs == NULL)
+		return BFT_ENOMEM;
+	k = vcs_for(p, p->view, vcs);
+	if (k < p->q) {
+		vcs_free(vcs, k);
+		free(vcs);
+		return BFT_OK;
+	}
+	if (p->vc_deadline == 0)
+		p->vc_deadline = now + view_timeout(p);
+	if (!is_primary(p)) {
+		vcs_free(vcs, k);
+		free(vcs);
+		return BFT_OK;
+	}
+	/* Use exactly 2f+1, our own among them. */
+	if (k > p->q) {
+		for (uint32_t i = 0; i < k; i++)
+			if (vcs[i].sender == p->self && i >= p->q) {
+				struct bft_msg t = vcs[0];
+				vcs[0] = vcs[i];
+				vcs[i] = t;
+			}
+		for (uint32_t i = p->q; i < k; i++)
+			wire_msg_free(&vcs[i]);
+		k = p->q;
+	}
+	e = nv_compute(p, vcs, k, &pl);
+	if (e == BFT_OK) {
+		struct bft_msg m = {.type = BFT_MSG_NEWVIEW};
+		struct bft_bytes vb[256];
+		struct wire_buf env;
+
+		for (uint32_t i = 0; i < k; i++)
+			vb[i] = vcs[i].frame;
+		m.u.newview.view = p->view;
+		m.u.newview.viewchanges = vb;
+		m.u.newview.nviewchanges = k;
+		m.u.newview.o = pl.o;
+		m.u.newview.no = pl.no;
+		if (p->cfg.byz && (p->cfg.byz->modes & BFT_BYZ_BOGUS_NEWVIEW) && pl.no > 0)
+			null_digest(pl.o[pl.no - 1].digest); /* drop a prepared request */
+		e = seal(p, &m, &env);
+		if (e == BFT_OK) {
+			free(p->nv);
+			p->nv = dup_bytes(env.p, env.len);
+			p->nv_len = p->nv ? (uint32_t)env.len : 0;
+			e = bft_out_msg(out, BFT_TO_ALL, 0, BFT_MSG_NEWVIEW, env.p, env.len);
+		}
+		if (e == BFT_OK)
+			e = enter_view(p, vcs, k, &pl, now, out);
+		nv_plan_free(&pl);
+	}
+	vcs_free(vcs, k);
+	free(vcs);
+	return e;
+}
+
+/* Sends the PRE-PREPARE for entry k of the plan (the new primary, TOCS §4.4). */
+static enum bft_err send_o_preprepare(struct pbft *p, const struct nv_plan *pl, uint32_t k,
+				      struct bft_out *out)
+{
+	struct bft_msg m = {.type = BFT_MSG_PREPREPARE};
+	struct bft_msg src;
+	struct wire_buf env;
+	bool have_src = false;
+	enum bft_err e;
+
+	m.u.preprepare.view = p->view;
+	m.u.preprepare.seq = pl->o[k].seq;
+	if (pl->src[k].p != NULL &&
+	    wire_decode(&p->cfg.log.limits, pl->src[k].p, pl->src[k].len, &src) == BFT_OK) {
+		have_src = true;
+		m.u.preprepare.time_ms = src.u.preprepare.time_ms;
+		m.u.preprepare.requests = src.u.preprepare.requests;
+		m.u.preprepare.nrequests = src.u.preprepare.nrequests;
+	}
+	memcpy(m.u.preprepare.digest, pl->o[k].digest, CR_DIGEST_BYTES);
+	e = seal(p, &m, &env);
+	if (have_src)
+		wire_msg_free(&src);
+	if (e != BFT_OK)
+		return e;
+	struct slot *s = slot_claim(p, pl->o[k].seq);
+	if (s != NULL) {
+		struct bft_msg dm;
+		e = wire_decode(&p->cfg.log.limits, env.p, env.len, &dm);
+		if (e == BFT_OK) {
+			e = accept_preprepare(p, s, &dm, out);
+			wire_msg_free(&dm);
+		}
+	}
+	if (e != BFT_OK) {
+		wire_buf_free(&env);
+		return e;
+	}
+	return bft_out_msg(out, BFT_TO_ALL, 0, BFT_MSG_PREPREPARE, env.p, env.len);
+}
+
+/* Installs view p->view from a NEW-VIEW's plan (TOCS §4.4): adopt the stable checkpoint
+ * min-s, fix each slot in (min-s, max-s] to its O digest, and resume. */
+static enum bft_err enter_view(struct pbft *p, const struct bft_msg *vcs, uint32_t nvc,
+			       const struct nv_plan *pl, uint64_t now, struct bft_out *out)
+{
+	const struct bft_viewchange *best = &vcs[pl->min_s_vc].u.viewchange;
+	enum bft_err e;
+
+	(void)nvc;
+	e = bft_log_adopt_stable(p->log, best->stable_seq, best->stable_digest, best->proof,
+				 best->nproof, out);
+	if (e != BFT_OK)
+		return e;
+	p->active = true;
+	p->vc_deadline = 0;
+	p->progress_ms = now;
+	bft_log_unmark_all(p->log);
+	/* Slots of older views lose their view state; their certificates stay for later view
+	 * changes. Slots above max-s are empty in this view. */
+	for (uint32_t i = 0; i < p->nslots; i++) {
+		struct slot *s = &p->slots[i];
+		if (s->seq == 0)
+			continue;
+		if (!bft_log_in_window(p->log, s->seq)) {
+			slot_clear(p, s);
+			continue;
+		}
+		if (s->has_pp && s->view < p->view)
+			slot_clear_view_state(p, s);
+		s->fixed = false;
+	}
+	for (uint32_t k = 0; k < pl->no; k++) {
+		struct slot *s = slot_claim(p, pl->o[k].seq);
+		if (s == NULL)
+			continue;
+		s->fixed = true;
+		s->fixed_view = p->view;
+		memcpy(s->fixed_digest, pl->o[k].digest, CR_DIGEST_BYTES);
+	}
+	p->next_seq = pl->max_s + 1;
+	if (p->next_seq <= bft_log_low(p->log))
+		p->next_seq = bft_log_low(p->log) + 1;
+	if (is_primary(p))
+		for (uint32_t k = 0; k < pl->no; k++) {
+			e = send_o_preprepare(p, pl, k, out);
+			if (e != BFT_OK)
+				return e;
+		}
+	/* Messages for this view that arrived during the change were dropped; slots update as
+	 * the new PRE-PREPAREs come. */
+	return propose(p, now, out);
+}
+
+static enum bft_err on_viewchange(struct pbft *p, const struct bft_msg *m, uint64_t now,
+				  struct bft_out *out)
+{
+	const struct bft_viewchange *vc = &m->u.viewchange;
+	bft_view mine = p->view;
+	enum bft_err e;
+
+	if (m->sender == p->self)
+		return BFT_EDUP;
+	if (vc->view < p->view || (vc->view == p->view && p->active)) {
+		/* A replica still asking for the view we are in missed the NEW-VIEW: resend it. */
+		if (vc->view == p->view && p->active && p->nv != NULL)
+			ignore_err(send_copy(out, BFT_TO_REPLICA, m->sender, BFT_MSG_NEWVIEW, p->nv,
+					p->nv_len));
+		return BFT_ESTALE;
+	}
+	if (p->vc[m->sender] != NULL && p->vc_view[m->sender] >= vc->view)
+		return p->vc_view[m->sender] == vc->view ? BFT_EDUP : BFT_ESTALE;
+	e = check_viewchange(p, m);
+	if (e != BFT_OK)
+		return e;
+	free(p->vc[m->sender]);
+	p->vc[m->sender] = dup_bytes(m->frame.p, m->frame.len);
+	p->vc_len[m->sender] = p->vc[m->sender] ? m->frame.len : 0;
+	p->vc_view[m->sender] = p->vc[m->sender] ? vc->view : 0;
+
+	/* TOCS §4.5.2: f+1 VIEW-CHANGEs for views above ours mean at least one correct replica
+	 * timed out: join the smallest of those views without waiting for our own timer. */
+	uint32_t above = 0;
+	bft_view smallest = 0;
+	for (uint32_t i = 0; i < p->n; i++) {
+		if (i == p->self || p->vc[i] == NULL)
+			continue;
+		if (p->vc_view[i] > mine || (p->vc_view[i] == mine && p->active)) {
+			if (above == 0 || p->vc_view[i] < smallest)
+				smallest = p->vc_view[i];
+			above++;
+		}
+	}
+	if (above >= p->f + 1 && (smallest > mine || p->active))
+		return start_viewchange(p, smallest > mine ? smallest : mine + 1, now, out);
+	return try_newview(p, now, out);
+}
+
+static enum bft_err on_newview(struct pbft *p, const struct bft_msg *m, uint64_t now,
+			       struct bft_out *out)
+{
+	const struct bft_newview *nv = &m->u.newview;
+	struct bft_msg *vcs;
+	struct nv_plan pl;
+	uint64_t seen[4] = {0};
+	uint32_t k = 0;
+	enum bft_err e = BFT_OK;
+
+	if (nv->view < p->view || (nv->view == p->view && p->active))
+		return BFT_ESTALE;
+	if (m->sender != pbft_primary(nv->view, p->n))
+		return BFT_ENOTPRIMARY;
+	if (nv->nviewchanges < p->q || nv->nviewchanges > p->n)
+		return BFT_EBADCERT;
+	vcs = calloc(nv->nviewchanges, sizeof(*vcs));
+	if (vcs == NULL)
+		return BFT_ENOMEM;
+	/* TOCS §4.4: a backup accepts NEW-VIEW if its VIEW-CHANGEs are valid, for this view, from
+	 * 2f+1 distinct replicas, and O is what they imply. */
+	for (uint32_t i = 0; i < nv->nviewchanges && e == BFT_OK; i++) {
+		if (wire_decode(&p->cfg.log.limits, nv->viewchanges[i].p, nv->viewchanges[i].len,
+				&vcs[k]) != BFT_OK) {
+			e = BFT_EBADCERT;
+			break;
+		}
+		k++;
+		const struct bft_msg *v = &vcs[k - 1];
+		if (v->type != BFT_MSG_VIEWCHANGE || v->u.viewchange.view != nv->view ||
+		    ((seen[v->sender / 64] >> (v->sender % 64)) & 1u))
+			e = BFT_EBADCERT;
+		else if (wire_verify(v, p->cfg.log.replica_pks[v->sender]) != BFT_OK)
+			e = BFT_EBADSIG;
+		else
+			e = check_viewchange(p, v);
+		seen[v->sender / 64] |= (uint64_t)1 << (v->sender % 64);
+	}
+	if (e == BFT_OK)
+		e = nv_compute(p, vcs, k, &pl);
+	if (e == BFT_OK) {
+		bool same = pl.no == nv->no;
+		for (uint32_t i = 0; same && i < pl.no; i++)
+			same = pl.o[i].seq == nv->o[i].seq &&
+			       cr_equal(pl.o[i].digest, nv->o[i].digest, CR_DIGEST_BYTES);
+		if (!same) {
+			e = BFT_EBADCERT;
+		} else {
+			if (nv->view > p->view) {
+				/* Joining a view we had not started changing to: record it. */
+				uint8_t rec[8];
+				for (int i = 0; i < 8; i++)
+					rec[i] = (uint8_t)(nv->view >> (8 * i));
+				e = bft_out_record(out, BFT_REC_VIEW, 0, dup_bytes(rec, 8), 8);
+				p->view = nv->view;
+				p->st.view_changes++;
+			}
+			if (e == BFT_OK) {
+				free(p->nv);
+				p->nv = dup_bytes(m->frame.p, m->frame.len);
+				p->nv_len = p->nv ? m->frame.len : 0;
+				e = enter_view(p, vcs, k, &pl, now, out);
+			}
+		}
+		nv_plan_free(&pl);
+	}
+	vcs_free(vcs, k);
+	free(vcs);
+	return e;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Retransmission, checkpoints and state transfer */
+
+static enum bft_err send_fetch(struct pbft *p, enum bft_dest dest, uint64_t to, uint32_t kind,
+			       bft_seq seq, uint32_t index, struct bft_out *out)
+{
+	struct bft_msg m = {.type = BFT_MSG_FETCH};
+	struct wire_buf env;
+	enum bft_err e;
+
+	m.u.fetch.kind = kind;
+	m.u.fetch.seq = seq;
+	m.u.fetch.index = index;
+	e = seal(p, &m, &env);
+	if (e != BFT_OK)
+		return e;
+	return bft_out_msg(out, dest, to, BFT_MSG_FETCH, env.p, env.len);
+}
+
+/* Answers FETCH(LOG, seq): everything we hold above seq that could help the requester finish:
+ * the stable checkpoint's proof if it is behind it, the NEW-VIEW of our view, and per slot the
+ * PRE-PREPARE and the PREPAREs and COMMITs of this view. */
+static enum bft_err serve_log(struct pbft *p, bft_replica_id to, bft_seq seq, struct bft_out *out)
+{
+	const struct bft_bytes *proof;
+	uint32_t nproof;
+	bft_seq stable;
+	uint8_t d[CR_DIGEST_BYTES];
+	enum bft_err e = BFT_OK;
+
+	bft_log_stable(p->log, &stable, d, &proof, &nproof);
+	if (seq < stable)
+		for (uint32_t i = 0; i < nproof && e == BFT_OK; i++)
+			e = send_copy(out, BFT_TO_REPLICA, to, BFT_MSG_CHECKPOINT, proof[i].p,
+				      proof[i].len);
+	if (!p->active)
+		return e;
+	if (p->nv != NULL && e == BFT_OK)
+		e = send_copy(out, BFT_TO_REPLICA, to, BFT_MSG_NEWVIEW, p->nv, p->nv_len);
+	for (bft_seq s = (seq > stable ? seq : stable) + 1; e == BFT_OK && s <= bft_log_high(p->log); s++) {
+		struct slot *sl = slot_get(p, s);
+		if (sl == NULL || !sl->has_pp || sl->view != p->view)
+			continue;
+		e = send_copy(out, BFT_TO_REPLICA, to, BFT_MSG_PREPREPARE, sl->pp, sl->pp_len);
+		for (uint32_t i = 0; i < p->n && e == BFT_OK; i++) {
+			if (sl->prep[i].have && sl->prep[i].view == p->view)
+				e = send_copy(out, BFT_TO_REPLICA, to, BFT_MSG_PREPARE, sl->prep[i].env,
+					      sl->prep[i].len);
+			if (e == BFT_OK && sl->commit[i].have && sl->commit[i].view == p->view)
+				e = send_copy(out, BFT_TO_REPLICA, to, BFT_MSG_COMMIT,
+					      sl->commit[i].env, sl->commit[i].len);
+		}
+	}
+	return e;
+}
+
+static enum bft_err after_stable(struct pbft *p, uint64_t now, struct bft_out *out);
+
+static enum bft_err on_fetch(struct pbft *p, const struct bft_msg *m, struct bft_out *out)
+{
+	if (m->sender == p->self)
+		return BFT_ESENDER;
+	if (m->u.fetch.kind == BFT_FETCH_STATE)
+		return bft_log_serve_chunk(p->log, (bft_replica_id)m->sender, m->u.fetch.seq,
+					   m->u.fetch.index, out);
+	return serve_log(p, (bft_replica_id)m->sender, m->u.fetch.seq, out);
+}
+
+/* Asks the current peer for the next missing chunk of the state we are behind on. */
+static enum bft_err fetch_state(struct pbft *p, uint64_t now, struct bft_out *out)
+{
+	bft_seq target;
+	int64_t idx;
+
+	if (!bft_log_behind(p->log, &target))
+		return BFT_OK;
+	idx = bft_log_next_missing_chunk(p->log);
+	if (idx < 0)
+		return BFT_OK;
+	if (p->fetch_peer == p->self)
+		p->fetch_peer = (p->fetch_peer + 1) % p->n;
+	p->fetch_deadline = now + p->cfg.fetch_timeout_ms;
+	return send_fetch(p, BFT_TO_REPLICA, p->fetch_peer, BFT_FETCH_STATE, target,
+			  (uint32_t)idx, out);
+}
+
+static void next_fetch_peer(struct pbft *p)
+{
+	p->fetch_peer = (p->fetch_peer + 1) % p->n;
+	if (p->fetch_peer == p->self)
+		p->fetch_peer = (p->fetch_peer + 1) % p->n;
+}
+
+/* After the stable checkpoint moved: drop slots below it, fetch state if we are behind it. */
+static enum bft_err after_stable(struct pbft *p, uint64_t now, struct bft_out *out)
+{
+	bft_seq target;
+
+	for (uint32_t i = 0; i < p->nslots; i++)
+		if (p->slots[i].seq != 0 && p->slots[i].seq <= bft_log_low(p->log))
+			slot_clear(p, &p->slots[i]);
+	if (p->next_seq <= bft_log_low(p->log))
+		p->next_seq = bft_log_low(p->log) + 1;
+	if (bft_log_behind(p->log, &target) && (p->fetch_deadline == 0 || now >= p->fetch_deadline))
+		return fetch_state(p, now, out);
+	return BFT_OK;
+}
+
+static enum bft_err on_state(struct pbft *p, const struct bft_msg *m, uint64_t now,
+			     struct bft_out *out)
+{
+	bool done = false;
+	enum bft_err e = bft_log_on_chunk(p->log, m, out, &done);
+
+	if (e == BFT_EBADCERT && m->sender == p->fetch_peer) {
+		/* TOCS §6.2: a state that does not match the proof came from a faulty replica;
+		 * ask another one. */
+		next_fetch_peer(p);
+		ignore_err(fetch_state(p, now, out));
+		return e;
+	}
+	if (e != BFT_OK)
+		return e;
+	if (done) {
+		p->st.state_transfers++;
+		p->fetch_deadline = 0;
+		p->progress_ms = now;
+		/* Slots at or below the installed state are history now. */
+		for (uint32_t i = 0; i < p->nslots; i++)
+			if (p->slots[i].seq != 0 && p->slots[i].seq <= bft_log_last_executed(p->log) &&
+			    p->slots[i].seq <= bft_log_low(p->log))
+				slot_clear(p, &p->slots[i]);
+		e = execute_ready(p, now, out);
+		if (e == BFT_OK)
+			e = after_stable(p, now, out);
+		return e;
+	}
+	return fetch_state(p, now, out);
+}
+
+/* True when this replica waits for something: queued requests or slots not yet executed. */
+static bool has_work(struct pbft *p)
+{
+	bft_seq tmp;
+
+	if (bft_log_pending(p->log) > 0 || !p->active || bft_log_behind(p->log, &tmp))
+		return true;
+	for (uint32_t i = 0; i < p->nslots; i++)
+		if (p->slots[i].seq > bft_log_last_executed(p->log))
+			return true;
+	return false;
+}
+
+static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
+{
+	enum bft_err e = BFT_OK;
+
+	/* TOCS §4.4: a backup waiting for a request too long suspects the primary. A replica
+	 * whose view change did not complete in time moves on to the next view (§4.5.2). */
+	if (p->active && bft_log_pending(p->log) > 0 &&
+	    now >= p->progress_ms + view_timeout(p) && !bft_log_behind(p->log, &(bft_seq){0})) {
+		p->vc_attempts++;
+		return start_viewchange(p, p->view + 1, now, out);
+	}
+	if (!p->active && p->vc_deadline != 0 && now >= p->vc_deadline) {
+		p->vc_attempts++;
+		return start_viewchange(p, p->view + 1, now, out);
+	}
+	if (p->fetch_deadline != 0 && now >= p->fetch_deadline) {
+		next_fetch_peer(p);
+		e = fetch_state(p, now, out);
+		if (e != BFT_OK)
+			return e;
+	}
+	if (now >= p->retransmit_ms) {
+		p->retransmit_ms = now + p->cfg.retransmit_ms;
+		bft_seq le = bft_log_last_executed(p->log);
+		if (has_work(p) && le == p->progress_seq) {
+			if (!p->active && p->vc[p->self] != NULL)
+				e = send_copy(out, BFT_TO_ALL, 0, BFT_MSG_VIEWCHANGE, p->vc[p->self],
+					      p->vc_len[p->self]);
+			else
+				e = send_fetch(p, BFT_TO_ALL, 0, BFT_FETCH_LOG, le, 0, out);
+		}
+		p->progress_seq = le;
+	}
+	return e;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Byzantine behaviours: transformations of what this (faulty) replica sends. */
+
+static uint64_t byz_next(struct pbft *p)
+{
+	uint64_t x = p->byz_rng;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	p->byz_rng = x;
+	return x;
+}
+
+/* Re-signs a decoded message after a change, replacing msg i's bytes. */
+static void byz_reseal(struct pbft *p, struct bft_out_msg *om, struct bft_msg *m)
+{
+	struct wire_buf env;
+
+	if (seal(p, m, &env) != BFT_OK)
+		return;
+	free(om->bytes);
+	om->bytes = env.p;
+	om->len = env.len;
+}
+
+static void byz_apply(struct pbft *p, uint64_t now, struct bft_out *out)
+{
+	const struct bft_byz *bz = p->cfg.byz;
+	size_t n0 = out->nmsgs;
+
+	(void)now;
+	for (size_t i = 0; i < n0; i++) {
+		struct bft_out_msg *om = &out->msgs[i];
+		struct bft_msg m;
+
+		if (wire_decode(&p->cfg.log.limits, om->bytes, om->len, &m) != BFT_OK)
+			continue;
+		/* Work on a private copy of the frame so re-encoding can borrow from it. */
+		uint8_t *orig = dup_bytes(om->bytes, om->len);
+		wire_msg_free(&m);
+		if (orig == NULL || wire_decode(&p->cfg.log.limits, orig, om->len, &m) != BFT_OK) {
+			free(orig);
+			continue;
+		}
+		if (m.sender == p->self) {
+			if ((bz->modes & BFT_BYZ_WRONG_DIGEST) &&
+			    (m.type == BFT_MSG_PREPREPARE || m.type == BFT_MSG_PREPARE ||
+			     m.type == BFT_MSG_COMMIT)) {
+				uint8_t *d = m.type == BFT_MSG_PREPREPARE ? m.u.preprepare.digest
+									  : m.u.phase.digest;
+				d[0] ^= 0x5a;
+				byz_reseal(p, om, &m);
+			}
+			if ((bz->modes & BFT_BYZ_WRONG_REPLY) && m.type == BFT_MSG_REPLY) {
+				static const uint8_t lie[] = "byzantine-lie";
+				m.u.reply.result = (struct bft_bytes){.p = lie, .len = sizeof(lie) - 1};
+				byz_reseal(p, om, &m);
+			}
+			if ((bz->modes & BFT_BYZ_BAD_CHECKPOINT) && m.type == BFT_MSG_CHECKPOINT) {
+				m.u.checkpoint.digest[0] ^= 0xa5;
+				byz_reseal(p, om, &m);
+			}
+			if ((bz->modes & BFT_BYZ_EQUIVOCATE) && m.type == BFT_MSG_PREPREPARE &&
+			    om->dest == BFT_TO_ALL) {
+				/* A different, validly signed batch (another batch time) for every
+				 * other backup: same (v, n), different digests. */
+				om->dest = BFT_TO_REPLICA;
+				om->to = (p->self + 1) % p->n;
+				for (uint32_t r = 0; r < p->n; r++) {
+					struct wire_buf env;
+					if (r == p->self || r == om->to)
+						continue;
+					m.u.preprepare.time_ms += 1 + r;
+					bft_batch_digest(m.u.preprepare.time_ms, m.u.preprepare.requests,
+							 m.u.preprepare.nrequests, m.u.preprepare.digest);
+					if (seal(p, &m, &env) == BFT_OK &&
+					    bft_out_msg(out, BFT_TO_REPLICA, r, BFT_MSG_PREPREPARE, env.p,
+							env.len) != BFT_OK)
+						break;
+					om = &out->msgs[i]; /* the array may have moved */
+				}
+			}
+		}
+		wire_msg_free(&m);
+		free(orig);
+	}
+	if (bz->modes & BFT_BYZ_REPLAY) {
+		/* Remember some of what we sent; re-send old messages now and then. */
+		for (size_t i = 0; i < out->nmsgs && i < 4; i++) {
+			uint32_t slot = (uint32_t)(byz_next(p) % REPLAY_KEEP);
+			free(p->replay[slot]);
+			p->replay[slot] = dup_bytes(out->msgs[i].bytes, out->msgs[i].len);
+			p->replay_len[slot] = p->replay[slot] ? (uint32_t)out->msgs[i].len : 0;
+			if (p->nreplay < REPLAY_KEEP)
+				p->nreplay++;
+		}
+		uint32_t slot = (uint32_t)(byz_next(p) % REPLAY_KEEP);
+		if (p->replay[slot] != NULL)
+			ignore_err(send_copy(out, BFT_TO_ALL, 0, BFT_MSG_REPLY, p->replay[slot],
+					p->replay_len[slot]));
+	}
+	if (bz->modes & BFT_BYZ_VC_SPAM) {
+		/* A VIEW-CHANGE for a view far ahead, alone: without f+1 others it moves no one. */
+		struct bft_msg m = {.type = BFT_MSG_VIEWCHANGE};
+		struct wire_buf env;
+		p->byz_spam_view = (p->byz_spam_view > p->view ? p->byz_spam_view : p->view) + 1;
+		m.u.viewchange.view = p->byz_spam_view;
+		if (seal(p, &m, &env) == BFT_OK)
+			ignore_err(bft_out_msg(out, BFT_TO_ALL, 0, BFT_MSG_VIEWCHANGE, env.p, env.len));
+	}
+	if (bz->modes & BFT_BYZ_BAD_SIGNATURE)
+		for (size_t i = 0; i < out->nmsgs; i++)
+			out->msgs[i].bytes[out->msgs[i].len - 1] ^= 0x01;
+	if (bz->modes & BFT_BYZ_CRASH_AFTER) {
+		for (size_t i = 0; i < out->nmsgs; i++)
+			if (p->byz_sent++ >= bz->crash_after)
+				out->msgs[i].len = 0;
+	}
+	if (bz->modes & (BFT_BYZ_SILENT))
+		for (size_t i = 0; i < out->nmsgs; i++)
+			out->msgs[i].len = 0;
+	/* Drop the messages marked empty. */
+	size_t k = 0;
+	for (size_t i = 0; i < out->nmsgs; i++) {
+		if (out->msgs[i].len == 0)
+			free(out->msgs[i].bytes);
+		else
+			out->msgs[k++] = out->msgs[i];
+	}
+	out->nmsgs = k;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Entry point */
+
+static enum bft_err try_progress(struct pbft *p, uint64_t now, struct bft_out *out)
+{
+	enum bft_err e = execute_ready(p, now, out);
+	if (e == BFT_OK)
+		e = propose(p, now, out);
+	return e;
+}
+
+static void arm_timer(struct pbft *p, uint64_t now, struct bft_out *out)
+{
+	if (p->active && bft_log_pending(p->log) > 0) {
+		bft_out_timer(out, p->progress_ms + view_timeout(p));
+		if (is_primary(p))
+			bft_out_timer(out, bft_log_batch_deadline(p->log));
+	}
+	if (!p->active && p->vc_deadline != 0)
+		bft_out_timer(out, p->vc_deadline);
+	if (p->fetch_deadline != 0)
+		bft_out_timer(out, p->fetch_deadline);
+	if (has_work(p)) {
+		if (p->retransmit_ms <= now)
+			p->retransmit_ms = now + p->cfg.retransmit_ms;
+		bft_out_timer(out, p->retransmit_ms);
+	}
+	if (p->cfg.byz && (p->cfg.byz->modes & BFT_BYZ_SLOW_PRIMARY) && is_primary(p) &&
+	    bft_log_pending(p->log) > 0)
+		bft_out_timer(out, bft_log_oldest_pending_ms(p->log) + p->cfg.view_timeout_ms * 9 / 10);
+}
+
+enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_out *out)
+{
+	uint64_t now = ev->now_ms;
+	bft_seq low_before = bft_log_low(p->log);
+	enum bft_err e = BFT_OK;
+
+	switch (ev->type) {
+	case BFT_EV_MESSAGE: {
+		const struct bft_msg *m = ev->msg;
+		if (m->type != BFT_MSG_REQUEST && m->sender >= p->n) {
+			e = BFT_ESENDER;
+			break;
+		}
+		switch (m->type) {
+		case BFT_MSG_REQUEST:
+			/* A request relayed by a replica arrives like one from the client; the
+			 * caller tells them apart only by transport, which we do not need. */
+			e = on_request(p, m, now, true, out);
+			break;
+		case BFT_MSG_PREPREPARE:
+			e = on_preprepare(p, m, now, out);
+			break;
+		case BFT_MSG_PREPARE:
+		case BFT_MSG_COMMIT:
+			if (m->sender == p->self) {
+				e = BFT_EDUP;
+				break;
+			}
+			e = on_phase(p, m, now, out);
+			break;
+		case BFT_MSG_CHECKPOINT:
+			e = bft_log_on_checkpoint(p->log, m, out);
+			break;
+		case BFT_MSG_VIEWCHANGE:
+			e = on_viewchange(p, m, now, out);
+			break;
+		case BFT_MSG_NEWVIEW:
+			e = on_newview(p, m, now, out);
+			break;
+		case BFT_MSG_FETCH:
+			e = on_fetch(p, m, out);
+			break;
+		case BFT_MSG_STATE:
+			e = on_state(p, m, now, out);
+			break;
+		default:
+			e = BFT_ETYPE;
+			break;
+		}
+		break;
+	}
+	case BFT_EV_TIMER:
+		e = on_timer(p, now, out);
+		break;
+	case BFT_EV_RANDOM:
+	case BFT_EV_TICK:
+		break;
+	}
+	if (e < BFT_ERR_COUNT)
+		p->st.faults[e]++;
+	enum bft_err e2 = BFT_OK;
+	if (bft_log_low(p->log) != low_before || bft_log_behind(p->log, &(bft_seq){0}))
+		e2 = after_stable(p, now, out);
+	if (e2 == BFT_OK)
+		e2 = try_progress(p, now, out);
+	arm_timer(p, now, out);
+	if (p->cfg.byz != NULL)
+		byz_apply(p, now, out);
+	return e != BFT_OK ? e : e2;
+}
