@@ -1,0 +1,1107 @@
+/*
+ * sim: the scheduler, the virtual network and the run loop (sim.h describes the model).
+ *
+ * Node numbering: replicas are nodes 0..n-1, clients are nodes n..n+nclients-1. An event is a
+ * delivery (bytes from one node to another), a timer, or a client's next submission; the queue
+ * is a binary heap ordered by (time, insertion counter), which makes equal-time events come
+ * out in the order they were scheduled and the whole run a function of the seed.
+ */
+#include "bft/sim/sim.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crypto/cr_hash.h"
+
+#define TRACE_RING 64u        /* entries kept for the failure report */
+#define TRACE_PRINT 30u       /* entries printed */
+#define VCACHE_BITS 14u       /* signature-verification memo: 16384 entries */
+
+/* A refcounted byte string: one message sent to all replicas is one allocation. */
+struct sim_buf {
+	uint32_t refs;
+	uint32_t len;
+	uint8_t p[];
+};
+
+enum ev_kind { EV_DELIVER = 1, EV_TIMER, EV_SUBMIT };
+
+struct sim_event {
+	uint64_t at, order;
+	uint64_t timer_at;        /* EV_TIMER: the deadline asked for (stale if it changed) */
+	uint32_t from, to;
+	uint8_t kind;
+	struct sim_buf *buf;      /* EV_DELIVER */
+};
+
+enum trace_what {
+	TR_DELIVER = 1, TR_DROP, TR_CUT, TR_DUP, TR_TIMER, TR_SUBMIT, TR_DONE, TR_BADFRAME,
+	TR_BADSIG, TR_COMMIT, TR_CLIENT_TIMER
+};
+
+struct trace_entry {
+	uint64_t at;
+	uint64_t arg;             /* seq (COMMIT), reqid (SUBMIT, DONE), deadline (TIMER) */
+	uint32_t from, to, len;
+	uint8_t what, type;
+	int16_t verdict;          /* step / on_frame result */
+};
+
+struct vcache_entry {
+	uint8_t key[CR_DIGEST_BYTES];
+	uint8_t state;            /* 0 empty, 1 valid, 2 invalid */
+};
+
+struct sim_replica {
+	void *engine;
+	struct cr_identity id;
+	struct sim_app *app;
+	bool faulty;
+	uint64_t timer_at;
+	struct bft_record *recs;
+	size_t nrecs, recs_cap;
+};
+
+struct sim_pending {
+	bool used;
+	uint64_t reqid;
+	uint32_t counter;
+};
+
+struct sim_client {
+	struct bft_client *c;
+	struct cr_identity id;
+	uint32_t submitted, completed;
+	uint64_t timer_at;
+	bool submit_scheduled;
+	struct sim_pending *pend;
+};
+
+struct sim {
+	struct sim_config cfg;
+	struct sim_rng rng;
+	struct sim_check *ck;
+	uint64_t now, order;
+	struct sim_event *heap;
+	size_t nheap, heap_cap;
+	uint8_t (*replica_pks)[CR_PK_BYTES];
+	uint8_t (*client_pks)[CR_PK_BYTES];
+	struct wire_limits limits;
+	struct sim_replica *rep;
+	struct sim_client *cli;
+	struct bft_out out;
+	struct vcache_entry *vcache;
+	struct trace_entry trace[TRACE_RING];
+	uint64_t ntrace;
+	uint32_t clients_done;
+	struct sim_stats st;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Configuration. */
+
+/** See sim.h. */
+void sim_config_default(struct sim_config *c, const struct sim_engine_ops *engine, uint32_t n)
+{
+	memset(c, 0, sizeof(*c));
+	c->engine = engine;
+	c->n = n;
+	c->nclients = 3;
+	c->requests_per_client = 30;
+	c->client_outstanding = 1;
+	c->think_max_ms = 5;
+	c->readonly_rate = 0.1;
+	c->client_retransmit_ms = 200;
+	c->client_retransmit_max_ms = 2000;
+	c->latency_min_ms = 1;
+	c->latency_max_ms = 20;
+	c->checkpoint_interval = 8;
+	c->window = 32;
+	c->batch_max_requests = 8;
+	c->batch_delay_ms = 2;
+	c->view_timeout_ms = 300;
+	c->time_limit_ms = 120000;
+	c->max_events = 20000000;
+}
+
+/** See sim.h. */
+void sim_config_random_faults(struct sim_config *c)
+{
+	struct sim_rng r;
+	uint32_t k;
+
+	sim_rng_seed(&r, sim_seed_derive(c->seed, 'F', 0));
+	c->drop_rate = (double)sim_rng_below(&r, 101) / 1000.0;
+	c->dup_rate = (double)sim_rng_below(&r, 101) / 1000.0;
+	c->faults_until_ms = sim_rng_range(&r, 1000, 3000);
+	c->partition_mask = 0;
+	/* Up to half the replicas are cut off: with n/2 on each side neither side has a quorum,
+	 * which must stall progress but never safety, and must recover after the heal. */
+	k = c->n >= 2 ? (uint32_t)sim_rng_range(&r, 1, c->n / 2) : 0;
+	while (k > 0) {
+		uint32_t i = (uint32_t)sim_rng_below(&r, c->n);
+
+		if ((c->partition_mask & (1u << i)) == 0) {
+			c->partition_mask |= 1u << i;
+			k--;
+		}
+	}
+	c->partition_start_ms = sim_rng_below(&r, 1000);
+	c->partition_end_ms = c->partition_start_ms + sim_rng_range(&r, 200, 2000);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Buffers, the event heap, the trace. */
+
+static struct sim_buf *buf_new(const uint8_t *p, size_t len)
+{
+	struct sim_buf *b = malloc(sizeof(*b) + len);
+
+	if (b == NULL)
+		return NULL;
+	b->refs = 1;
+	b->len = (uint32_t)len;
+	memcpy(b->p, p, len);
+	return b;
+}
+
+static void buf_unref(struct sim_buf *b)
+{
+	if (b != NULL && --b->refs == 0)
+		free(b);
+}
+
+static bool ev_less(const struct sim_event *a, const struct sim_event *b)
+{
+	return a->at < b->at || (a->at == b->at && a->order < b->order);
+}
+
+static bool heap_push(struct sim *s, struct sim_event ev)
+{
+	size_t i;
+
+	if (s->nheap == s->heap_cap) {
+		size_t ncap = s->heap_cap == 0 ? 1024 : s->heap_cap * 2;
+		struct sim_event *v = realloc(s->heap, ncap * sizeof(*v));
+
+		if (v == NULL)
+			return false;
+		s->heap = v;
+		s->heap_cap = ncap;
+	}
+	ev.order = s->order++;
+	i = s->nheap++;
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+
+		if (!ev_less(&ev, &s->heap[parent]))
+			break;
+		s->heap[i] = s->heap[parent];
+		i = parent;
+	}
+	s->heap[i] = ev;
+	return true;
+}
+
+static struct sim_event heap_pop(struct sim *s)
+{
+	struct sim_event top = s->heap[0], last = s->heap[--s->nheap];
+	size_t i = 0;
+
+	for (;;) {
+		size_t l = 2 * i + 1, m = i;
+
+		if (l >= s->nheap)
+			break;
+		m = l;
+		if (l + 1 < s->nheap && ev_less(&s->heap[l + 1], &s->heap[l]))
+			m = l + 1;
+		if (!ev_less(&s->heap[m], &last))
+			break;
+		s->heap[i] = s->heap[m];
+		i = m;
+	}
+	if (s->nheap > 0)
+		s->heap[i] = last;
+	return top;
+}
+
+/* FNV-1a, 64-bit: cheap, and any difference in any event changes it. */
+static void hash_bytes(uint64_t *h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++) {
+		*h ^= b[i];
+		*h *= 0x100000001b3ull;
+	}
+}
+
+static void hash_u64(uint64_t *h, uint64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	hash_bytes(h, b, sizeof(b));
+}
+
+static const char *type_name(uint8_t t)
+{
+	static const char *const names[] = {
+		[BFT_MSG_REQUEST] = "REQUEST", [BFT_MSG_REPLY] = "REPLY",
+		[BFT_MSG_CHECKPOINT] = "CHECKPOINT", [BFT_MSG_PREPREPARE] = "PRE-PREPARE",
+		[BFT_MSG_PREPARE] = "PREPARE", [BFT_MSG_COMMIT] = "COMMIT",
+		[BFT_MSG_VIEWCHANGE] = "VIEW-CHANGE", [BFT_MSG_NEWVIEW] = "NEW-VIEW",
+		[BFT_MSG_FETCH] = "FETCH", [BFT_MSG_STATE] = "STATE",
+	};
+
+	if (t < sizeof(names) / sizeof(names[0]) && names[t] != NULL)
+		return names[t];
+	return "?";
+}
+
+/* The message type of an envelope without decoding it: [version, type, ...] with small
+ * positive fixints, which is what every frame our encoder writes starts with. */
+static uint8_t peek_type(const struct sim_buf *b)
+{
+	return b != NULL && b->len >= 3 && b->p[2] < 0x80 ? b->p[2] : 0;
+}
+
+static void node_name(const struct sim *s, uint32_t node, char out[16])
+{
+	if (node < s->cfg.n)
+		snprintf(out, 16, "r%u", node);
+	else
+		snprintf(out, 16, "c%u", node - s->cfg.n);
+}
+
+static void trace_print(const struct sim *s, const struct trace_entry *t, FILE *f)
+{
+	char a[16], b[16];
+
+	node_name(s, t->from, a);
+	node_name(s, t->to, b);
+	fprintf(f, "  t=%7" PRIu64 " ", t->at);
+	switch (t->what) {
+	case TR_DELIVER:
+		fprintf(f, "deliver %s -> %s %s (%u B): %s\n", a, b, type_name(t->type), t->len,
+			t->verdict == 0 ? "ok" : bft_err_name((enum bft_err)t->verdict));
+		break;
+	case TR_DROP:
+		fprintf(f, "drop    %s -> %s %s (%u B)\n", a, b, type_name(t->type), t->len);
+		break;
+	case TR_CUT:
+		fprintf(f, "cut     %s -> %s %s (%u B) by the partition\n", a, b,
+			type_name(t->type), t->len);
+		break;
+	case TR_DUP:
+		fprintf(f, "dup     %s -> %s %s (%u B)\n", a, b, type_name(t->type), t->len);
+		break;
+	case TR_BADFRAME:
+		fprintf(f, "reject  %s -> %s %s (%u B): %s\n", a, b, type_name(t->type), t->len,
+			bft_err_name((enum bft_err)t->verdict));
+		break;
+	case TR_BADSIG:
+		fprintf(f, "reject  %s -> %s %s (%u B): bad signature\n", a, b,
+			type_name(t->type), t->len);
+		break;
+	case TR_TIMER:
+		fprintf(f, "timer   %s: %s\n", b,
+			t->verdict == 0 ? "ok" : bft_err_name((enum bft_err)t->verdict));
+		break;
+	case TR_CLIENT_TIMER:
+		fprintf(f, "timer   %s (client)\n", b);
+		break;
+	case TR_SUBMIT:
+		fprintf(f, "submit  %s reqid %" PRIu64 "\n", b, t->arg);
+		break;
+	case TR_DONE:
+		fprintf(f, "done    %s reqid %" PRIu64 "\n", b, t->arg);
+		break;
+	case TR_COMMIT:
+		fprintf(f, "commit  %s seq %" PRIu64 "\n", a, t->arg);
+		break;
+	default:
+		fprintf(f, "?\n");
+	}
+}
+
+static void trace(struct sim *s, uint8_t what, uint32_t from, uint32_t to,
+		  const struct sim_buf *b, int verdict, uint64_t arg)
+{
+	struct trace_entry *t = &s->trace[s->ntrace++ % TRACE_RING];
+
+	t->at = s->now;
+	t->what = what;
+	t->from = from;
+	t->to = to;
+	t->type = peek_type(b);
+	t->len = b != NULL ? b->len : 0;
+	t->verdict = (int16_t)verdict;
+	t->arg = arg;
+	if (s->cfg.trace_out != NULL)
+		trace_print(s, t, s->cfg.trace_out);
+}
+
+static bool failed(const struct sim *s)
+{
+	return sim_check_violation(s->ck) != NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The network. */
+
+static bool side(const struct sim *s, uint32_t node)
+{
+	return node < s->cfg.n && (s->cfg.partition_mask & (1u << node)) != 0;
+}
+
+static bool cut(const struct sim *s, uint32_t from, uint32_t to)
+{
+	return s->cfg.partition_mask != 0 && s->now >= s->cfg.partition_start_ms &&
+	       s->now < s->cfg.partition_end_ms && side(s, from) != side(s, to);
+}
+
+static void schedule_delivery(struct sim *s, uint32_t from, uint32_t to, struct sim_buf *b)
+{
+	struct sim_event ev = {0};
+
+	ev.kind = EV_DELIVER;
+	ev.from = from;
+	ev.to = to;
+	ev.at = s->now + sim_rng_range(&s->rng, s->cfg.latency_min_ms, s->cfg.latency_max_ms);
+	ev.buf = b;
+	b->refs++;
+	if (!heap_push(s, ev)) {
+		b->refs--;
+		sim_check_fail(s->ck, "sim: out of memory for the event queue");
+	}
+}
+
+/* Sends b from one node to another through the faulty network. */
+static void net_send(struct sim *s, uint32_t from, uint32_t to, struct sim_buf *b)
+{
+	bool faults = s->now < s->cfg.faults_until_ms;
+
+	s->st.sent++;
+	if (cut(s, from, to)) {
+		s->st.partitioned++;
+		trace(s, TR_CUT, from, to, b, 0, 0);
+		return;
+	}
+	if (faults && sim_rng_chance(&s->rng, s->cfg.drop_rate)) {
+		s->st.dropped++;
+		trace(s, TR_DROP, from, to, b, 0, 0);
+		return;
+	}
+	schedule_delivery(s, from, to, b);
+	if (faults && sim_rng_chance(&s->rng, s->cfg.dup_rate)) {
+		s->st.duplicated++;
+		trace(s, TR_DUP, from, to, b, 0, 0);
+		schedule_delivery(s, from, to, b);
+	}
+}
+
+/* Sends everything in s->out from node `from`. Replicas may address replicas and clients;
+ * clients only replicas. A destination out of range is a bug in a correct engine or a choice
+ * of a faulty one: either way it is counted and goes nowhere. */
+static void send_out(struct sim *s, uint32_t from)
+{
+	uint32_t n = s->cfg.n;
+
+	for (size_t i = 0; i < s->out.nmsgs; i++) {
+		const struct bft_out_msg *m = &s->out.msgs[i];
+		struct sim_buf *b = buf_new(m->bytes, m->len);
+
+		if (b == NULL) {
+			sim_check_fail(s->ck, "sim: out of memory for a message");
+			return;
+		}
+		switch (m->dest) {
+		case BFT_TO_ALL:
+			for (uint32_t j = 0; j < n; j++)
+				if (j != from)
+					net_send(s, from, j, b);
+			break;
+		case BFT_TO_REPLICA:
+			if (m->to < n)
+				net_send(s, from, (uint32_t)m->to, b);
+			else
+				s->st.bad_destination++;
+			break;
+		case BFT_TO_CLIENT:
+			if (from < n && m->to < s->cfg.nclients)
+				net_send(s, from, n + (uint32_t)m->to, b);
+			else
+				s->st.bad_destination++;
+			break;
+		default:
+			s->st.bad_destination++;
+		}
+		buf_unref(b);
+	}
+}
+
+/*
+ * Signature verification, memoized. wire_verify is a pure function of the public key and the
+ * frame (the frame contains the signature and everything it covers), so its result for a
+ * given (pk, BLAKE2b(frame)) never changes; a broadcast frame is then verified once instead of
+ * n-1 times, which is most of the run time. The memo is direct-mapped and keyed by the full
+ * 32-byte digest, so a collision in the index only costs a re-verification, never a wrong
+ * answer.
+ */
+static bool verify(struct sim *s, const struct bft_msg *m, const uint8_t pk[CR_PK_BYTES])
+{
+	struct cr_hash h;
+	uint8_t key[CR_DIGEST_BYTES];
+	struct vcache_entry *e;
+	size_t idx;
+	bool ok;
+
+	cr_hash_init(&h, "sim.verify");
+	cr_hash_update(&h, pk, CR_PK_BYTES);
+	cr_hash_update(&h, m->frame.p, m->frame.len);
+	cr_hash_final(&h, key);
+	idx = ((size_t)key[0] | (size_t)key[1] << 8 | (size_t)key[2] << 16) &
+	      ((1u << VCACHE_BITS) - 1);
+	e = &s->vcache[idx];
+	if (e->state != 0 && memcmp(e->key, key, sizeof(key)) == 0) {
+		s->st.verify_cached++;
+		return e->state == 1;
+	}
+	ok = wire_verify(m, pk) == BFT_OK;
+	memcpy(e->key, key, sizeof(key));
+	e->state = ok ? 1 : 2;
+	return ok;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Replicas. */
+
+static void keep_records(struct sim *s, struct sim_replica *r)
+{
+	for (size_t i = 0; i < s->out.nrecords; i++) {
+		struct bft_record *rec = &s->out.records[i];
+		uint8_t *copy;
+
+		if (r->nrecs == r->recs_cap) {
+			size_t ncap = r->recs_cap == 0 ? 64 : r->recs_cap * 2;
+			struct bft_record *v = realloc(r->recs, ncap * sizeof(*v));
+
+			if (v == NULL) {
+				sim_check_fail(s->ck, "sim: out of memory for records");
+				return;
+			}
+			r->recs = v;
+			r->recs_cap = ncap;
+		}
+		copy = malloc(rec->len == 0 ? 1 : rec->len);
+		if (copy == NULL) {
+			sim_check_fail(s->ck, "sim: out of memory for records");
+			return;
+		}
+		if (rec->len != 0)
+			memcpy(copy, rec->bytes, rec->len);
+		r->recs[r->nrecs++] = (struct bft_record){
+			.kind = rec->kind, .seq = rec->seq, .bytes = copy, .len = rec->len};
+		s->st.records++;
+	}
+}
+
+/* Feeds one event to replica i and carries out what its bft_out asks for, in the order
+ * engine.h prescribes: records are durable first (in the sim, at once), then messages, then
+ * the timer. */
+static void replica_step(struct sim *s, uint32_t i, const struct bft_event *ev,
+			 const struct sim_buf *in, uint32_t from)
+{
+	struct sim_replica *r = &s->rep[i];
+	enum bft_err e;
+
+	bft_out_reset(&s->out);
+	e = s->cfg.engine->step(r->engine, ev, &s->out);
+	s->st.steps++;
+	if (e != BFT_OK && (unsigned)e < BFT_ERR_COUNT)
+		s->st.engine_rejected[e]++;
+	if (ev->type == BFT_EV_MESSAGE)
+		trace(s, TR_DELIVER, from, i, in, (int)e, 0);
+	else
+		trace(s, TR_TIMER, i, i, NULL, (int)e, ev->now_ms);
+	keep_records(s, r);
+	for (size_t k = 0; k < s->out.ncommitted; k++) {
+		const struct bft_committed *c = &s->out.committed[k];
+
+		if (r->faulty)
+			continue;
+		trace(s, TR_COMMIT, i, i, NULL, 0, c->seq);
+		if (c->seq > s->st.max_committed)
+			s->st.max_committed = c->seq;
+		(void)sim_check_commit(s->ck, i, c->seq, c->digest);
+	}
+	send_out(s, i);
+	/* The latest deadline asked for wins; 0 means "no new deadline", and the pending one is
+	 * kept (a spurious timer event is harmless by contract, a lost one is not). A deadline
+	 * already past fires 1 ms later: a real node's clock would have moved on too, and an
+	 * engine that keeps asking for a past deadline cannot freeze virtual time. */
+	if (s->out.timer_ms != 0 && s->out.timer_ms != r->timer_at) {
+		struct sim_event tev = {0};
+
+		r->timer_at = s->out.timer_ms;
+		tev.kind = EV_TIMER;
+		tev.to = i;
+		tev.timer_at = s->out.timer_ms;
+		tev.at = s->out.timer_ms > s->now ? s->out.timer_ms : s->now + 1;
+		if (!heap_push(s, tev))
+			sim_check_fail(s->ck, "sim: out of memory for the event queue");
+	}
+}
+
+/* A node receives a frame: exactly what bftnode does before the engine sees a message. */
+static void deliver_to_replica(struct sim *s, uint32_t from, uint32_t i, struct sim_buf *b)
+{
+	struct bft_msg m;
+	struct bft_event ev = {0};
+	const uint8_t *pk;
+	enum bft_err e;
+
+	e = wire_decode(&s->limits, b->p, b->len, &m);
+	if (e != BFT_OK) {
+		s->st.decode_failed++;
+		trace(s, TR_BADFRAME, from, i, b, (int)e, 0);
+		return;
+	}
+	/* The key is the claimed sender's: a client's for a REQUEST (which replicas also relay to
+	 * each other), a replica's for everything else; wire_decode checked the id's range. */
+	pk = m.type == BFT_MSG_REQUEST ? s->client_pks[m.sender] : s->replica_pks[m.sender];
+	if (!verify(s, &m, pk)) {
+		s->st.verify_failed++;
+		trace(s, TR_BADSIG, from, i, b, 0, 0);
+		wire_msg_free(&m);
+		return;
+	}
+	ev.now_ms = s->now;
+	ev.type = BFT_EV_MESSAGE;
+	ev.msg = &m;
+	replica_step(s, i, &ev, b, from);
+	wire_msg_free(&m);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Clients. */
+
+static void client_arm(struct sim *s, uint32_t j)
+{
+	struct sim_client *c = &s->cli[j];
+	uint64_t t = bft_client_next_timer(c->c);
+
+	if (t != 0 && t != c->timer_at) {
+		struct sim_event ev = {0};
+
+		c->timer_at = t;
+		ev.kind = EV_TIMER;
+		ev.to = s->cfg.n + j;
+		ev.timer_at = t;
+		ev.at = t > s->now ? t : s->now + 1;
+		if (!heap_push(s, ev))
+			sim_check_fail(s->ck, "sim: out of memory for the event queue");
+	}
+}
+
+static void schedule_submit(struct sim *s, uint32_t j)
+{
+	struct sim_client *c = &s->cli[j];
+	struct sim_event ev = {0};
+
+	if (c->submit_scheduled || c->submitted >= s->cfg.requests_per_client)
+		return;
+	c->submit_scheduled = true;
+	ev.kind = EV_SUBMIT;
+	ev.to = s->cfg.n + j;
+	ev.at = s->now + sim_rng_range(&s->rng, 0, s->cfg.think_max_ms);
+	if (!heap_push(s, ev))
+		sim_check_fail(s->ck, "sim: out of memory for the event queue");
+}
+
+static void client_submit(struct sim *s, uint32_t j)
+{
+	struct sim_client *c = &s->cli[j];
+
+	c->submit_scheduled = false;
+	while (c->submitted < s->cfg.requests_per_client &&
+	       bft_client_outstanding(c->c) < s->cfg.client_outstanding) {
+		uint8_t op[SIM_OP_BYTES];
+		uint32_t counter = c->submitted + 1, slot = 0;
+		uint8_t kind = sim_rng_chance(&s->rng, s->cfg.readonly_rate) ? 1 : 0;
+		uint64_t reqid;
+		enum bft_err e;
+
+		while (slot < s->cfg.client_outstanding && c->pend[slot].used)
+			slot++;
+		if (slot == s->cfg.client_outstanding)
+			break; /* completed but not yet polled: wait for the poll */
+		sim_op_encode(op, j, counter, kind);
+		/* Record the submission before anything can execute it. */
+		sim_check_submitted(s->ck, j, counter, kind);
+		bft_out_reset(&s->out);
+		e = bft_client_submit(c->c, s->now, op, sizeof(op), kind ? BFT_REQ_READONLY : 0,
+				      &reqid, &s->out);
+		if (e != BFT_OK) {
+			sim_check_fail(s->ck, "sim: client %u could not submit: %s", j,
+				       bft_strerror(e));
+			return;
+		}
+		c->pend[slot] = (struct sim_pending){.used = true, .reqid = reqid,
+						     .counter = counter};
+		c->submitted++;
+		s->st.submitted++;
+		trace(s, TR_SUBMIT, s->cfg.n + j, s->cfg.n + j, NULL, 0, reqid);
+		send_out(s, s->cfg.n + j);
+	}
+	client_arm(s, j);
+}
+
+static void client_drain(struct sim *s, uint32_t j)
+{
+	struct sim_client *c = &s->cli[j];
+	struct bft_client_result res;
+
+	while (bft_client_poll(c->c, &res)) {
+		uint32_t slot = 0;
+
+		while (slot < s->cfg.client_outstanding &&
+		       !(c->pend[slot].used && c->pend[slot].reqid == res.reqid))
+			slot++;
+		if (slot == s->cfg.client_outstanding) {
+			sim_check_fail(s->ck, "sim: client %u completed unknown reqid %" PRIu64, j,
+				       res.reqid);
+			return;
+		}
+		trace(s, TR_DONE, s->cfg.n + j, s->cfg.n + j, NULL, 0, res.reqid);
+		(void)sim_check_result(s->ck, j, c->pend[slot].counter, res.result.p,
+				       res.result.len);
+		c->pend[slot].used = false;
+		c->completed++;
+		s->st.completed++;
+		if ((res.flags & BFT_REQ_READONLY) != 0)
+			s->st.readonly_completed++;
+		if (c->completed == s->cfg.requests_per_client)
+			s->clients_done++;
+		schedule_submit(s, j);
+	}
+}
+
+static void deliver_to_client(struct sim *s, uint32_t from, uint32_t j, struct sim_buf *b)
+{
+	enum bft_err e;
+
+	/* Only replicas answer clients; the client core checks the frame's sender is `from`. */
+	e = bft_client_on_frame(s->cli[j].c, s->now, from, b->p, b->len);
+	if (e != BFT_OK && (unsigned)e < BFT_ERR_COUNT)
+		s->st.client_rejected[e]++;
+	trace(s, TR_DELIVER, from, s->cfg.n + j, b, (int)e, 0);
+	client_drain(s, j);
+	client_arm(s, j);
+}
+
+static void client_timer(struct sim *s, uint32_t j)
+{
+	struct sim_client *c = &s->cli[j];
+
+	trace(s, TR_CLIENT_TIMER, s->cfg.n + j, s->cfg.n + j, NULL, 0, s->now);
+	bft_out_reset(&s->out);
+	bft_client_on_timer(c->c, s->now, &s->out);
+	send_out(s, s->cfg.n + j);
+	client_arm(s, j);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Setup and teardown. */
+
+static int identity_for(struct cr_identity *id, uint64_t seed, uint64_t stream, uint64_t index)
+{
+	uint8_t bytes[CR_SEED_BYTES];
+	struct sim_rng r;
+	int rc;
+
+	sim_rng_seed(&r, sim_seed_derive(seed, stream, index));
+	for (size_t i = 0; i < sizeof(bytes); i += 8) {
+		uint64_t x = sim_rng_next(&r);
+
+		for (size_t k = 0; k < 8; k++)
+			bytes[i + k] = (uint8_t)(x >> (8 * k));
+	}
+	rc = cr_identity_from_seed(id, bytes);
+	memset(bytes, 0, sizeof(bytes));
+	return rc;
+}
+
+static bool config_ok(const struct sim_config *c)
+{
+	return c->engine != NULL && c->engine->create != NULL && c->engine->step != NULL &&
+	       c->engine->free != NULL && c->n >= 1 && c->n <= SIM_MAX_REPLICAS &&
+	       c->nclients >= 1 && c->nclients <= SIM_MAX_CLIENTS &&
+	       c->requests_per_client >= 1 && c->client_outstanding >= 1 &&
+	       c->client_retransmit_ms >= 1 && c->latency_min_ms <= c->latency_max_ms &&
+	       c->time_limit_ms > 0 && c->max_events > 0 &&
+	       (c->n == SIM_MAX_REPLICAS || (c->partition_mask >> c->n) == 0);
+}
+
+/** See sim.h. */
+enum bft_err sim_new(struct sim **out, const struct sim_config *cfg)
+{
+	struct sim *s;
+	enum bft_err e = BFT_ENOMEM;
+	uint32_t n, nc;
+
+	if (out == NULL || cfg == NULL || !config_ok(cfg))
+		return BFT_EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		return BFT_ENOMEM;
+	s->cfg = *cfg;
+	n = cfg->n;
+	nc = cfg->nclients;
+	sim_rng_seed(&s->rng, sim_seed_derive(cfg->seed, 'N', 0));
+	s->st.trace_hash = 0xcbf29ce484222325ull;
+	wire_limits_default(&s->limits, n, nc);
+	s->ck = sim_check_new(n, nc, cfg->requests_per_client);
+	s->replica_pks = calloc(n, sizeof(*s->replica_pks));
+	s->client_pks = calloc(nc, sizeof(*s->client_pks));
+	s->rep = calloc(n, sizeof(*s->rep));
+	s->cli = calloc(nc, sizeof(*s->cli));
+	s->vcache = calloc((size_t)1 << VCACHE_BITS, sizeof(*s->vcache));
+	if (s->ck == NULL || s->replica_pks == NULL || s->client_pks == NULL || s->rep == NULL ||
+	    s->cli == NULL || s->vcache == NULL)
+		goto fail;
+
+	/* Identities first: every engine and client needs all the public keys. */
+	for (uint32_t i = 0; i < n; i++) {
+		if (identity_for(&s->rep[i].id, cfg->seed, 'R', i) != 0)
+			goto fail;
+		memcpy(s->replica_pks[i], s->rep[i].id.pk, CR_PK_BYTES);
+	}
+	for (uint32_t j = 0; j < nc; j++) {
+		if (identity_for(&s->cli[j].id, cfg->seed, 'C', j) != 0)
+			goto fail;
+		memcpy(s->client_pks[j], s->cli[j].id.pk, CR_PK_BYTES);
+	}
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct sim_replica *r = &s->rep[i];
+		struct sim_node_config nc_cfg;
+
+		r->faulty = cfg->byz[i].modes != 0;
+		if (r->faulty)
+			sim_check_set_faulty(s->ck, i);
+		r->app = sim_app_new(s->ck, i, nc, cfg->requests_per_client);
+		if (r->app == NULL)
+			goto fail;
+		memset(&nc_cfg, 0, sizeof(nc_cfg));
+		nc_cfg.n = n;
+		nc_cfg.self = i;
+		nc_cfg.id = &r->id;
+		nc_cfg.replica_pks = (const uint8_t (*)[CR_PK_BYTES])s->replica_pks;
+		nc_cfg.client_pks = (const uint8_t (*)[CR_PK_BYTES])s->client_pks;
+		nc_cfg.limits = s->limits;
+		nc_cfg.app = sim_app_callbacks(r->app);
+		nc_cfg.byz = r->faulty ? &s->cfg.byz[i] : NULL;
+		nc_cfg.checkpoint_interval = cfg->checkpoint_interval;
+		nc_cfg.window = cfg->window;
+		nc_cfg.batch_max_requests = cfg->batch_max_requests;
+		nc_cfg.batch_delay_ms = cfg->batch_delay_ms;
+		nc_cfg.view_timeout_ms = cfg->view_timeout_ms;
+		e = cfg->engine->create(&r->engine, &nc_cfg);
+		if (e != BFT_OK) {
+			r->engine = NULL;
+			goto fail;
+		}
+	}
+	for (uint32_t j = 0; j < nc; j++) {
+		struct sim_client *c = &s->cli[j];
+		struct bft_client_config cc;
+
+		memset(&cc, 0, sizeof(cc));
+		cc.id = j;
+		cc.n = n;
+		cc.replica_pks = (const uint8_t (*)[CR_PK_BYTES])s->replica_pks;
+		cc.key = &c->id;
+		cc.limits = s->limits;
+		cc.send = cfg->engine->client_send;
+		cc.retransmit_ms = cfg->client_retransmit_ms;
+		cc.retransmit_max_ms = cfg->client_retransmit_max_ms;
+		cc.outstanding_max = cfg->client_outstanding;
+		e = bft_client_new(&c->c, &cc);
+		if (e != BFT_OK)
+			goto fail;
+		c->pend = calloc(cfg->client_outstanding, sizeof(*c->pend));
+		if (c->pend == NULL) {
+			e = BFT_ENOMEM;
+			goto fail;
+		}
+		schedule_submit(s, j);
+	}
+	*out = s;
+	return BFT_OK;
+fail:
+	sim_free(s);
+	return e == BFT_OK ? BFT_ENOMEM : e;
+}
+
+/** See sim.h. */
+void sim_free(struct sim *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->nheap; i++)
+		buf_unref(s->heap[i].buf);
+	free(s->heap);
+	if (s->rep != NULL) {
+		for (uint32_t i = 0; i < s->cfg.n; i++) {
+			struct sim_replica *r = &s->rep[i];
+
+			if (r->engine != NULL)
+				s->cfg.engine->free(r->engine);
+			sim_app_free(r->app);
+			cr_identity_free(&r->id);
+			for (size_t k = 0; k < r->nrecs; k++)
+				free(r->recs[k].bytes);
+			free(r->recs);
+		}
+	}
+	if (s->cli != NULL) {
+		for (uint32_t j = 0; j < s->cfg.nclients; j++) {
+			bft_client_free(s->cli[j].c);
+			cr_identity_free(&s->cli[j].id);
+			free(s->cli[j].pend);
+		}
+	}
+	free(s->rep);
+	free(s->cli);
+	free(s->replica_pks);
+	free(s->client_pks);
+	free(s->vcache);
+	bft_out_free(&s->out);
+	sim_check_free(s->ck);
+	free(s);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The run loop. */
+
+static void hash_event(struct sim *s, const struct sim_event *ev)
+{
+	uint64_t *h = &s->st.trace_hash;
+
+	hash_u64(h, ev->at);
+	hash_u64(h, (uint64_t)ev->kind << 48 | (uint64_t)ev->from << 24 | ev->to);
+	if (ev->buf != NULL)
+		hash_bytes(h, ev->buf->p, ev->buf->len);
+}
+
+static void dispatch(struct sim *s, struct sim_event *ev)
+{
+	uint32_t n = s->cfg.n;
+
+	switch (ev->kind) {
+	case EV_DELIVER:
+		/* A message in flight when the partition starts is lost as well. */
+		if (cut(s, ev->from, ev->to)) {
+			s->st.partitioned++;
+			trace(s, TR_CUT, ev->from, ev->to, ev->buf, 0, 0);
+			break;
+		}
+		s->st.delivered++;
+		if (ev->to < n)
+			deliver_to_replica(s, ev->from, ev->to, ev->buf);
+		else
+			deliver_to_client(s, ev->from, ev->to - n, ev->buf);
+		break;
+	case EV_TIMER:
+		if (ev->to < n) {
+			struct bft_event tev = {0};
+
+			if (ev->timer_at != s->rep[ev->to].timer_at)
+				break; /* superseded by a later request */
+			s->rep[ev->to].timer_at = 0;
+			tev.now_ms = s->now;
+			tev.type = BFT_EV_TIMER;
+			replica_step(s, ev->to, &tev, NULL, ev->to);
+		} else {
+			if (ev->timer_at != s->cli[ev->to - n].timer_at)
+				break;
+			s->cli[ev->to - n].timer_at = 0;
+			client_timer(s, ev->to - n);
+		}
+		break;
+	case EV_SUBMIT:
+		client_submit(s, ev->to - n);
+		break;
+	default:
+		break;
+	}
+}
+
+/** See sim.h. */
+bool sim_run(struct sim *s)
+{
+	while (!failed(s) && s->clients_done < s->cfg.nclients) {
+		struct sim_event ev;
+
+		if (s->nheap == 0) {
+			sim_check_fail(s->ck, "liveness: nothing left to happen at t=%" PRIu64
+				       " ms with requests outstanding", s->now);
+			break;
+		}
+		if (s->heap[0].at > s->cfg.time_limit_ms) {
+			s->now = s->cfg.time_limit_ms;
+			sim_check_fail(s->ck, "liveness: not every request completed within %"
+				       PRIu64 " ms (%" PRIu64 " of %" PRIu64 " done)",
+				       s->cfg.time_limit_ms, s->st.completed,
+				       (uint64_t)s->cfg.nclients * s->cfg.requests_per_client);
+			break;
+		}
+		if (s->st.events >= s->cfg.max_events) {
+			sim_check_fail(s->ck, "liveness: %" PRIu64 " events without finishing "
+				       "(livelock?)", s->st.events);
+			break;
+		}
+		ev = heap_pop(s);
+		s->now = ev.at;
+		s->st.events++;
+		hash_event(s, &ev);
+		dispatch(s, &ev);
+		buf_unref(ev.buf);
+	}
+	if (!failed(s))
+		(void)sim_check_all_completed(s->ck);
+	s->st.end_ms = s->now;
+	return !failed(s);
+}
+
+/** See sim.h. */
+const char *sim_violation(const struct sim *s)
+{
+	return sim_check_violation(s->ck);
+}
+
+/** See sim.h. */
+void sim_get_stats(const struct sim *s, struct sim_stats *st)
+{
+	*st = s->st;
+	st->max_view = 0;
+	st->view_changes = 0;
+	for (uint32_t i = 0; i < s->cfg.n; i++) {
+		struct sim_engine_status es;
+
+		if (s->rep[i].faulty || s->cfg.engine->status == NULL)
+			continue;
+		memset(&es, 0, sizeof(es));
+		s->cfg.engine->status(s->rep[i].engine, &es);
+		if (es.view > st->max_view)
+			st->max_view = es.view;
+		st->view_changes += es.view_changes;
+	}
+	for (uint32_t j = 0; j < s->cfg.nclients; j++) {
+		struct bft_client_stats cs;
+
+		bft_client_stats(s->cli[j].c, &cs);
+		st->readonly_fallbacks += cs.readonly_fallbacks;
+		st->retransmissions += cs.retransmissions;
+	}
+}
+
+/** See sim.h. */
+void *sim_engine(const struct sim *s, uint32_t i)
+{
+	return i < s->cfg.n ? s->rep[i].engine : NULL;
+}
+
+/** See sim.h. */
+const struct bft_record *sim_records(const struct sim *s, uint32_t i, size_t *n)
+{
+	if (i >= s->cfg.n) {
+		*n = 0;
+		return NULL;
+	}
+	*n = s->rep[i].nrecs;
+	return s->rep[i].recs;
+}
+
+/** See sim.h. */
+void sim_print_report(const struct sim *s, FILE *f)
+{
+	const struct sim_config *c = &s->cfg;
+	const char *v = sim_violation(s);
+	struct sim_stats st;
+	uint64_t first;
+
+	sim_get_stats(s, &st);
+	fprintf(f, "=== sim %s: seed=%" PRIu64 " engine=%s n=%u clients=%u x %u requests\n",
+		v != NULL ? "FAILURE" : "run", c->seed, c->engine->name, c->n, c->nclients,
+		c->requests_per_client);
+	if (v != NULL)
+		fprintf(f, "violation: %s\nreplay:    SEED=%" PRIu64 " (same binary, same "
+			"parameters)\n", v, c->seed);
+	fprintf(f, "faults:    drop %.3f dup %.3f until %" PRIu64 " ms; latency %u..%u ms; "
+		"partition 0x%x during [%" PRIu64 ", %" PRIu64 ") ms\n", c->drop_rate, c->dup_rate,
+		c->faults_until_ms, c->latency_min_ms, c->latency_max_ms, c->partition_mask,
+		c->partition_start_ms, c->partition_end_ms);
+	for (uint32_t i = 0; i < c->n; i++) {
+		if (c->byz[i].modes != 0)
+			fprintf(f, "byzantine: replica %u modes 0x%x\n", i, c->byz[i].modes);
+	}
+	fprintf(f, "stats:     t=%" PRIu64 " ms, %" PRIu64 " events, %" PRIu64 " sent, %" PRIu64
+		" delivered, %" PRIu64 " dropped, %" PRIu64 " duplicated, %" PRIu64
+		" cut; %" PRIu64 "/%" PRIu64 " requests done; max seq %" PRIu64 ", max view %"
+		PRIu64 "\n", st.end_ms, st.events, st.sent, st.delivered, st.dropped,
+		st.duplicated, st.partitioned, st.completed,
+		(uint64_t)c->nclients * c->requests_per_client, st.max_committed, st.max_view);
+	for (uint32_t i = 0; i < c->n; i++) {
+		struct sim_engine_status es;
+
+		memset(&es, 0, sizeof(es));
+		if (c->engine->status != NULL)
+			c->engine->status(s->rep[i].engine, &es);
+		fprintf(f, "replica %u%s: view %" PRIu64 "%s, executed %" PRIu64 ", window (%"
+			PRIu64 ", %" PRIu64 "], %" PRIu64 " view changes, %" PRIu64
+			" state transfers, app position %" PRIu64 "\n", i,
+			s->rep[i].faulty ? " (byzantine)" : "", es.view,
+			es.view_active ? "" : " (changing)", es.last_executed, es.low, es.high,
+			es.view_changes, es.state_transfers, sim_app_position(s->rep[i].app));
+	}
+	for (uint32_t j = 0; j < c->nclients; j++)
+		fprintf(f, "client %u: %u submitted, %u completed, %u in flight, view %" PRIu64
+			"\n", j, s->cli[j].submitted, s->cli[j].completed,
+			bft_client_outstanding(s->cli[j].c), bft_client_view(s->cli[j].c));
+	first = s->ntrace > TRACE_PRINT ? s->ntrace - TRACE_PRINT : 0;
+	fprintf(f, "last %" PRIu64 " trace entries:\n", s->ntrace - first);
+	for (uint64_t k = first; k < s->ntrace; k++)
+		trace_print(s, &s->trace[k % TRACE_RING], f);
+}
+
+/** See sim.h. */
+bool sim_run_one(const struct sim_config *cfg, struct sim_stats *st, FILE *report,
+		 bool verbose)
+{
+	struct sim *s;
+	enum bft_err e;
+	bool ok;
+
+	e = sim_new(&s, cfg);
+	if (e != BFT_OK) {
+		if (report != NULL)
+			fprintf(report, "=== sim FAILURE: seed=%" PRIu64 ": setup failed: %s\n",
+				cfg->seed, bft_strerror(e));
+		if (st != NULL)
+			memset(st, 0, sizeof(*st));
+		return false;
+	}
+	ok = sim_run(s);
+	if (report != NULL && (!ok || verbose))
+		sim_print_report(s, report);
+	if (st != NULL)
+		sim_get_stats(s, st);
+	sim_free(s);
+	return ok;
+}
