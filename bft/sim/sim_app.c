@@ -6,7 +6,8 @@
  * but complete: the position (ops executed), a hash chain over the ops and their batch times
  * (so two replicas that executed different histories have different checkpoint digests), and
  * per client the set of counters executed (so exactly-once survives a state transfer: a
- * replica that installed a snapshot knows what the snapshot had executed).
+ * replica that installed a snapshot knows what the snapshot had executed). Reads (kind 1)
+ * never change the state, whether queried or ordered.
  */
 #include "bft/sim/sim.h"
 
@@ -153,6 +154,17 @@ static void app_execute(void *ctx, bft_client_id signer, const struct bft_bytes 
 			(void)sim_check_execute(a->ck, a->replica, signer, op->p, op->len,
 						a->position, false);
 		(void)buf_append(result, "bad", 3);
+		return;
+	}
+	if (kind == 1) {
+		/* A read that was ordered (the client's read-only fallback, or an engine without
+		 * the read-only path) changes nothing: reads are idempotent, so executing one
+		 * twice — once as a query that did not gather 2f+1, once ordered — is allowed. */
+		if (a->ck != NULL)
+			(void)sim_check_execute(a->ck, a->replica, signer, op->p, op->len,
+						a->position, false);
+		result_encode(res, client, counter, 0, a->position);
+		(void)buf_append(result, res, sizeof(res));
 		return;
 	}
 	bits = client_bits(a, client) + counter / 8;

@@ -261,11 +261,15 @@ bool sim_check_execute(struct sim_check *ck, uint32_t r, bft_client_id client,
 		return sim_check_fail(ck, "validity: replica %u executed op %u of client %llu "
 				      "with a kind the client did not submit", r, counter,
 				      (unsigned long long)oc);
+	log_append(&ck->logs[r], oc, counter);
+	/* Reads change no state: they have no position of their own and may run more than once
+	 * (a read-only query that fell back to an ordered request). */
+	if (kind == 1)
+		return true;
 	if (again)
 		return sim_check_fail(ck, "exactly-once: replica %u executed op %u of client %llu "
 				      "a second time (at position %llu)", r, counter,
 				      (unsigned long long)oc, (unsigned long long)position);
-	log_append(&ck->logs[r], oc, counter);
 
 	/* The state's position is a second, independent view of the order: if two correct
 	 * replicas reached position p by executing different ops, they disagree even if no
@@ -325,7 +329,7 @@ bool sim_check_result(struct sim_check *ck, uint32_t client, uint32_t counter,
 	if (ck->completed[idx])
 		return sim_check_fail(ck, "result: client %u completed op %u twice", client,
 				      counter);
-	if (how == 0) {
+	if (how == 0 && ck->kind[idx] == 1) {
 		if (ck->exec_pos[idx] == 0)
 			return sim_check_fail(ck, "result: client %u accepted position %llu for op "
 					      "%u, which no correct replica executed", client,
@@ -336,9 +340,9 @@ bool sim_check_result(struct sim_check *ck, uint32_t client, uint32_t counter,
 					      (unsigned long long)position, counter,
 					      (unsigned long long)ck->exec_pos[idx]);
 	} else {
-		/* A query's answer reflects some state a quorum held; it cannot be ahead of every
-		 * correct replica, and only a read-only op may be answered without ordering. */
-		if (ck->kind[idx] != 2)
+		/* A read's answer reflects some state a quorum held: it cannot be ahead of every
+		 * correct replica. Only a read may be answered without ordering. */
+		if (how == 1 && ck->kind[idx] != 2)
 			return sim_check_fail(ck, "result: client %u's write op %u was answered by a "
 					      "query", client, counter);
 		if (position > ck->max_position)
