@@ -198,6 +198,39 @@ int cr_thresh_share_check(const struct cr_thresh_pubkey *pk, const struct cr_thr
 	return sodium_memcmp(vk, pk->vk[share->index - 1], CR_POINT_BYTES) == 0 ? 0 : -1;
 }
 
+int cr_thresh_pubkey_from_parts(struct cr_thresh_pubkey *pk, enum cr_thresh_purpose purpose,
+				uint32_t n, uint32_t f, const uint8_t h[CR_POINT_BYTES],
+				const uint8_t (*vk)[CR_POINT_BYTES])
+{
+	struct cr_thresh_pubkey tmp;
+
+	if (!dealer_params_ok(n, f, (uint32_t)purpose))
+		return -1;
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.purpose = (uint32_t)purpose;
+	tmp.n = n;
+	tmp.f = f;
+	memcpy(tmp.h, h, CR_POINT_BYTES);
+	memcpy(tmp.vk, vk, (size_t)n * CR_POINT_BYTES);
+	if (cr_thresh_pubkey_check(&tmp) != 0)
+		return -1;
+	*pk = tmp;
+	return 0;
+}
+
+int cr_thresh_share_from_parts(struct cr_thresh_share *share, enum cr_thresh_purpose purpose,
+			       uint32_t index, const uint8_t x[CR_SCALAR_BYTES])
+{
+	if (purpose != CR_THRESH_COIN && purpose != CR_THRESH_ENC)
+		return -1;
+	if (index < 1 || index > CR_THRESH_N_MAX || cr_scalar_check_nonzero(x) != 0)
+		return -1;
+	share->purpose = (uint32_t)purpose;
+	share->index = index;
+	memcpy(share->x, x, CR_SCALAR_BYTES);
+	return 0;
+}
+
 static void put_u16(uint8_t *p, uint32_t v)
 {
 	p[0] = (uint8_t)v;

@@ -85,6 +85,20 @@ int cr_thresh_pubkey_check(const struct cr_thresh_pubkey *pk) CR_WUR;
 int cr_thresh_share_check(const struct cr_thresh_pubkey *pk,
 			  const struct cr_thresh_share *share) CR_WUR;
 
+/** Builds a public key set from its parts (for key stores that keep one 32-byte point per
+ *  file, as cr_keyfile does): h = g^x and vk[0..n) = g^{x_1} .. g^{x_n}, all borrowed; then runs
+ *  cr_thresh_pubkey_check. 0 and *pk written, or -1 and *pk untouched. */
+int cr_thresh_pubkey_from_parts(struct cr_thresh_pubkey *pk, enum cr_thresh_purpose purpose,
+				uint32_t n, uint32_t f, const uint8_t h[CR_POINT_BYTES],
+				const uint8_t (*vk)[CR_POINT_BYTES]) CR_WUR;
+
+/** Builds a share from its parts (a 32-byte scalar read from a key file, and the 1-based index
+ *  of its holder). x is borrowed; *share then holds the secret. 0, or -1 (and *share untouched)
+ *  for an unknown purpose, an index outside 1..CR_THRESH_N_MAX, or x not canonical and non-zero.
+ *  Check it against the public key set with cr_thresh_share_check. */
+int cr_thresh_share_from_parts(struct cr_thresh_share *share, enum cr_thresh_purpose purpose,
+			       uint32_t index, const uint8_t x[CR_SCALAR_BYTES]) CR_WUR;
+
 /** Encodes *pk (which must pass cr_thresh_pubkey_check's structural part) into out[0..out_len),
  *  out_len exactly CR_THRESH_PUBKEY_BYTES(pk->n). 0, or -1 on a wrong out_len or n out of range
  *  (out is then zeroed). */

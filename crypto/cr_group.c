@@ -147,9 +147,13 @@ int cr_scalar_check_nonzero(const uint8_t s[CR_SCALAR_BYTES])
 
 int cr_point_check(const uint8_t p[CR_POINT_BYTES])
 {
-	/* is_valid_point rejects non-canonical field elements, negative encodings and non-square
-	 * ratios (RFC 9496 §4.3.1 decode) but accepts the identity, which is all zeros in its
-	 * unique canonical encoding. */
+	/* RFC 9496 §4.3.1 decoding rejects any encoding that is not a canonical, non-negative
+	 * field element. libsodium 1.0.18's is_valid_point checks that on the low 255 bits only
+	 * and ignores bit 255 (as the field decoding does), so g with its top bit set would pass as
+	 * a second encoding of g: refuse it here. It also accepts the identity, which is all zeros
+	 * in its unique canonical encoding. */
+	if ((p[CR_POINT_BYTES - 1] & 0x80) != 0)
+		return -1;
 	if (crypto_core_ristretto255_is_valid_point(p) != 1)
 		return -1;
 	if (sodium_is_zero(p, CR_POINT_BYTES))

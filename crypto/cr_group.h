@@ -11,6 +11,8 @@
  *  - A received scalar must be canonical (< l). crypto_scalarmult_ristretto255 silently masks
  *    the top bit and reduces nothing, so two encodings could otherwise denote one scalar (a
  *    malleable proof) or a scalar >= l could slip through. cr_scalar_check() compares with l.
+ *  - A received point must be canonical: libsodium 1.0.18 ignores bit 255 of an encoding, so
+ *    every point would otherwise have two encodings. cr_point_check() rejects bit 255 set.
  *  - A received point must not be the identity. crypto_core_ristretto255_is_valid_point accepts
  *    the identity encoding (32 zero bytes), and crypto_scalarmult_ristretto255 returns -1 when
  *    its result is the identity, so an identity verification key or share would make honest
@@ -88,7 +90,7 @@ int cr_scalar_check(const uint8_t s[CR_SCALAR_BYTES]) CR_WUR;
 int cr_scalar_check_nonzero(const uint8_t s[CR_SCALAR_BYTES]) CR_WUR;
 
 /** 0 when p is the canonical encoding of a ristretto255 point other than the identity,
- *  -1 otherwise (invalid or non-canonical encoding, or the identity). */
+ *  -1 otherwise (invalid or non-canonical encoding, bit 255 set, or the identity). */
 int cr_point_check(const uint8_t p[CR_POINT_BYTES]) CR_WUR;
 
 /* ---------------------------------------------------------------------------------------------
