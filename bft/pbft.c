@@ -91,6 +91,7 @@ struct pbft {
 	uint64_t retransmit_ms; /* next retransmission check */
 	uint64_t fetch_deadline;
 	uint32_t fetch_peer;
+	bft_seq *seen_seq;      /* highest sequence number each replica sent us in any message */
 
 	/* Byzantine behaviour (NULL for a correct replica) */
 	uint64_t byz_sent;
@@ -217,7 +218,9 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 	p->vc = calloc(p->n, sizeof(*p->vc));
 	p->vc_len = calloc(p->n, sizeof(*p->vc_len));
 	p->vc_view = calloc(p->n, sizeof(*p->vc_view));
-	if (p->slots == NULL || p->vc == NULL || p->vc_len == NULL || p->vc_view == NULL) {
+	p->seen_seq = calloc(p->n, sizeof(*p->seen_seq));
+	if (p->slots == NULL || p->vc == NULL || p->vc_len == NULL || p->vc_view == NULL ||
+	    p->seen_seq == NULL) {
 		pbft_free(p);
 		return BFT_ENOMEM;
 	}
@@ -254,6 +257,7 @@ void pbft_free(struct pbft *p)
 	free(p->vc);
 	free(p->vc_len);
 	free(p->vc_view);
+	free(p->seen_seq);
 	free(p->nv);
 	for (uint32_t i = 0; i < p->nreplay; i++)
 		free(p->replay[i]);
@@ -1379,6 +1383,24 @@ static enum bft_err on_state(struct pbft *p, const struct bft_msg *m, uint64_t n
 	return fetch_state(p, now, out);
 }
 
+/* The highest sequence number that f+1 replicas (so at least one correct one) have shown us:
+ * above what we executed, it means we missed messages and must fetch (our window may not even
+ * reach it any more). One replica alone cannot make us fetch forever. */
+static bft_seq ahead_of_us(const struct pbft *p)
+{
+	bft_seq best = 0;
+
+	for (uint32_t i = 0; i < p->n; i++) {
+		uint32_t at_least = 0;
+		for (uint32_t j = 0; j < p->n; j++)
+			if (p->seen_seq[j] >= p->seen_seq[i])
+				at_least++;
+		if (at_least >= p->f + 1 && p->seen_seq[i] > best)
+			best = p->seen_seq[i];
+	}
+	return best;
+}
+
 /* True when this replica waits for something: queued requests or slots not yet executed. */
 static bool has_work(struct pbft *p)
 {
@@ -1389,7 +1411,7 @@ static bool has_work(struct pbft *p)
 	for (uint32_t i = 0; i < p->nslots; i++)
 		if (p->slots[i].seq > bft_log_last_executed(p->log))
 			return true;
-	return false;
+	return ahead_of_us(p) > bft_log_last_executed(p->log);
 }
 
 static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
@@ -1563,6 +1585,29 @@ static void byz_apply(struct pbft *p, uint64_t now, struct bft_out *out)
 /* ---------------------------------------------------------------------------------------- */
 /* Entry point */
 
+/* Remembers the highest sequence number a replica's own message spoke of (ahead_of_us). */
+static void note_seq(struct pbft *p, const struct bft_msg *m)
+{
+	bft_seq seq = 0;
+
+	switch (m->type) {
+	case BFT_MSG_PREPREPARE:
+		seq = m->u.preprepare.seq;
+		break;
+	case BFT_MSG_PREPARE:
+	case BFT_MSG_COMMIT:
+		seq = m->u.phase.seq;
+		break;
+	case BFT_MSG_CHECKPOINT:
+		seq = m->u.checkpoint.seq;
+		break;
+	default:
+		return;
+	}
+	if (seq > p->seen_seq[m->sender])
+		p->seen_seq[m->sender] = seq;
+}
+
 static enum bft_err try_progress(struct pbft *p, uint64_t now, struct bft_out *out)
 {
 	enum bft_err e = execute_ready(p, now, out);
@@ -1605,6 +1650,7 @@ enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_ou
 			e = BFT_ESENDER;
 			break;
 		}
+		note_seq(p, m);
 		switch (m->type) {
 		case BFT_MSG_REQUEST:
 			/* A request relayed by a replica arrives like one from the client; the

@@ -1,0 +1,678 @@
+/*
+ * PBFT engine tests: a 4-replica cluster wired together in memory (FIFO delivery, optional
+ * drops per replica), plus hand-made messages fed to one backup to check every acceptance rule
+ * of TOCS §4.2 and its rejection path.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "bft/pbft.h"
+
+#define N 4
+#define NCLIENTS 2
+#define QMAX 20000
+
+/* A toy state machine: a running count and a hash chain of every executed op. */
+struct toy {
+	uint64_t count;
+	uint8_t chain[32];
+};
+
+static void toy_execute(void *ctx, bft_client_id client, const struct bft_bytes *op,
+			uint64_t time_ms, struct wire_buf *result)
+{
+	struct toy *t = ctx;
+	struct cr_hash h;
+	char buf[64];
+	int len;
+
+	(void)time_ms;
+	cr_hash_init(&h, "toy");
+	cr_hash_update(&h, t->chain, 32);
+	cr_hash_update_u64(&h, client);
+	cr_hash_update(&h, op->p, op->len);
+	cr_hash_final(&h, t->chain);
+	t->count++;
+	len = snprintf(buf, sizeof(buf), "ok %llu", (unsigned long long)t->count);
+	result->p = realloc(result->p, (size_t)len);
+	memcpy(result->p, buf, (size_t)len);
+	result->len = (size_t)len;
+	result->cap = (size_t)len;
+}
+
+static enum bft_err toy_snapshot(void *ctx, struct wire_buf *out)
+{
+	struct toy *t = ctx;
+	size_t need = out->len + sizeof(*t);
+
+	if (out->cap < need) {
+		out->p = realloc(out->p, need);
+		out->cap = need;
+	}
+	memcpy(out->p + out->len, t, sizeof(*t));
+	out->len = need;
+	return BFT_OK;
+}
+
+static enum bft_err toy_restore(void *ctx, const uint8_t *p, size_t len)
+{
+	if (len != sizeof(struct toy))
+		return BFT_EMALFORMED;
+	memcpy(ctx, p, len);
+	return BFT_OK;
+}
+
+struct qmsg {
+	int to;          /* replica, or -1 - client */
+	int from;
+	uint8_t *bytes;
+	size_t len;
+};
+
+struct cluster {
+	struct cr_identity rid[N], cid[NCLIENTS];
+	uint8_t rpk[N][CR_PK_BYTES], cpk[NCLIENTS][CR_PK_BYTES];
+	struct toy app[N];
+	struct pbft *r[N];
+	struct wire_limits limits;
+	struct qmsg *q;
+	size_t qhead, qtail;
+	bool mute[N];        /* drop everything this replica sends */
+	uint64_t now;
+	uint64_t timer[N];
+	uint32_t replies[NCLIENTS];
+	uint64_t reqid[NCLIENTS];
+	bft_seq committed_digest_seq[N];
+	uint8_t digests[N][256][32];
+};
+
+static void seed_identity(struct cr_identity *id, uint8_t tag, uint8_t i)
+{
+	uint8_t seed[32] = {0};
+	seed[0] = tag;
+	seed[1] = i;
+	assert_int_equal(cr_identity_from_seed(id, seed), 0);
+}
+
+static struct cluster *cluster_new(uint32_t k, uint32_t w)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+
+	assert_non_null(c);
+	c->q = calloc(QMAX, sizeof(*c->q));
+	wire_limits_default(&c->limits, N, NCLIENTS);
+	for (int i = 0; i < N; i++) {
+		seed_identity(&c->rid[i], 1, (uint8_t)i);
+		memcpy(c->rpk[i], c->rid[i].pk, CR_PK_BYTES);
+	}
+	for (int i = 0; i < NCLIENTS; i++) {
+		seed_identity(&c->cid[i], 2, (uint8_t)i);
+		memcpy(c->cpk[i], c->cid[i].pk, CR_PK_BYTES);
+	}
+	for (int i = 0; i < N; i++) {
+		struct pbft_config cfg;
+		pbft_config_default(&cfg);
+		cfg.log.n = N;
+		cfg.log.self = (bft_replica_id)i;
+		cfg.log.id = &c->rid[i];
+		cfg.log.replica_pks = (const uint8_t(*)[CR_PK_BYTES])c->rpk;
+		cfg.log.client_pks = (const uint8_t(*)[CR_PK_BYTES])c->cpk;
+		cfg.log.limits = c->limits;
+		cfg.log.app = (struct bft_app){.ctx = &c->app[i], .execute = toy_execute,
+					       .snapshot = toy_snapshot, .restore = toy_restore};
+		cfg.log.checkpoint_interval = k;
+		cfg.log.window = w;
+		cfg.log.batch_max_requests = 4;
+		cfg.log.batch_delay_ms = 1;
+		cfg.log.state_chunk_bytes = 16;
+		cfg.view_timeout_ms = 200;
+		cfg.retransmit_ms = 50;
+		assert_int_equal(pbft_new(&c->r[i], &cfg), BFT_OK);
+	}
+	return c;
+}
+
+static void cluster_free(struct cluster *c)
+{
+	for (int i = 0; i < N; i++) {
+		pbft_free(c->r[i]);
+		cr_identity_free(&c->rid[i]);
+	}
+	for (int i = 0; i < NCLIENTS; i++)
+		cr_identity_free(&c->cid[i]);
+	for (size_t i = c->qhead; i < c->qtail; i++)
+		free(c->q[i].bytes);
+	free(c->q);
+	free(c);
+}
+
+static void enqueue(struct cluster *c, int to, int from, const uint8_t *b, size_t len)
+{
+	assert_true(c->qtail < QMAX);
+	c->q[c->qtail].to = to;
+	c->q[c->qtail].from = from;
+	c->q[c->qtail].bytes = malloc(len);
+	memcpy(c->q[c->qtail].bytes, b, len);
+	c->q[c->qtail].len = len;
+	c->qtail++;
+}
+
+/* Carries out one step's output: records are "durable" at once; messages are queued. */
+static void route(struct cluster *c, int from, struct bft_out *out)
+{
+	for (size_t i = 0; i < out->ncommitted; i++) {
+		const struct bft_committed *cm = &out->committed[i];
+		assert_true(cm->seq < 256);
+		memcpy(c->digests[from][cm->seq], cm->digest, 32);
+		/* Agreement: every replica that committed seq committed the same digest. */
+		for (int j = 0; j < N; j++)
+			if (j != from && c->committed_digest_seq[j] >= cm->seq)
+				assert_memory_equal(c->digests[j][cm->seq], cm->digest, 32);
+		if (cm->seq > c->committed_digest_seq[from])
+			c->committed_digest_seq[from] = cm->seq;
+	}
+	if (out->timer_ms)
+		c->timer[from] = out->timer_ms;
+	if (c->mute[from])
+		return;
+	for (size_t i = 0; i < out->nmsgs; i++) {
+		const struct bft_out_msg *m = &out->msgs[i];
+		if (m->dest == BFT_TO_ALL) {
+			for (int j = 0; j < N; j++)
+				if (j != from)
+					enqueue(c, j, from, m->bytes, m->len);
+		} else if (m->dest == BFT_TO_REPLICA) {
+			enqueue(c, (int)m->to, from, m->bytes, m->len);
+		} else {
+			enqueue(c, -1 - (int)m->to, from, m->bytes, m->len);
+		}
+	}
+}
+
+/* Decodes, verifies and feeds one frame to replica r; returns the engine's verdict. */
+static enum bft_err deliver(struct cluster *c, int r, const uint8_t *b, size_t len)
+{
+	struct bft_msg m;
+	struct bft_out out = {0};
+	enum bft_err e = wire_decode(&c->limits, b, len, &m);
+
+	if (e != BFT_OK)
+		return e;
+	e = wire_verify(&m, m.type == BFT_MSG_REQUEST ? c->cpk[m.sender] : c->rpk[m.sender]);
+	if (e == BFT_OK) {
+		struct bft_event ev = {.now_ms = c->now, .type = BFT_EV_MESSAGE, .msg = &m};
+		e = pbft_step(c->r[r], &ev, &out);
+		route(c, r, &out);
+	}
+	bft_out_free(&out);
+	wire_msg_free(&m);
+	return e;
+}
+
+static void client_frame(struct cluster *c, int client, const uint8_t *b, size_t len)
+{
+	struct bft_msg m;
+
+	if (wire_decode(&c->limits, b, len, &m) != BFT_OK)
+		return;
+	if (m.type == BFT_MSG_REPLY && wire_verify(&m, c->rpk[m.sender]) == BFT_OK)
+		c->replies[client]++;
+	wire_msg_free(&m);
+}
+
+/* Runs until the queue is empty, firing timers in time order when idle, up to max_ms. */
+static void run(struct cluster *c, uint64_t max_ms)
+{
+	uint64_t end = c->now + max_ms;
+
+	while (c->now <= end) {
+		if (c->qhead < c->qtail) {
+			struct qmsg m = c->q[c->qhead++];
+			if (m.to >= 0)
+				(void)deliver(c, m.to, m.bytes, m.len);
+			else
+				client_frame(c, -1 - m.to, m.bytes, m.len);
+			free(m.bytes);
+			continue;
+		}
+		uint64_t next = UINT64_MAX;
+		for (int i = 0; i < N; i++)
+			if (c->timer[i] && c->timer[i] < next)
+				next = c->timer[i];
+		if (next == UINT64_MAX || next > end)
+			break;
+		c->now = next > c->now ? next : c->now + 1;
+		for (int i = 0; i < N; i++)
+			if (c->timer[i] && c->timer[i] <= c->now) {
+				struct bft_out out = {0};
+				struct bft_event ev = {.now_ms = c->now, .type = BFT_EV_TIMER};
+				c->timer[i] = 0;
+				(void)pbft_step(c->r[i], &ev, &out);
+				route(c, i, &out);
+				bft_out_free(&out);
+			}
+	}
+}
+
+static void make_request(struct cluster *c, int client, uint64_t reqid, const char *op,
+			 struct wire_buf *env)
+{
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST,
+			    .sender = (uint64_t)client};
+
+	m.u.request.reqid = reqid;
+	m.u.request.op = (struct bft_bytes){.p = (const uint8_t *)op, .len = (uint32_t)strlen(op)};
+	memset(env, 0, sizeof(*env));
+	assert_int_equal(wire_encode(&m, &c->cid[client], env), BFT_OK);
+}
+
+/* A client sends a new request to replica `to`. */
+static void submit(struct cluster *c, int client, int to, const char *op)
+{
+	struct wire_buf env;
+
+	make_request(c, client, ++c->reqid[client], op, &env);
+	enqueue(c, to, -1, env.p, env.len);
+	wire_buf_free(&env);
+}
+
+static void status(struct cluster *c, int r, struct pbft_status *st)
+{
+	pbft_status(c->r[r], st);
+}
+
+/* --- normal case ------------------------------------------------------------------------- */
+
+static void test_pbft_commits_a_request_at_every_replica(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct pbft_status st;
+
+	(void)state;
+	submit(c, 0, 0, "put a 1");
+	run(c, 100);
+	for (int i = 0; i < N; i++) {
+		status(c, i, &st);
+		assert_int_equal(st.last_executed, 1);
+		assert_int_equal(c->app[i].count, 1);
+	}
+	assert_int_equal(c->replies[0], N);
+	cluster_free(c);
+}
+
+static void test_pbft_pipelines_many_requests_and_checkpoints(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct pbft_status st;
+
+	(void)state;
+	for (int i = 0; i < 60; i++) {
+		char op[32];
+		snprintf(op, sizeof(op), "op %d", i);
+		submit(c, i % NCLIENTS, 0, op);
+		if (i % 7 == 0)
+			run(c, 5);
+	}
+	run(c, 2000);
+	for (int i = 0; i < N; i++) {
+		status(c, i, &st);
+		assert_int_equal(c->app[i].count, 60);
+		assert_memory_equal(c->app[i].chain, c->app[0].chain, 32);
+		/* Garbage collection moved the low watermark past several checkpoints. */
+		assert_true(st.low >= 8);
+		assert_true(st.low % 4 == 0);
+		assert_int_equal(st.high, st.low + 16);
+	}
+	assert_int_equal(c->replies[0] + c->replies[1], 60 * N);
+	cluster_free(c);
+}
+
+static void test_pbft_retransmitted_request_gets_the_cached_reply_and_is_not_reexecuted(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf env;
+
+	(void)state;
+	make_request(c, 0, 1, "put x", &env);
+	enqueue(c, 0, -1, env.p, env.len);
+	run(c, 100);
+	assert_int_equal(c->replies[0], N);
+	for (int i = 0; i < N; i++)
+		enqueue(c, i, -1, env.p, env.len);
+	run(c, 100);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(c->app[i].count, 1);
+	assert_int_equal(c->replies[0], 2 * N);
+	wire_buf_free(&env);
+	cluster_free(c);
+}
+
+/* --- acceptance rules of TOCS §4.2 and their rejections ----------------------------------- */
+
+/* Builds a PRE-PREPARE signed by replica `signer`. */
+static void make_preprepare(struct cluster *c, int signer, bft_view v, bft_seq n,
+			    uint64_t time_ms, struct wire_buf *reqs, uint32_t nreq, bool bad_digest,
+			    struct wire_buf *env)
+{
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_PREPREPARE,
+			    .sender = (uint64_t)signer};
+	struct bft_bytes rb[8];
+
+	for (uint32_t i = 0; i < nreq; i++)
+		rb[i] = (struct bft_bytes){.p = reqs[i].p, .len = (uint32_t)reqs[i].len};
+	m.u.preprepare.view = v;
+	m.u.preprepare.seq = n;
+	m.u.preprepare.time_ms = time_ms;
+	m.u.preprepare.requests = rb;
+	m.u.preprepare.nrequests = nreq;
+	bft_batch_digest(time_ms, rb, nreq, m.u.preprepare.digest);
+	if (bad_digest)
+		m.u.preprepare.digest[5] ^= 1;
+	memset(env, 0, sizeof(*env));
+	assert_int_equal(wire_encode(&m, &c->rid[signer], env), BFT_OK);
+}
+
+static enum bft_err feed(struct cluster *c, int r, struct wire_buf *env)
+{
+	return deliver(c, r, env->p, env->len);
+}
+
+static void test_pbft_rejects_preprepare_from_wrong_view(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf req, pp;
+
+	(void)state;
+	make_request(c, 0, 1, "x", &req);
+	make_preprepare(c, 1, 1, 1, 0, &req, 1, false, &pp); /* replica 1 is primary of view 1 */
+	assert_int_equal(feed(c, 2, &pp), BFT_EVIEW);
+	wire_buf_free(&pp);
+	wire_buf_free(&req);
+	cluster_free(c);
+}
+
+static void test_pbft_rejects_preprepare_from_a_backup_claiming_to_be_primary(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf req, pp;
+
+	(void)state;
+	make_request(c, 0, 1, "x", &req);
+	make_preprepare(c, 2, 0, 1, 0, &req, 1, false, &pp);
+	assert_int_equal(feed(c, 1, &pp), BFT_ENOTPRIMARY);
+	wire_buf_free(&pp);
+	wire_buf_free(&req);
+	cluster_free(c);
+}
+
+static void test_pbft_rejects_preprepare_outside_the_watermarks(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf req, pp;
+
+	(void)state;
+	make_request(c, 0, 1, "x", &req);
+	make_preprepare(c, 0, 0, 17, 0, &req, 1, false, &pp); /* high watermark is 16 */
+	assert_int_equal(feed(c, 1, &pp), BFT_ESEQ);
+	wire_buf_free(&pp);
+	make_preprepare(c, 0, 0, 0, 0, &req, 1, false, &pp); /* at the low watermark */
+	assert_int_equal(feed(c, 1, &pp), BFT_ESEQ);
+	wire_buf_free(&pp);
+	wire_buf_free(&req);
+	cluster_free(c);
+}
+
+static void test_pbft_rejects_a_second_preprepare_with_another_digest(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf req, pp1, pp2;
+
+	(void)state;
+	make_request(c, 0, 1, "x", &req);
+	make_preprepare(c, 0, 0, 1, 0, &req, 1, false, &pp1);
+	make_preprepare(c, 0, 0, 1, 7, &req, 1, false, &pp2); /* other time, other digest */
+	assert_int_equal(feed(c, 1, &pp1), BFT_OK);
+	assert_int_equal(feed(c, 1, &pp2), BFT_ECONFLICT);
+	assert_int_equal(feed(c, 1, &pp1), BFT_EDUP);
+	wire_buf_free(&pp1);
+	wire_buf_free(&pp2);
+	wire_buf_free(&req);
+	cluster_free(c);
+}
+
+static void test_pbft_rejects_preprepare_whose_digest_does_not_match_the_batch(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf req, pp;
+
+	(void)state;
+	make_request(c, 0, 1, "x", &req);
+	make_preprepare(c, 0, 0, 1, 0, &req, 1, true, &pp);
+	assert_int_equal(feed(c, 1, &pp), BFT_EDIGEST);
+	wire_buf_free(&pp);
+	wire_buf_free(&req);
+	cluster_free(c);
+}
+
+static void test_pbft_rejects_preprepare_with_a_request_whose_client_signature_fails(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf req, pp;
+
+	(void)state;
+	make_request(c, 0, 1, "x", &req);
+	req.p[req.len - 3] ^= 0x10; /* inside the client's signature */
+	make_preprepare(c, 0, 0, 1, 0, &req, 1, false, &pp);
+	assert_int_equal(feed(c, 1, &pp), BFT_EBADSIG);
+	wire_buf_free(&pp);
+	wire_buf_free(&req);
+	cluster_free(c);
+}
+
+static void test_pbft_rejects_a_batch_holding_one_request_twice(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf req[2], pp;
+
+	(void)state;
+	make_request(c, 0, 1, "x", &req[0]);
+	make_request(c, 0, 1, "x", &req[1]);
+	make_preprepare(c, 0, 0, 1, 0, req, 2, false, &pp);
+	assert_int_equal(feed(c, 1, &pp), BFT_EDUP);
+	wire_buf_free(&pp);
+	wire_buf_free(&req[0]);
+	wire_buf_free(&req[1]);
+	cluster_free(c);
+}
+
+static void test_pbft_rejects_prepare_from_the_primary_and_duplicates(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_PREPARE, .sender = 0};
+	struct wire_buf env = {0};
+
+	(void)state;
+	m.u.phase.view = 0;
+	m.u.phase.seq = 1;
+	assert_int_equal(wire_encode(&m, &c->rid[0], &env), BFT_OK);
+	assert_int_equal(feed(c, 1, &env), BFT_ENOTPRIMARY);
+	wire_buf_free(&env);
+	m.sender = 2;
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(wire_encode(&m, &c->rid[2], &env), BFT_OK);
+	assert_int_equal(feed(c, 1, &env), BFT_OK);
+	assert_int_equal(feed(c, 1, &env), BFT_EDUP);
+	wire_buf_free(&env);
+	m.u.phase.digest[0] = 9; /* the same replica, the same (v, n), another digest */
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(wire_encode(&m, &c->rid[2], &env), BFT_OK);
+	assert_int_equal(feed(c, 1, &env), BFT_ECONFLICT);
+	wire_buf_free(&env);
+	m.u.phase.view = 3;
+	memset(&env, 0, sizeof(env));
+	assert_int_equal(wire_encode(&m, &c->rid[2], &env), BFT_OK);
+	assert_int_equal(feed(c, 1, &env), BFT_EVIEW);
+	wire_buf_free(&env);
+	cluster_free(c);
+}
+
+static void test_pbft_rejects_checkpoint_at_a_position_that_is_not_a_checkpoint(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_CHECKPOINT, .sender = 2};
+	struct wire_buf env = {0};
+
+	(void)state;
+	m.u.checkpoint.seq = 5;
+	assert_int_equal(wire_encode(&m, &c->rid[2], &env), BFT_OK);
+	assert_int_equal(feed(c, 1, &env), BFT_ESEQ);
+	wire_buf_free(&env);
+	cluster_free(c);
+}
+
+/* --- view changes (TOCS §4.4) -------------------------------------------------------------- */
+
+static void test_pbft_replaces_a_silent_primary_and_commits(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct pbft_status st;
+
+	(void)state;
+	c->mute[0] = true;
+	/* The client, having no answer, sends to every replica (PBFT §4.1). */
+	for (int i = 0; i < N; i++) {
+		struct wire_buf env;
+		make_request(c, 0, 1, "put k v", &env);
+		enqueue(c, i, -1, env.p, env.len);
+		wire_buf_free(&env);
+	}
+	run(c, 3000);
+	for (int i = 1; i < N; i++) {
+		status(c, i, &st);
+		assert_true(st.view >= 1);
+		assert_true(st.view_active);
+		assert_int_equal(st.last_executed, 1);
+		assert_int_equal(c->app[i].count, 1);
+	}
+	cluster_free(c);
+}
+
+static void test_pbft_committed_requests_keep_their_sequence_numbers_across_view_changes(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	uint8_t before[8][32];
+	struct pbft_status st;
+
+	(void)state;
+	for (int i = 0; i < 6; i++) {
+		char op[16];
+		snprintf(op, sizeof(op), "a%d", i);
+		submit(c, 0, 0, op);
+		run(c, 3);
+	}
+	run(c, 200);
+	status(c, 1, &st);
+	bft_seq done = st.last_executed;
+	assert_true(done >= 2);
+	for (bft_seq s = 1; s <= done; s++)
+		memcpy(before[s], c->digests[1][s], 32);
+	/* Primary 0 goes silent; the next requests force view 1, then 1 goes silent: view 2. */
+	c->mute[0] = true;
+	for (int i = 0; i < N; i++) {
+		struct wire_buf env;
+		make_request(c, 1, 1, "b0", &env);
+		enqueue(c, i, -1, env.p, env.len);
+		wire_buf_free(&env);
+	}
+	run(c, 3000);
+	c->mute[0] = false;
+	c->mute[1] = true;
+	for (int i = 0; i < N; i++) {
+		struct wire_buf env;
+		make_request(c, 1, 2, "b1", &env);
+		enqueue(c, i, -1, env.p, env.len);
+		wire_buf_free(&env);
+	}
+	run(c, 6000);
+	for (int r = 2; r < N; r++) {
+		status(c, r, &st);
+		assert_true(st.view >= 2);
+		assert_true(st.last_executed >= done + 2);
+		for (bft_seq s = 1; s <= done; s++)
+			assert_memory_equal(before[s], c->digests[r][s], 32);
+	}
+	cluster_free(c);
+}
+
+static void test_pbft_lagging_replica_catches_up_by_state_transfer(void **state)
+{
+	struct cluster *c = cluster_new(4, 8);
+	struct pbft_status st;
+
+	(void)state;
+	/* Replica 3 hears nothing while the others order 40 requests (past several checkpoints
+	 * and beyond its window), then rejoins. */
+	for (int i = 0; i < 40; i++) {
+		char op[16];
+		snprintf(op, sizeof(op), "s%d", i);
+		submit(c, 0, 0, op);
+		for (size_t j = c->qhead; j < c->qtail; j++)
+			if (c->q[j].to == 3)
+				c->q[j].to = -100; /* lost */
+		while (c->qhead < c->qtail) {
+			struct qmsg m = c->q[c->qhead++];
+			if (m.to >= 0)
+				(void)deliver(c, m.to, m.bytes, m.len);
+			else if (m.to > -100)
+				client_frame(c, -1 - m.to, m.bytes, m.len);
+			free(m.bytes);
+			for (size_t j = c->qhead; j < c->qtail; j++)
+				if (c->q[j].to == 3)
+					c->q[j].to = -100;
+		}
+		c->now += 2;
+	}
+	status(c, 0, &st);
+	assert_int_equal(c->app[0].count, 40);
+	status(c, 3, &st);
+	assert_int_equal(st.last_executed, 0);
+	submit(c, 1, 0, "after");
+	run(c, 5000);
+	struct pbft_status st0;
+	status(c, 0, &st0);
+	status(c, 3, &st);
+	assert_true(st.state_transfers >= 1);
+	assert_int_equal(st.last_executed, st0.last_executed);
+	assert_int_equal(c->app[3].count, 41);
+	assert_memory_equal(c->app[3].chain, c->app[0].chain, 32);
+	cluster_free(c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pbft_commits_a_request_at_every_replica),
+		cmocka_unit_test(test_pbft_pipelines_many_requests_and_checkpoints),
+		cmocka_unit_test(test_pbft_retransmitted_request_gets_the_cached_reply_and_is_not_reexecuted),
+		cmocka_unit_test(test_pbft_rejects_preprepare_from_wrong_view),
+		cmocka_unit_test(test_pbft_rejects_preprepare_from_a_backup_claiming_to_be_primary),
+		cmocka_unit_test(test_pbft_rejects_preprepare_outside_the_watermarks),
+		cmocka_unit_test(test_pbft_rejects_a_second_preprepare_with_another_digest),
+		cmocka_unit_test(test_pbft_rejects_preprepare_whose_digest_does_not_match_the_batch),
+		cmocka_unit_test(test_pbft_rejects_preprepare_with_a_request_whose_client_signature_fails),
+		cmocka_unit_test(test_pbft_rejects_a_batch_holding_one_request_twice),
+		cmocka_unit_test(test_pbft_rejects_prepare_from_the_primary_and_duplicates),
+		cmocka_unit_test(test_pbft_rejects_checkpoint_at_a_position_that_is_not_a_checkpoint),
+		cmocka_unit_test(test_pbft_replaces_a_silent_primary_and_commits),
+		cmocka_unit_test(test_pbft_committed_requests_keep_their_sequence_numbers_across_view_changes),
+		cmocka_unit_test(test_pbft_lagging_replica_catches_up_by_state_transfer),
+	};
+	return cmocka_run_group_tests_name("pbft", tests, NULL, NULL);
+}
