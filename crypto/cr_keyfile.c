@@ -178,6 +178,23 @@ static int parse_id(const char *s, size_t n, struct cr_key_id *out)
 	return 0;
 }
 
+/* 0 when s[0..n) is all lowercase hex digits. The encoding must be canonical: an uppercase digit
+ * decodes to the same byte, so accepting it would let a damaged check line still match. No branch
+ * depends on the characters, which may be a secret key's digits. */
+static int hex_lower_check(const char *s, size_t n)
+{
+	unsigned bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned c = (unsigned char)s[i];
+		unsigned digit = (c - '0') < 10u;
+		unsigned lower = (c - 'a') < 6u;
+
+		bad |= (digit | lower) ^ 1u;
+	}
+	return bad == 0 ? 0 : -1;
+}
+
 /* The check value of a file whose first four lines are text[0..len). */
 static void check_compute(uint8_t out[CHECK_BYTES], const char *text, size_t len)
 {
@@ -286,6 +303,11 @@ static int header_check(const char *name, const char *text, size_t len, char *er
 		return 0;
 	if (n == strlen(HEADER) && memcmp(text, HEADER, n) == 0)
 		return 1;
+	if (n == strlen(HEADER) + 1 && memcmp(text, HEADER, n - 1) == 0 && text[n - 1] == '\r') {
+		seterr(err, errlen, "%s: line 1: carriage return (DOS line endings); key files end "
+		       "lines with '\\n' only", name);
+		return -1;
+	}
 	if (n > pre && parse_u64(text + pre, n - pre, &version) == 0) {
 		seterr(err, errlen, "%s: unsupported key file version v%llu: this build reads only "
 		       "'%s' (regenerate the key with this build's bftkeygen)", name,
@@ -414,6 +436,7 @@ int cr_keyfile_decode(const char *name, const char *text, size_t len, enum cr_ke
 
 	/* The check line covers lines 1-4 byte for byte: verify it before trusting any field. */
 	if (field_value(&lines[4], FIELD_CHECK, &v) != 0 || v.len != 2 * CHECK_BYTES ||
+	    hex_lower_check(v.p, v.len) != 0 ||
 	    sodium_hex2bin(got, sizeof(got), v.p, v.len, NULL, &bin_len, NULL) != 0 ||
 	    bin_len != CHECK_BYTES) {
 		seterr(err, errlen, "%s: line 5: expected 'check: <%u hex digits>'", name,
@@ -457,9 +480,10 @@ int cr_keyfile_decode(const char *name, const char *text, size_t len, enum cr_ke
 		seterr(err, errlen, "%s: out of secure memory", name);
 		goto out;
 	}
-	if (sodium_hex2bin(bytes.p, bytes.len, v.p, v.len, NULL, &bin_len, NULL) != 0 ||
+	if (hex_lower_check(v.p, v.len) != 0 ||
+	    sodium_hex2bin(bytes.p, bytes.len, v.p, v.len, NULL, &bin_len, NULL) != 0 ||
 	    bin_len != ki->len) {
-		seterr(err, errlen, "%s: line 4: the key is not hexadecimal", name);
+		seterr(err, errlen, "%s: line 4: the key is not lowercase hexadecimal", name);
 		goto out;
 	}
 	*kind = ki->kind;
