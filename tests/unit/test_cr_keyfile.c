@@ -253,6 +253,32 @@ static void test_keyfile_encode_produces_the_documented_format(void **state)
 	assert_memory_equal(out, want, len);
 }
 
+static void test_keyfile_decodes_the_example_in_keys_readme(void **state)
+{
+	static const char text[] =
+		"bft-key v1\n"
+		"kind: ed25519-secret\n"
+		"id: replica 2\n"
+		"key: 9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
+		"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a\n"
+		"check: 60712dde3a097571b09b2a24be40d9de\n";
+	char err[CR_KEYFILE_ERR_BYTES];
+	struct cr_secret key = { NULL, 0 };
+	struct cr_identity ident;
+	enum cr_key_kind kind;
+	struct cr_key_id id;
+
+	(void)state;
+	assert_int_equal(cr_keyfile_decode("README", text, strlen(text), &kind, &id, &key, err,
+					   sizeof(err)), 0);
+	assert_int_equal(kind, CR_KEY_ED25519_SECRET);
+	assert_int_equal(id.role, CR_KEY_REPLICA);
+	assert_true(id.num == 2);
+	assert_int_equal(cr_identity_from_sk(&ident, key.p), 0);
+	cr_identity_free(&ident);
+	cr_secret_free(&key);
+}
+
 static void test_keyfile_decode_round_trips_every_kind_and_role(void **state)
 {
 	static const enum cr_key_kind all[] = { CR_KEY_ED25519_SECRET, CR_KEY_ED25519_PUBLIC,
@@ -1087,6 +1113,7 @@ int main(void)
 		T(test_keyfile_kind_table_names_lengths_and_secrecy),
 		T(test_keyfile_id_format_covers_every_role),
 		T(test_keyfile_encode_produces_the_documented_format),
+		T(test_keyfile_decodes_the_example_in_keys_readme),
 		T(test_keyfile_decode_round_trips_every_kind_and_role),
 		T(test_keyfile_encode_rejects_bad_arguments_and_zeroes_output),
 		T(test_keyfile_decode_survives_random_and_mutated_input),
