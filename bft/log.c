@@ -1349,3 +1349,108 @@ int64_t bft_log_next_missing_chunk(const struct bft_log *lg)
 			return i;
 	return -1;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Recovery */
+
+enum bft_err bft_log_commit_record(struct bft_log *lg, bft_seq seq, bft_view view,
+				   uint64_t time_ms, const struct bft_bytes *reqs, uint32_t n,
+				   struct bft_out *out)
+{
+	uint8_t digest[CR_DIGEST_BYTES];
+
+	bft_batch_digest(time_ms, reqs, n, digest);
+	return emit_commit_record(lg, seq, view, time_ms, digest, reqs, n, out);
+}
+
+enum bft_err bft_log_restore_commit(struct bft_log *lg, const uint8_t *p, size_t len)
+{
+	struct bft_msg m;
+	struct bft_out scratch = {0};
+	enum bft_err e;
+
+	if (wire_decode(&lg->cfg.limits, p, len, &m) != BFT_OK)
+		return BFT_EMALFORMED;
+	if (m.type != BFT_MSG_PREPREPARE) {
+		wire_msg_free(&m);
+		return BFT_EMALFORMED;
+	}
+	if (m.u.preprepare.seq <= lg->last_executed)
+		e = BFT_EDUP;
+	else if (m.u.preprepare.seq != lg->last_executed + 1)
+		e = BFT_ESTATE;
+	else
+		e = bft_log_check_batch(lg, m.u.preprepare.requests, m.u.preprepare.nrequests);
+	if (e == BFT_OK)
+		e = bft_log_execute(lg, m.u.preprepare.seq, m.u.preprepare.view,
+				    m.u.preprepare.time_ms, m.u.preprepare.requests,
+				    m.u.preprepare.nrequests, &scratch);
+	bft_out_free(&scratch);
+	wire_msg_free(&m);
+	return e;
+}
+
+enum bft_err bft_log_restore_checkpoint(struct bft_log *lg, const uint8_t *p, size_t len)
+{
+	struct rd r = {.p = p, .len = len};
+	uint8_t digest[CR_DIGEST_BYTES];
+	struct bft_bytes *proof;
+	const uint8_t *d, *snap;
+	uint32_t nproof;
+	uint64_t seq, snap_len;
+	struct cr_merkle tree = {0};
+	uint32_t chunk, nchunks;
+	enum bft_err e;
+
+	seq = rd_u64(&r);
+	d = rd_take(&r, CR_DIGEST_BYTES);
+	nproof = rd_u32(&r);
+	if (r.bad || nproof > lg->cfg.n)
+		return BFT_EMALFORMED;
+	memcpy(digest, d, CR_DIGEST_BYTES);
+	proof = calloc(nproof ? nproof : 1, sizeof(*proof));
+	if (proof == NULL)
+		return BFT_ENOMEM;
+	for (uint32_t i = 0; i < nproof; i++) {
+		uint32_t l = rd_u32(&r);
+		const uint8_t *b = rd_take(&r, l);
+		proof[i] = (struct bft_bytes){.p = b, .len = l};
+	}
+	snap_len = rd_u64(&r);
+	snap = rd_take(&r, snap_len);
+	if (r.bad || r.off != r.len) {
+		free(proof);
+		return BFT_EMALFORMED;
+	}
+	e = bft_log_check_proof(lg, seq, digest, proof, nproof);
+	if (e == BFT_OK)
+		e = snapshot_tree(lg, snap, snap_len, &tree, &chunk, &nchunks);
+	if (e == BFT_OK && !cr_equal(cr_merkle_root(&tree), digest, CR_DIGEST_BYTES))
+		e = BFT_EBADCERT;
+	if (e == BFT_OK)
+		e = snapshot_install(lg, snap, snap_len);
+	if (e == BFT_OK) {
+		struct own_ckpt *o = own_slot(lg);
+		o->snap = malloc(snap_len ? snap_len : 1);
+		if (o->snap == NULL) {
+			e = BFT_ENOMEM;
+		} else {
+			memcpy(o->snap, snap, snap_len);
+			o->snap_len = snap_len;
+			o->seq = seq;
+			o->tree = tree;
+			o->chunk = chunk;
+			o->nchunks = nchunks;
+			memset(&tree, 0, sizeof(tree));
+			lg->last_executed = seq;
+			if (seq > lg->stable) {
+				struct bft_out scratch = {0};
+				e = make_stable(lg, seq, digest, proof, nproof, &scratch);
+				bft_out_free(&scratch);
+			}
+		}
+	}
+	cr_merkle_free(&tree);
+	free(proof);
+	return e;
+}

@@ -168,4 +168,21 @@ uint64_t bft_log_diverged(const struct bft_log *lg);
 /** The next chunk index still missing for the transfer in progress (for FETCH), or -1. */
 int64_t bft_log_next_missing_chunk(const struct bft_log *lg);
 
+/* --- Recovery from the write-ahead log -------------------------------------------------------- */
+
+/** Installs a BFT_REC_CHECKPOINT record: the snapshot becomes the state, its proof the stable
+ *  checkpoint, last_executed its position. A record whose proof or digest does not hold is
+ *  BFT_EBADCERT; an unparsable one BFT_EMALFORMED (the state is then unchanged). */
+enum bft_err bft_log_restore_checkpoint(struct bft_log *lg, const uint8_t *p, size_t len) BFT_WUR;
+
+/** Re-executes a BFT_REC_COMMIT record if it is the next position (replies are not re-sent);
+ *  one at or below last_executed is skipped (BFT_EDUP); a gap is BFT_ESTATE. */
+enum bft_err bft_log_restore_commit(struct bft_log *lg, const uint8_t *p, size_t len) BFT_WUR;
+
+/** Appends a BFT_REC_COMMIT record for an executed batch again (engines re-emit the records a
+ *  fresh log segment needs after a stable checkpoint). */
+enum bft_err bft_log_commit_record(struct bft_log *lg, bft_seq seq, bft_view view,
+				   uint64_t time_ms, const struct bft_bytes *reqs, uint32_t n,
+				   struct bft_out *out) BFT_WUR;
+
 #endif

@@ -101,6 +101,8 @@ struct pbft {
 	uint64_t byz_rng;
 	bft_view byz_spam_view;
 
+	bool restarted_inactive; /* recovered into a view we must rejoin by VIEW-CHANGE */
+
 	struct pbft_status st;
 };
 
@@ -422,6 +424,30 @@ static enum bft_err keep_certificate(struct pbft *p, struct slot *s)
 	return BFT_OK;
 }
 
+/* Persists a slot's prepared certificate (BFT_REC_PREPARED) before the COMMIT that depends on it
+ * leaves: a replica that restarts must still carry its certificates into view changes, or a
+ * request committed at others could be lost in the next view (TOCS §4.4 safety argument). The
+ * record is a VIEW-CHANGE-shaped envelope holding just this certificate, unsigned. */
+static enum bft_err record_certificate(struct pbft *p, struct slot *s, struct bft_out *out)
+{
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_VIEWCHANGE,
+			    .sender = p->self};
+	struct bft_pcert pc = {.preprepare = {.p = s->pc_pp, .len = s->pc_pp_len},
+			       .prepares = s->pc_prep, .nprepares = s->pc_nprep};
+	struct wire_buf b = {0};
+	enum bft_err e;
+
+	m.u.viewchange.view = s->pc_view;
+	m.u.viewchange.prepared = &pc;
+	m.u.viewchange.nprepared = 1;
+	e = wire_encode(&m, NULL, &b);
+	if (e != BFT_OK) {
+		wire_buf_free(&b);
+		return e;
+	}
+	return bft_out_record(out, BFT_REC_PREPARED, s->seq, b.p, b.len);
+}
+
 /* Re-evaluates the prepared and committed-local predicates of a slot (TOCS §4.2) and sends the
  * COMMIT when it becomes prepared. */
 static enum bft_err slot_update(struct pbft *p, struct slot *s, struct bft_out *out)
@@ -439,6 +465,8 @@ static enum bft_err slot_update(struct pbft *p, struct slot *s, struct bft_out *
 			return BFT_OK;
 		s->prepared = true;
 		e = keep_certificate(p, s);
+		if (e == BFT_OK)
+			e = record_certificate(p, s, out);
 		if (e != BFT_OK)
 			return e;
 	}
@@ -918,9 +946,10 @@ static enum bft_err send_viewchange(struct pbft *p, struct bft_out *out)
 static enum bft_err try_newview(struct pbft *p, uint64_t now, struct bft_out *out);
 
 /* Moves to view v (> current) and multicasts VIEW-CHANGE (TOCS §4.4). */
+static enum bft_err view_record(struct pbft *p, struct bft_out *out);
+
 static enum bft_err start_viewchange(struct pbft *p, bft_view v, uint64_t now, struct bft_out *out)
 {
-	uint8_t rec[8];
 	enum bft_err e;
 
 	BFT_ASSERT(v > p->view || (v == p->view && p->active));
@@ -931,9 +960,7 @@ static enum bft_err start_viewchange(struct pbft *p, bft_view v, uint64_t now, s
 	free(p->nv);
 	p->nv = NULL;
 	p->nv_len = 0;
-	for (int i = 0; i < 8; i++)
-		rec[i] = (uint8_t)(v >> (8 * i));
-	e = bft_out_record(out, BFT_REC_VIEW, 0, dup_bytes(rec, 8), 8);
+	e = view_record(p, out);
 	if (e != BFT_OK)
 		return e;
 	e = send_viewchange(p, out);
@@ -1222,12 +1249,9 @@ static enum bft_err on_newview(struct pbft *p, const struct bft_msg *m, uint64_t
 		} else {
 			if (nv->view > p->view) {
 				/* Joining a view we had not started changing to: record it. */
-				uint8_t rec[8];
-				for (int i = 0; i < 8; i++)
-					rec[i] = (uint8_t)(nv->view >> (8 * i));
-				e = bft_out_record(out, BFT_REC_VIEW, 0, dup_bytes(rec, 8), 8);
 				p->view = nv->view;
 				p->st.view_changes++;
+				e = view_record(p, out);
 			}
 			if (e == BFT_OK) {
 				free(p->nv);
@@ -1583,6 +1607,187 @@ static void byz_apply(struct pbft *p, uint64_t now, struct bft_out *out)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Durability: re-emission after a stable checkpoint, and recovery */
+
+static enum bft_err view_record(struct pbft *p, struct bft_out *out)
+{
+	uint8_t rec[8];
+
+	for (int i = 0; i < 8; i++)
+		rec[i] = (uint8_t)(p->view >> (8 * i));
+	return bft_out_record(out, BFT_REC_VIEW, 0, dup_bytes(rec, 8), 8);
+}
+
+/* A BFT_REC_CHECKPOINT lets the node start a fresh log segment and drop the older ones. For that
+ * segment to be complete, everything still relevant above the checkpoint is written again after
+ * it: the view, accepted PRE-PREPAREs, prepared certificates and executed batches. */
+static enum bft_err reemit_after_checkpoint(struct pbft *p, size_t first_record, struct bft_out *out)
+{
+	bool found = false;
+	enum bft_err e;
+
+	for (size_t i = first_record; i < out->nrecords; i++)
+		if (out->records[i].kind == BFT_REC_CHECKPOINT)
+			found = true;
+	if (!found)
+		return BFT_OK;
+	e = view_record(p, out);
+	for (bft_seq seq = bft_log_low(p->log) + 1; e == BFT_OK && seq <= bft_log_high(p->log); seq++) {
+		struct slot *s = slot_get(p, seq);
+		if (s == NULL)
+			continue;
+		if (s->has_pp && seq <= bft_log_last_executed(p->log))
+			e = bft_log_commit_record(p->log, seq, s->view, s->ppm.u.preprepare.time_ms,
+						  s->ppm.u.preprepare.requests,
+						  s->ppm.u.preprepare.nrequests, out);
+		if (e == BFT_OK && s->has_pp) {
+			uint8_t *c = dup_bytes(s->pp, s->pp_len);
+			e = c ? bft_out_record(out, BFT_REC_PREPREPARE, seq, c, s->pp_len) : BFT_ENOMEM;
+		}
+		if (e == BFT_OK && s->has_pc)
+			e = record_certificate(p, s, out);
+	}
+	return e;
+}
+
+static enum bft_err restore_preprepare(struct pbft *p, const struct bft_record *rec)
+{
+	struct bft_msg m;
+	struct slot *s;
+	uint8_t *copy;
+	enum bft_err e;
+
+	if (wire_decode(&p->cfg.log.limits, rec->bytes, rec->len, &m) != BFT_OK)
+		return BFT_EMALFORMED;
+	e = BFT_OK;
+	if (m.type != BFT_MSG_PREPREPARE)
+		e = BFT_EMALFORMED;
+	else if (m.u.preprepare.view != p->view || !bft_log_in_window(p->log, m.u.preprepare.seq))
+		e = BFT_ESTALE; /* of an older view, or collected: nothing to restore */
+	wire_msg_free(&m);
+	if (e != BFT_OK)
+		return e;
+	copy = dup_bytes(rec->bytes, rec->len);
+	if (copy == NULL)
+		return BFT_ENOMEM;
+	if (wire_decode(&p->cfg.log.limits, copy, rec->len, &m) != BFT_OK) {
+		free(copy);
+		return BFT_EMALFORMED;
+	}
+	s = slot_claim(p, m.u.preprepare.seq);
+	BFT_ASSERT(s != NULL);
+	slot_clear_view_state(p, s);
+	s->has_pp = true;
+	s->view = m.u.preprepare.view;
+	memcpy(s->digest, m.u.preprepare.digest, CR_DIGEST_BYTES);
+	s->pp = copy;
+	s->pp_len = (uint32_t)rec->len;
+	s->ppm = m;
+	/* We sent our PREPARE before crashing (or were the primary); the same one is re-sent on
+	 * retransmission requests, never another. */
+	s->sent_prepare = pbft_primary(s->view, p->n) != p->self;
+	if (m.u.preprepare.seq >= p->next_seq)
+		p->next_seq = m.u.preprepare.seq + 1;
+	return BFT_OK;
+}
+
+static enum bft_err restore_certificate(struct pbft *p, const struct bft_record *rec)
+{
+	struct bft_msg m;
+	struct slot *s;
+	enum bft_err e = BFT_OK;
+
+	if (wire_decode(&p->cfg.log.limits, rec->bytes, rec->len, &m) != BFT_OK)
+		return BFT_EMALFORMED;
+	if (m.type != BFT_MSG_VIEWCHANGE || m.u.viewchange.nprepared != 1) {
+		wire_msg_free(&m);
+		return BFT_EMALFORMED;
+	}
+	const struct bft_pcert *pc = &m.u.viewchange.prepared[0];
+	bft_view v;
+	bft_seq seq;
+	uint8_t d[CR_DIGEST_BYTES];
+	/* Our own disk, but checked like a peer's: a certificate we cannot prove is worthless. */
+	e = check_pcert(p, pc, m.u.viewchange.view + 1, &v, &seq, d);
+	if (e == BFT_OK && !bft_log_in_window(p->log, seq))
+		e = BFT_ESTALE;
+	if (e == BFT_OK) {
+		s = slot_claim(p, seq);
+		BFT_ASSERT(s != NULL);
+		if (!s->has_pc || s->pc_view < v) {
+			struct bft_bytes *prep = calloc(pc->nprepares, sizeof(*prep));
+			uint8_t *pp = dup_bytes(pc->preprepare.p, pc->preprepare.len);
+			uint32_t k = 0;
+			if (prep == NULL || pp == NULL) {
+				free(prep);
+				free(pp);
+				e = BFT_ENOMEM;
+			} else {
+				for (; k < pc->nprepares; k++) {
+					prep[k].p = dup_bytes(pc->prepares[k].p, pc->prepares[k].len);
+					prep[k].len = pc->prepares[k].len;
+					if (prep[k].p == NULL)
+						break;
+				}
+				slot_clear_pc(s);
+				s->has_pc = true;
+				s->pc_view = v;
+				memcpy(s->pc_digest, d, CR_DIGEST_BYTES);
+				s->pc_pp = pp;
+				s->pc_pp_len = pc->preprepare.len;
+				s->pc_prep = prep;
+				s->pc_nprep = k;
+			}
+		}
+	}
+	wire_msg_free(&m);
+	return e;
+}
+
+enum bft_err pbft_restore(struct pbft *p, const struct bft_record *rec)
+{
+	enum bft_err e;
+
+	switch (rec->kind) {
+	case BFT_REC_VIEW: {
+		bft_view v = 0;
+		if (rec->len != 8)
+			return BFT_EMALFORMED;
+		for (int i = 7; i >= 0; i--)
+			v = (v << 8) | rec->bytes[i];
+		if (v > p->view) {
+			p->view = v;
+			/* We may have been in the middle of changing to v: rejoin it through a
+			 * VIEW-CHANGE for v, which the primary of v answers with its NEW-VIEW. */
+			p->active = false;
+			p->restarted_inactive = true;
+		}
+		return BFT_OK;
+	}
+	case BFT_REC_CHECKPOINT:
+		e = bft_log_restore_checkpoint(p->log, rec->bytes, rec->len);
+		if (e == BFT_OK) {
+			for (uint32_t i = 0; i < p->nslots; i++)
+				if (p->slots[i].seq != 0 && p->slots[i].seq <= bft_log_low(p->log))
+					slot_clear(p, &p->slots[i]);
+			if (p->next_seq <= bft_log_low(p->log))
+				p->next_seq = bft_log_low(p->log) + 1;
+		}
+		return e;
+	case BFT_REC_COMMIT:
+		e = bft_log_restore_commit(p->log, rec->bytes, rec->len);
+		return e == BFT_EDUP ? BFT_OK : e;
+	case BFT_REC_PREPREPARE:
+		e = restore_preprepare(p, rec);
+		return e == BFT_ESTALE ? BFT_OK : e;
+	case BFT_REC_PREPARED:
+		e = restore_certificate(p, rec);
+		return e == BFT_ESTALE ? BFT_OK : e;
+	}
+	return BFT_EMALFORMED;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Entry point */
 
 /* Remembers the highest sequence number a replica's own message spoke of (ahead_of_us). */
@@ -1641,7 +1846,15 @@ enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_ou
 {
 	uint64_t now = ev->now_ms;
 	bft_seq low_before = bft_log_low(p->log);
+	size_t first_record = out->nrecords;
 	enum bft_err e = BFT_OK;
+
+	if (p->restarted_inactive) {
+		p->restarted_inactive = false;
+		e = send_viewchange(p, out);
+		if (e != BFT_OK)
+			return e;
+	}
 
 	switch (ev->type) {
 	case BFT_EV_MESSAGE: {
@@ -1703,6 +1916,8 @@ enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_ou
 		e2 = after_stable(p, now, out);
 	if (e2 == BFT_OK)
 		e2 = try_progress(p, now, out);
+	if (e2 == BFT_OK)
+		e2 = reemit_after_checkpoint(p, first_record, out);
 	arm_timer(p, now, out);
 	if (p->cfg.byz != NULL)
 		byz_apply(p, now, out);

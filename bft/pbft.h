@@ -38,6 +38,14 @@ void pbft_free(struct pbft *p);
  */
 enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_out *out);
 
+/**
+ * Recovery: feeds one record read back from the write-ahead log, in the order they were written,
+ * before the first pbft_step. BFT_OK, or why the record was unusable (BFT_EMALFORMED,
+ * BFT_EBADCERT, BFT_ESTATE for a gap in the committed positions): the node treats any error as
+ * a corrupt log.
+ */
+enum bft_err pbft_restore(struct pbft *p, const struct bft_record *rec) BFT_WUR;
+
 /** Introspection for status, metrics, the simulator and tests. */
 struct pbft_status {
 	bft_view view;

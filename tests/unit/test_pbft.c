@@ -91,6 +91,11 @@ struct cluster {
 	uint64_t reqid[NCLIENTS];
 	bft_seq committed_digest_seq[N];
 	uint8_t digests[N][256][32];
+	/* Each replica's write-ahead log; a checkpoint record starts a new segment, dropping the
+	 * older records exactly as the node's WAL rotation does. */
+	struct bft_record *wal[N];
+	size_t nwal[N];
+	struct pbft_config cfg[N];
 };
 
 static void seed_identity(struct cr_identity *id, uint8_t tag, uint8_t i)
@@ -134,14 +139,53 @@ static struct cluster *cluster_new(uint32_t k, uint32_t w)
 		cfg.log.state_chunk_bytes = 16;
 		cfg.view_timeout_ms = 200;
 		cfg.retransmit_ms = 50;
+		c->cfg[i] = cfg;
 		assert_int_equal(pbft_new(&c->r[i], &cfg), BFT_OK);
 	}
 	return c;
 }
 
+static void wal_clear(struct cluster *c, int r)
+{
+	for (size_t i = 0; i < c->nwal[r]; i++)
+		free(c->wal[r][i].bytes);
+	free(c->wal[r]);
+	c->wal[r] = NULL;
+	c->nwal[r] = 0;
+}
+
+static void wal_append(struct cluster *c, int r, const struct bft_record *rec)
+{
+	if (rec->kind == BFT_REC_CHECKPOINT)
+		wal_clear(c, r);
+	c->wal[r] = realloc(c->wal[r], (c->nwal[r] + 1) * sizeof(*c->wal[r]));
+	c->wal[r][c->nwal[r]] = *rec;
+	c->wal[r][c->nwal[r]].bytes = malloc(rec->len);
+	memcpy(c->wal[r][c->nwal[r]].bytes, rec->bytes, rec->len);
+	c->nwal[r]++;
+}
+
+/* Kills replica r (its memory and its application state are gone) and starts it again from
+ * its write-ahead log alone. */
+static void restart(struct cluster *c, int r)
+{
+	pbft_free(c->r[r]);
+	memset(&c->app[r], 0, sizeof(c->app[r]));
+	c->timer[r] = 0;
+	assert_int_equal(pbft_new(&c->r[r], &c->cfg[r]), BFT_OK);
+	for (size_t i = 0; i < c->nwal[r]; i++)
+		assert_int_equal(pbft_restore(c->r[r], &c->wal[r][i]), BFT_OK);
+	/* Drop messages in flight to it: a restarted process has empty sockets. */
+	for (size_t i = c->qhead; i < c->qtail; i++)
+		if (c->q[i].to == r)
+			c->q[i].to = -100;
+	c->timer[r] = c->now + 1;
+}
+
 static void cluster_free(struct cluster *c)
 {
 	for (int i = 0; i < N; i++) {
+		wal_clear(c, i);
 		pbft_free(c->r[i]);
 		cr_identity_free(&c->rid[i]);
 	}
@@ -167,6 +211,8 @@ static void enqueue(struct cluster *c, int to, int from, const uint8_t *b, size_
 /* Carries out one step's output: records are "durable" at once; messages are queued. */
 static void route(struct cluster *c, int from, struct bft_out *out)
 {
+	for (size_t i = 0; i < out->nrecords; i++)
+		wal_append(c, from, &out->records[i]);
 	for (size_t i = 0; i < out->ncommitted; i++) {
 		const struct bft_committed *cm = &out->committed[i];
 		assert_true(cm->seq < 256);
@@ -237,7 +283,7 @@ static void run(struct cluster *c, uint64_t max_ms)
 			struct qmsg m = c->q[c->qhead++];
 			if (m.to >= 0)
 				(void)deliver(c, m.to, m.bytes, m.len);
-			else
+			else if (m.to > -100)
 				client_frame(c, -1 - m.to, m.bytes, m.len);
 			free(m.bytes);
 			continue;
@@ -655,6 +701,101 @@ static void test_pbft_lagging_replica_catches_up_by_state_transfer(void **state)
 	cluster_free(c);
 }
 
+/* --- crash and recovery ------------------------------------------------------------------ */
+
+static void test_pbft_backup_restarted_from_its_log_recovers_and_catches_up(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct pbft_status st, st0;
+
+	(void)state;
+	for (int i = 0; i < 30; i++) {
+		char op[16];
+		snprintf(op, sizeof(op), "w%d", i);
+		submit(c, 0, 0, op);
+		run(c, 3);
+		if (i == 17)
+			restart(c, 2);
+	}
+	run(c, 3000);
+	status(c, 0, &st0);
+	status(c, 2, &st);
+	assert_int_equal(st.last_executed, st0.last_executed);
+	assert_int_equal(c->app[2].count, 30);
+	assert_memory_equal(c->app[2].chain, c->app[0].chain, 32);
+	cluster_free(c);
+}
+
+static void test_pbft_whole_cluster_restart_loses_no_acknowledged_write(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct pbft_status st;
+	uint8_t chain[32];
+
+	(void)state;
+	for (int i = 0; i < 23; i++) {
+		char op[16];
+		snprintf(op, sizeof(op), "d%d", i);
+		submit(c, 1, 0, op);
+		run(c, 3);
+	}
+	run(c, 500);
+	assert_int_equal(c->replies[1], 23 * N);
+	memcpy(chain, c->app[0].chain, 32);
+	for (int r = 0; r < N; r++)
+		restart(c, r);
+	for (int r = 0; r < N; r++) {
+		/* Every replica is back at the state its log holds, from disk alone. */
+		assert_int_equal(c->app[r].count, 23);
+		assert_memory_equal(c->app[r].chain, chain, 32);
+	}
+	submit(c, 1, 0, "after restart");
+	run(c, 5000);
+	for (int r = 0; r < N; r++) {
+		status(c, r, &st);
+		assert_int_equal(c->app[r].count, 24);
+	}
+	cluster_free(c);
+}
+
+static void test_pbft_restore_refuses_a_forged_prepared_certificate(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct bft_record rec = {.kind = BFT_REC_PREPARED, .seq = 1};
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_VIEWCHANGE, .sender = 1};
+	struct bft_pcert pc;
+	struct wire_buf req, pp, prep[2], b = {0};
+	struct bft_bytes pb[2];
+
+	(void)state;
+	make_request(c, 0, 1, "x", &req);
+	make_preprepare(c, 0, 0, 1, 0, &req, 1, false, &pp);
+	for (int i = 0; i < 2; i++) {
+		struct bft_msg ph = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_PREPARE,
+				     .sender = (uint64_t)(i + 1)};
+		ph.u.phase.seq = 1;
+		memset(&prep[i], 0, sizeof(prep[i]));
+		/* Replica 3 signs both: one of them claims to be replica 1 and 2's. */
+		assert_int_equal(wire_encode(&ph, &c->rid[3], &prep[i]), BFT_OK);
+		pb[i] = (struct bft_bytes){.p = prep[i].p, .len = (uint32_t)prep[i].len};
+	}
+	pc.preprepare = (struct bft_bytes){.p = pp.p, .len = (uint32_t)pp.len};
+	pc.prepares = pb;
+	pc.nprepares = 2;
+	m.u.viewchange.prepared = &pc;
+	m.u.viewchange.nprepared = 1;
+	assert_int_equal(wire_encode(&m, NULL, &b), BFT_OK);
+	rec.bytes = b.p;
+	rec.len = b.len;
+	assert_int_not_equal(pbft_restore(c->r[1], &rec), BFT_OK);
+	wire_buf_free(&b);
+	wire_buf_free(&prep[0]);
+	wire_buf_free(&prep[1]);
+	wire_buf_free(&pp);
+	wire_buf_free(&req);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -673,6 +814,9 @@ int main(void)
 		cmocka_unit_test(test_pbft_replaces_a_silent_primary_and_commits),
 		cmocka_unit_test(test_pbft_committed_requests_keep_their_sequence_numbers_across_view_changes),
 		cmocka_unit_test(test_pbft_lagging_replica_catches_up_by_state_transfer),
+		cmocka_unit_test(test_pbft_backup_restarted_from_its_log_recovers_and_catches_up),
+		cmocka_unit_test(test_pbft_whole_cluster_restart_loses_no_acknowledged_write),
+		cmocka_unit_test(test_pbft_restore_refuses_a_forged_prepared_certificate),
 	};
 	return cmocka_run_group_tests_name("pbft", tests, NULL, NULL);
 }
