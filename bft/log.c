@@ -478,10 +478,14 @@ static const struct pend *first_unproposed(const struct bft_log *lg)
 	return p;
 }
 
-uint64_t bft_log_batch_deadline(const struct bft_log *lg)
+bool bft_log_batch_deadline(const struct bft_log *lg, uint64_t *deadline_ms)
 {
 	const struct pend *p = first_unproposed(lg);
-	return p ? p->arrival_ms + lg->cfg.batch_delay_ms : 0;
+
+	if (p == NULL)
+		return false;
+	*deadline_ms = p->arrival_ms + lg->cfg.batch_delay_ms;
+	return true;
 }
 
 bool bft_log_batch_ready(const struct bft_log *lg, uint64_t now_ms)
@@ -493,13 +497,15 @@ bool bft_log_batch_ready(const struct bft_log *lg, uint64_t now_ms)
 	if (lg->unproposed >= lg->cfg.batch_max_requests ||
 	    lg->unproposed_bytes >= lg->cfg.batch_max_bytes)
 		return true;
-	deadline = bft_log_batch_deadline(lg);
-	return deadline != 0 && now_ms >= deadline;
+	return bft_log_batch_deadline(lg, &deadline) && now_ms >= deadline;
 }
 
-uint64_t bft_log_oldest_pending_ms(const struct bft_log *lg)
+bool bft_log_oldest_pending(const struct bft_log *lg, uint64_t *arrival_ms)
 {
-	return lg->head ? lg->head->arrival_ms : 0;
+	if (lg->head == NULL)
+		return false;
+	*arrival_ms = lg->head->arrival_ms;
+	return true;
 }
 
 enum bft_err bft_log_batch_take(struct bft_log *lg, struct bft_bytes **reqs, uint32_t *n)
@@ -527,6 +533,36 @@ enum bft_err bft_log_batch_take(struct bft_log *lg, struct bft_bytes **reqs, uin
 	*reqs = v;
 	*n = k;
 	return BFT_OK;
+}
+
+void bft_log_mark_proposed(struct bft_log *lg, const struct bft_bytes *reqs, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct bft_msg m;
+		struct pend *p;
+
+		if (wire_decode(&lg->cfg.limits, reqs[i].p, reqs[i].len, &m) != BFT_OK)
+			continue;
+		p = m.type == BFT_MSG_REQUEST && m.sender < lg->cfg.limits.n_clients
+			    ? pending_find(lg, m.sender, m.u.request.reqid)
+			    : NULL;
+		if (p != NULL && !p->proposed) {
+			p->proposed = true;
+			lg->unproposed--;
+			lg->unproposed_bytes -= p->len;
+		}
+		wire_msg_free(&m);
+	}
+}
+
+bool bft_log_oldest_unproposed(const struct bft_log *lg, uint64_t *arrival_ms)
+{
+	const struct pend *p = first_unproposed(lg);
+
+	if (p == NULL)
+		return false;
+	*arrival_ms = p->arrival_ms;
+	return true;
 }
 
 void bft_log_unmark_all(struct bft_log *lg)

@@ -61,12 +61,13 @@ enum bft_err bft_log_submit(struct bft_log *lg, const struct bft_msg *req, uint6
 
 /** Requests queued and not yet ordered. */
 uint32_t bft_log_pending(const struct bft_log *lg);
-/** The time at which the queued requests form a batch by the time rule; 0 when queue empty. */
-uint64_t bft_log_batch_deadline(const struct bft_log *lg);
+/** The time at which the queued requests form a batch by the time rule: false when nothing
+ *  unproposed is queued. */
+bool bft_log_batch_deadline(const struct bft_log *lg, uint64_t *deadline_ms);
 /** True when a batch should be cut now (count, bytes or time rule). */
 bool bft_log_batch_ready(const struct bft_log *lg, uint64_t now_ms);
-/** The arrival time of the oldest queued request (0 when none): for request timers. */
-uint64_t bft_log_oldest_pending_ms(const struct bft_log *lg);
+/** The arrival time of the oldest queued request, for request timers; false when none. */
+bool bft_log_oldest_pending(const struct bft_log *lg, uint64_t *arrival_ms);
 
 /**
  * Cuts a batch from the head of the queue (at most the configured count and bytes), skipping
@@ -75,6 +76,13 @@ uint64_t bft_log_oldest_pending_ms(const struct bft_log *lg);
  * the queue; free the array (not the bytes) with free(). The requests are marked as proposed.
  */
 enum bft_err bft_log_batch_take(struct bft_log *lg, struct bft_bytes **reqs, uint32_t *n) BFT_WUR;
+
+/** Marks the queued copies of these requests as proposed (a backup saw them in a PRE-PREPARE):
+ *  the request timers of log.h users look at unproposed requests only. Unknown ones are ignored. */
+void bft_log_mark_proposed(struct bft_log *lg, const struct bft_bytes *reqs, uint32_t n);
+
+/** The arrival time of the oldest request not yet proposed; false when none. */
+bool bft_log_oldest_unproposed(const struct bft_log *lg, uint64_t *arrival_ms);
 
 /** Forgets every "proposed" mark (a new view: whatever was not committed may be proposed again). */
 void bft_log_unmark_all(struct bft_log *lg);

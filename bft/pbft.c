@@ -102,6 +102,7 @@ struct pbft {
 	bft_view byz_spam_view;
 
 	bool restarted_inactive; /* recovered into a view we must rejoin by VIEW-CHANGE */
+	bft_seq highest_pp;      /* the highest sequence number pre-prepared in this view */
 
 	struct pbft_status st;
 };
@@ -114,6 +115,7 @@ void pbft_config_default(struct pbft_config *c)
 	c->view_timeout_max_ms = 30000;
 	c->fetch_timeout_ms = 500;
 	c->retransmit_ms = RETRANSMIT_MS_DEFAULT;
+	c->preprepare_timeout_ms = 250;
 }
 
 /* For sends whose failure (out of memory) leaves nothing to undo: the peer retransmits. */
@@ -200,7 +202,8 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 	struct pbft *p;
 	enum bft_err e;
 
-	if (cfg->view_timeout_ms == 0 || cfg->retransmit_ms == 0 || cfg->fetch_timeout_ms == 0)
+	if (cfg->view_timeout_ms == 0 || cfg->retransmit_ms == 0 || cfg->fetch_timeout_ms == 0 ||
+	    cfg->preprepare_timeout_ms == 0)
 		return BFT_EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
@@ -545,6 +548,9 @@ static enum bft_err accept_preprepare(struct pbft *p, struct slot *s, const stru
 	e = bft_out_record(out, BFT_REC_PREPREPARE, s->seq, rec, m->frame.len);
 	if (e != BFT_OK)
 		return e;
+	bft_log_mark_proposed(p->log, dm.u.preprepare.requests, dm.u.preprepare.nrequests);
+	if (s->seq > p->highest_pp)
+		p->highest_pp = s->seq;
 	if (pbft_primary(s->view, p->n) != p->self) {
 		s->sent_prepare = true;
 		e = send_phase(p, s, BFT_MSG_PREPARE, out);
@@ -648,8 +654,9 @@ static enum bft_err propose(struct pbft *p, uint64_t now, struct bft_out *out)
 			return BFT_OK;
 		/* A slow primary (Byzantine) holds every batch until just before the backups'
 		 * timers would fire. */
-		if (bz && (bz->modes & BFT_BYZ_SLOW_PRIMARY) &&
-		    now < bft_log_oldest_pending_ms(p->log) + p->cfg.view_timeout_ms * 9 / 10)
+		uint64_t oldest;
+		if (bz && (bz->modes & BFT_BYZ_SLOW_PRIMARY) && bft_log_oldest_pending(p->log, &oldest) &&
+		    now < oldest + p->cfg.view_timeout_ms * 9 / 10)
 			return BFT_OK;
 		e = bft_log_batch_take(p->log, &reqs, &nreq);
 		if (e != BFT_OK)
@@ -1118,6 +1125,7 @@ static enum bft_err enter_view(struct pbft *p, const struct bft_msg *vcs, uint32
 	p->active = true;
 	p->vc_deadline = 0;
 	p->progress_ms = now;
+	p->highest_pp = 0;
 	bft_log_unmark_all(p->log);
 	/* Slots of older views lose their view state; their certificates stay for later view
 	 * changes. Slots above max-s are empty in this view. */
@@ -1438,6 +1446,22 @@ static bool has_work(struct pbft *p)
 	return ahead_of_us(p) > bft_log_last_executed(p->log);
 }
 
+static uint64_t preprepare_deadline(const struct pbft *p)
+{
+	uint64_t oldest;
+
+	if (!bft_log_oldest_unproposed(p->log, &oldest) ||
+	    !bft_log_in_window(p->log, p->highest_pp + 1))
+		return 0;
+	return (oldest > p->progress_ms ? oldest : p->progress_ms) + p->cfg.preprepare_timeout_ms;
+}
+
+static bool slow_primary_suspected(const struct pbft *p, uint64_t now)
+{
+	uint64_t d = preprepare_deadline(p);
+	return d != 0 && now >= d;
+}
+
 static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 {
 	enum bft_err e = BFT_OK;
@@ -1446,6 +1470,15 @@ static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 	 * whose view change did not complete in time moves on to the next view (§4.5.2). */
 	if (p->active && bft_log_pending(p->log) > 0 &&
 	    now >= p->progress_ms + view_timeout(p) && !bft_log_behind(p->log, &(bft_seq){0})) {
+		p->vc_attempts++;
+		return start_viewchange(p, p->view + 1, now, out);
+	}
+	/* Aardvark (Clement et al., NSDI'09, §4.3): a primary must keep proposing. A backup whose
+	 * oldest queued request has waited preprepare_timeout_ms for a PRE-PREPARE, while the
+	 * primary had room in the window, replaces the primary. This bounds what a slow primary
+	 * (one that delays every PRE-PREPARE to just under the view-change timeout) can cost. */
+	if (p->active && !is_primary(p) && slow_primary_suspected(p, now)) {
+		p->st.slow_primary_suspicions++;
 		p->vc_attempts++;
 		return start_viewchange(p, p->view + 1, now, out);
 	}
@@ -1825,8 +1858,11 @@ static void arm_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 {
 	if (p->active && bft_log_pending(p->log) > 0) {
 		bft_out_timer(out, p->progress_ms + view_timeout(p));
-		if (is_primary(p))
-			bft_out_timer(out, bft_log_batch_deadline(p->log));
+		if (!is_primary(p))
+			bft_out_timer(out, preprepare_deadline(p));
+		uint64_t d;
+		if (is_primary(p) && bft_log_batch_deadline(p->log, &d))
+			bft_out_timer(out, d > now ? d : now + 1);
 	}
 	if (!p->active && p->vc_deadline != 0)
 		bft_out_timer(out, p->vc_deadline);
@@ -1837,9 +1873,10 @@ static void arm_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 			p->retransmit_ms = now + p->cfg.retransmit_ms;
 		bft_out_timer(out, p->retransmit_ms);
 	}
+	uint64_t oldest;
 	if (p->cfg.byz && (p->cfg.byz->modes & BFT_BYZ_SLOW_PRIMARY) && is_primary(p) &&
-	    bft_log_pending(p->log) > 0)
-		bft_out_timer(out, bft_log_oldest_pending_ms(p->log) + p->cfg.view_timeout_ms * 9 / 10);
+	    bft_log_oldest_pending(p->log, &oldest))
+		bft_out_timer(out, oldest + p->cfg.view_timeout_ms * 9 / 10);
 }
 
 enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_out *out)

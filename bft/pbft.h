@@ -19,6 +19,7 @@ struct pbft_config {
 	uint32_t view_timeout_max_ms; /* successive view changes double the timeout up to this */
 	uint32_t fetch_timeout_ms;    /* state transfer: ask another peer after this long */
 	uint32_t retransmit_ms;       /* no progress for this long with work pending: retransmit */
+	uint32_t preprepare_timeout_ms; /* a request must be pre-prepared this soon (Aardvark) */
 	const struct bft_byz *byz;    /* borrowed; NULL for a correct replica */
 };
 
@@ -57,6 +58,7 @@ struct pbft_status {
 	uint32_t pending;       /* requests queued */
 	uint64_t view_changes;  /* views entered after the first */
 	uint64_t state_transfers;
+	uint64_t slow_primary_suspicions; /* view changes started by the pre-prepare deadline */
 	uint64_t faults[BFT_ERR_COUNT]; /* rejected inputs by reason */
 };
 void pbft_status(const struct pbft *p, struct pbft_status *st);

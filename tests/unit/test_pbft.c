@@ -106,7 +106,15 @@ static void seed_identity(struct cr_identity *id, uint8_t tag, uint8_t i)
 	assert_int_equal(cr_identity_from_seed(id, seed), 0);
 }
 
+static struct cluster *cluster_new_byz(uint32_t k, uint32_t w, const struct bft_byz *byz0);
+
 static struct cluster *cluster_new(uint32_t k, uint32_t w)
+{
+	return cluster_new_byz(k, w, NULL);
+}
+
+/* A cluster whose replica 0 (the first primary) runs the Byzantine behaviour byz0. */
+static struct cluster *cluster_new_byz(uint32_t k, uint32_t w, const struct bft_byz *byz0)
 {
 	struct cluster *c = calloc(1, sizeof(*c));
 
@@ -139,6 +147,8 @@ static struct cluster *cluster_new(uint32_t k, uint32_t w)
 		cfg.log.state_chunk_bytes = 16;
 		cfg.view_timeout_ms = 200;
 		cfg.retransmit_ms = 50;
+		if (i == 0)
+			cfg.byz = byz0;
 		c->cfg[i] = cfg;
 		assert_int_equal(pbft_new(&c->r[i], &cfg), BFT_OK);
 	}
@@ -701,6 +711,94 @@ static void test_pbft_lagging_replica_catches_up_by_state_transfer(void **state)
 	cluster_free(c);
 }
 
+/* --- Byzantine primaries ------------------------------------------------------------------ */
+
+static void submit_all(struct cluster *c, int client, const char *op)
+{
+	c->reqid[client]++;
+	for (int i = 0; i < N; i++) {
+		struct wire_buf env;
+		make_request(c, client, c->reqid[client], op, &env);
+		enqueue(c, i, -1, env.p, env.len);
+		wire_buf_free(&env);
+	}
+}
+
+static void run_byzantine_primary(uint32_t mode, bool expect_view_change)
+{
+	struct bft_byz byz = {.modes = mode, .seed = 7};
+	struct cluster *c = cluster_new_byz(4, 16, &byz);
+	struct pbft_status st;
+
+	for (int i = 0; i < 12; i++) {
+		char op[16];
+		snprintf(op, sizeof(op), "z%d", i);
+		submit_all(c, i % NCLIENTS, op);
+		run(c, 20);
+	}
+	run(c, 8000);
+	for (int r = 1; r < N; r++) {
+		status(c, r, &st);
+		assert_int_equal(c->app[r].count, 12);
+		assert_memory_equal(c->app[r].chain, c->app[1].chain, 32);
+		if (expect_view_change)
+			assert_true(st.view >= 1);
+	}
+	cluster_free(c);
+}
+
+static void test_pbft_survives_an_equivocating_primary(void **state)
+{
+	(void)state;
+	run_byzantine_primary(BFT_BYZ_EQUIVOCATE, true);
+}
+
+static void test_pbft_replaces_a_slow_primary_before_its_request_timer_fires(void **state)
+{
+	struct bft_byz byz = {.modes = BFT_BYZ_SLOW_PRIMARY, .seed = 7};
+	struct cluster *c = cluster_new_byz(4, 16, &byz);
+	struct pbft_status st;
+
+	(void)state;
+	for (int r = 0; r < N; r++)
+		pbft_free(c->r[r]);
+	for (int r = 0; r < N; r++) {
+		c->cfg[r].view_timeout_ms = 2000;
+		c->cfg[r].preprepare_timeout_ms = 100;
+		assert_int_equal(pbft_new(&c->r[r], &c->cfg[r]), BFT_OK);
+	}
+	submit_all(c, 0, "slow");
+	run(c, 1500);
+	for (int r = 1; r < N; r++) {
+		status(c, r, &st);
+		assert_true(st.view >= 1);
+		assert_int_equal(c->app[r].count, 1);
+		assert_true(st.slow_primary_suspicions >= 1);
+	}
+	cluster_free(c);
+}
+
+static void test_pbft_survives_a_primary_with_wrong_digests(void **state)
+{
+	(void)state;
+	run_byzantine_primary(BFT_BYZ_WRONG_DIGEST, true);
+}
+
+static void test_pbft_survives_a_primary_with_bad_signatures(void **state)
+{
+	(void)state;
+	run_byzantine_primary(BFT_BYZ_BAD_SIGNATURE, true);
+}
+
+static void test_pbft_survives_a_bogus_new_view_and_view_change_spam(void **state)
+{
+	(void)state;
+	run_byzantine_primary(BFT_BYZ_SILENT, true);
+	run_byzantine_primary(BFT_BYZ_VC_SPAM | BFT_BYZ_REPLAY | BFT_BYZ_BAD_CHECKPOINT |
+				      BFT_BYZ_WRONG_REPLY,
+			      false);
+}
+
 /* --- crash and recovery ------------------------------------------------------------------ */
 
 static void test_pbft_backup_restarted_from_its_log_recovers_and_catches_up(void **state)
@@ -817,6 +915,11 @@ int main(void)
 		cmocka_unit_test(test_pbft_backup_restarted_from_its_log_recovers_and_catches_up),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_loses_no_acknowledged_write),
 		cmocka_unit_test(test_pbft_restore_refuses_a_forged_prepared_certificate),
+		cmocka_unit_test(test_pbft_survives_an_equivocating_primary),
+		cmocka_unit_test(test_pbft_replaces_a_slow_primary_before_its_request_timer_fires),
+		cmocka_unit_test(test_pbft_survives_a_primary_with_wrong_digests),
+		cmocka_unit_test(test_pbft_survives_a_primary_with_bad_signatures),
+		cmocka_unit_test(test_pbft_survives_a_bogus_new_view_and_view_change_spam),
 	};
 	return cmocka_run_group_tests_name("pbft", tests, NULL, NULL);
 }
