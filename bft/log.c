@@ -462,6 +462,25 @@ enum bft_err bft_log_submit(struct bft_log *lg, const struct bft_msg *req, uint6
 	return BFT_OK;
 }
 
+enum bft_err bft_log_query(struct bft_log *lg, const struct bft_msg *req, bft_view view,
+			   struct bft_out *out)
+{
+	struct wire_buf result = {0};
+	enum bft_err e;
+
+	if (req->type != BFT_MSG_REQUEST || req->sender >= lg->cfg.limits.n_clients)
+		return BFT_ESENDER;
+	if (!(req->u.request.flags & BFT_REQ_READONLY) || lg->cfg.app.query == NULL)
+		return BFT_EINVAL;
+	lg->cfg.app.query(lg->cfg.app.ctx, req->sender, &req->u.request.op, &result);
+	if (result.len > lg->cfg.limits.result_max)
+		result.len = lg->cfg.limits.result_max;
+	e = send_reply(lg, req->sender, req->u.request.reqid, view, result.p, (uint32_t)result.len,
+		       out);
+	wire_buf_free(&result);
+	return e;
+}
+
 uint32_t bft_log_pending(const struct bft_log *lg)
 {
 	return lg->npending;

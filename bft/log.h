@@ -59,6 +59,16 @@ void bft_log_free(struct bft_log *lg);
 enum bft_err bft_log_submit(struct bft_log *lg, const struct bft_msg *req, uint64_t now_ms,
 			    struct bft_out *out) BFT_WUR;
 
+/**
+ * The read-only fast path (PBFT TOCS §5.1.3): runs a READONLY request through app.query against
+ * the state as executed so far, without ordering it or recording it, and sends the signed REPLY.
+ * The client accepts only 2f+1 matching replies, so no f replicas can pass off a stale or false
+ * value. BFT_ESENDER for an unknown client, BFT_EINVAL when the request is not read-only or the
+ * application has no query function.
+ */
+enum bft_err bft_log_query(struct bft_log *lg, const struct bft_msg *req, bft_view view,
+			   struct bft_out *out) BFT_WUR;
+
 /** Requests queued and not yet ordered. */
 uint32_t bft_log_pending(const struct bft_log *lg);
 /** The time at which the queued requests form a batch by the time rule: false when nothing

@@ -700,7 +700,11 @@ static enum bft_err on_request(struct pbft *p, const struct bft_msg *m, uint64_t
 			       bool from_client, struct bft_out *out)
 {
 	bool was_idle = bft_log_pending(p->log) == 0;
-	enum bft_err e = bft_log_submit(p->log, m, now, out);
+	enum bft_err e;
+
+	if (m->u.request.flags & BFT_REQ_READONLY)
+		return bft_log_query(p->log, m, p->view, out);
+	e = bft_log_submit(p->log, m, now, out);
 
 	if (e != BFT_OK)
 		return e;

@@ -47,6 +47,22 @@ static void toy_execute(void *ctx, bft_client_id client, const struct bft_bytes 
 	result->cap = (size_t)len;
 }
 
+static void toy_query(void *ctx, bft_client_id client, const struct bft_bytes *op,
+		      struct wire_buf *result)
+{
+	const struct toy *t = ctx;
+	char buf[64];
+	int len;
+
+	(void)client;
+	(void)op;
+	len = snprintf(buf, sizeof(buf), "count %llu", (unsigned long long)t->count);
+	result->p = realloc(result->p, (size_t)len);
+	memcpy(result->p, buf, (size_t)len);
+	result->len = (size_t)len;
+	result->cap = (size_t)len;
+}
+
 static enum bft_err toy_snapshot(void *ctx, struct wire_buf *out)
 {
 	struct toy *t = ctx;
@@ -139,7 +155,7 @@ static struct cluster *cluster_new_byz(uint32_t k, uint32_t w, const struct bft_
 		cfg.log.client_pks = (const uint8_t(*)[CR_PK_BYTES])c->cpk;
 		cfg.log.limits = c->limits;
 		cfg.log.app = (struct bft_app){.ctx = &c->app[i], .execute = toy_execute,
-					       .snapshot = toy_snapshot, .restore = toy_restore};
+					       .query = toy_query, .snapshot = toy_snapshot, .restore = toy_restore};
 		cfg.log.checkpoint_interval = k;
 		cfg.log.window = w;
 		cfg.log.batch_max_requests = 4;
@@ -339,6 +355,11 @@ static void submit(struct cluster *c, int client, int to, const char *op)
 	wire_buf_free(&env);
 }
 
+static enum bft_err feed(struct cluster *c, int r, struct wire_buf *env)
+{
+	return deliver(c, r, env->p, env->len);
+}
+
 static void status(struct cluster *c, int r, struct pbft_status *st)
 {
 	pbft_status(c->r[r], st);
@@ -410,6 +431,34 @@ static void test_pbft_retransmitted_request_gets_the_cached_reply_and_is_not_ree
 	cluster_free(c);
 }
 
+static void test_pbft_answers_read_only_requests_without_ordering_them(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST, .sender = 1};
+	struct wire_buf env = {0};
+	struct pbft_status st;
+
+	(void)state;
+	submit(c, 0, 0, "w1");
+	submit(c, 0, 0, "w2");
+	run(c, 100);
+	m.u.request.reqid = 1;
+	m.u.request.flags = BFT_REQ_READONLY;
+	m.u.request.op = (struct bft_bytes){.p = (const uint8_t *)"get", .len = 3};
+	assert_int_equal(wire_encode(&m, &c->cid[1], &env), BFT_OK);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(feed(c, i, &env), BFT_OK);
+	run(c, 100);
+	assert_int_equal(c->replies[1], N);
+	for (int i = 0; i < N; i++) {
+		status(c, i, &st);
+		assert_int_equal(c->app[i].count, 2);
+		assert_int_equal(st.last_executed, 1);
+	}
+	wire_buf_free(&env);
+	cluster_free(c);
+}
+
 /* --- acceptance rules of TOCS §4.2 and their rejections ----------------------------------- */
 
 /* Builds a PRE-PREPARE signed by replica `signer`. */
@@ -435,10 +484,6 @@ static void make_preprepare(struct cluster *c, int signer, bft_view v, bft_seq n
 	assert_int_equal(wire_encode(&m, &c->rid[signer], env), BFT_OK);
 }
 
-static enum bft_err feed(struct cluster *c, int r, struct wire_buf *env)
-{
-	return deliver(c, r, env->p, env->len);
-}
 
 static void test_pbft_rejects_preprepare_from_wrong_view(void **state)
 {
@@ -900,6 +945,7 @@ int main(void)
 		cmocka_unit_test(test_pbft_commits_a_request_at_every_replica),
 		cmocka_unit_test(test_pbft_pipelines_many_requests_and_checkpoints),
 		cmocka_unit_test(test_pbft_retransmitted_request_gets_the_cached_reply_and_is_not_reexecuted),
+		cmocka_unit_test(test_pbft_answers_read_only_requests_without_ordering_them),
 		cmocka_unit_test(test_pbft_rejects_preprepare_from_wrong_view),
 		cmocka_unit_test(test_pbft_rejects_preprepare_from_a_backup_claiming_to_be_primary),
 		cmocka_unit_test(test_pbft_rejects_preprepare_outside_the_watermarks),
