@@ -203,4 +203,17 @@ enum bft_err bft_log_commit_record(struct bft_log *lg, bft_seq seq, bft_view vie
 				   uint64_t time_ms, const struct bft_bytes *reqs, uint32_t n,
 				   struct bft_out *out) BFT_WUR;
 
+/* --- Appended for Honey Badger ----------------------------------------------------------------- */
+
+/**
+ * The first (at most) max queued requests in arrival order, skipping any already executed,
+ * WITHOUT marking them proposed (Honey Badger §4.3: each replica proposes a random subset of
+ * the first B requests of its queue; a request stays queued until it is executed, whoever
+ * proposed it). *reqs receives a malloc'd array (NULL when *n is 0) of envelopes borrowed from
+ * the queue, valid until the next call that changes the queue; free the array with free().
+ * BFT_OK or BFT_ENOMEM (then *reqs and *n are untouched).
+ */
+enum bft_err bft_log_peek(const struct bft_log *lg, uint32_t max, struct bft_bytes **reqs,
+			  uint32_t *n) BFT_WUR;
+
 #endif

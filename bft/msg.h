@@ -34,6 +34,15 @@ enum bft_msg_type {
 	BFT_MSG_FETCH = 9,       /* state transfer / log catch-up request */
 	BFT_MSG_STATE = 10,      /* one chunk of a checkpointed state */
 	/* Honey Badger message types are numbered from 32 (hb.h). */
+	BFT_MSG_HB_VAL = 32,     /* RBC: proposer -> replica `index`, its shard (HB §4.2) */
+	BFT_MSG_HB_ECHO = 33,    /* RBC: replica -> all, its own shard */
+	BFT_MSG_HB_READY = 34,   /* RBC: replica -> all, the root it is ready for */
+	BFT_MSG_HB_BVAL = 35,    /* ABA: binary value (Mostefaoui-Moumen-Raynal) */
+	BFT_MSG_HB_AUX = 36,     /* ABA: auxiliary value */
+	BFT_MSG_HB_CONF = 37,    /* ABA: the set of values confirmed (the CONF round) */
+	BFT_MSG_HB_TERM = 38,    /* ABA: the sender decided; stands for its later rounds */
+	BFT_MSG_HB_COIN = 39,    /* ABA: a threshold coin share */
+	BFT_MSG_HB_DEC = 40,     /* epoch: a TDH2 decryption share of one proposal */
 	BFT_MSG_TYPE_MAX = 63
 };
 
@@ -145,6 +154,66 @@ struct bft_state_chunk {
 	uint32_t nbranch;
 };
 
+/* ---- Honey Badger (hb.h) ---------------------------------------------------------------- */
+
+/* The longest Merkle branch an RBC shard may carry (cr_merkle: 4096 leaves) and the size of a
+ * coin or decryption share (cr_coin / cr_tdh2 fixed encodings); hb.c checks both agree. */
+#define BFT_HB_BRANCH_MAX 12u
+#define BFT_HB_SHARE_BYTES 98u
+
+/* HB_VAL and HB_ECHO payload:
+ *   [epoch:uint, proposer:uint, root:bin(32), index:uint, shard:bin, branch:[bin(32)...]]
+ * The shard is number `index` of the Reed-Solomon encoding of the proposer's (encrypted)
+ * proposal, with its Merkle branch to root. A VAL goes from the proposer to replica `index`; an
+ * ECHO from replica `index` to all. proposer and index are < n_replicas, the shard is not empty,
+ * the branch has at most BFT_HB_BRANCH_MAX nodes. The branch is copied into the struct (no
+ * allocation); the shard borrows from the frame. */
+struct bft_hb_rbc {
+	uint64_t epoch;
+	uint32_t proposer;
+	uint8_t root[CR_DIGEST_BYTES];
+	uint32_t index;
+	struct bft_bytes shard;
+	uint8_t branch[BFT_HB_BRANCH_MAX][CR_DIGEST_BYTES];
+	uint32_t nbranch;
+};
+
+/* HB_READY payload: [epoch:uint, proposer:uint, root:bin(32)] */
+struct bft_hb_ready {
+	uint64_t epoch;
+	uint32_t proposer;
+	uint8_t root[CR_DIGEST_BYTES];
+};
+
+/* HB_BVAL, HB_AUX, HB_CONF and HB_TERM payload: [epoch:uint, instance:uint, round:uint, value:uint]
+ * instance (< n_replicas) is the proposer whose binary agreement this is. value is a bit (0 or 1)
+ * for BVAL, AUX and TERM; for CONF it is a non-empty set of bits: 1 = {0}, 2 = {1}, 3 = {0, 1}.
+ * TERM's round is the round in which the sender decided. */
+#define BFT_HB_CONF_ALL 3u
+struct bft_hb_aba {
+	uint64_t epoch;
+	uint32_t instance;
+	uint32_t round;
+	uint32_t value;
+};
+
+/* HB_COIN payload: [epoch:uint, instance:uint, round:uint, share:bin(98)]
+ * A CKS coin share (cr_coin encoding) for the coin named (epoch, instance, round). */
+struct bft_hb_coin {
+	uint64_t epoch;
+	uint32_t instance;
+	uint32_t round;
+	uint8_t share[BFT_HB_SHARE_BYTES];
+};
+
+/* HB_DEC payload: [epoch:uint, proposer:uint, share:bin(98)]
+ * A TDH2 decryption share (cr_tdh2 encoding) of the proposal of `proposer` in `epoch`. */
+struct bft_hb_dec {
+	uint64_t epoch;
+	uint32_t proposer;
+	uint8_t share[BFT_HB_SHARE_BYTES];
+};
+
 /** A decoded message: the envelope fields and the typed payload. */
 struct bft_msg {
 	uint32_t version;
@@ -163,6 +232,11 @@ struct bft_msg {
 		struct bft_newview newview;
 		struct bft_fetch fetch;
 		struct bft_state_chunk state;
+		struct bft_hb_rbc hb_rbc;     /* HB_VAL, HB_ECHO */
+		struct bft_hb_ready hb_ready;
+		struct bft_hb_aba hb_aba;     /* HB_BVAL, HB_AUX, HB_CONF, HB_TERM */
+		struct bft_hb_coin hb_coin;
+		struct bft_hb_dec hb_dec;
 	} u;
 };
 

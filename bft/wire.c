@@ -219,6 +219,59 @@ static void enc_state(struct wire_enc *e, const struct bft_state_chunk *s)
 	enc_bin_list(e, s->branch, s->nbranch);
 }
 
+/* Honey Badger payloads (msg.h). Values the decoder would refuse (an over-long branch, an empty
+ * shard) are refused here too, so that no correct replica emits a frame its peers reject. */
+static void enc_hb_rbc(struct wire_enc *e, const struct bft_hb_rbc *r)
+{
+	if (r->nbranch > BFT_HB_BRANCH_MAX || r->shard.len == 0) {
+		e->invalid = 1;
+		return;
+	}
+	enc_array(e, 6);
+	enc_uint(e, r->epoch);
+	enc_uint(e, r->proposer);
+	enc_raw_bin(e, r->root, CR_DIGEST_BYTES);
+	enc_uint(e, r->index);
+	enc_bin(e, &r->shard);
+	enc_array(e, r->nbranch);
+	for (uint32_t i = 0; i < r->nbranch; i++)
+		enc_raw_bin(e, r->branch[i], CR_DIGEST_BYTES);
+}
+
+static void enc_hb_ready(struct wire_enc *e, const struct bft_hb_ready *r)
+{
+	enc_array(e, 3);
+	enc_uint(e, r->epoch);
+	enc_uint(e, r->proposer);
+	enc_raw_bin(e, r->root, CR_DIGEST_BYTES);
+}
+
+static void enc_hb_aba(struct wire_enc *e, const struct bft_hb_aba *a)
+{
+	enc_array(e, 4);
+	enc_uint(e, a->epoch);
+	enc_uint(e, a->instance);
+	enc_uint(e, a->round);
+	enc_uint(e, a->value);
+}
+
+static void enc_hb_coin(struct wire_enc *e, const struct bft_hb_coin *c)
+{
+	enc_array(e, 4);
+	enc_uint(e, c->epoch);
+	enc_uint(e, c->instance);
+	enc_uint(e, c->round);
+	enc_raw_bin(e, c->share, BFT_HB_SHARE_BYTES);
+}
+
+static void enc_hb_dec(struct wire_enc *e, const struct bft_hb_dec *d)
+{
+	enc_array(e, 3);
+	enc_uint(e, d->epoch);
+	enc_uint(e, d->proposer);
+	enc_raw_bin(e, d->share, BFT_HB_SHARE_BYTES);
+}
+
 static void enc_payload(struct wire_enc *e, const struct bft_msg *m)
 {
 	switch (m->type) {
@@ -249,6 +302,25 @@ static void enc_payload(struct wire_enc *e, const struct bft_msg *m)
 		break;
 	case BFT_MSG_STATE:
 		enc_state(e, &m->u.state);
+		break;
+	case BFT_MSG_HB_VAL:
+	case BFT_MSG_HB_ECHO:
+		enc_hb_rbc(e, &m->u.hb_rbc);
+		break;
+	case BFT_MSG_HB_READY:
+		enc_hb_ready(e, &m->u.hb_ready);
+		break;
+	case BFT_MSG_HB_BVAL:
+	case BFT_MSG_HB_AUX:
+	case BFT_MSG_HB_CONF:
+	case BFT_MSG_HB_TERM:
+		enc_hb_aba(e, &m->u.hb_aba);
+		break;
+	case BFT_MSG_HB_COIN:
+		enc_hb_coin(e, &m->u.hb_coin);
+		break;
+	case BFT_MSG_HB_DEC:
+		enc_hb_dec(e, &m->u.hb_dec);
 		break;
 	default:
 		/* wire_encode checked the type before writing anything. */

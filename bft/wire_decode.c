@@ -462,6 +462,87 @@ static enum bft_err dec_state(const struct wire_limits *l, struct rd *r, struct 
 	return BFT_OK;
 }
 
+/* A replica id inside a Honey Badger payload (proposer, instance, shard index): a 32-bit field
+ * below n_replicas. A larger value names nobody and is the wrong field (BFT_EFIELD), not a
+ * sender error: the envelope's sender is fine. */
+static enum bft_err rd_replica(const struct wire_limits *l, struct rd *r, uint32_t *v)
+{
+	WIRE_TRY(rd_u32(r, v));
+	return *v < l->n_replicas ? BFT_OK : BFT_EFIELD;
+}
+
+/* [epoch, proposer, root, index, shard, branch:[bin(32)...]] for HB_VAL and HB_ECHO. The shard
+ * is bounded by the frame only (its size follows from the proposal's); the branch by
+ * BFT_HB_BRANCH_MAX, and it is copied into the fixed array, so nothing is allocated. */
+static enum bft_err dec_hb_rbc(const struct wire_limits *l, struct rd *r, struct bft_hb_rbc *m)
+{
+	uint32_t n;
+
+	WIRE_TRY(rd_tuple(r, 6));
+	WIRE_TRY(rd_uint(r, &m->epoch));
+	WIRE_TRY(rd_replica(l, r, &m->proposer));
+	WIRE_TRY(rd_digest(r, m->root));
+	WIRE_TRY(rd_replica(l, r, &m->index));
+	WIRE_TRY(rd_bin(r, 1, UINT32_MAX, &m->shard));
+	WIRE_TRY(rd_list(r, BFT_HB_BRANCH_MAX, (size_t)2 + CR_DIGEST_BYTES, &n));
+	m->nbranch = n;
+	for (uint32_t i = 0; i < n; i++)
+		WIRE_TRY(rd_digest(r, m->branch[i]));
+	return BFT_OK;
+}
+
+/* [epoch, proposer, root] */
+static enum bft_err dec_hb_ready(const struct wire_limits *l, struct rd *r,
+				 struct bft_hb_ready *m)
+{
+	WIRE_TRY(rd_tuple(r, 3));
+	WIRE_TRY(rd_uint(r, &m->epoch));
+	WIRE_TRY(rd_replica(l, r, &m->proposer));
+	return rd_digest(r, m->root);
+}
+
+/* [epoch, instance, round, value]: value a bit, or for CONF a non-empty set of bits. */
+static enum bft_err dec_hb_aba(const struct wire_limits *l, struct rd *r, enum bft_msg_type t,
+			       struct bft_hb_aba *m)
+{
+	WIRE_TRY(rd_tuple(r, 4));
+	WIRE_TRY(rd_uint(r, &m->epoch));
+	WIRE_TRY(rd_replica(l, r, &m->instance));
+	WIRE_TRY(rd_u32(r, &m->round));
+	WIRE_TRY(rd_u32(r, &m->value));
+	if (t == BFT_MSG_HB_CONF)
+		return m->value >= 1 && m->value <= BFT_HB_CONF_ALL ? BFT_OK : BFT_EFIELD;
+	return m->value <= 1 ? BFT_OK : BFT_EFIELD;
+}
+
+static enum bft_err rd_share(struct rd *r, uint8_t out[BFT_HB_SHARE_BYTES])
+{
+	const uint8_t *p;
+
+	WIRE_TRY(rd_fixed(r, BFT_HB_SHARE_BYTES, &p));
+	memcpy(out, p, BFT_HB_SHARE_BYTES);
+	return BFT_OK;
+}
+
+/* [epoch, instance, round, share:bin(98)] */
+static enum bft_err dec_hb_coin(const struct wire_limits *l, struct rd *r, struct bft_hb_coin *m)
+{
+	WIRE_TRY(rd_tuple(r, 4));
+	WIRE_TRY(rd_uint(r, &m->epoch));
+	WIRE_TRY(rd_replica(l, r, &m->instance));
+	WIRE_TRY(rd_u32(r, &m->round));
+	return rd_share(r, m->share);
+}
+
+/* [epoch, proposer, share:bin(98)] */
+static enum bft_err dec_hb_dec(const struct wire_limits *l, struct rd *r, struct bft_hb_dec *m)
+{
+	WIRE_TRY(rd_tuple(r, 3));
+	WIRE_TRY(rd_uint(r, &m->epoch));
+	WIRE_TRY(rd_replica(l, r, &m->proposer));
+	return rd_share(r, m->share);
+}
+
 static enum bft_err dec_payload(const struct wire_limits *l, struct rd *r, struct bft_msg *m)
 {
 	switch (m->type) {
@@ -484,6 +565,20 @@ static enum bft_err dec_payload(const struct wire_limits *l, struct rd *r, struc
 		return dec_fetch(r, &m->u.fetch);
 	case BFT_MSG_STATE:
 		return dec_state(l, r, &m->u.state);
+	case BFT_MSG_HB_VAL:
+	case BFT_MSG_HB_ECHO:
+		return dec_hb_rbc(l, r, &m->u.hb_rbc);
+	case BFT_MSG_HB_READY:
+		return dec_hb_ready(l, r, &m->u.hb_ready);
+	case BFT_MSG_HB_BVAL:
+	case BFT_MSG_HB_AUX:
+	case BFT_MSG_HB_CONF:
+	case BFT_MSG_HB_TERM:
+		return dec_hb_aba(l, r, m->type, &m->u.hb_aba);
+	case BFT_MSG_HB_COIN:
+		return dec_hb_coin(l, r, &m->u.hb_coin);
+	case BFT_MSG_HB_DEC:
+		return dec_hb_dec(l, r, &m->u.hb_dec);
 	default:
 		return BFT_ETYPE;
 	}

@@ -29,10 +29,16 @@
  * envelope, the only kinds that travel inside a VIEW-CHANGE's proof and certificates. */
 #define WIRE_SMALL_ENVELOPE_MAX 160u
 
+/** 1 if t is one of the Honey Badger message types (msg.h, numbered from 32), 0 otherwise. */
+static inline int wire_type_hb(uint64_t t)
+{
+	return t >= BFT_MSG_HB_VAL && t <= BFT_MSG_HB_DEC;
+}
+
 /** 1 if t is a message type this codec knows, 0 otherwise. */
 static inline int wire_type_known(uint64_t t)
 {
-	return t >= BFT_MSG_REQUEST && t <= BFT_MSG_STATE;
+	return (t >= BFT_MSG_REQUEST && t <= BFT_MSG_STATE) || wire_type_hb(t);
 }
 
 /**
