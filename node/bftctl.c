@@ -1,0 +1,847 @@
+/*
+ * bftctl: the client of a Byzantine fault tolerant key-value cluster. It never trusts a single
+ * replica: every answer it prints was vouched for by f+1 matching signed replies (2f+1 for reads
+ * on the fast path), checked here by the client core (bft/client.h).
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/http/http.h>
+
+#include "crypto/cr_sign.h"
+#include "node/ctl.h"
+#include "node/kv_op.h"
+
+/* Exit codes: distinct for what scripts need to tell apart. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,       /* an error: configuration, keys, network, malformed answer */
+	EXIT_USAGE = 2,
+	EXIT_NOT_FOUND = 3,
+	EXIT_COMPARE = 4,    /* compare-and-swap or transaction comparison failed */
+	EXIT_TIMEOUT = 5,    /* no f+1 matching answers in time: outcome unknown */
+	EXIT_REFUSED = 6,    /* the store refused the operation (too big, full, malformed) */
+};
+
+struct args {
+	const char *config;
+	const char *key_file;
+	bft_client_id client_id;
+	bool json;
+	uint32_t timeout_ms;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: bftctl [options] COMMAND [ARGS]\n"
+		"\n"
+		"Commands:\n"
+		"  put KEY VALUE               write VALUE under KEY\n"
+		"  get KEY                     read KEY (read-only fast path: 2f+1 matching replies)\n"
+		"  del KEY                     delete KEY\n"
+		"  cas KEY VERSION VALUE       write VALUE only if KEY's version is VERSION\n"
+		"                              (0: only if KEY does not exist)\n"
+		"  list PREFIX [LIMIT]         keys starting with PREFIX, in order (default 100)\n"
+		"  txn CMP... then OP... [else OP...]\n"
+		"                              one atomic transaction, as etcd's Txn. CMP is\n"
+		"                              'version(KEY) REL N', 'value(KEY) REL V',\n"
+		"                              'exists(KEY) = 0|1', 'mod(KEY) REL N', 'create(KEY) REL N'\n"
+		"                              with REL one of = != < > <= >=; OP is 'put K V',\n"
+		"                              'get K', 'del K' or 'list P'\n"
+		"  status                      each replica's protocol, view, progress and health\n"
+		"  workload [-n OPS] [--keys K] [--seed S]\n"
+		"                              a mixed put/get/cas/del workload whose every answer is\n"
+		"                              checked against a local model; prints a summary\n"
+		"\n"
+		"Options:\n"
+		"  -c, --config FILE     cluster file; default: the cluster scripts/cluster.sh started\n"
+		"                        (~/.bft/current), then $BFT_CLUSTER\n"
+		"      --client-id N     act as client N of the cluster file (default 0)\n"
+		"      --client-key FILE that client's secret key (default: its key_file)\n"
+		"      --json            machine-readable output\n"
+		"  -t, --timeout MS      give up waiting after MS milliseconds (default 10000)\n"
+		"  -h, --help            this text\n"
+		"\n"
+		"Exit status: 0 ok, 1 error, 2 usage, 3 not found, 4 comparison failed,\n"
+		"5 timeout (outcome unknown), 6 refused by the store (too big, full, malformed).\n");
+}
+
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "bftctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(see bftctl --help)\n");
+	exit(EXIT_USAGE);
+}
+
+/* The cluster file: -c, else the one cluster.sh recorded, else $BFT_CLUSTER. */
+static const char *find_config(const char *given, char *buf, size_t len)
+{
+	const char *home = getenv("HOME");
+	const char *env = getenv("BFT_CLUSTER");
+	struct stat st;
+
+	if (given != NULL)
+		return given;
+	if (home != NULL) {
+		char p[4096];
+		FILE *f;
+		snprintf(p, sizeof(p), "%s/.bft/current", home);
+		f = fopen(p, "r");
+		if (f != NULL) {
+			if (fgets(buf, (int)len, f) != NULL) {
+				buf[strcspn(buf, "\r\n")] = '\0';
+				fclose(f);
+				if (stat(buf, &st) == 0)
+					return buf;
+			} else {
+				fclose(f);
+			}
+		}
+	}
+	if (env != NULL && *env != '\0')
+		return env;
+	fprintf(stderr, "bftctl: which cluster? No -c FILE was given, no cluster started by "
+			"scripts/cluster.sh is running (~/.bft/current), and BFT_CLUSTER is not set.\n"
+			"Start one with `scripts/cluster.sh up` or pass -c path/to/cluster.ini.\n");
+	exit(EXIT_USAGE);
+}
+
+static void json_bytes(FILE *f, const struct bft_bytes *b)
+{
+	fputc('"', f);
+	for (uint32_t i = 0; i < b->len; i++) {
+		uint8_t c = b->p[i];
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+static void text_bytes(FILE *f, const struct bft_bytes *b)
+{
+	for (uint32_t i = 0; i < b->len; i++) {
+		uint8_t c = b->p[i];
+		if (c >= 0x20 && c < 0x7f)
+			fputc(c, f);
+		else
+			fprintf(f, "\\x%02x", c);
+	}
+}
+
+static int status_exit(enum kv_status s)
+{
+	switch (s) {
+	case KV_OK:
+		return EXIT_OK;
+	case KV_NOT_FOUND:
+		return EXIT_NOT_FOUND;
+	case KV_COMPARE_FAILED:
+		return EXIT_COMPARE;
+	default:
+		return EXIT_REFUSED;
+	}
+}
+
+static void print_result(const struct args *a, const struct kv_result *r, double ms)
+{
+	if (a->json) {
+		printf("{\"op\":\"%s\",\"status\":\"%s\",\"revision\":%llu",
+		       r->code == KV_OP_GET ? "get" : r->code == KV_OP_PUT ? "put"
+						  : r->code == KV_OP_DEL ? "del"
+						  : r->code == KV_OP_CAS ? "cas"
+						  : r->code == KV_OP_LIST ? "list"
+									  : "txn",
+		       kv_status_name(r->status), (unsigned long long)r->revision);
+		if (r->code == KV_OP_GET && r->status == KV_OK) {
+			printf(",\"value\":");
+			json_bytes(stdout, &r->value);
+		}
+		if ((r->code == KV_OP_GET || r->code == KV_OP_PUT || r->code == KV_OP_CAS) &&
+		    (r->status == KV_OK || r->status == KV_COMPARE_FAILED))
+			printf(",\"version\":%llu,\"mod_revision\":%llu",
+			       (unsigned long long)r->version, (unsigned long long)r->mod_rev);
+		if (r->code == KV_OP_LIST && r->status == KV_OK) {
+			printf(",\"entries\":[");
+			for (uint32_t i = 0; i < r->nentries; i++) {
+				printf("%s{\"key\":", i ? "," : "");
+				json_bytes(stdout, &r->entries[i].key);
+				if (r->entries[i].has_value) {
+					printf(",\"value\":");
+					json_bytes(stdout, &r->entries[i].value);
+				}
+				printf(",\"version\":%llu}", (unsigned long long)r->entries[i].version);
+			}
+			printf("],\"more\":%s", r->more ? "true" : "false");
+		}
+		if (r->code == KV_OP_TXN && r->status == KV_OK)
+			printf(",\"succeeded\":%s,\"results\":%u", r->succeeded ? "true" : "false",
+			       r->nresults);
+		printf(",\"latency_ms\":%.1f}\n", ms);
+		return;
+	}
+	if (r->status != KV_OK) {
+		if (r->code == KV_OP_CAS && r->status == KV_COMPARE_FAILED)
+			printf("compare failed: current version is %llu\n",
+			       (unsigned long long)r->version);
+		else
+			printf("%s\n", kv_status_name(r->status));
+		return;
+	}
+	switch (r->code) {
+	case KV_OP_GET:
+		text_bytes(stdout, &r->value);
+		printf("\n");
+		break;
+	case KV_OP_PUT:
+	case KV_OP_CAS:
+		printf("OK (version %llu, revision %llu)\n", (unsigned long long)r->version,
+		       (unsigned long long)r->revision);
+		break;
+	case KV_OP_DEL:
+		printf("deleted (revision %llu)\n", (unsigned long long)r->revision);
+		break;
+	case KV_OP_LIST:
+		for (uint32_t i = 0; i < r->nentries; i++) {
+			text_bytes(stdout, &r->entries[i].key);
+			if (r->entries[i].has_value) {
+				printf(" = ");
+				text_bytes(stdout, &r->entries[i].value);
+			}
+			printf("  (version %llu)\n", (unsigned long long)r->entries[i].version);
+		}
+		if (r->more)
+			printf("... more keys follow\n");
+		break;
+	case KV_OP_TXN:
+		printf("%s (%u operation%s ran)\n", r->succeeded ? "SUCCEEDED: then-branch ran"
+								 : "FAILED: else-branch ran",
+		       r->nresults, r->nresults == 1 ? "" : "s");
+		for (uint32_t i = 0; i < r->nresults; i++) {
+			printf("  %u: %s", i, kv_status_name(r->results[i].status));
+			if (r->results[i].code == KV_OP_GET && r->results[i].status == KV_OK) {
+				printf(" ");
+				text_bytes(stdout, &r->results[i].value);
+			}
+			printf("\n");
+		}
+		break;
+	default:
+		printf("OK\n");
+	}
+}
+
+static struct ctl *open_session(const struct args *a, uint32_t outstanding)
+{
+	struct ctl_opts o = {.config_path = a->config, .client_id = a->client_id,
+			     .key_file = a->key_file, .outstanding_max = outstanding};
+	struct ctl *c;
+	char err[1024];
+
+	if (ctl_open(&c, &o, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bftctl: %s\n", err);
+		exit(EXIT_FAIL);
+	}
+	return c;
+}
+
+/* Sends one op and prints what the cluster vouched for. */
+static int run_op(const struct args *a, struct wire_buf *op, bool read_only)
+{
+	struct ctl *c = open_session(a, 1);
+	uint8_t *res = NULL;
+	size_t rlen = 0;
+	double ms = 0;
+	char err[256];
+	struct kv_result r;
+	int rc;
+
+	if (ctl_call(c, op->p, op->len, read_only ? BFT_REQ_READONLY : 0, a->timeout_ms, &res,
+		     &rlen, &ms, err, sizeof(err)) != 0) {
+		bool timeout = strcmp(err, "timeout") == 0;
+		if (a->json)
+			printf("{\"status\":\"%s\"}\n", timeout ? "timeout" : "error");
+		fprintf(stderr, "bftctl: %s%s\n", err,
+			timeout ? ": no f+1 replicas agreed on an answer in time (the operation may "
+				  "or may not have happened)"
+				: "");
+		ctl_close(c);
+		wire_buf_free(op);
+		return timeout ? EXIT_TIMEOUT : EXIT_FAIL;
+	}
+	if (kv_result_decode(res, rlen, &r) != BFT_OK) {
+		fprintf(stderr, "bftctl: the cluster's answer is not a result this bftctl knows\n");
+		rc = EXIT_FAIL;
+	} else {
+		print_result(a, &r, ms);
+		rc = r.code == KV_OP_TXN && r.status == KV_OK && !r.succeeded ? EXIT_COMPARE
+									: status_exit(r.status);
+		kv_result_free(&r);
+	}
+	free(res);
+	ctl_close(c);
+	wire_buf_free(op);
+	return rc;
+}
+
+static uint64_t parse_u64(const char *s, const char *what)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (*s == '\0' || *end != '\0' || *s == '-')
+		die_usage("%s must be a non-negative integer, not '%s'", what, s);
+	return v;
+}
+
+static struct bft_bytes str_bytes(const char *s)
+{
+	return (struct bft_bytes){.p = (const uint8_t *)s, .len = (uint32_t)strlen(s)};
+}
+
+/* --- txn ------------------------------------------------------------------------------------ */
+
+static int parse_rel(const char *s, enum kv_cmp_rel *rel)
+{
+	static const struct {
+		const char *t;
+		enum kv_cmp_rel r;
+	} rels[] = {{"=", KV_EQ}, {"==", KV_EQ}, {"!=", KV_NE}, {"<", KV_LT},
+		    {">", KV_GT}, {"<=", KV_LE}, {">=", KV_GE}};
+	for (size_t i = 0; i < sizeof(rels) / sizeof(rels[0]); i++)
+		if (strcmp(s, rels[i].t) == 0) {
+			*rel = rels[i].r;
+			return 0;
+		}
+	return -1;
+}
+
+/* 'target(KEY) REL OPERAND' -> cmp; strings borrowed from the (mutable) argument. */
+static void parse_cmp(char *s, struct kv_cmp *c)
+{
+	char *open = strchr(s, '('), *close = strrchr(s, ')');
+	char rel[4], *operand;
+	int n = 0;
+
+	if (open == NULL || close == NULL || close < open)
+		die_usage("comparison '%s' is not 'target(KEY) REL VALUE'", s);
+	*open = '\0';
+	*close = '\0';
+	if (strcmp(s, "version") == 0)
+		c->target = KV_CMP_VERSION;
+	else if (strcmp(s, "value") == 0)
+		c->target = KV_CMP_VALUE;
+	else if (strcmp(s, "exists") == 0)
+		c->target = KV_CMP_EXISTS;
+	else if (strcmp(s, "mod") == 0)
+		c->target = KV_CMP_MOD;
+	else if (strcmp(s, "create") == 0)
+		c->target = KV_CMP_CREATE;
+	else
+		die_usage("unknown comparison target '%s' (version, value, exists, mod, create)", s);
+	c->key = str_bytes(open + 1);
+	if (sscanf(close + 1, " %3[=!<>] %n", rel, &n) != 1 || parse_rel(rel, &c->rel) != 0)
+		die_usage("comparison on '%s' lacks a relation (= != < > <= >=)", open + 1);
+	operand = close + 1 + n;
+	if (c->target == KV_CMP_VALUE)
+		c->value = str_bytes(operand);
+	else
+		c->num = parse_u64(operand, "a comparison operand");
+}
+
+static void parse_req(char *s, struct kv_req *r)
+{
+	char *save = NULL;
+	char *verb = strtok_r(s, " ", &save);
+	char *k = strtok_r(NULL, " ", &save);
+	char *v = strtok_r(NULL, "", &save);
+
+	memset(r, 0, sizeof(*r));
+	if (verb == NULL || k == NULL)
+		die_usage("transaction operation '%s' is not 'put K V', 'get K', 'del K' or 'list P'",
+			  s);
+	r->key = str_bytes(k);
+	if (strcmp(verb, "put") == 0 && v != NULL) {
+		r->code = KV_OP_PUT;
+		r->value = str_bytes(v);
+	} else if (strcmp(verb, "get") == 0 && v == NULL) {
+		r->code = KV_OP_GET;
+	} else if (strcmp(verb, "del") == 0 && v == NULL) {
+		r->code = KV_OP_DEL;
+	} else if (strcmp(verb, "list") == 0 && v == NULL) {
+		r->code = KV_OP_LIST;
+	} else {
+		die_usage("transaction operation '%s %s' is not 'put K V', 'get K', 'del K' or 'list P'",
+			  verb, k);
+	}
+}
+
+static int cmd_txn(const struct args *a, int argc, char **argv)
+{
+	struct kv_cmp cmps[128];
+	struct kv_req thens[128], elses[128];
+	uint32_t nc = 0, nt = 0, ne = 0;
+	int phase = 0;
+	struct wire_buf op = {0};
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "then") == 0 && phase == 0) {
+			phase = 1;
+			continue;
+		}
+		if (strcmp(argv[i], "else") == 0 && phase == 1) {
+			phase = 2;
+			continue;
+		}
+		if (nc >= 128 || nt >= 128 || ne >= 128)
+			die_usage("too many comparisons or operations in one transaction");
+		if (phase == 0)
+			parse_cmp(argv[i], &cmps[nc++]);
+		else if (phase == 1)
+			parse_req(argv[i], &thens[nt++]);
+		else
+			parse_req(argv[i], &elses[ne++]);
+	}
+	if (phase == 0)
+		die_usage("txn needs 'then' followed by operations");
+	if (kv_op_encode_txn(&op, cmps, nc, thens, nt, elses, ne) != BFT_OK)
+		die_usage("the transaction cannot be encoded");
+	return run_op(a, &op, false);
+}
+
+/* --- status --------------------------------------------------------------------------------- */
+
+static int http_get(const char *hostport, char **body, size_t *len, char *err, size_t errlen)
+{
+	char u[320];
+	nng_url *url = NULL;
+	nng_http_client *cli = NULL;
+	nng_http_req *req = NULL;
+	nng_http_res *res = NULL;
+	nng_aio *aio = NULL;
+	int rv;
+
+	snprintf(u, sizeof(u), "http://%s/status", hostport);
+	if ((rv = nng_url_parse(&url, u)) == 0 && (rv = nng_http_client_alloc(&cli, url)) == 0 &&
+	    (rv = nng_http_req_alloc(&req, url)) == 0 && (rv = nng_http_res_alloc(&res)) == 0 &&
+	    (rv = nng_aio_alloc(&aio, NULL, NULL)) == 0) {
+		nng_aio_set_timeout(aio, 2000);
+		nng_http_client_transact(cli, req, res, aio);
+		nng_aio_wait(aio);
+		rv = nng_aio_result(aio);
+	}
+	if (rv == 0 && nng_http_res_get_status(res) != 200)
+		rv = NNG_EPROTO;
+	if (rv == 0) {
+		void *data;
+		size_t n;
+		nng_http_res_get_data(res, &data, &n);
+		*body = malloc(n + 1);
+		if (*body == NULL) {
+			rv = NNG_ENOMEM;
+		} else {
+			memcpy(*body, data, n);
+			(*body)[n] = '\0';
+			*len = n;
+		}
+	}
+	if (rv != 0)
+		snprintf(err, errlen, "%s", nng_strerror(rv));
+	if (aio)
+		nng_aio_free(aio);
+	if (res)
+		nng_http_res_free(res);
+	if (req)
+		nng_http_req_free(req);
+	if (cli)
+		nng_http_client_free(cli);
+	if (url)
+		nng_url_free(url);
+	return rv == 0 ? 0 : -1;
+}
+
+/* Pulls "key":value out of a flat JSON object the replica wrote (we wrote it, but it came over
+ * the network: bounded copy, no trust in its shape). */
+static void json_field(const char *doc, const char *key, char *out, size_t len)
+{
+	char pat[64];
+	const char *p;
+	size_t i = 0;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(doc, pat);
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	p += strlen(pat);
+	if (*p == '"')
+		p++;
+	while (*p && *p != '"' && *p != ',' && *p != '}' && i + 1 < len)
+		out[i++] = *p++;
+	out[i] = '\0';
+}
+
+static int cmd_status(const struct args *a)
+{
+	struct node_config cfg;
+	char err[1024];
+	int down = 0;
+
+	if (node_config_load(&cfg, a->config, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bftctl: %s\n", err);
+		return EXIT_FAIL;
+	}
+	if (a->json)
+		printf("[");
+	else
+		printf("%-8s %-8s %-6s %-8s %-14s %-12s %-8s %-12s %s\n", "REPLICA", "PROTOCOL",
+		       "VIEW", "PRIMARY", "LAST_EXECUTED", "STABLE_CKPT", "PENDING", "VIEW_CHANGES",
+		       "HEALTH");
+	for (uint32_t i = 0; i < cfg.n; i++) {
+		char hp[300], *body = NULL;
+		size_t len = 0;
+		node_endpoint_format(&cfg.replicas[i].status, hp, sizeof(hp));
+		if (http_get(hp, &body, &len, err, sizeof(err)) != 0) {
+			down++;
+			if (a->json)
+				printf("%s{\"replica\":%u,\"health\":\"unreachable\",\"error\":\"%s\"}",
+				       i ? "," : "", i, err);
+			else
+				printf("%-8u %-8s %-6s %-8s %-14s %-12s %-8s %-12s unreachable (%s)\n", i,
+				       "-", "-", "-", "-", "-", "-", "-", err);
+			continue;
+		}
+		if (a->json) {
+			body[strcspn(body, "\n")] = '\0';
+			printf("%s%s", i ? "," : "", body);
+		} else {
+			char f[9][64];
+			const char *keys[] = {"protocol", "view", "primary", "last_executed",
+					      "stable_checkpoint", "pending", "view_changes", "health",
+					      "byzantine_modes"};
+			for (int k = 0; k < 9; k++)
+				json_field(body, keys[k], f[k], sizeof(f[k]));
+			printf("%-8u %-8s %-6s %-8s %-14s %-12s %-8s %-12s %s%s\n", i, f[0], f[1], f[2],
+			       f[3], f[4], f[5], f[6], f[7],
+			       strcmp(f[8], "0") != 0 && f[8][0] ? " (FAULTY: byzantine mode)" : "");
+		}
+		free(body);
+	}
+	if (a->json)
+		printf("]\n");
+	node_config_free(&cfg);
+	return down == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+/* --- workload ------------------------------------------------------------------------------- */
+
+struct model_key {
+	bool exists;
+	uint64_t version;
+	char value[64];
+};
+
+static uint64_t xs(uint64_t *s)
+{
+	uint64_t x = *s;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* A single client's sequential workload: every answer is predictable from the operations
+ * before it, so each is checked against a local model of the store. */
+static int cmd_workload(const struct args *a, uint64_t ops, uint32_t nkeys, uint64_t seed)
+{
+	struct ctl *c = open_session(a, 1);
+	struct model_key *model = calloc(nkeys, sizeof(*model));
+	double *lat = calloc(ops ? ops : 1, sizeof(*lat));
+	uint64_t s = seed | 1, done = 0, wrong = 0, timeouts = 0, counts[5] = {0};
+	char key[64], err[256];
+	char prefix[24];
+
+	if (model == NULL || lat == NULL) {
+		fprintf(stderr, "bftctl: out of memory\n");
+		return EXIT_FAIL;
+	}
+	/* Keys unique to this run, so earlier runs against the same cluster do not interfere. */
+	snprintf(prefix, sizeof(prefix), "w%llx-", (unsigned long long)(ctl_now_ms() ^ seed));
+	for (uint64_t i = 0; i < ops; i++) {
+		uint32_t k = (uint32_t)(xs(&s) % nkeys);
+		uint32_t pick = (uint32_t)(xs(&s) % 100);
+		struct model_key *mk = &model[k];
+		struct wire_buf op = {0};
+		bool ro = false;
+		int kind;
+		char value[64];
+		uint8_t *res = NULL;
+		size_t rlen = 0;
+		double ms = 0;
+		struct kv_result r;
+		enum bft_err enc;
+
+		snprintf(key, sizeof(key), "%s%u", prefix, k);
+		snprintf(value, sizeof(value), "v%llu-%llu", (unsigned long long)i,
+			 (unsigned long long)(xs(&s) % 1000000));
+		if (pick < 45) {
+			kind = 0;
+			enc = kv_op_encode_put(&op, (const uint8_t *)key, strlen(key),
+					       (const uint8_t *)value, strlen(value));
+		} else if (pick < 80) {
+			kind = 1;
+			ro = true;
+			enc = kv_op_encode_get(&op, (const uint8_t *)key, strlen(key));
+		} else if (pick < 93) {
+			kind = 2;
+			enc = kv_op_encode_cas(&op, (const uint8_t *)key, strlen(key), mk->version,
+					       (const uint8_t *)value, strlen(value));
+		} else {
+			kind = 3;
+			enc = kv_op_encode_del(&op, (const uint8_t *)key, strlen(key));
+		}
+		counts[kind]++;
+		if (enc != BFT_OK || ctl_call(c, op.p, op.len, ro ? BFT_REQ_READONLY : 0, a->timeout_ms,
+					     &res, &rlen, &ms, err, sizeof(err)) != 0) {
+			timeouts++;
+			wire_buf_free(&op);
+			/* Unknown outcome: stop checking this key exactly. */
+			mk->exists = false;
+			mk->version = 0;
+			mk->value[0] = '\x01';
+			continue;
+		}
+		wire_buf_free(&op);
+		lat[done++] = ms;
+		if (kv_result_decode(res, rlen, &r) != BFT_OK) {
+			wrong++;
+			free(res);
+			continue;
+		}
+		bool ok = true;
+		bool unknown = mk->value[0] == '\x01';
+		switch (kind) {
+		case 0:
+			ok = r.status == KV_OK;
+			mk->exists = true;
+			mk->version = r.version;
+			snprintf(mk->value, sizeof(mk->value), "%s", value);
+			break;
+		case 1:
+			if (!unknown) {
+				if (mk->exists)
+					ok = r.status == KV_OK && r.value.len == strlen(mk->value) &&
+					     memcmp(r.value.p, mk->value, r.value.len) == 0 &&
+					     r.version == mk->version;
+				else
+					ok = r.status == KV_NOT_FOUND;
+			} else if (r.status == KV_OK) {
+				mk->exists = true;
+				mk->version = r.version;
+				size_t n = r.value.len < 63 ? r.value.len : 63;
+				memcpy(mk->value, r.value.p, n);
+				mk->value[n] = '\0';
+			} else {
+				mk->exists = false;
+				mk->version = 0;
+				mk->value[0] = '\0';
+			}
+			break;
+		case 2:
+			if (!unknown)
+				ok = r.status == KV_OK;
+			if (r.status == KV_OK) {
+				mk->exists = true;
+				mk->version = r.version;
+				snprintf(mk->value, sizeof(mk->value), "%s", value);
+			}
+			break;
+		case 3:
+			if (!unknown)
+				ok = mk->exists ? r.status == KV_OK : r.status == KV_NOT_FOUND;
+			mk->exists = false;
+			mk->version = 0;
+			mk->value[0] = '\0';
+			break;
+		}
+		if (!ok) {
+			wrong++;
+			fprintf(stderr, "bftctl: WRONG ANSWER at op %llu on %s: status %s\n",
+				(unsigned long long)i, key, kv_status_name(r.status));
+		}
+		kv_result_free(&r);
+		free(res);
+	}
+	qsort(lat, done, sizeof(*lat), cmp_double);
+	double p50 = done ? lat[done / 2] : 0, p99 = done ? lat[(done * 99) / 100] : 0;
+	if (a->json)
+		printf("{\"ops\":%llu,\"completed\":%llu,\"wrong\":%llu,\"timeouts\":%llu,"
+		       "\"p50_ms\":%.1f,\"p99_ms\":%.1f}\n",
+		       (unsigned long long)ops, (unsigned long long)done, (unsigned long long)wrong,
+		       (unsigned long long)timeouts, p50, p99);
+	else
+		printf("workload: %llu operations (%llu put, %llu get, %llu cas, %llu del) on %u keys\n"
+		       "  completed %llu, wrong answers %llu, timeouts %llu\n"
+		       "  latency p50 %.1f ms, p99 %.1f ms\n",
+		       (unsigned long long)ops, (unsigned long long)counts[0],
+		       (unsigned long long)counts[1], (unsigned long long)counts[2],
+		       (unsigned long long)counts[3], nkeys, (unsigned long long)done,
+		       (unsigned long long)wrong, (unsigned long long)timeouts, p50, p99);
+	free(model);
+	free(lat);
+	ctl_close(c);
+	return wrong > 0 ? EXIT_FAIL : timeouts > 0 ? EXIT_TIMEOUT : EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"client-id", required_argument, NULL, 'I'},
+		{"client-key", required_argument, NULL, 'K'},
+		{"json", no_argument, NULL, 'j'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct args a = {.timeout_ms = 10000};
+	char cfgbuf[4096];
+	const char *cmd;
+	struct wire_buf op = {0};
+	int c;
+
+	/* Options come before the command; the command's own words may look like options. */
+	while ((c = getopt_long(argc, argv, "+c:t:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			a.config = optarg;
+			break;
+		case 'I':
+			a.client_id = parse_u64(optarg, "--client-id");
+			break;
+		case 'K':
+			a.key_file = optarg;
+			break;
+		case 'j':
+			a.json = true;
+			break;
+		case 't':
+			a.timeout_ms = (uint32_t)parse_u64(optarg, "--timeout");
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[optind++];
+	argc -= optind;
+	argv += optind;
+	if (cr_init() != 0) {
+		fprintf(stderr, "bftctl: libsodium failed to initialise\n");
+		return EXIT_FAIL;
+	}
+	a.config = find_config(a.config, cfgbuf, sizeof(cfgbuf));
+
+	if (strcmp(cmd, "put") == 0) {
+		if (argc != 2)
+			die_usage("put takes KEY VALUE");
+		if (kv_op_encode_put(&op, (const uint8_t *)argv[0], strlen(argv[0]),
+				     (const uint8_t *)argv[1], strlen(argv[1])) != BFT_OK)
+			die_usage("cannot encode the operation");
+		return run_op(&a, &op, false);
+	}
+	if (strcmp(cmd, "get") == 0) {
+		if (argc != 1)
+			die_usage("get takes KEY");
+		if (kv_op_encode_get(&op, (const uint8_t *)argv[0], strlen(argv[0])) != BFT_OK)
+			die_usage("cannot encode the operation");
+		return run_op(&a, &op, true);
+	}
+	if (strcmp(cmd, "del") == 0) {
+		if (argc != 1)
+			die_usage("del takes KEY");
+		if (kv_op_encode_del(&op, (const uint8_t *)argv[0], strlen(argv[0])) != BFT_OK)
+			die_usage("cannot encode the operation");
+		return run_op(&a, &op, false);
+	}
+	if (strcmp(cmd, "cas") == 0) {
+		if (argc != 3)
+			die_usage("cas takes KEY VERSION VALUE");
+		if (kv_op_encode_cas(&op, (const uint8_t *)argv[0], strlen(argv[0]),
+				     parse_u64(argv[1], "VERSION"), (const uint8_t *)argv[2],
+				     strlen(argv[2])) != BFT_OK)
+			die_usage("cannot encode the operation");
+		return run_op(&a, &op, false);
+	}
+	if (strcmp(cmd, "list") == 0) {
+		if (argc < 1 || argc > 2)
+			die_usage("list takes PREFIX [LIMIT]");
+		uint32_t limit = argc == 2 ? (uint32_t)parse_u64(argv[1], "LIMIT") : 100;
+		if (kv_op_encode_list(&op, (const uint8_t *)argv[0], strlen(argv[0]), NULL, 0, limit,
+				      0) != BFT_OK)
+			die_usage("cannot encode the operation");
+		return run_op(&a, &op, true);
+	}
+	if (strcmp(cmd, "txn") == 0)
+		return cmd_txn(&a, argc, argv);
+	if (strcmp(cmd, "status") == 0) {
+		if (argc != 0)
+			die_usage("status takes no arguments");
+		return cmd_status(&a);
+	}
+	if (strcmp(cmd, "workload") == 0) {
+		static const struct option wopts[] = {
+			{"ops", required_argument, NULL, 'n'},
+			{"keys", required_argument, NULL, 'k'},
+			{"seed", required_argument, NULL, 's'},
+			{NULL, 0, NULL, 0},
+		};
+		uint64_t ops = 1000, seed = 1;
+		uint32_t keys = 50;
+		optind = 0;
+		argc++;
+		argv--;
+		while ((c = getopt_long(argc, argv, "n:", wopts, NULL)) != -1) {
+			if (c == 'n')
+				ops = parse_u64(optarg, "--ops");
+			else if (c == 'k')
+				keys = (uint32_t)parse_u64(optarg, "--keys");
+			else if (c == 's')
+				seed = parse_u64(optarg, "--seed");
+			else
+				die_usage("workload takes [-n OPS] [--keys K] [--seed S]");
+		}
+		if (keys == 0)
+			die_usage("--keys must be at least 1");
+		return cmd_workload(&a, ops, keys, seed);
+	}
+	die_usage("unknown command '%s'", cmd);
+}

@@ -1,0 +1,234 @@
+#include "node/ctl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto/cr_keyfile.h"
+#include "net/net.h"
+
+struct ctl {
+	struct node_config cfg;
+	struct cr_identity id;
+	struct bft_client *client;
+	struct net_client *net;
+	struct bft_out out;
+	uint64_t timer_ms;
+	uint64_t ignored;  /* frames the client core refused (counted in its stats by reason) */
+};
+
+uint64_t ctl_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static uint64_t wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void ctl_flush(struct ctl *c)
+{
+	for (size_t i = 0; i < c->out.nmsgs; i++) {
+		const struct bft_out_msg *m = &c->out.msgs[i];
+		if (m->dest == BFT_TO_ALL)
+			(void)net_client_send_all(c->net, m->bytes, m->len);
+		else if (m->dest == BFT_TO_REPLICA)
+			(void)net_client_send(c->net, (uint32_t)m->to, m->bytes, m->len);
+	}
+	if (c->out.timer_ms != 0)
+		c->timer_ms = c->out.timer_ms;
+	bft_out_reset(&c->out);
+}
+
+int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t errlen)
+{
+	struct ctl *c = calloc(1, sizeof(*c));
+	struct bft_client_config cc = {0};
+	char **addrs = NULL;
+	int rc = -1;
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (node_config_load(&c->cfg, opts->config_path, err, errlen) != 0) {
+		free(c);
+		return -1;
+	}
+	if (opts->client_id >= c->cfg.nclients) {
+		snprintf(err, errlen, "%s: there is no client %llu (the cluster has %u clients)",
+			 opts->config_path, (unsigned long long)opts->client_id, c->cfg.nclients);
+		goto out;
+	}
+	if (opts->key_file != NULL) {
+		struct cr_key_id kid;
+		if (cr_keyfile_read_identity(opts->key_file, &kid, &c->id, err, errlen) != 0)
+			goto out;
+		if (memcmp(c->id.pk, c->cfg.client_pks[opts->client_id], CR_PK_BYTES) != 0) {
+			snprintf(err, errlen, "%s is not the key of client %llu in %s", opts->key_file,
+				 (unsigned long long)opts->client_id, opts->config_path);
+			goto out;
+		}
+	} else if (node_config_load_client_identity(&c->cfg, opts->client_id, &c->id, err, errlen) !=
+		   0) {
+		goto out;
+	}
+	addrs = calloc(c->cfg.n, sizeof(*addrs));
+	if (addrs == NULL)
+		goto oom;
+	for (uint32_t i = 0; i < c->cfg.n; i++) {
+		char hp[300];
+		addrs[i] = malloc(320);
+		if (addrs[i] == NULL)
+			goto oom;
+		snprintf(addrs[i], 320, "tcp://%s",
+			 node_endpoint_format(&c->cfg.replicas[i].client, hp, sizeof(hp)));
+	}
+	if (net_client_open(&c->net, c->cfg.n, (const char *const *)addrs, c->cfg.frame_max) !=
+	    BFT_OK) {
+		snprintf(err, errlen, "cannot open client sockets");
+		goto out;
+	}
+	cc.id = opts->client_id;
+	cc.n = c->cfg.n;
+	cc.replica_pks = (const uint8_t(*)[CR_PK_BYTES])c->cfg.replica_pks;
+	cc.key = &c->id;
+	node_config_wire_limits(&c->cfg, &cc.limits);
+	/* Honey Badger has no primary, and a censoring replica must not hold a request back:
+	 * send every request to all replicas (HB §4.3). PBFT starts with the primary. */
+	cc.send = c->cfg.protocol == NODE_PROTOCOL_HBBFT ? BFT_SEND_ALL : BFT_SEND_PRIMARY;
+	cc.retransmit_ms = opts->retransmit_ms ? opts->retransmit_ms : 500;
+	cc.outstanding_max = opts->outstanding_max ? opts->outstanding_max : 1;
+	/* Request ids must grow across runs of the same client key: microseconds of wall time
+	 * do, as long as the clock is not set back. */
+	cc.first_reqid = wall_us();
+	if (bft_client_new(&c->client, &cc) != BFT_OK) {
+		snprintf(err, errlen, "invalid client configuration");
+		goto out;
+	}
+	rc = 0;
+	goto out;
+oom:
+	snprintf(err, errlen, "out of memory");
+out:
+	if (addrs != NULL)
+		for (uint32_t i = 0; i < c->cfg.n; i++)
+			free(addrs[i]);
+	free(addrs);
+	if (rc != 0) {
+		ctl_close(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+void ctl_close(struct ctl *c)
+{
+	if (c == NULL)
+		return;
+	bft_client_free(c->client);
+	if (c->net != NULL)
+		net_client_close(c->net);
+	bft_out_free(&c->out);
+	cr_identity_free(&c->id);
+	node_config_free(&c->cfg);
+	free(c);
+}
+
+const struct node_config *ctl_config(const struct ctl *c)
+{
+	return &c->cfg;
+}
+
+enum bft_err ctl_submit(struct ctl *c, const uint8_t *op, size_t len, uint32_t flags,
+			uint64_t *reqid)
+{
+	enum bft_err e = bft_client_submit(c->client, ctl_now_ms(), op, len, flags, reqid, &c->out);
+
+	ctl_flush(c);
+	return e;
+}
+
+bool ctl_poll(struct ctl *c, int wait_ms, struct bft_client_result *res)
+{
+	struct net_rx rx;
+	uint64_t now;
+
+	if (bft_client_poll(c->client, res))
+		return true;
+	now = ctl_now_ms();
+	c->timer_ms = bft_client_next_timer(c->client);
+	if (c->timer_ms != 0 && c->timer_ms > now && (int)(c->timer_ms - now) < wait_ms)
+		wait_ms = (int)(c->timer_ms - now);
+	if (c->timer_ms != 0 && c->timer_ms <= now)
+		wait_ms = 0;
+	if (net_client_recv(c->net, wait_ms, &rx)) {
+		if (bft_client_on_frame(c->client, ctl_now_ms(), rx.replica, rx.bytes, rx.len) != BFT_OK)
+			c->ignored++;
+		net_rx_release(&rx);
+		/* Drain what else is there without waiting. */
+		while (net_client_recv(c->net, 0, &rx)) {
+			if (bft_client_on_frame(c->client, ctl_now_ms(), rx.replica, rx.bytes,
+						rx.len) != BFT_OK)
+				c->ignored++;
+			net_rx_release(&rx);
+		}
+	}
+	now = ctl_now_ms();
+	c->timer_ms = bft_client_next_timer(c->client);
+	if (c->timer_ms != 0 && now >= c->timer_ms) {
+		bft_client_on_timer(c->client, now, &c->out);
+		ctl_flush(c);
+	}
+	return bft_client_poll(c->client, res);
+}
+
+uint32_t ctl_outstanding(const struct ctl *c)
+{
+	return bft_client_outstanding(c->client);
+}
+
+void ctl_stats(const struct ctl *c, struct bft_client_stats *st)
+{
+	bft_client_stats(c->client, st);
+}
+
+int ctl_call(struct ctl *c, const uint8_t *op, size_t len, uint32_t flags, uint32_t timeout_ms,
+	     uint8_t **result, size_t *result_len, double *latency_ms, char *err, size_t errlen)
+{
+	uint64_t reqid, start = ctl_now_ms();
+	struct bft_client_result res;
+	enum bft_err e = ctl_submit(c, op, len, flags, &reqid);
+
+	if (e != BFT_OK) {
+		snprintf(err, errlen, "cannot submit: %s", bft_strerror(e));
+		return -1;
+	}
+	while (ctl_now_ms() - start < timeout_ms) {
+		uint64_t left = timeout_ms - (ctl_now_ms() - start);
+		if (!ctl_poll(c, (int)(left < 50 ? left : 50), &res))
+			continue;
+		if (res.reqid != reqid)
+			continue;
+		*result = malloc(res.result.len ? res.result.len : 1);
+		if (*result == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		memcpy(*result, res.result.p, res.result.len);
+		*result_len = res.result.len;
+		*latency_ms = (double)(res.completed_ms - res.submitted_ms);
+		return 0;
+	}
+	snprintf(err, errlen, "timeout");
+	return -1;
+}

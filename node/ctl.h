@@ -1,0 +1,52 @@
+/*
+ * ctl: a client session with a cluster, for bftctl, its workload and benchmark commands, and the
+ * integration tests. It wraps the pure client core (bft/client.h: signing, f+1 / 2f+1 reply
+ * checks, retransmission) with the transport (net/net.h) and a clock, and offers both a
+ * blocking call and an asynchronous submit/poll pair for pipelined load.
+ */
+#ifndef NODE_CTL_H
+#define NODE_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bft/client.h"
+#include "node/config.h"
+
+struct ctl;
+
+struct ctl_opts {
+	const char *config_path;
+	bft_client_id client_id;
+	const char *key_file;        /* NULL: the [client N] key_file of the config */
+	uint32_t outstanding_max;    /* requests in flight (1 for plain calls) */
+	uint32_t retransmit_ms;      /* first retransmission timeout (0: 500) */
+};
+
+/** Opens a session: loads the config and the client key, connects to every replica. */
+int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t errlen);
+void ctl_close(struct ctl *c);
+const struct node_config *ctl_config(const struct ctl *c);
+
+/** Milliseconds of a monotonic clock (the one ctl uses). */
+uint64_t ctl_now_ms(void);
+
+/**
+ * One request, waited for: up to timeout_ms. On success (0) *result is a malloc'd copy of the
+ * result the cluster vouched for (f+1 matching replies, 2f+1 for read-only) and *latency_ms
+ * is set. -1 with errno-style reason in err on timeout ("timeout") or failure.
+ */
+int ctl_call(struct ctl *c, const uint8_t *op, size_t len, uint32_t flags, uint32_t timeout_ms,
+	     uint8_t **result, size_t *result_len, double *latency_ms, char *err, size_t errlen);
+
+/** Asynchronous: submits a request (BFT_EFULL when outstanding_max are in flight). */
+enum bft_err ctl_submit(struct ctl *c, const uint8_t *op, size_t len, uint32_t flags,
+			uint64_t *reqid);
+/** Waits up to wait_ms for network input and timers, then returns one completed request if
+ *  any (true). */
+bool ctl_poll(struct ctl *c, int wait_ms, struct bft_client_result *res);
+uint32_t ctl_outstanding(const struct ctl *c);
+void ctl_stats(const struct ctl *c, struct bft_client_stats *st);
+
+#endif
