@@ -244,7 +244,7 @@ static uint8_t *rec_alloc(struct kv *kv, size_t size)
 	block = cls * KV_GRAIN;
 	if (a->free[cls] != NULL) {
 		p = a->free[cls];
-		memcpy(&a->free[cls], p, sizeof(p));
+		memcpy(&a->free[cls], p, sizeof(a->free[cls]));
 		return p;
 	}
 	if (a->chunks == NULL || KV_CHUNK - a->used < block) {
@@ -274,7 +274,7 @@ static void rec_free(struct kv *kv, uintptr_t slot)
 		return;
 	}
 	cls = class_of(r.size);
-	memcpy(p, &kv->arena.free[cls], sizeof(p));
+	memcpy(p, &kv->arena.free[cls], sizeof(kv->arena.free[cls]));
 	kv->arena.free[cls] = p;
 }
 
