@@ -22,6 +22,19 @@ static const struct {
 	{BFT_BYZ_BAD_SIGNATURE, "bad-signature", "corrupts the signature of everything it sends"},
 	{BFT_BYZ_WRONG_REPLY, "wrong-reply", "answers clients with wrong results"},
 	{BFT_BYZ_BAD_CHECKPOINT, "bad-checkpoint", "signs checkpoints with a wrong state digest"},
+	{BFT_BYZ_BAD_RBC_SHARDS, "bad-rbc-shards",
+	 "Honey Badger: broadcasts erasure-coded shards that are not one codeword (valid branches)"},
+	{BFT_BYZ_RBC_EQUIVOCATE, "rbc-equivocate",
+	 "Honey Badger: sends VALs of two different roots, and ECHOs and READYs for other roots"},
+	{BFT_BYZ_ABA_EQUIVOCATE, "aba-equivocate",
+	 "Honey Badger: sends BVAL and AUX with different values to different replicas"},
+	{BFT_BYZ_BAD_COIN_SHARE, "bad-coin-share", "Honey Badger: sends invalid threshold coin shares"},
+	{BFT_BYZ_BAD_DEC_SHARE, "bad-decryption-share",
+	 "Honey Badger: sends invalid threshold decryption shares"},
+	{BFT_BYZ_BAD_CIPHERTEXT, "bad-ciphertext",
+	 "Honey Badger: proposes a ciphertext that fails the TDH2 validity check"},
+	{BFT_BYZ_CENSOR, "censor",
+	 "Honey Badger: never proposes the requests of even-numbered clients"},
 };
 
 uint32_t bft_byz_mode_from_name(const char *name)

@@ -20,6 +20,14 @@ enum bft_byz_mode {
 	BFT_BYZ_BAD_SIGNATURE = 1u << 8,   /* corrupts signatures */
 	BFT_BYZ_WRONG_REPLY = 1u << 9,     /* wrong results to clients */
 	BFT_BYZ_BAD_CHECKPOINT = 1u << 10, /* checkpoints with a wrong state digest */
+	/* Honey Badger (hb.h); silent and crash-after apply to it as well. */
+	BFT_BYZ_BAD_RBC_SHARDS = 1u << 11, /* proposes shards that are not one codeword */
+	BFT_BYZ_RBC_EQUIVOCATE = 1u << 12, /* VALs of two roots; ECHO/READY for other roots */
+	BFT_BYZ_ABA_EQUIVOCATE = 1u << 13, /* BVAL/AUX with different values to different peers */
+	BFT_BYZ_BAD_COIN_SHARE = 1u << 14, /* invalid threshold coin shares */
+	BFT_BYZ_BAD_DEC_SHARE = 1u << 15,  /* invalid decryption shares */
+	BFT_BYZ_BAD_CIPHERTEXT = 1u << 16, /* proposes a ciphertext that fails the TDH2 check */
+	BFT_BYZ_CENSOR = 1u << 17,         /* never proposes the requests of even-numbered clients */
 };
 
 struct bft_byz {

@@ -1,0 +1,1636 @@
+/*
+ * Honey Badger BFT epochs on the shared log (hb.h). Miller, Xia, Croman, Shi, Song, "The Honey
+ * Badger of BFT Protocols", CCS 2016 (cited as HB §x). The parts: rbc.c (§4.2), aba.c and acs.c
+ * (§4.4); this file proposes, encrypts, routes messages, decrypts and hands each epoch's batch to
+ * the shared log, which executes, replies, checkpoints and transfers state as it does for PBFT.
+ */
+#include "bft/hb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bft/acs.h"
+#include "crypto/cr_coin.h"
+#include "crypto/cr_merkle.h"
+#include "crypto/cr_tdh2.h"
+
+_Static_assert(BFT_HB_SHARE_BYTES == CR_TDH2_SHARE_BYTES, "msg.h share size is cr_tdh2's");
+_Static_assert(HB_N_MAX == CR_THRESH_N_MAX, "one sender counter per threshold party");
+
+#define HB_ACTIVE 2u          /* epochs running at once: the lowest unexecuted one and the next */
+#define KEEP_SENT 4u          /* executed epochs whose sent messages are kept for FETCH(LOG) */
+#define ROUNDS_AHEAD 16u      /* ABA rounds buffered above the current one */
+#define REQ_OVERHEAD 128u     /* a REQUEST envelope is at most its op plus this (wire_internal.h) */
+#define PROPOSAL_HEADER 12u   /* time_ms (8) and count (4) */
+#define FETCH_TIMEOUT_MS 500u
+
+/* Decryption share states. */
+enum { SH_NONE = 0, SH_STORED, SH_VALID, SH_INVALID, SH_SEEN };
+
+struct sent_msg {
+	uint8_t *bytes;
+	uint32_t len;
+	enum bft_dest dest;
+	uint32_t to;
+	enum bft_msg_type type;
+};
+
+/* What this replica sent in one epoch, kept to retransmit and to answer FETCH(LOG, epoch). */
+struct sent_list {
+	bool used;
+	uint64_t epoch;
+	struct sent_msg *v;
+	size_t n, cap;
+};
+
+/* The decryption of one proposer's ciphertext in an epoch (HB §4.4, "TPKE.DecShare"). */
+struct dec_slot {
+	bool resolved;            /* revealed (ok) or dropped */
+	bool ok;
+	bool ct_valid;            /* the ciphertext is known and passed its check */
+	struct cr_tdh2_ct ct;
+	const uint8_t *sealed;    /* borrowed from the RBC's delivered value */
+	size_t sealed_len;
+	uint8_t *st;              /* n: SH_* */
+	struct cr_tdh2_share *sh; /* n */
+	uint32_t valid;
+	uint8_t *plain;
+	size_t plain_len;
+};
+
+struct epoch {
+	uint64_t e;
+	struct acs *acs;
+	bool proposed, acs_done, finished;
+	uint8_t *in_set;          /* n */
+	struct dec_slot *dec;     /* n */
+};
+
+struct buffered {
+	uint64_t epoch;
+	uint32_t from;
+	uint8_t *frame;
+	uint32_t len;
+};
+
+struct hb {
+	struct hb_config cfg;
+	uint32_t n, f;
+	bft_replica_id self;
+	uint32_t per_prop;        /* ceil(B / n) */
+	size_t payload_max;       /* the longest sealed proposal */
+	struct bft_log *log;
+	struct cr_rs rs;
+	struct cr_lagrange_cache *coin_cache, *enc_cache;
+
+	uint8_t seed[32];
+	uint64_t ctr;
+	bool have_random;
+
+	struct epoch *ep[HB_ACTIVE];
+	struct sent_list sent[HB_ACTIVE + KEEP_SENT];
+	struct aba_out *aba_outs; /* n, reused */
+
+	struct buffered *buf;
+	size_t nbuf, buf_cap;
+	uint32_t *buf_count;      /* n: buffered messages per sender */
+	uint32_t buf_per_sender;
+
+	uint64_t progress_ms;
+	uint64_t retransmit_at;
+	uint64_t fetch_deadline;
+	uint32_t fetch_peer;
+
+	uint64_t byz_sent;
+	struct hb_status st;
+};
+
+void hb_config_default(struct hb_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	bft_log_config_default(&c->log);
+	c->batch_size = 64;
+	c->epochs_ahead_max = 4;
+	c->retransmit_ms = 1000;
+}
+
+void hb_label(uint64_t epoch, uint32_t proposer, uint8_t out[HB_LABEL_BYTES])
+{
+	memcpy(out, "hb.prop", 7);
+	for (int i = 0; i < 8; i++)
+		out[7 + i] = (uint8_t)(epoch >> (8 * i));
+	for (int i = 0; i < 4; i++)
+		out[15 + i] = (uint8_t)(proposer >> (8 * i));
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Randomness: a hash DRBG over the bytes received in BFT_EV_RANDOM events (DESIGN.md: the core
+ * uses no randomness it did not receive). */
+
+static void drbg(struct hb *h, uint8_t out[32])
+{
+	struct cr_hash c;
+
+	cr_hash_init(&c, "hb.drbg");
+	cr_hash_update(&c, h->seed, sizeof(h->seed));
+	cr_hash_update_u64(&c, h->ctr++);
+	cr_hash_final(&c, out);
+}
+
+static void drbg_cb(void *ctx, uint8_t out[32])
+{
+	drbg(ctx, out);
+}
+
+static uint64_t drbg_u64(struct hb *h)
+{
+	uint8_t b[32];
+
+	drbg(h, b);
+	return get_u64(b);
+}
+
+static void mix_random(struct hb *h, const uint8_t *p, size_t len)
+{
+	struct cr_hash c;
+
+	cr_hash_init(&c, "hb.seed");
+	cr_hash_update(&c, h->seed, sizeof(h->seed));
+	cr_hash_update(&c, p, len);
+	cr_hash_final(&c, h->seed);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Faults */
+
+static bool is_fault(enum bft_err e)
+{
+	return e == BFT_ECONFLICT || e == BFT_ENOTPRIMARY || e == BFT_EBADCERT ||
+	       e == BFT_EBADSHARE || e == BFT_EINVAL || e == BFT_EDIGEST || e == BFT_ETOOBIG;
+}
+
+static void fault(struct hb *h, uint32_t who, enum bft_err e)
+{
+	h->st.faults[e]++;
+	if (who < HB_N_MAX)
+		h->st.sender_faults[who]++;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Construction */
+
+static void epoch_free(struct hb *h, struct epoch *ep)
+{
+	if (ep == NULL)
+		return;
+	acs_free(ep->acs);
+	if (ep->dec != NULL)
+		for (uint32_t j = 0; j < h->n; j++) {
+			free(ep->dec[j].st);
+			free(ep->dec[j].sh);
+			free(ep->dec[j].plain);
+		}
+	free(ep->dec);
+	free(ep->in_set);
+	free(ep);
+}
+
+static void sent_clear(struct sent_list *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].bytes);
+	s->n = 0;
+	s->used = false;
+}
+
+static bool keys_ok(const struct hb_config *c)
+{
+	uint32_t n = c->log.n, f = bft_f(n);
+
+	return c->coin_pk != NULL && c->enc_pk != NULL && c->coin_sk != NULL && c->enc_sk != NULL &&
+	       c->coin_pk->purpose == CR_THRESH_COIN && c->enc_pk->purpose == CR_THRESH_ENC &&
+	       c->coin_sk->purpose == CR_THRESH_COIN && c->enc_sk->purpose == CR_THRESH_ENC &&
+	       c->coin_pk->n == n && c->enc_pk->n == n && c->coin_pk->f == f &&
+	       c->enc_pk->f == f && c->coin_sk->index == c->log.self + 1 &&
+	       c->enc_sk->index == c->log.self + 1;
+}
+
+enum bft_err hb_new(struct hb **out, const struct hb_config *cfg)
+{
+	struct hb *h;
+	enum bft_err e;
+	uint32_t n = cfg->log.n;
+
+	if (n == 0 || n > HB_N_MAX || cfg->log.self >= n || cfg->batch_size == 0 ||
+	    cfg->epochs_ahead_max == 0 || cfg->epochs_ahead_max > 1024 || !keys_ok(cfg))
+		return BFT_EINVAL;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return BFT_ENOMEM;
+	h->cfg = *cfg;
+	h->n = n;
+	h->f = bft_f(n);
+	h->self = cfg->log.self;
+	h->per_prop = (cfg->batch_size + n - 1) / n;
+	h->payload_max = cr_tdh2_sealed_len(PROPOSAL_HEADER + (size_t)h->per_prop *
+					    (4u + cfg->log.limits.op_max + REQ_OVERHEAD));
+	if (h->payload_max == 0 || h->payload_max > CR_RS_PAYLOAD_MAX) {
+		free(h);
+		return BFT_EINVAL;
+	}
+	e = bft_log_new(&h->log, &cfg->log);
+	if (e != BFT_OK) {
+		free(h);
+		return e;
+	}
+	if (cr_rs_init(&h->rs, n, n - 2 * h->f) != 0) {
+		bft_log_free(h->log);
+		free(h);
+		return BFT_ENOMEM;
+	}
+	h->coin_cache = malloc(sizeof(*h->coin_cache));
+	h->enc_cache = malloc(sizeof(*h->enc_cache));
+	h->aba_outs = calloc(n, sizeof(*h->aba_outs));
+	h->buf_count = calloc(n, sizeof(*h->buf_count));
+	if (h->coin_cache == NULL || h->enc_cache == NULL || h->aba_outs == NULL ||
+	    h->buf_count == NULL) {
+		hb_free(h);
+		return BFT_ENOMEM;
+	}
+	cr_lagrange_cache_init(h->coin_cache);
+	cr_lagrange_cache_init(h->enc_cache);
+	/* A correct replica sends about 1 + n (2 + 5 r) messages per epoch for r ABA rounds; the
+	 * bound leaves room for several rounds in every buffered epoch. */
+	h->buf_per_sender = cfg->epochs_ahead_max * (32u * n + 64u);
+	h->fetch_peer = (h->self + 1) % n;
+	*out = h;
+	return BFT_OK;
+}
+
+void hb_free(struct hb *h)
+{
+	if (h == NULL)
+		return;
+	for (uint32_t i = 0; i < HB_ACTIVE; i++)
+		epoch_free(h, h->ep[i]);
+	for (uint32_t i = 0; i < HB_ACTIVE + KEEP_SENT; i++) {
+		sent_clear(&h->sent[i]);
+		free(h->sent[i].v);
+	}
+	if (h->aba_outs != NULL)
+		for (uint32_t j = 0; j < h->n; j++)
+			aba_out_free(&h->aba_outs[j]);
+	free(h->aba_outs);
+	for (size_t i = 0; i < h->nbuf; i++)
+		free(h->buf[i].frame);
+	free(h->buf);
+	free(h->buf_count);
+	free(h->coin_cache);
+	free(h->enc_cache);
+	cr_rs_free(&h->rs);
+	bft_log_free(h->log);
+	free(h);
+}
+
+struct bft_log *hb_log(struct hb *h)
+{
+	return h->log;
+}
+
+void hb_status(const struct hb *h, struct hb_status *st)
+{
+	*st = h->st;
+	st->epoch = bft_log_last_executed(h->log);
+	st->active = (h->ep[0] != NULL) + (h->ep[1] != NULL);
+	st->have_random = h->have_random;
+	st->last_executed = bft_log_last_executed(h->log);
+	st->low = bft_log_low(h->log);
+	st->high = bft_log_high(h->log);
+	st->pending = bft_log_pending(h->log);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Sending */
+
+static struct sent_list *sent_for(struct hb *h, uint64_t epoch)
+{
+	struct sent_list *victim = NULL;
+
+	for (uint32_t i = 0; i < HB_ACTIVE + KEEP_SENT; i++) {
+		struct sent_list *s = &h->sent[i];
+
+		if (s->used && s->epoch == epoch)
+			return s;
+		if (victim == NULL || !s->used || (victim->used && s->epoch < victim->epoch))
+			victim = s;
+	}
+	sent_clear(victim);
+	victim->used = true;
+	victim->epoch = epoch;
+	return victim;
+}
+
+static const struct sent_list *sent_find(const struct hb *h, uint64_t epoch)
+{
+	for (uint32_t i = 0; i < HB_ACTIVE + KEEP_SENT; i++)
+		if (h->sent[i].used && h->sent[i].epoch == epoch)
+			return &h->sent[i];
+	return NULL;
+}
+
+static uint8_t *dup_bytes(const void *p, size_t len)
+{
+	uint8_t *d = malloc(len ? len : 1);
+
+	if (d != NULL && len)
+		memcpy(d, p, len);
+	return d;
+}
+
+/* Signs m, keeps a copy for retransmission under epoch (unless keep is false) and queues it. */
+static enum bft_err send_msg(struct hb *h, struct bft_msg *m, bool keep, uint64_t epoch,
+			     enum bft_dest dest, uint32_t to, struct bft_out *out)
+{
+	struct wire_buf env = {0};
+	enum bft_err e;
+
+	m->version = BFT_WIRE_VERSION;
+	m->sender = h->self;
+	e = wire_encode(m, h->cfg.log.id, &env);
+	if (e != BFT_OK) {
+		wire_buf_free(&env);
+		return e;
+	}
+	if (keep) {
+		struct sent_list *s = sent_for(h, epoch);
+
+		if (s->n == s->cap) {
+			size_t ncap = s->cap ? s->cap * 2 : 64;
+			struct sent_msg *v = realloc(s->v, ncap * sizeof(*v));
+
+			if (v == NULL) {
+				wire_buf_free(&env);
+				return BFT_ENOMEM;
+			}
+			s->v = v;
+			s->cap = ncap;
+		}
+		s->v[s->n].bytes = dup_bytes(env.p, env.len);
+		if (s->v[s->n].bytes == NULL) {
+			wire_buf_free(&env);
+			return BFT_ENOMEM;
+		}
+		s->v[s->n].len = (uint32_t)env.len;
+		s->v[s->n].dest = dest;
+		s->v[s->n].to = to;
+		s->v[s->n].type = m->type;
+		s->n++;
+	}
+	return bft_out_msg(out, dest, to, m->type, env.p, env.len);
+}
+
+static enum bft_err send_aba_outs(struct hb *h, struct epoch *ep, struct bft_out *out)
+{
+	enum bft_err e = BFT_OK;
+
+	for (uint32_t j = 0; j < h->n && e == BFT_OK; j++) {
+		struct aba_out *o = &h->aba_outs[j];
+
+		for (size_t i = 0; i < o->n && e == BFT_OK; i++) {
+			const struct aba_msg *am = &o->msgs[i];
+			struct bft_msg m = {.type = am->type};
+
+			if (am->round > h->st.aba_rounds_max)
+				h->st.aba_rounds_max = am->round;
+			if (am->type == BFT_MSG_HB_COIN) {
+				m.u.hb_coin.epoch = ep->e;
+				m.u.hb_coin.instance = j;
+				m.u.hb_coin.round = am->round;
+				memcpy(m.u.hb_coin.share, am->share, BFT_HB_SHARE_BYTES);
+			} else {
+				m.u.hb_aba.epoch = ep->e;
+				m.u.hb_aba.instance = j;
+				m.u.hb_aba.round = am->round;
+				m.u.hb_aba.value = am->value;
+			}
+			e = send_msg(h, &m, true, ep->e, BFT_TO_ALL, 0, out);
+		}
+		o->n = 0;
+		o->decided = false;
+	}
+	return e;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Decryption (HB §4.4: after ACS, every replica sends its decryption share of every included
+ * ciphertext; f+1 verified shares reveal it) */
+
+static void drop_proposal(struct hb *h, struct epoch *ep, uint32_t j, enum bft_err why)
+{
+	struct dec_slot *d = &ep->dec[j];
+
+	d->resolved = true;
+	d->ok = false;
+	h->st.proposals_dropped++;
+	fault(h, j, why);
+}
+
+/* Parses a revealed proposal: [time_ms u64][count u32] count x [len u32][bytes]. Exact length,
+ * at most per_prop entries, each a plausible envelope size. 0 when well formed. */
+static int parse_proposal(const struct hb *h, const uint8_t *p, size_t len, uint64_t *time_ms,
+			  uint32_t *count)
+{
+	size_t off = PROPOSAL_HEADER;
+	uint32_t c;
+
+	if (len < PROPOSAL_HEADER)
+		return -1;
+	c = get_u32(p + 8);
+	if (c > h->per_prop)
+		return -1;
+	for (uint32_t i = 0; i < c; i++) {
+		uint32_t l;
+
+		if (len - off < 4)
+			return -1;
+		l = get_u32(p + off);
+		off += 4;
+		if (l == 0 || l > h->cfg.log.limits.op_max + REQ_OVERHEAD || len - off < l)
+			return -1;
+		off += l;
+	}
+	if (off != len)
+		return -1;
+	*time_ms = get_u64(p);
+	*count = c;
+	return 0;
+}
+
+static void check_finished(struct epoch *ep, uint32_t n)
+{
+	if (!ep->acs_done || ep->finished)
+		return;
+	for (uint32_t j = 0; j < n; j++)
+		if (ep->in_set[j] && !ep->dec[j].resolved)
+			return;
+	ep->finished = true;
+}
+
+/* Combines f+1 verified shares and opens the proposal (cr_tdh2.h: never combine unverified
+ * shares — with a non-committing AEAD a faulty share could steer replicas to different keys). */
+static void try_open(struct hb *h, struct epoch *ep, uint32_t j)
+{
+	struct dec_slot *d = &ep->dec[j];
+	struct cr_tdh2_share use[CR_THRESH_N_MAX];
+	uint8_t key[CR_TDH2_KEY_BYTES], label[HB_LABEL_BYTES];
+	uint64_t t;
+	uint32_t c;
+	size_t k = 0;
+
+	if (d->resolved || !d->ct_valid || d->valid < h->f + 1)
+		return;
+	for (uint32_t i = 0; i < h->n && k < h->f + 1; i++)
+		if (d->st[i] == SH_VALID)
+			use[k++] = d->sh[i];
+	hb_label(ep->e, j, label);
+	d->plain_len = d->sealed_len - CR_TDH2_SEAL_OVERHEAD;
+	d->plain = malloc(d->plain_len ? d->plain_len : 1);
+	if (d->plain == NULL)
+		return; /* ours; retried on the next share */
+	if (cr_tdh2_combine(key, h->cfg.enc_pk, &d->ct, use, k, h->enc_cache) != 0 ||
+	    cr_tdh2_open(d->plain, d->plain_len, d->sealed, d->sealed_len, label, sizeof(label),
+			 key) != 0 ||
+	    parse_proposal(h, d->plain, d->plain_len, &t, &c) != 0) {
+		/* Every f+1 verified shares give the same key, so this outcome is the same at
+		 * every correct replica: the proposer sealed something that does not open. */
+		sodium_memzero(key, sizeof(key));
+		free(d->plain);
+		d->plain = NULL;
+		drop_proposal(h, ep, j, BFT_EBADCERT);
+		check_finished(ep, h->n);
+		return;
+	}
+	sodium_memzero(key, sizeof(key));
+	d->resolved = true;
+	d->ok = true;
+	h->st.proposals_in++;
+	check_finished(ep, h->n);
+}
+
+/* Verifies a share of a known, valid ciphertext; the share's sender is `from`. */
+static enum bft_err verify_share(struct hb *h, struct epoch *ep, uint32_t j, uint32_t from)
+{
+	struct dec_slot *d = &ep->dec[j];
+	uint8_t label[HB_LABEL_BYTES];
+
+	hb_label(ep->e, j, label);
+	if (cr_tdh2_share_verify(h->cfg.enc_pk, &d->ct, label, sizeof(label), &d->sh[from]) != 0) {
+		d->st[from] = SH_INVALID;
+		return BFT_EBADSHARE;
+	}
+	d->st[from] = SH_VALID;
+	d->valid++;
+	return BFT_OK;
+}
+
+/* The common subset is decided: check every included ciphertext and send our shares. */
+static enum bft_err begin_decrypt(struct hb *h, struct epoch *ep, struct bft_out *out)
+{
+	enum bft_err e = BFT_OK;
+
+	for (uint32_t j = 0; j < h->n && e == BFT_OK; j++) {
+		struct dec_slot *d = &ep->dec[j];
+		uint8_t label[HB_LABEL_BYTES], rnd[32], enc[CR_TDH2_SHARE_BYTES];
+		const uint8_t *v;
+		size_t len;
+		bool valid;
+		struct cr_tdh2_share mine;
+
+		if (!ep->in_set[j])
+			continue;
+		(void)rbc_delivered(acs_rbc(ep->acs, j), &valid, &v, &len);
+		if (!valid) {
+			/* rbc.h: shards that were not one codeword, "invalid" everywhere. */
+			drop_proposal(h, ep, j, BFT_EDIGEST);
+			continue;
+		}
+		hb_label(ep->e, j, label);
+		if (len < CR_TDH2_SEAL_OVERHEAD || cr_tdh2_sealed_ct(&d->ct, v, len) != 0 ||
+		    cr_tdh2_ct_check(&d->ct, label, sizeof(label)) != 0) {
+			/* Shoup-Gennaro: an invalid ciphertext is never decrypted; the check is a
+			 * function of the agreed bytes, so it fails at every correct replica. */
+			drop_proposal(h, ep, j, BFT_EBADCERT);
+			continue;
+		}
+		d->ct_valid = true;
+		d->sealed = v;
+		d->sealed_len = len;
+		drbg(h, rnd);
+		if (cr_tdh2_share_make(&mine, h->cfg.enc_sk, &d->ct, label, sizeof(label), rnd) != 0)
+			return BFT_EINVAL; /* our own key share is unusable */
+		if (d->st[h->self] == SH_NONE) {
+			d->sh[h->self] = mine;
+			d->st[h->self] = SH_VALID;
+			d->valid++;
+		}
+		cr_tdh2_share_encode(enc, &mine);
+		{
+			struct bft_msg m = {.type = BFT_MSG_HB_DEC};
+
+			m.u.hb_dec.epoch = ep->e;
+			m.u.hb_dec.proposer = j;
+			memcpy(m.u.hb_dec.share, enc, sizeof(enc));
+			e = send_msg(h, &m, true, ep->e, BFT_TO_ALL, 0, out);
+		}
+		/* Shares that came before the ciphertext was known are verified now, as many as it
+		 * takes; a bad one is a fault of its sender, found late. */
+		for (uint32_t i = 0; i < h->n && d->valid < h->f + 1; i++)
+			if (d->st[i] == SH_STORED && verify_share(h, ep, j, i) != BFT_OK)
+				fault(h, i, BFT_EBADSHARE);
+		try_open(h, ep, j);
+	}
+	check_finished(ep, h->n);
+	return e;
+}
+
+static enum bft_err on_dec(struct hb *h, struct epoch *ep, uint32_t from,
+			   const struct bft_hb_dec *m)
+{
+	struct dec_slot *d = &ep->dec[m->proposer];
+	struct cr_tdh2_share sh;
+	enum bft_err e;
+
+	if (from == h->self)
+		return BFT_EDUP;
+	if (cr_tdh2_share_decode(&sh, m->share, BFT_HB_SHARE_BYTES) != 0 || sh.index != from + 1)
+		return BFT_EBADSHARE;
+	if (d->st[from] != SH_NONE)
+		return BFT_EDUP;
+	if (ep->acs_done && !ep->in_set[m->proposer])
+		return BFT_EINVAL; /* no correct replica decrypts a proposal outside the subset */
+	if (d->resolved) {
+		d->st[from] = SH_SEEN;
+		return BFT_OK;
+	}
+	d->sh[from] = sh;
+	if (!d->ct_valid) {
+		/* Before the common subset is known the ciphertext is not: keep the share (one per
+		 * sender and proposal, so at most n^2 per epoch) and verify it later. */
+		d->st[from] = SH_STORED;
+		return BFT_OK;
+	}
+	e = verify_share(h, ep, m->proposer, from);
+	if (e == BFT_OK)
+		try_open(h, ep, m->proposer);
+	return e;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Common subset */
+
+static enum bft_err acs_advance(struct hb *h, struct epoch *ep, struct bft_out *out)
+{
+	enum bft_err e = acs_step(ep->acs, h->aba_outs);
+
+	if (e == BFT_OK)
+		e = send_aba_outs(h, ep, out);
+	if (e == BFT_OK && !ep->acs_done && acs_output(ep->acs, ep->in_set)) {
+		ep->acs_done = true;
+		e = begin_decrypt(h, ep, out);
+	}
+	return e;
+}
+
+static enum bft_err send_rbc_out(struct hb *h, struct epoch *ep, uint32_t proposer,
+				 const struct rbc_out *ro, struct bft_out *out)
+{
+	struct rbc *r = acs_rbc(ep->acs, proposer);
+	enum bft_err e = BFT_OK;
+
+	if (ro->echo) {
+		struct bft_msg m = {.type = BFT_MSG_HB_ECHO};
+
+		rbc_echo_msg(r, &m.u.hb_rbc);
+		m.u.hb_rbc.epoch = ep->e;
+		m.u.hb_rbc.proposer = proposer;
+		e = send_msg(h, &m, true, ep->e, BFT_TO_ALL, 0, out);
+	}
+	if (ro->ready && e == BFT_OK) {
+		struct bft_msg m = {.type = BFT_MSG_HB_READY};
+
+		m.u.hb_ready.epoch = ep->e;
+		m.u.hb_ready.proposer = proposer;
+		memcpy(m.u.hb_ready.root, rbc_ready_root(r), CR_DIGEST_BYTES);
+		e = send_msg(h, &m, true, ep->e, BFT_TO_ALL, 0, out);
+	}
+	return e;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Proposing (HB §4.3 and §4.4) */
+
+/* Seals a proposal of the given requests under this epoch's label. */
+static enum bft_err seal_proposal(struct hb *h, uint64_t epoch, uint64_t now,
+				  const struct bft_bytes *reqs, uint32_t k, uint8_t **sealed,
+				  size_t *sealed_len)
+{
+	size_t len = PROPOSAL_HEADER, off, slen;
+	uint8_t *plain, *s, label[HB_LABEL_BYTES], rnd[32];
+
+	for (uint32_t i = 0; i < k; i++)
+		len += 4u + reqs[i].len;
+	plain = malloc(len);
+	if (plain == NULL)
+		return BFT_ENOMEM;
+	put_u64(plain, now);
+	put_u32(plain + 8, k);
+	off = PROPOSAL_HEADER;
+	for (uint32_t i = 0; i < k; i++) {
+		put_u32(plain + off, reqs[i].len);
+		memcpy(plain + off + 4, reqs[i].p, reqs[i].len);
+		off += 4u + reqs[i].len;
+	}
+	slen = cr_tdh2_sealed_len(len);
+	s = slen ? malloc(slen) : NULL;
+	hb_label(epoch, h->self, label);
+	drbg(h, rnd);
+	if (s == NULL || cr_tdh2_seal(s, slen, plain, len, label, sizeof(label), h->cfg.enc_pk,
+				      rnd) != 0) {
+		free(plain);
+		free(s);
+		return s == NULL ? BFT_ENOMEM : BFT_EINVAL;
+	}
+	free(plain);
+	*sealed = s;
+	*sealed_len = slen;
+	return BFT_OK;
+}
+
+/* True when a censoring replica leaves this request out (even-numbered clients). */
+static bool censored(const struct hb *h, const struct bft_bytes *req)
+{
+	struct bft_msg m;
+	bool drop;
+
+	if (h->cfg.byz == NULL || !(h->cfg.byz->modes & BFT_BYZ_CENSOR))
+		return false;
+	if (wire_decode(&h->cfg.log.limits, req->p, req->len, &m) != BFT_OK)
+		return false;
+	drop = m.sender % 2 == 0;
+	wire_msg_free(&m);
+	return drop;
+}
+
+static enum bft_err send_vals(struct hb *h, struct epoch *ep, struct rbc *r, uint32_t j,
+			      struct bft_out *out)
+{
+	struct bft_msg m = {.type = BFT_MSG_HB_VAL};
+	enum bft_err e = rbc_val_msg(r, j, &m.u.hb_rbc);
+
+	if (e != BFT_OK)
+		return e;
+	m.u.hb_rbc.epoch = ep->e;
+	m.u.hb_rbc.proposer = h->self;
+	return send_msg(h, &m, true, ep->e, BFT_TO_REPLICA, j, out);
+}
+
+static enum bft_err propose(struct hb *h, struct epoch *ep, uint64_t now, struct bft_out *out)
+{
+	const struct bft_byz *bz = h->cfg.byz;
+	struct bft_bytes *reqs = NULL;
+	uint32_t nreq = 0, k = 0;
+	uint8_t *sealed = NULL, *shards = NULL;
+	size_t slen = 0, shard_len;
+	struct rbc_out ro = {0};
+	struct rbc *r = acs_rbc(ep->acs, h->self);
+	enum bft_err e;
+
+	if (ep->proposed || ep->acs_done || !h->have_random)
+		return BFT_OK;
+	e = bft_log_peek(h->log, h->cfg.batch_size, &reqs, &nreq);
+	if (e != BFT_OK)
+		return e;
+	/* HB §4.3: a random subset of ceil(B/n) of the first B requests, so that the n
+	 * proposals mostly differ and a request reaches the log through any correct proposer. */
+	for (uint32_t i = 0; i < nreq && k < h->per_prop; i++) {
+		uint32_t pick = i + (uint32_t)(drbg_u64(h) % (nreq - i));
+		struct bft_bytes t = reqs[i];
+
+		reqs[i] = reqs[pick];
+		reqs[pick] = t;
+		if (!censored(h, &reqs[i]))
+			reqs[k++] = reqs[i];
+	}
+	e = seal_proposal(h, ep->e, now, reqs, k, &sealed, &slen);
+	free(reqs);
+	if (e != BFT_OK)
+		return e;
+	ep->proposed = true;
+	if (bz != NULL && (bz->modes & BFT_BYZ_BAD_CIPHERTEXT))
+		sealed[0] ^= 0x01; /* c no longer matches e = H2(c, L, ...): the check fails */
+	if (bz != NULL && (bz->modes & BFT_BYZ_BAD_RBC_SHARDS)) {
+		e = rbc_encode(&h->rs, sealed, slen, &shards, &shard_len);
+		if (e == BFT_OK) {
+			/* One parity shard changed after encoding: the tree commits to shards that
+			 * are not one codeword, and every branch still verifies. */
+			shards[(size_t)(h->n - 1) * shard_len] ^= 0x5a;
+			e = rbc_propose_shards(r, shards, shard_len, &ro);
+		}
+	} else {
+		e = rbc_propose(r, sealed, slen, &ro);
+	}
+	if (e == BFT_OK)
+		for (uint32_t j = 0; j < h->n && e == BFT_OK; j++)
+			if (j != h->self)
+				e = send_vals(h, ep, r, j, out);
+	if (e == BFT_OK && bz != NULL && (bz->modes & BFT_BYZ_RBC_EQUIVOCATE)) {
+		/* A second value with its own root: its VALs go to the odd-numbered replicas
+		 * and to our successor, which thus holds two different VALs from us. */
+		struct rbc_config rc = {.n = h->n, .f = h->f, .self = h->self, .proposer = h->self,
+					.rs = &h->rs, .payload_max = h->payload_max};
+		struct rbc *alt = NULL;
+		struct rbc_out ao = {0};
+
+		sealed[slen - 1] ^= 0x01;
+		if (rbc_new(&alt, &rc) == BFT_OK && rbc_propose(alt, sealed, slen, &ao) == BFT_OK)
+			for (uint32_t j = 0; j < h->n; j++)
+				if (j != h->self && (j % 2 == 1 || j == (h->self + 1) % h->n))
+					(void)send_vals(h, ep, alt, j, out);
+		rbc_free(alt);
+	}
+	free(sealed);
+	if (e == BFT_OK)
+		e = send_rbc_out(h, ep, h->self, &ro, out);
+	if (e == BFT_OK && ro.delivered)
+		e = acs_advance(h, ep, out);
+	return e;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Messages of a running epoch */
+
+static enum bft_err dispatch(struct hb *h, struct epoch *ep, const struct bft_msg *m,
+			     struct bft_out *out)
+{
+	uint32_t from = (uint32_t)m->sender;
+	struct rbc_out ro = {0};
+	enum bft_err e;
+
+	switch (m->type) {
+	case BFT_MSG_HB_VAL:
+		e = rbc_on_val(acs_rbc(ep->acs, m->u.hb_rbc.proposer), from, &m->u.hb_rbc, &ro);
+		break;
+	case BFT_MSG_HB_ECHO:
+		e = rbc_on_echo(acs_rbc(ep->acs, m->u.hb_rbc.proposer), from, &m->u.hb_rbc, &ro);
+		break;
+	case BFT_MSG_HB_READY:
+		e = rbc_on_ready(acs_rbc(ep->acs, m->u.hb_ready.proposer), from, m->u.hb_ready.root,
+				 &ro);
+		break;
+	case BFT_MSG_HB_BVAL:
+	case BFT_MSG_HB_AUX:
+	case BFT_MSG_HB_CONF:
+	case BFT_MSG_HB_TERM: {
+		uint32_t j = m->u.hb_aba.instance;
+
+		e = aba_on_msg(acs_aba(ep->acs, j), from, m->type, &m->u.hb_aba, &h->aba_outs[j]);
+		break;
+	}
+	case BFT_MSG_HB_COIN: {
+		uint32_t j = m->u.hb_coin.instance;
+
+		e = aba_on_coin(acs_aba(ep->acs, j), from, m->u.hb_coin.round, m->u.hb_coin.share,
+				&h->aba_outs[j]);
+		break;
+	}
+	case BFT_MSG_HB_DEC:
+		return on_dec(h, ep, from, &m->u.hb_dec);
+	default:
+		return BFT_ETYPE;
+	}
+	if (m->type == BFT_MSG_HB_VAL || m->type == BFT_MSG_HB_ECHO || m->type == BFT_MSG_HB_READY) {
+		uint32_t p = m->type == BFT_MSG_HB_READY ? m->u.hb_ready.proposer
+							  : m->u.hb_rbc.proposer;
+		enum bft_err e2 = send_rbc_out(h, ep, p, &ro, out);
+
+		if (e2 != BFT_OK)
+			return e2;
+	}
+	/* Whatever the verdict, ABA instances may have queued messages (a duplicate never does;
+	 * a valid message may have decided), and ACS may move. */
+	{
+		enum bft_err e2 = acs_advance(h, ep, out);
+
+		if (e2 != BFT_OK && e == BFT_OK)
+			e = e2;
+	}
+	return e;
+}
+
+static uint64_t msg_epoch(const struct bft_msg *m)
+{
+	switch (m->type) {
+	case BFT_MSG_HB_VAL:
+	case BFT_MSG_HB_ECHO:
+		return m->u.hb_rbc.epoch;
+	case BFT_MSG_HB_READY:
+		return m->u.hb_ready.epoch;
+	case BFT_MSG_HB_COIN:
+		return m->u.hb_coin.epoch;
+	case BFT_MSG_HB_DEC:
+		return m->u.hb_dec.epoch;
+	default:
+		return m->u.hb_aba.epoch;
+	}
+}
+
+static struct epoch *ep_for(struct hb *h, uint64_t e)
+{
+	for (uint32_t i = 0; i < HB_ACTIVE; i++)
+		if (h->ep[i] != NULL && h->ep[i]->e == e)
+			return h->ep[i];
+	return NULL;
+}
+
+/* Keeps a copy of a message for an epoch that has not started. */
+static enum bft_err buffer_msg(struct hb *h, const struct bft_msg *m, uint64_t epoch)
+{
+	uint32_t from = (uint32_t)m->sender;
+	uint8_t *copy;
+
+	if (h->buf_count[from] >= h->buf_per_sender) {
+		h->st.dropped_ahead++;
+		return BFT_EFULL;
+	}
+	if (h->nbuf == h->buf_cap) {
+		size_t ncap = h->buf_cap ? h->buf_cap * 2 : 64;
+		struct buffered *v = realloc(h->buf, ncap * sizeof(*v));
+
+		if (v == NULL)
+			return BFT_ENOMEM;
+		h->buf = v;
+		h->buf_cap = ncap;
+	}
+	copy = dup_bytes(m->frame.p, m->frame.len);
+	if (copy == NULL)
+		return BFT_ENOMEM;
+	h->buf[h->nbuf++] = (struct buffered){.epoch = epoch, .from = from, .frame = copy,
+					      .len = m->frame.len};
+	h->buf_count[from]++;
+	h->st.buffered++;
+	return BFT_OK;
+}
+
+static bool has_buffered(const struct hb *h, uint64_t epoch)
+{
+	for (size_t i = 0; i < h->nbuf; i++)
+		if (h->buf[i].epoch == epoch)
+			return true;
+	return false;
+}
+
+/* Drops buffered messages of epochs below `below` (executed or skipped by a state transfer). */
+static void buffer_gc(struct hb *h, uint64_t below)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < h->nbuf; i++) {
+		if (h->buf[i].epoch < below) {
+			h->buf_count[h->buf[i].from]--;
+			free(h->buf[i].frame);
+		} else {
+			h->buf[k++] = h->buf[i];
+		}
+	}
+	h->nbuf = k;
+}
+
+/* Replays the buffered messages of a started epoch, in arrival order. */
+static enum bft_err replay(struct hb *h, struct epoch *ep, struct bft_out *out)
+{
+	size_t k = 0, m = 0;
+	struct buffered *mine;
+	enum bft_err e = BFT_OK;
+
+	for (size_t i = 0; i < h->nbuf; i++)
+		if (h->buf[i].epoch == ep->e)
+			m++;
+	if (m == 0)
+		return BFT_OK;
+	mine = malloc(m * sizeof(*mine));
+	if (mine == NULL)
+		return BFT_ENOMEM;
+	m = 0;
+	for (size_t i = 0; i < h->nbuf; i++) {
+		if (h->buf[i].epoch == ep->e) {
+			mine[m++] = h->buf[i];
+			h->buf_count[h->buf[i].from]--;
+		} else {
+			h->buf[k++] = h->buf[i];
+		}
+	}
+	h->nbuf = k;
+	for (size_t i = 0; i < m; i++) {
+		struct bft_msg dm;
+
+		if (e == BFT_OK && wire_decode(&h->cfg.log.limits, mine[i].frame, mine[i].len,
+					       &dm) == BFT_OK) {
+			enum bft_err r = dispatch(h, ep, &dm, out);
+
+			if (r != BFT_OK && r < BFT_ERR_COUNT) {
+				h->st.rejected[r]++;
+				if (is_fault(r))
+					fault(h, mine[i].from, r);
+			}
+			if (r == BFT_ENOMEM)
+				e = r;
+			wire_msg_free(&dm);
+		}
+		free(mine[i].frame);
+	}
+	free(mine);
+	return e;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Epochs */
+
+static enum bft_err epoch_new(struct hb *h, uint64_t e, struct epoch **out)
+{
+	struct epoch *ep = calloc(1, sizeof(*ep));
+	struct acs_config ac = {.n = h->n, .f = h->f, .self = h->self, .epoch = e, .rs = &h->rs,
+				.payload_max = h->payload_max, .coin_pk = h->cfg.coin_pk,
+				.coin_sk = h->cfg.coin_sk, .cache = h->coin_cache,
+				.rounds_ahead = ROUNDS_AHEAD, .rand = drbg_cb, .rand_ctx = h};
+	enum bft_err err;
+
+	if (ep == NULL)
+		return BFT_ENOMEM;
+	ep->e = e;
+	ep->in_set = calloc(h->n, 1);
+	ep->dec = calloc(h->n, sizeof(*ep->dec));
+	if (ep->in_set == NULL || ep->dec == NULL) {
+		epoch_free(h, ep);
+		return BFT_ENOMEM;
+	}
+	for (uint32_t j = 0; j < h->n; j++) {
+		ep->dec[j].st = calloc(h->n, 1);
+		ep->dec[j].sh = calloc(h->n, sizeof(*ep->dec[j].sh));
+		if (ep->dec[j].st == NULL || ep->dec[j].sh == NULL) {
+			epoch_free(h, ep);
+			return BFT_ENOMEM;
+		}
+	}
+	err = acs_new(&ep->acs, &ac);
+	if (err != BFT_OK) {
+		epoch_free(h, ep);
+		return err;
+	}
+	*out = ep;
+	return BFT_OK;
+}
+
+struct req_entry {
+	uint8_t digest[CR_DIGEST_BYTES];
+	bft_client_id client;
+	uint64_t reqid;
+	struct bft_bytes b;
+};
+
+static int req_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct req_entry *)a)->digest, ((const struct req_entry *)b)->digest,
+		      CR_DIGEST_BYTES);
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Turns the revealed proposals of a finished epoch into one log position (hb.h). */
+static enum bft_err execute_epoch(struct hb *h, struct epoch *ep, struct bft_out *out)
+{
+	struct req_entry *v = NULL;
+	struct bft_bytes *reqs = NULL;
+	uint64_t times[HB_N_MAX], time_ms = 0;
+	uint32_t nv = 0, cap = 0, nt = 0, nreq = 0;
+	enum bft_err e;
+
+	for (uint32_t j = 0; j < h->n; j++)
+		if (ep->in_set[j] && ep->dec[j].ok)
+			cap += h->per_prop;
+	if (cap > 0) {
+		v = calloc(cap, sizeof(*v));
+		reqs = calloc(cap, sizeof(*reqs));
+		if (v == NULL || reqs == NULL) {
+			free(v);
+			free(reqs);
+			return BFT_ENOMEM;
+		}
+	}
+	for (uint32_t j = 0; j < h->n; j++) {
+		const struct dec_slot *d = &ep->dec[j];
+		uint64_t t;
+		uint32_t c;
+		size_t off = PROPOSAL_HEADER;
+
+		if (!ep->in_set[j] || !d->ok || parse_proposal(h, d->plain, d->plain_len, &t, &c))
+			continue;
+		times[nt++] = t;
+		for (uint32_t i = 0; i < c; i++) {
+			struct bft_bytes b = {.p = d->plain + off + 4, .len = get_u32(d->plain + off)};
+			struct bft_msg m;
+
+			off += 4u + b.len;
+			/* A request that does not decode or whose client signature fails is dropped,
+			 * the same way everywhere (a deterministic check of agreed bytes). */
+			if (bft_log_check_batch(h->log, &b, 1) != BFT_OK ||
+			    wire_decode(&h->cfg.log.limits, b.p, b.len, &m) != BFT_OK) {
+				h->st.requests_dropped++;
+				continue;
+			}
+			v[nv].client = m.sender;
+			v[nv].reqid = m.u.request.reqid;
+			v[nv].b = b;
+			bft_request_digest(&b, v[nv].digest);
+			nv++;
+			wire_msg_free(&m);
+		}
+	}
+	/* A deterministic order: by request digest; the same envelope proposed twice, or two
+	 * envelopes of one (client, request id), enter once (the first in that order). */
+	if (nv > 1)
+		qsort(v, nv, sizeof(*v), req_cmp);
+	for (uint32_t i = 0; i < nv; i++) {
+		bool dup = false;
+
+		for (uint32_t k = 0; k < i && !dup; k++)
+			dup = v[k].client == v[i].client && v[k].reqid == v[i].reqid;
+		if (!dup)
+			reqs[nreq++] = v[i].b;
+	}
+	/* The batch time: the median of the revealed proposals' timestamps. With at most f faulty
+	 * proposers among at least 2f+1 included ones, the median lies between correct clocks. */
+	if (nt > 0) {
+		qsort(times, nt, sizeof(times[0]), u64_cmp);
+		time_ms = times[(nt - 1) / 2];
+	}
+	e = bft_log_execute(h->log, ep->e + 1, ep->e, time_ms, reqs, nreq, out);
+	free(v);
+	free(reqs);
+	if (e == BFT_OK)
+		h->st.epochs_done++;
+	return e;
+}
+
+static bool can_start(const struct hb *h, uint64_t e)
+{
+	bft_seq tmp;
+
+	return bft_log_in_window(h->log, e + 1) && !bft_log_behind(h->log, &tmp) &&
+	       (bft_log_pending(h->log) > 0 || has_buffered(h, e));
+}
+
+static enum bft_err start_epoch(struct hb *h, uint32_t slot, uint64_t e, uint64_t now,
+				struct bft_out *out)
+{
+	struct epoch *ep;
+	enum bft_err err = epoch_new(h, e, &ep);
+
+	if (err != BFT_OK)
+		return err;
+	h->ep[slot] = ep;
+	h->progress_ms = now;
+	err = propose(h, ep, now, out);
+	if (err == BFT_OK)
+		err = replay(h, ep, out);
+	return err;
+}
+
+/* Executes finished epochs in order and starts the next ones (hb.h "Scheduling"). */
+static enum bft_err drive(struct hb *h, uint64_t now, struct bft_out *out)
+{
+	enum bft_err e = BFT_OK;
+
+	for (;;) {
+		uint64_t le = bft_log_last_executed(h->log);
+		bool moved = false;
+
+		/* Epochs a state transfer jumped over are gone. */
+		for (uint32_t i = 0; i < HB_ACTIVE; i++)
+			if (h->ep[i] != NULL && h->ep[i]->e < le) {
+				epoch_free(h, h->ep[i]);
+				h->ep[i] = NULL;
+			}
+		if (h->ep[0] == NULL && h->ep[1] != NULL) {
+			h->ep[0] = h->ep[1];
+			h->ep[1] = NULL;
+		}
+		buffer_gc(h, le);
+		if (h->ep[0] != NULL && h->ep[0]->finished) {
+			e = execute_epoch(h, h->ep[0], out);
+			if (e != BFT_OK)
+				return e;
+			epoch_free(h, h->ep[0]);
+			h->ep[0] = h->ep[1];
+			h->ep[1] = NULL;
+			h->progress_ms = now;
+			continue;
+		}
+		if (h->ep[0] == NULL && can_start(h, le)) {
+			e = start_epoch(h, 0, le, now, out);
+			moved = true;
+		} else if (h->ep[0] != NULL && h->ep[0]->acs_done && h->ep[1] == NULL &&
+			   can_start(h, le + 1)) {
+			/* HB: the next epoch starts as soon as this one's subset is decided. */
+			e = start_epoch(h, 1, le + 1, now, out);
+			moved = true;
+		}
+		if (e != BFT_OK || !moved)
+			return e;
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Retransmission, FETCH and state transfer */
+
+static enum bft_err resend(const struct sent_list *s, bool to_one, uint32_t who,
+			   struct bft_out *out)
+{
+	enum bft_err e = BFT_OK;
+
+	for (size_t i = 0; i < s->n && e == BFT_OK; i++) {
+		const struct sent_msg *sm = &s->v[i];
+		uint8_t *c;
+
+		if (to_one && sm->dest == BFT_TO_REPLICA && sm->to != who)
+			continue;
+		c = dup_bytes(sm->bytes, sm->len);
+		if (c == NULL)
+			return BFT_ENOMEM;
+		e = bft_out_msg(out, to_one ? BFT_TO_REPLICA : sm->dest, to_one ? who : sm->to,
+				sm->type, c, sm->len);
+	}
+	return e;
+}
+
+static enum bft_err send_fetch(struct hb *h, enum bft_dest dest, uint32_t to, uint32_t kind,
+			       bft_seq seq, uint32_t index, struct bft_out *out)
+{
+	struct bft_msg m = {.type = BFT_MSG_FETCH};
+
+	m.u.fetch.kind = kind;
+	m.u.fetch.seq = seq;
+	m.u.fetch.index = index;
+	return send_msg(h, &m, false, 0, dest, to, out);
+}
+
+/* FETCH(LOG, e) from a replica that made no progress in epoch e: what we sent in e, and our
+ * stable checkpoint's proof if e lies below it (the requester then transfers state). */
+static enum bft_err serve_log(struct hb *h, uint32_t to, bft_seq e, struct bft_out *out)
+{
+	const struct sent_list *s = sent_find(h, e);
+	const struct bft_bytes *proof;
+	uint32_t nproof;
+	bft_seq stable;
+	uint8_t d[CR_DIGEST_BYTES];
+	enum bft_err err = BFT_OK;
+
+	bft_log_stable(h->log, &stable, d, &proof, &nproof);
+	if (e < stable)
+		for (uint32_t i = 0; i < nproof && err == BFT_OK; i++) {
+			uint8_t *c = dup_bytes(proof[i].p, proof[i].len);
+
+			if (c == NULL)
+				return BFT_ENOMEM;
+			err = bft_out_msg(out, BFT_TO_REPLICA, to, BFT_MSG_CHECKPOINT, c,
+					  proof[i].len);
+		}
+	if (s != NULL && err == BFT_OK) {
+		h->st.retransmissions++;
+		err = resend(s, true, to, out);
+	}
+	return err;
+}
+
+static enum bft_err fetch_state(struct hb *h, uint64_t now, struct bft_out *out)
+{
+	bft_seq target;
+	int64_t idx;
+
+	if (!bft_log_behind(h->log, &target))
+		return BFT_OK;
+	idx = bft_log_next_missing_chunk(h->log);
+	if (idx < 0)
+		return BFT_OK;
+	if (h->fetch_peer == h->self)
+		h->fetch_peer = (h->fetch_peer + 1) % h->n;
+	h->fetch_deadline = now + FETCH_TIMEOUT_MS;
+	return send_fetch(h, BFT_TO_REPLICA, h->fetch_peer, BFT_FETCH_STATE, target, (uint32_t)idx,
+			  out);
+}
+
+static void next_fetch_peer(struct hb *h)
+{
+	h->fetch_peer = (h->fetch_peer + 1) % h->n;
+	if (h->fetch_peer == h->self)
+		h->fetch_peer = (h->fetch_peer + 1) % h->n;
+}
+
+static enum bft_err on_state(struct hb *h, const struct bft_msg *m, uint64_t now,
+			     struct bft_out *out)
+{
+	bool done = false;
+	enum bft_err e = bft_log_on_chunk(h->log, m, out, &done);
+
+	if (e == BFT_EBADCERT) {
+		fault(h, (uint32_t)m->sender, e);
+		if (m->sender == h->fetch_peer) {
+			next_fetch_peer(h);
+			(void)fetch_state(h, now, out);
+		}
+		return e;
+	}
+	if (e != BFT_OK)
+		return e;
+	if (done) {
+		h->st.state_transfers++;
+		h->fetch_deadline = 0;
+		h->progress_ms = now;
+		return BFT_OK;
+	}
+	return fetch_state(h, now, out);
+}
+
+static bool has_work(const struct hb *h)
+{
+	bft_seq tmp;
+
+	return h->ep[0] != NULL || bft_log_pending(h->log) > 0 || bft_log_behind(h->log, &tmp);
+}
+
+static enum bft_err on_timer(struct hb *h, uint64_t now, struct bft_out *out)
+{
+	enum bft_err e = BFT_OK;
+
+	if (h->fetch_deadline != 0 && now >= h->fetch_deadline) {
+		next_fetch_peer(h);
+		h->fetch_deadline = 0;
+		e = fetch_state(h, now, out);
+	}
+	if (e == BFT_OK && h->cfg.retransmit_ms != 0 && has_work(h) &&
+	    now >= h->progress_ms + h->cfg.retransmit_ms) {
+		uint64_t le = bft_log_last_executed(h->log);
+
+		/* Links may have lost messages (the asynchronous model assumes they do not; a
+		 * reconnecting transport can): re-send ours, ask for everybody else's. */
+		for (uint32_t i = 0; i < HB_ACTIVE && e == BFT_OK; i++) {
+			const struct sent_list *s;
+
+			if (h->ep[i] != NULL && (s = sent_find(h, h->ep[i]->e)) != NULL) {
+				h->st.retransmissions++;
+				e = resend(s, false, 0, out);
+			}
+		}
+		if (e == BFT_OK)
+			e = send_fetch(h, BFT_TO_ALL, 0, BFT_FETCH_LOG, le, 0, out);
+		h->progress_ms = now;
+	}
+	return e;
+}
+
+static void arm_timer(struct hb *h, uint64_t now, struct bft_out *out)
+{
+	if (h->fetch_deadline != 0)
+		bft_out_timer(out, h->fetch_deadline);
+	if (h->cfg.retransmit_ms != 0 && has_work(h)) {
+		uint64_t t = h->progress_ms + h->cfg.retransmit_ms;
+
+		bft_out_timer(out, t > now ? t : now + 1);
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Byzantine behaviours (byz.h): transformations of what this faulty replica sends. The ones
+ * that change a proposal happen in propose(); these rewrite the outgoing messages. */
+
+static void byz_reseal(struct hb *h, struct bft_out_msg *om, struct bft_msg *m)
+{
+	struct wire_buf env = {0};
+
+	m->sender = h->self;
+	if (wire_encode(m, h->cfg.log.id, &env) != BFT_OK) {
+		wire_buf_free(&env);
+		return;
+	}
+	free(om->bytes);
+	om->bytes = env.p;
+	om->len = env.len;
+}
+
+/* Queues a resealed variant of m for replica `to`. */
+static void byz_extra(struct hb *h, struct bft_msg *m, uint32_t to, struct bft_out *out)
+{
+	struct wire_buf env = {0};
+
+	m->sender = h->self;
+	if (wire_encode(m, h->cfg.log.id, &env) != BFT_OK) {
+		wire_buf_free(&env);
+		return;
+	}
+	if (bft_out_msg(out, BFT_TO_REPLICA, to, m->type, env.p, env.len) != BFT_OK)
+		return; /* out of memory: the variant is not sent, which is allowed */
+}
+
+/* The equivocating variant of an outgoing message, or false when there is none. For an ECHO:
+ * a shard under another root, with a valid branch (a tree of n copies of the changed shard). */
+static bool byz_variant(struct hb *h, struct bft_msg *m, uint8_t **scratch)
+{
+	switch (m->type) {
+	case BFT_MSG_HB_BVAL:
+	case BFT_MSG_HB_AUX:
+		m->u.hb_aba.value ^= 1u;
+		return true;
+	case BFT_MSG_HB_READY:
+		m->u.hb_ready.root[0] ^= 0xff;
+		return true;
+	case BFT_MSG_HB_ECHO: {
+		struct bft_hb_rbc *r = &m->u.hb_rbc;
+		struct cr_bytes_view *leaves = calloc(h->n, sizeof(*leaves));
+		struct cr_merkle t = {0};
+		uint8_t *s = dup_bytes(r->shard.p, r->shard.len);
+		bool ok = false;
+
+		if (leaves != NULL && s != NULL) {
+			s[0] ^= 0x01;
+			for (uint32_t i = 0; i < h->n; i++)
+				leaves[i] = (struct cr_bytes_view){.p = s, .len = r->shard.len};
+			if (cr_merkle_build(&t, leaves, h->n) == 0 &&
+			    cr_merkle_branch(&t, r->index, r->branch, BFT_HB_BRANCH_MAX,
+					     &r->nbranch) == 0) {
+				memcpy(r->root, cr_merkle_root(&t), CR_DIGEST_BYTES);
+				r->shard.p = s;
+				ok = true;
+			}
+		}
+		cr_merkle_free(&t);
+		free(leaves);
+		if (!ok) {
+			free(s);
+			s = NULL;
+		}
+		*scratch = s;
+		return ok;
+	}
+	default:
+		return false;
+	}
+}
+
+static void byz_apply(struct hb *h, struct bft_out *out)
+{
+	const struct bft_byz *bz = h->cfg.byz;
+	size_t n0 = out->nmsgs;
+
+	for (size_t i = 0; i < n0; i++) {
+		struct bft_msg m;
+		uint8_t *orig, *scratch = NULL;
+		size_t len = out->msgs[i].len;
+		bool equiv;
+
+		orig = dup_bytes(out->msgs[i].bytes, len);
+		if (orig == NULL || wire_decode(&h->cfg.log.limits, orig, len, &m) != BFT_OK) {
+			free(orig);
+			continue;
+		}
+		if ((bz->modes & BFT_BYZ_BAD_COIN_SHARE) && m.type == BFT_MSG_HB_COIN) {
+			/* sigma := g, a valid point whose proof cannot verify. */
+			memcpy(m.u.hb_coin.share + 2, cr_group_g, CR_POINT_BYTES);
+			byz_reseal(h, &out->msgs[i], &m);
+		}
+		if ((bz->modes & BFT_BYZ_BAD_DEC_SHARE) && m.type == BFT_MSG_HB_DEC) {
+			memcpy(m.u.hb_dec.share + 2, cr_group_g, CR_POINT_BYTES);
+			byz_reseal(h, &out->msgs[i], &m);
+		}
+		equiv = ((bz->modes & BFT_BYZ_ABA_EQUIVOCATE) &&
+			 (m.type == BFT_MSG_HB_BVAL || m.type == BFT_MSG_HB_AUX)) ||
+			((bz->modes & BFT_BYZ_RBC_EQUIVOCATE) &&
+			 (m.type == BFT_MSG_HB_ECHO || m.type == BFT_MSG_HB_READY));
+		if (equiv && out->msgs[i].dest == BFT_TO_ALL) {
+			struct bft_msg mv = m;
+
+			if (byz_variant(h, &mv, &scratch)) {
+				/* The original goes to the even-numbered replicas, the variant to the
+				 * odd ones, and our successor gets both (so that it can tell). */
+				uint32_t succ = (h->self + 1) % h->n;
+
+				for (uint32_t j = 0; j < h->n; j++) {
+					if (j == h->self)
+						continue;
+					if (j % 2 == 0 || j == succ)
+						byz_extra(h, &m, j, out);
+					if (j % 2 == 1 || j == succ)
+						byz_extra(h, &mv, j, out);
+				}
+				out->msgs[i].len = 0;
+			}
+		}
+		free(scratch);
+		wire_msg_free(&m);
+		free(orig);
+	}
+	if (bz->modes & BFT_BYZ_CRASH_AFTER)
+		for (size_t i = 0; i < out->nmsgs; i++)
+			if (h->byz_sent++ >= bz->crash_after)
+				out->msgs[i].len = 0;
+	if (bz->modes & BFT_BYZ_SILENT)
+		for (size_t i = 0; i < out->nmsgs; i++)
+			out->msgs[i].len = 0;
+	{
+		size_t k = 0;
+
+		for (size_t i = 0; i < out->nmsgs; i++) {
+			if (out->msgs[i].len == 0)
+				free(out->msgs[i].bytes);
+			else
+				out->msgs[k++] = out->msgs[i];
+		}
+		out->nmsgs = k;
+	}
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Entry point */
+
+static enum bft_err on_hb_msg(struct hb *h, const struct bft_msg *m, uint64_t now,
+			      struct bft_out *out)
+{
+	uint64_t e = msg_epoch(m), le = bft_log_last_executed(h->log);
+	struct epoch *ep;
+
+	if (m->sender == h->self)
+		return BFT_EDUP;
+	if (e < le)
+		return BFT_ESTALE; /* finished here; a laggard asks with FETCH(LOG) */
+	ep = ep_for(h, e);
+	if (ep != NULL) {
+		enum bft_err r = dispatch(h, ep, m, out);
+
+		if (r == BFT_OK)
+			h->progress_ms = now;
+		return r;
+	}
+	if (e - le > h->cfg.epochs_ahead_max) {
+		h->st.dropped_ahead++;
+		return BFT_ESEQ;
+	}
+	return buffer_msg(h, m, e);
+}
+
+enum bft_err hb_step(struct hb *h, const struct bft_event *ev, struct bft_out *out)
+{
+	uint64_t now = ev->now_ms;
+	bft_seq low_before = bft_log_low(h->log);
+	enum bft_err e = BFT_OK, e2;
+
+	switch (ev->type) {
+	case BFT_EV_MESSAGE: {
+		const struct bft_msg *m = ev->msg;
+
+		if (m->type != BFT_MSG_REQUEST && m->sender >= h->n) {
+			e = BFT_ESENDER;
+			break;
+		}
+		switch (m->type) {
+		case BFT_MSG_REQUEST:
+			/* Clients send to every replica (HB §4.3: censorship resilience), so a
+			 * request is never relayed. */
+			e = bft_log_submit(h->log, m, now, out);
+			break;
+		case BFT_MSG_CHECKPOINT:
+			e = bft_log_on_checkpoint(h->log, m, out);
+			break;
+		case BFT_MSG_FETCH:
+			if (m->sender == h->self)
+				e = BFT_ESENDER;
+			else if (m->u.fetch.kind == BFT_FETCH_STATE)
+				e = bft_log_serve_chunk(h->log, (bft_replica_id)m->sender,
+							m->u.fetch.seq, m->u.fetch.index, out);
+			else
+				e = serve_log(h, (uint32_t)m->sender, m->u.fetch.seq, out);
+			break;
+		case BFT_MSG_STATE:
+			e = on_state(h, m, now, out);
+			break;
+		default:
+			if (m->type >= BFT_MSG_HB_VAL && m->type <= BFT_MSG_HB_DEC)
+				e = on_hb_msg(h, m, now, out);
+			else
+				e = BFT_ETYPE; /* PBFT messages have no meaning here */
+			break;
+		}
+		if (e != BFT_OK && is_fault(e) && m->type != BFT_MSG_REQUEST &&
+		    m->type != BFT_MSG_STATE)
+			fault(h, (uint32_t)m->sender, e);
+		break;
+	}
+	case BFT_EV_RANDOM:
+		if (ev->random == NULL || ev->random_len < 32) {
+			e = BFT_EINVAL;
+			break;
+		}
+		mix_random(h, ev->random, ev->random_len);
+		h->have_random = true;
+		/* Proposals held back for want of randomness go out now. */
+		for (uint32_t i = 0; i < HB_ACTIVE && e == BFT_OK; i++)
+			if (h->ep[i] != NULL)
+				e = propose(h, h->ep[i], now, out);
+		break;
+	case BFT_EV_TIMER:
+		e = on_timer(h, now, out);
+		break;
+	case BFT_EV_TICK:
+		break;
+	}
+	if (e != BFT_OK && e < BFT_ERR_COUNT)
+		h->st.rejected[e]++;
+	e2 = BFT_OK;
+	{
+		bft_seq target;
+
+		if ((bft_log_low(h->log) != low_before || bft_log_behind(h->log, &target)) &&
+		    h->fetch_deadline == 0 && bft_log_behind(h->log, &target))
+			e2 = fetch_state(h, now, out);
+	}
+	if (e2 == BFT_OK)
+		e2 = drive(h, now, out);
+	arm_timer(h, now, out);
+	if (h->cfg.byz != NULL)
+		byz_apply(h, out);
+	return e != BFT_OK ? e : e2;
+}

@@ -1,0 +1,115 @@
+/*
+ * hb: Honey Badger BFT (Miller, Xia, Croman, Shi, Song, "The Honey Badger of BFT Protocols",
+ * CCS 2016) as the second engine on the shared log (log.h), beside PBFT.
+ *
+ * Epoch e is log position e + 1. In each epoch every replica proposes ceil(B/n) requests drawn at
+ * random (from the engine's DRBG) from the first B of its queue (§4.3), sealed with threshold
+ * encryption (cr_tdh2, label "hb.prop" || epoch || proposer) so that nobody can pick requests to
+ * censor before the set is fixed (§4.4); asynchronous common subset (acs.h: n reliable
+ * broadcasts, rbc.h, and n binary agreements, aba.h) agrees on which proposals are in; then f+1
+ * verified decryption shares of each included ciphertext reveal it. The requests of all revealed
+ * proposals — each one checked like a PBFT batch entry (it decodes, its client signature holds),
+ * duplicates removed, sorted by request digest — become ONE position of the log, executed with
+ * bft_log_execute(lg, e + 1, view = e, time = the median of the revealed proposals' timestamps,
+ * never below the previous batch's). Checkpoints, garbage collection, exactly-once, replies and
+ * state transfer are the shared log's, exactly as under PBFT.
+ *
+ * Every rule that decides what enters the log is deterministic, so every correct replica computes
+ * the same batch: an invalid RBC (shards not one codeword), a ciphertext failing its check, a
+ * payload that does not open or parse, or more than ceil(B/n) requests in one proposal drop that
+ * proposal everywhere; a request that does not decode or whose client signature fails is dropped
+ * everywhere. B must be the same on every replica (it is cluster configuration).
+ *
+ * Scheduling. At most two epochs are active: the lowest unexecuted one, and — as soon as its
+ * common subset is decided — the next one, so agreement on e + 1 overlaps decryption of e. An
+ * epoch starts when it is inside the log's window and this replica has queued requests or has
+ * received a message of that epoch from another replica; with nothing pending anywhere nothing
+ * runs (no spinning). Messages for later epochs, up to epochs_ahead_max beyond the lowest
+ * unexecuted one, are buffered (bounded per sender and in total, the excess dropped and counted)
+ * and replayed when their epoch starts; beyond that they are dropped (BFT_ESEQ, counted).
+ * Decryption shares that arrive before their ciphertext is known are kept (one per sender and
+ * proposal) and verified when it is.
+ *
+ * Retransmission (for links that lose messages; the protocol itself needs none in the
+ * asynchronous model): with an epoch running and no progress for retransmit_ms, a replica
+ * re-sends what it sent in its active epochs and multicasts FETCH(LOG, epoch); a peer answers a
+ * FETCH(LOG, e) with what it sent in epoch e (kept for the active and the last few executed
+ * epochs) and, when e is below its stable checkpoint, with the checkpoint proof (state transfer,
+ * FETCH(STATE)/STATE, then proceeds as under PBFT).
+ *
+ * Randomness: the engine refuses to propose until it has received a BFT_EV_RANDOM event (32 bytes
+ * or more); each one is mixed into the DRBG seed. Every random choice (requests, encryption,
+ * share proofs) is drawn from that DRBG, never from the system.
+ */
+#ifndef BFT_HB_H
+#define BFT_HB_H
+
+#include "bft/byz.h"
+#include "bft/log.h"
+#include "crypto/cr_dealer.h"
+
+#define HB_N_MAX 64u /* threshold keys hold at most CR_THRESH_N_MAX parties */
+
+struct hb_config {
+	struct bft_log_config log;
+	const struct cr_thresh_pubkey *coin_pk;  /* borrowed: purpose CR_THRESH_COIN, n parties */
+	const struct cr_thresh_pubkey *enc_pk;   /* borrowed: purpose CR_THRESH_ENC */
+	const struct cr_thresh_share *coin_sk;   /* borrowed: index self + 1 */
+	const struct cr_thresh_share *enc_sk;
+	uint32_t batch_size;        /* B: each replica proposes ceil(B/n) of its first B requests */
+	uint32_t epochs_ahead_max;  /* epochs buffered beyond the lowest unexecuted one */
+	uint32_t retransmit_ms;     /* no progress for this long: retransmit (0: never) */
+	const struct bft_byz *byz;  /* borrowed; NULL for a correct replica */
+};
+
+/** Defaults for everything but log.n/self/id/keys/app and the threshold keys:
+ *  B = 64, 4 epochs ahead, retransmission after 1000 ms. */
+void hb_config_default(struct hb_config *c);
+
+struct hb;
+
+/** Creates an engine. BFT_EINVAL when the key sets do not match n/self (purpose, n, f, index) or
+ *  a parameter is out of range; BFT_ENOMEM. */
+enum bft_err hb_new(struct hb **out, const struct hb_config *cfg) BFT_WUR;
+void hb_free(struct hb *h);
+
+/**
+ * Feeds one event (engine.h); every message must have passed wire_decode and wire_verify
+ * against its sender's key. Returns BFT_OK when the input was used or harmlessly ignored, or the
+ * reason it was rejected, for the caller to count and log against the sender: BFT_ENOTPRIMARY
+ * (VAL from a non-proposer), BFT_EBADCERT (invalid Merkle branch), BFT_ECONFLICT (equivocation),
+ * BFT_EBADSHARE (invalid coin or decryption share), BFT_EINVAL (a field that cannot be right, a
+ * share for a proposal not in the common subset), BFT_EDUP, BFT_ESTALE (an epoch or round
+ * already finished), BFT_ESEQ (an epoch beyond the buffer), BFT_EFULL (buffer full), ...
+ * Faults found later (a stored share that fails when its ciphertext is known, an invalid
+ * proposal) are counted in hb_status against their sender. *out is valid whatever is returned.
+ */
+enum bft_err hb_step(struct hb *h, const struct bft_event *ev, struct bft_out *out);
+
+struct hb_status {
+	uint64_t epoch;             /* the lowest unexecuted epoch (= last_executed) */
+	uint32_t active;            /* epochs running (0, 1 or 2) */
+	bool have_random;
+	bft_seq last_executed, low, high;
+	uint32_t pending;
+	uint64_t epochs_done;       /* executed by agreement (not by state transfer) */
+	uint64_t state_transfers;
+	uint64_t proposals_in;      /* proposals included and revealed */
+	uint64_t proposals_dropped; /* included but invalid RBC, ciphertext, payload */
+	uint64_t requests_dropped;  /* revealed requests that failed their checks */
+	uint64_t aba_rounds_max;    /* the highest round any ABA instance reached */
+	uint64_t buffered;          /* messages buffered for later epochs */
+	uint64_t dropped_ahead;     /* ... and dropped: beyond the bound or the buffer full */
+	uint64_t retransmissions;
+	uint64_t rejected[BFT_ERR_COUNT];    /* every non-OK step result, by reason */
+	uint64_t faults[BFT_ERR_COUNT];      /* misbehaviour detected, by reason */
+	uint64_t sender_faults[HB_N_MAX];    /* misbehaviour detected, by sender */
+};
+void hb_status(const struct hb *h, struct hb_status *st);
+struct bft_log *hb_log(struct hb *h);
+
+/** The TDH2 label of proposer's proposal in epoch: "hb.prop" || epoch || proposer (LE). */
+#define HB_LABEL_BYTES 19u
+void hb_label(uint64_t epoch, uint32_t proposer, uint8_t out[HB_LABEL_BYTES]);
+
+#endif

@@ -1,0 +1,149 @@
+/*
+ * sim_hb: Honey Badger BFT (bft/hb.h) behind the simulator's engine vtable.
+ *
+ * The simulator hands an engine its identity and everybody's public keys but no threshold keys
+ * and no random event, so the binding supplies both, deterministically: the coin and encryption
+ * key sets are dealt (cr_dealer_deal) from a seed hashed from all the replicas' public keys —
+ * the same at every replica of a run, different between seeds — and the engine's first
+ * BFT_EV_RANDOM is a hash of its own public key. Every replica of a run thus derives the same
+ * keys and a seed replays bit for bit.
+ */
+#include "bft/sim/sim_hb.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "bft/hb.h"
+#include "crypto/cr_dealer.h"
+
+struct sim_hb {
+	struct hb *h;
+	struct cr_thresh_pubkey coin_pk, enc_pk;
+	struct cr_thresh_share coin_sk, enc_sk;
+};
+
+static enum bft_err deal(struct sim_hb *s, const struct sim_node_config *nc)
+{
+	struct cr_thresh_share *shares = calloc(nc->n, sizeof(*shares));
+	uint8_t seed[CR_THRESH_SEED_BYTES];
+	struct cr_hash hs;
+	int rc;
+
+	if (shares == NULL)
+		return BFT_ENOMEM;
+	cr_hash_init(&hs, "sim.hb.keys");
+	for (uint32_t i = 0; i < nc->n; i++)
+		cr_hash_update(&hs, nc->replica_pks[i], CR_PK_BYTES);
+	cr_hash_final(&hs, seed);
+	rc = cr_dealer_deal(&s->coin_pk, shares, nc->n, bft_f(nc->n), CR_THRESH_COIN, seed);
+	if (rc == 0)
+		s->coin_sk = shares[nc->self];
+	if (rc == 0)
+		rc = cr_dealer_deal(&s->enc_pk, shares, nc->n, bft_f(nc->n), CR_THRESH_ENC, seed);
+	if (rc == 0)
+		s->enc_sk = shares[nc->self];
+	for (uint32_t i = 0; i < nc->n; i++)
+		cr_thresh_share_wipe(&shares[i]);
+	free(shares);
+	return rc == 0 ? BFT_OK : BFT_EINVAL;
+}
+
+static enum bft_err hb_sim_create(void **engine, const struct sim_node_config *nc)
+{
+	struct sim_hb *s = calloc(1, sizeof(*s));
+	struct hb_config hc;
+	struct bft_event ev = {0};
+	struct bft_out out = {0};
+	uint8_t rnd[32];
+	enum bft_err e;
+
+	if (s == NULL)
+		return BFT_ENOMEM;
+	e = deal(s, nc);
+	if (e != BFT_OK) {
+		free(s);
+		return e;
+	}
+	hb_config_default(&hc);
+	hc.log.n = nc->n;
+	hc.log.self = nc->self;
+	hc.log.id = nc->id;
+	hc.log.replica_pks = nc->replica_pks;
+	hc.log.client_pks = nc->client_pks;
+	hc.log.limits = nc->limits;
+	hc.log.app = nc->app;
+	if (nc->checkpoint_interval != 0)
+		hc.log.checkpoint_interval = nc->checkpoint_interval;
+	if (nc->window != 0)
+		hc.log.window = nc->window;
+	if (nc->batch_max_requests != 0) {
+		hc.log.batch_max_requests = nc->batch_max_requests;
+		hc.batch_size = nc->batch_max_requests;
+	}
+	hc.log.batch_delay_ms = nc->batch_delay_ms;
+	hc.coin_pk = &s->coin_pk;
+	hc.enc_pk = &s->enc_pk;
+	hc.coin_sk = &s->coin_sk;
+	hc.enc_sk = &s->enc_sk;
+	hc.byz = nc->byz;
+	e = hb_new(&s->h, &hc);
+	if (e != BFT_OK) {
+		cr_thresh_share_wipe(&s->coin_sk);
+		cr_thresh_share_wipe(&s->enc_sk);
+		free(s);
+		return e;
+	}
+	cr_digest(rnd, "sim.hb.random", nc->id->pk, CR_PK_BYTES);
+	ev.type = BFT_EV_RANDOM;
+	ev.random = rnd;
+	ev.random_len = sizeof(rnd);
+	(void)hb_step(s->h, &ev, &out); /* nothing runs yet: there is nothing to send */
+	bft_out_free(&out);
+	*engine = s;
+	return BFT_OK;
+}
+
+static enum bft_err hb_sim_step(void *engine, const struct bft_event *ev, struct bft_out *out)
+{
+	return hb_step(((struct sim_hb *)engine)->h, ev, out);
+}
+
+static void hb_sim_status(const void *engine, struct sim_engine_status *st)
+{
+	struct hb_status hs;
+
+	hb_status(((const struct sim_hb *)engine)->h, &hs);
+	st->view = hs.epoch;
+	st->view_active = true;
+	st->last_executed = hs.last_executed;
+	st->low = hs.low;
+	st->high = hs.high;
+	st->view_changes = 0;
+	st->state_transfers = hs.state_transfers;
+}
+
+static void hb_sim_free(void *engine)
+{
+	struct sim_hb *s = engine;
+
+	if (s == NULL)
+		return;
+	hb_free(s->h);
+	cr_thresh_share_wipe(&s->coin_sk);
+	cr_thresh_share_wipe(&s->enc_sk);
+	free(s);
+}
+
+struct hb *sim_hb_engine(void *engine)
+{
+	return ((struct sim_hb *)engine)->h;
+}
+
+const struct sim_engine_ops sim_engine_hb = {
+	.name = "honeybadger",
+	.client_send = BFT_SEND_ALL,
+	.create = hb_sim_create,
+	.step = hb_sim_step,
+	.status = hb_sim_status,
+	.free = hb_sim_free,
+};

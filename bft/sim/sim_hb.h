@@ -1,0 +1,17 @@
+/*
+ * sim_hb.h: Honey Badger BFT as a simulator engine (sim_hb.c). Kept beside sim.h rather than in
+ * it, so that the simulator's own header does not change for the second engine.
+ */
+#ifndef SIM_HB_H
+#define SIM_HB_H
+
+#include "bft/hb.h"
+#include "bft/sim/sim.h"
+
+/** Honey Badger (bft/hb.h) as a simulator engine: clients send to all replicas. */
+extern const struct sim_engine_ops sim_engine_hb;
+
+/** The struct hb inside an engine that sim_engine_hb created (for status and tests). */
+struct hb *sim_hb_engine(void *engine);
+
+#endif
