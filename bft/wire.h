@@ -27,7 +27,9 @@
  *                   a uint over the range of its field (> UINT32_MAX for a 32-bit field); a digest
  *                   or Merkle node that is not exactly 32 bytes, a signature not exactly 64;
  *                   request flags outside BFT_REQ_FLAGS_ALL; a FETCH kind other than 0 or 1; an
- *                   embedded envelope shorter than the emptiest possible envelope
+ *                   embedded envelope shorter than the emptiest possible envelope; a Honey Badger
+ *                   proposer, index or instance >= n_replicas, an ABA value outside its set, an
+ *                   empty RBC shard, a share not exactly BFT_HB_SHARE_BYTES
  *   BFT_ESENDER     a REQUEST sender >= n_clients, any other sender >= n_replicas
  *   BFT_ENONCANON   an integer, bin or array header not in its shortest form; a non-negative
  *                   integer in a signed family

@@ -61,6 +61,12 @@ static void check_borrowed(const struct bft_msg *m, const uint8_t *data, size_t 
 	case BFT_MSG_NEWVIEW:
 		check_list(m->u.newview.viewchanges, m->u.newview.nviewchanges, data, size);
 		break;
+	case BFT_MSG_HB_VAL:
+	case BFT_MSG_HB_ECHO:
+		check_list(&m->u.hb_rbc.shard, 1, data, size);
+		if (m->u.hb_rbc.nbranch > BFT_HB_BRANCH_MAX)
+			abort();
+		break;
 	case BFT_MSG_STATE:
 		check_list(&m->u.state.data, 1, data, size);
 		check_list(m->u.state.branch, m->u.state.nbranch, data, size);

@@ -25,19 +25,6 @@
 #include "bft/wire.h"
 #include "test_wire.h"
 
-/* The expansion of X(name, type) for every message type: one test per type, named after it. */
-#define WT_EACH_TYPE(X)                                                                            \
-	X(request, BFT_MSG_REQUEST)                                                                \
-	X(reply, BFT_MSG_REPLY)                                                                    \
-	X(checkpoint, BFT_MSG_CHECKPOINT)                                                          \
-	X(preprepare, BFT_MSG_PREPREPARE)                                                          \
-	X(prepare, BFT_MSG_PREPARE)                                                                \
-	X(commit, BFT_MSG_COMMIT)                                                                  \
-	X(viewchange, BFT_MSG_VIEWCHANGE)                                                          \
-	X(newview, BFT_MSG_NEWVIEW)                                                                \
-	X(fetch, BFT_MSG_FETCH)                                                                    \
-	X(state, BFT_MSG_STATE)
-
 #define N_REPLICAS 4u
 #define N_CLIENTS 100u
 
@@ -254,6 +241,53 @@ static void sample_build(struct sample *s, enum bft_msg_type t)
 		s->list_a[1] = (struct bft_bytes){s->branch[1], CR_DIGEST_BYTES};
 		m->u.state.branch = s->list_a;
 		m->u.state.nbranch = 2;
+		break;
+	case BFT_MSG_HB_VAL:
+	case BFT_MSG_HB_ECHO:
+		/* Shard 2 of proposer 0's proposal: sent by the proposer to replica 2 (VAL), then
+		 * by replica 2 to everyone (ECHO). */
+		m->sender = t == BFT_MSG_HB_VAL ? 0 : 2;
+		m->u.hb_rbc.epoch = 5;
+		m->u.hb_rbc.proposer = 0;
+		memset(m->u.hb_rbc.root, 0x21, CR_DIGEST_BYTES);
+		m->u.hb_rbc.index = 2;
+		for (unsigned i = 0; i < 24; i++)
+			s->data[i] = (uint8_t)(0x40 + i);
+		m->u.hb_rbc.shard = (struct bft_bytes){s->data, 24};
+		memset(m->u.hb_rbc.branch[0], 0x31, CR_DIGEST_BYTES);
+		memset(m->u.hb_rbc.branch[1], 0x32, CR_DIGEST_BYTES);
+		m->u.hb_rbc.nbranch = 2;
+		break;
+	case BFT_MSG_HB_READY:
+		m->sender = 1;
+		m->u.hb_ready.epoch = 5;
+		m->u.hb_ready.proposer = 0;
+		memset(m->u.hb_ready.root, 0x21, CR_DIGEST_BYTES);
+		break;
+	case BFT_MSG_HB_BVAL:
+	case BFT_MSG_HB_AUX:
+	case BFT_MSG_HB_CONF:
+	case BFT_MSG_HB_TERM:
+		m->sender = 3;
+		m->u.hb_aba.epoch = 5;
+		m->u.hb_aba.instance = t == BFT_MSG_HB_CONF || t == BFT_MSG_HB_TERM ? 1 : 0;
+		m->u.hb_aba.round = t == BFT_MSG_HB_TERM ? 300 : 2;
+		m->u.hb_aba.value = t == BFT_MSG_HB_CONF ? BFT_HB_CONF_ALL : 1;
+		break;
+	case BFT_MSG_HB_COIN:
+		m->sender = 2;
+		m->u.hb_coin.epoch = 5;
+		m->u.hb_coin.instance = 1;
+		m->u.hb_coin.round = 2;
+		for (unsigned i = 0; i < BFT_HB_SHARE_BYTES; i++)
+			m->u.hb_coin.share[i] = (uint8_t)(i * 3);
+		break;
+	case BFT_MSG_HB_DEC:
+		m->sender = 1;
+		m->u.hb_dec.epoch = 5;
+		m->u.hb_dec.proposer = 3;
+		for (unsigned i = 0; i < BFT_HB_SHARE_BYTES; i++)
+			m->u.hb_dec.share[i] = (uint8_t)(0xd0 ^ i);
 		break;
 	default:
 		fail_msg("no sample for type %d", (int)t);
@@ -852,7 +886,7 @@ static void test_wire_limits_default_values(void **state)
 
 static void test_wire_encode_rejects_unknown_type(void **state)
 {
-	static const unsigned types[] = {0, 11, 32, 63, 64, 1000};
+	static const unsigned types[] = {0, 11, 31, 41, 63, 64, 1000};
 	struct wire_buf b = {0};
 	struct bft_msg m;
 
@@ -1058,7 +1092,7 @@ static void test_wire_rejects_unknown_version(void **state)
 
 static void test_wire_rejects_unknown_type(void **state)
 {
-	static const uint64_t types[] = {0, 11, 31, 32, 63, 64, 1000, UINT64_MAX};
+	static const uint64_t types[] = {0, 11, 31, 41, 63, 64, 1000, UINT64_MAX};
 	struct fb f = {0};
 
 	(void)state;
@@ -1841,11 +1875,13 @@ static void test_wire_rejects_replica_sender_out_of_range(void **state)
 	struct fb f = {0};
 
 	(void)state;
-	for (unsigned t = BFT_MSG_REPLY; t <= BFT_MSG_STATE; t++) {
+	for (size_t i = 0; i < WT_NTYPES; i++) {
 		struct sample s;
 		struct wire_buf b;
 
-		sample_encode(&s, (enum bft_msg_type)t, &b);
+		if (wt_all_types[i] == BFT_MSG_REQUEST)
+			continue;
+		sample_encode(&s, wt_all_types[i], &b);
 		/* The samples' senders are fixints at offset 3. */
 		b.p[3] = N_REPLICAS - 1;
 		{
@@ -1865,6 +1901,192 @@ static void test_wire_rejects_replica_sender_out_of_range(void **state)
 	fb_head(&f, BFT_MSG_FETCH, 0x100000000ull);
 	fb_expect(&f, &L, BFT_ESENDER);
 	fb_free(&f);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Honey Badger payloads (msg.h): replica ids inside the payload, value sets, fixed sizes. */
+
+static void fb_hb_rbc(struct fb *f, uint64_t type, uint64_t proposer, uint64_t index,
+		      uint32_t shard_len, uint32_t nbranch)
+{
+	fb_head(f, type, 0);
+	fb_array(f, 6);
+	fb_uint(f, 5);
+	fb_uint(f, proposer);
+	fb_digest(f);
+	fb_uint(f, index);
+	fb_bin(f, shard_len, 's');
+	fb_array(f, nbranch);
+	for (uint32_t i = 0; i < nbranch; i++)
+		fb_digest(f);
+	fb_sig(f);
+}
+
+static void fb_hb_ready(struct fb *f, uint64_t proposer)
+{
+	fb_head(f, BFT_MSG_HB_READY, 1);
+	fb_array(f, 3);
+	fb_uint(f, 5);
+	fb_uint(f, proposer);
+	fb_digest(f);
+	fb_sig(f);
+}
+
+static void fb_hb_aba(struct fb *f, uint64_t type, uint64_t instance, uint64_t round,
+		      uint64_t value)
+{
+	fb_head(f, type, 3);
+	fb_array(f, 4);
+	fb_uint(f, 5);
+	fb_uint(f, instance);
+	fb_uint(f, round);
+	fb_uint(f, value);
+	fb_sig(f);
+}
+
+static void fb_hb_coin(struct fb *f, uint64_t instance, uint64_t round, uint32_t share_len)
+{
+	fb_head(f, BFT_MSG_HB_COIN, 2);
+	fb_array(f, 4);
+	fb_uint(f, 5);
+	fb_uint(f, instance);
+	fb_uint(f, round);
+	fb_bin(f, share_len, 'c');
+	fb_sig(f);
+}
+
+static void fb_hb_dec(struct fb *f, uint64_t proposer, uint32_t share_len)
+{
+	fb_head(f, BFT_MSG_HB_DEC, 1);
+	fb_array(f, 3);
+	fb_uint(f, 5);
+	fb_uint(f, proposer);
+	fb_bin(f, share_len, 'd');
+	fb_sig(f);
+}
+
+/* A proposer, shard index or agreement instance names a replica: one past the last is the wrong
+ * field (the envelope's sender is fine). */
+static void test_wire_rejects_hb_replica_field_out_of_range(void **state)
+{
+	struct fb f = {0};
+
+	(void)state;
+	for (uint64_t id = N_REPLICAS - 1; id <= N_REPLICAS; id++) {
+		enum bft_err want = id < N_REPLICAS ? BFT_OK : BFT_EFIELD;
+
+		fb_hb_rbc(&f, BFT_MSG_HB_VAL, id, 0, 8, 1);
+		fb_expect(&f, &L, want);
+		fb_hb_rbc(&f, BFT_MSG_HB_ECHO, 0, id, 8, 1);
+		fb_expect(&f, &L, want);
+		fb_hb_ready(&f, id);
+		fb_expect(&f, &L, want);
+		fb_hb_aba(&f, BFT_MSG_HB_BVAL, id, 0, 1);
+		fb_expect(&f, &L, want);
+		fb_hb_coin(&f, id, 0, BFT_HB_SHARE_BYTES);
+		fb_expect(&f, &L, want);
+		fb_hb_dec(&f, id, BFT_HB_SHARE_BYTES);
+		fb_expect(&f, &L, want);
+	}
+	fb_hb_dec(&f, UINT64_MAX, BFT_HB_SHARE_BYTES);
+	fb_expect(&f, &L, BFT_EFIELD);
+	fb_free(&f);
+}
+
+/* BVAL, AUX and TERM carry a bit; CONF a non-empty set of bits (1, 2 or 3). */
+static void test_wire_rejects_hb_aba_value_outside_its_set(void **state)
+{
+	static const uint64_t bit_types[] = {BFT_MSG_HB_BVAL, BFT_MSG_HB_AUX, BFT_MSG_HB_TERM};
+	struct fb f = {0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bit_types) / sizeof(bit_types[0]); i++) {
+		for (uint64_t v = 0; v <= 4; v++) {
+			fb_hb_aba(&f, bit_types[i], 0, 7, v);
+			fb_expect(&f, &L, v <= 1 ? BFT_OK : BFT_EFIELD);
+		}
+		fb_hb_aba(&f, bit_types[i], 0, 7, 0x100000000ull);
+		fb_expect(&f, &L, BFT_EFIELD);
+	}
+	for (uint64_t v = 0; v <= 5; v++) {
+		fb_hb_aba(&f, BFT_MSG_HB_CONF, 0, 7, v);
+		fb_expect(&f, &L, v >= 1 && v <= BFT_HB_CONF_ALL ? BFT_OK : BFT_EFIELD);
+	}
+	fb_free(&f);
+}
+
+static void test_wire_rejects_hb_branch_over_its_maximum(void **state)
+{
+	struct fb f = {0};
+
+	(void)state;
+	fb_hb_rbc(&f, BFT_MSG_HB_VAL, 0, 1, 8, BFT_HB_BRANCH_MAX);
+	fb_expect(&f, &L, BFT_OK);
+	fb_hb_rbc(&f, BFT_MSG_HB_VAL, 0, 1, 8, BFT_HB_BRANCH_MAX + 1);
+	fb_expect(&f, &L, BFT_ETOOBIG);
+	fb_hb_rbc(&f, BFT_MSG_HB_ECHO, 0, 1, 8, 0);
+	fb_expect(&f, &L, BFT_OK);
+	fb_free(&f);
+}
+
+static void test_wire_rejects_empty_hb_shard(void **state)
+{
+	struct fb f = {0};
+
+	(void)state;
+	fb_hb_rbc(&f, BFT_MSG_HB_ECHO, 0, 1, 1, 2);
+	fb_expect(&f, &L, BFT_OK);
+	fb_hb_rbc(&f, BFT_MSG_HB_ECHO, 0, 1, 0, 2);
+	fb_expect(&f, &L, BFT_EFIELD);
+	fb_free(&f);
+}
+
+static void test_wire_rejects_hb_share_not_98_bytes(void **state)
+{
+	static const uint32_t lens[] = {0, 32, 97, 99, 300};
+	struct fb f = {0};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		fb_hb_coin(&f, 0, 0, lens[i]);
+		fb_expect(&f, &L, BFT_EFIELD);
+		fb_hb_dec(&f, 0, lens[i]);
+		fb_expect(&f, &L, BFT_EFIELD);
+	}
+	fb_free(&f);
+}
+
+static void test_wire_rejects_hb_round_over_uint32_max(void **state)
+{
+	struct fb f = {0};
+
+	(void)state;
+	fb_hb_aba(&f, BFT_MSG_HB_AUX, 0, UINT32_MAX, 1);
+	fb_expect(&f, &L, BFT_OK);
+	fb_hb_aba(&f, BFT_MSG_HB_AUX, 0, (uint64_t)UINT32_MAX + 1, 1);
+	fb_expect(&f, &L, BFT_EFIELD);
+	fb_hb_coin(&f, 0, (uint64_t)UINT32_MAX + 1, BFT_HB_SHARE_BYTES);
+	fb_expect(&f, &L, BFT_EFIELD);
+	fb_free(&f);
+}
+
+/* The encoder refuses an RBC message its peers would refuse, so a correct replica never sends
+ * one; nothing is appended. */
+static void test_wire_encode_rejects_hb_values_peers_would_refuse(void **state)
+{
+	struct sample s;
+	struct wire_buf b = {0};
+
+	(void)state;
+	sample_build(&s, BFT_MSG_HB_VAL);
+	s.m.u.hb_rbc.nbranch = BFT_HB_BRANCH_MAX + 1;
+	assert_int_equal(wire_encode(&s.m, &replica_ids[0], &b), BFT_EINVAL);
+	s.m.u.hb_rbc.nbranch = 2;
+	s.m.u.hb_rbc.shard.len = 0;
+	assert_int_equal(wire_encode(&s.m, &replica_ids[0], &b), BFT_EINVAL);
+	assert_int_equal(b.len, 0);
+	wire_buf_free(&b);
+	sample_free(&s);
 }
 
 /* ------------------------------------------------------------------------------------------- */
@@ -2333,6 +2555,13 @@ int main(void)
 		cmocka_unit_test(test_wire_rejects_unknown_fetch_kind),
 		cmocka_unit_test(test_wire_rejects_client_sender_out_of_range),
 		cmocka_unit_test(test_wire_rejects_replica_sender_out_of_range),
+		cmocka_unit_test(test_wire_rejects_hb_replica_field_out_of_range),
+		cmocka_unit_test(test_wire_rejects_hb_aba_value_outside_its_set),
+		cmocka_unit_test(test_wire_rejects_hb_branch_over_its_maximum),
+		cmocka_unit_test(test_wire_rejects_empty_hb_shard),
+		cmocka_unit_test(test_wire_rejects_hb_share_not_98_bytes),
+		cmocka_unit_test(test_wire_rejects_hb_round_over_uint32_max),
+		cmocka_unit_test(test_wire_encode_rejects_hb_values_peers_would_refuse),
 		cmocka_unit_test(test_wire_rejects_non_canonical_integers),
 		cmocka_unit_test(test_wire_rejects_non_canonical_bin_headers),
 		cmocka_unit_test(test_wire_rejects_non_canonical_array_headers),

@@ -10,6 +10,34 @@
 
 #include "bft/wire.h"
 
+/* The expansion of X(name, type) for every message type: one test per type, named after it. */
+#define WT_EACH_TYPE(X)                                                                            \
+	X(request, BFT_MSG_REQUEST)                                                                \
+	X(reply, BFT_MSG_REPLY)                                                                    \
+	X(checkpoint, BFT_MSG_CHECKPOINT)                                                          \
+	X(preprepare, BFT_MSG_PREPREPARE)                                                          \
+	X(prepare, BFT_MSG_PREPARE)                                                                \
+	X(commit, BFT_MSG_COMMIT)                                                                  \
+	X(viewchange, BFT_MSG_VIEWCHANGE)                                                          \
+	X(newview, BFT_MSG_NEWVIEW)                                                                \
+	X(fetch, BFT_MSG_FETCH)                                                                    \
+	X(state, BFT_MSG_STATE)                                                                    \
+	X(hb_val, BFT_MSG_HB_VAL)                                                                  \
+	X(hb_echo, BFT_MSG_HB_ECHO)                                                                \
+	X(hb_ready, BFT_MSG_HB_READY)                                                              \
+	X(hb_bval, BFT_MSG_HB_BVAL)                                                                \
+	X(hb_aux, BFT_MSG_HB_AUX)                                                                  \
+	X(hb_conf, BFT_MSG_HB_CONF)                                                                \
+	X(hb_term, BFT_MSG_HB_TERM)                                                                \
+	X(hb_coin, BFT_MSG_HB_COIN)                                                                \
+	X(hb_dec, BFT_MSG_HB_DEC)
+
+/* Every message type, in the order above. */
+#define WT_TYPE_VALUE(name, type) type,
+static const enum bft_msg_type wt_all_types[] = {WT_EACH_TYPE(WT_TYPE_VALUE)};
+#undef WT_TYPE_VALUE
+#define WT_NTYPES (sizeof(wt_all_types) / sizeof(wt_all_types[0]))
+
 /* Asserts that two byte strings hold the same bytes (their addresses may differ: a decoded one
  * points into the frame, the original into the test's storage). */
 static inline void wt_assert_bytes_equal(const struct bft_bytes *a, const struct bft_bytes *b)
@@ -109,6 +137,45 @@ static inline void wt_assert_msg_equal(const struct bft_msg *a, const struct bft
 		wt_assert_bytes_equal(&a->u.state.data, &b->u.state.data);
 		wt_assert_bytes_list_equal(a->u.state.branch, a->u.state.nbranch, b->u.state.branch,
 					   b->u.state.nbranch);
+		break;
+	case BFT_MSG_HB_VAL:
+	case BFT_MSG_HB_ECHO: {
+		const struct bft_hb_rbc *x = &a->u.hb_rbc, *y = &b->u.hb_rbc;
+
+		assert_int_equal(x->epoch, y->epoch);
+		assert_int_equal(x->proposer, y->proposer);
+		assert_memory_equal(x->root, y->root, CR_DIGEST_BYTES);
+		assert_int_equal(x->index, y->index);
+		wt_assert_bytes_equal(&x->shard, &y->shard);
+		assert_int_equal(x->nbranch, y->nbranch);
+		for (uint32_t i = 0; i < x->nbranch; i++)
+			assert_memory_equal(x->branch[i], y->branch[i], CR_DIGEST_BYTES);
+		break;
+	}
+	case BFT_MSG_HB_READY:
+		assert_int_equal(a->u.hb_ready.epoch, b->u.hb_ready.epoch);
+		assert_int_equal(a->u.hb_ready.proposer, b->u.hb_ready.proposer);
+		assert_memory_equal(a->u.hb_ready.root, b->u.hb_ready.root, CR_DIGEST_BYTES);
+		break;
+	case BFT_MSG_HB_BVAL:
+	case BFT_MSG_HB_AUX:
+	case BFT_MSG_HB_CONF:
+	case BFT_MSG_HB_TERM:
+		assert_int_equal(a->u.hb_aba.epoch, b->u.hb_aba.epoch);
+		assert_int_equal(a->u.hb_aba.instance, b->u.hb_aba.instance);
+		assert_int_equal(a->u.hb_aba.round, b->u.hb_aba.round);
+		assert_int_equal(a->u.hb_aba.value, b->u.hb_aba.value);
+		break;
+	case BFT_MSG_HB_COIN:
+		assert_int_equal(a->u.hb_coin.epoch, b->u.hb_coin.epoch);
+		assert_int_equal(a->u.hb_coin.instance, b->u.hb_coin.instance);
+		assert_int_equal(a->u.hb_coin.round, b->u.hb_coin.round);
+		assert_memory_equal(a->u.hb_coin.share, b->u.hb_coin.share, BFT_HB_SHARE_BYTES);
+		break;
+	case BFT_MSG_HB_DEC:
+		assert_int_equal(a->u.hb_dec.epoch, b->u.hb_dec.epoch);
+		assert_int_equal(a->u.hb_dec.proposer, b->u.hb_dec.proposer);
+		assert_memory_equal(a->u.hb_dec.share, b->u.hb_dec.share, BFT_HB_SHARE_BYTES);
 		break;
 	default:
 		fail_msg("unexpected message type %d", (int)a->type);

@@ -333,6 +333,46 @@ static void rnd_msg(struct arena *a, struct bft_msg *m, enum bft_msg_type t, int
 			s->branch[i] = rnd_bytes(a, CR_DIGEST_BYTES);
 		break;
 	}
+	case BFT_MSG_HB_VAL:
+	case BFT_MSG_HB_ECHO: {
+		struct bft_hb_rbc *r = &m->u.hb_rbc;
+
+		r->epoch = rnd_uint();
+		r->proposer = rnd_u32() % L.n_replicas;
+		rnd_fill(r->root, CR_DIGEST_BYTES);
+		r->index = rnd_u32() % L.n_replicas;
+		r->shard = rnd_bytes(a, rnd_len(1, 70000));
+		r->nbranch = rnd_count(lmin, BFT_HB_BRANCH_MAX);
+		for (uint32_t i = 0; i < r->nbranch; i++)
+			rnd_fill(r->branch[i], CR_DIGEST_BYTES);
+		break;
+	}
+	case BFT_MSG_HB_READY:
+		m->u.hb_ready.epoch = rnd_uint();
+		m->u.hb_ready.proposer = rnd_u32() % L.n_replicas;
+		rnd_fill(m->u.hb_ready.root, CR_DIGEST_BYTES);
+		break;
+	case BFT_MSG_HB_BVAL:
+	case BFT_MSG_HB_AUX:
+	case BFT_MSG_HB_CONF:
+	case BFT_MSG_HB_TERM:
+		m->u.hb_aba.epoch = rnd_uint();
+		m->u.hb_aba.instance = rnd_u32() % L.n_replicas;
+		m->u.hb_aba.round = rnd_u32();
+		m->u.hb_aba.value = t == BFT_MSG_HB_CONF ? 1 + (uint32_t)rnd_below(BFT_HB_CONF_ALL)
+							 : (uint32_t)rnd_below(2);
+		break;
+	case BFT_MSG_HB_COIN:
+		m->u.hb_coin.epoch = rnd_uint();
+		m->u.hb_coin.instance = rnd_u32() % L.n_replicas;
+		m->u.hb_coin.round = rnd_u32();
+		rnd_fill(m->u.hb_coin.share, BFT_HB_SHARE_BYTES);
+		break;
+	case BFT_MSG_HB_DEC:
+		m->u.hb_dec.epoch = rnd_uint();
+		m->u.hb_dec.proposer = rnd_u32() % L.n_replicas;
+		rnd_fill(m->u.hb_dec.share, BFT_HB_SHARE_BYTES);
+		break;
 	default:
 		fail_msg("no generator for type %d", (int)t);
 	}
@@ -437,7 +477,7 @@ static void test_wire_random_messages_round_trip_field_by_field(void **state)
 	assert_non_null(a);
 	rng_seed(__func__);
 	for (unsigned i = 0; i < N_MESSAGES; i++) {
-		enum bft_msg_type t = (enum bft_msg_type)(BFT_MSG_REQUEST + i % 10);
+		enum bft_msg_type t = wt_all_types[i % WT_NTYPES];
 		const struct cr_identity *id = rnd_below(2) ? &signers[rnd_below(2)] : NULL;
 		struct bft_msg m, d;
 		struct wire_buf b = {0}, again = {0};
@@ -478,7 +518,7 @@ static void test_wire_accepted_frames_re_encode_identically(void **state)
 	assert_non_null(a);
 	rng_seed(__func__);
 	for (unsigned i = 0; i < N_MESSAGES; i++) {
-		enum bft_msg_type t = (enum bft_msg_type)(BFT_MSG_REQUEST + i % 10);
+		enum bft_msg_type t = wt_all_types[i % WT_NTYPES];
 		struct bft_msg m;
 		struct wire_buf b = {0};
 		uint8_t *f;
@@ -537,18 +577,6 @@ static void check_truncation_at_every_offset(const char *name, enum bft_msg_type
 	}
 	free(a);
 }
-
-#define WT_EACH_TYPE(X)                                                                            \
-	X(request, BFT_MSG_REQUEST)                                                                \
-	X(reply, BFT_MSG_REPLY)                                                                    \
-	X(checkpoint, BFT_MSG_CHECKPOINT)                                                          \
-	X(preprepare, BFT_MSG_PREPREPARE)                                                          \
-	X(prepare, BFT_MSG_PREPARE)                                                                \
-	X(commit, BFT_MSG_COMMIT)                                                                  \
-	X(viewchange, BFT_MSG_VIEWCHANGE)                                                          \
-	X(newview, BFT_MSG_NEWVIEW)                                                                \
-	X(fetch, BFT_MSG_FETCH)                                                                    \
-	X(state, BFT_MSG_STATE)
 
 #define WT_DEF_TRUNC(name, type)                                                                   \
 	static void test_wire_rejects_truncation_at_every_offset_##name(void **state)              \
