@@ -187,7 +187,7 @@ static void test_pubkey_round_trips_through_its_encoding(void **state)
 	static const uint32_t ns[] = { 4, 7, 10, 64 };
 	struct cr_thresh_pubkey pk, got;
 	struct cr_thresh_share sh[CR_THRESH_N_MAX];
-	uint8_t buf[CR_THRESH_PUBKEY_BYTES_MAX];
+	uint8_t buf[CR_THRESH_PUBKEY_BYTES_MAX + 1];
 
 	(void)state;
 	for (size_t s = 0; s < sizeof(ns) / sizeof(ns[0]); s++) {
