@@ -60,8 +60,10 @@ struct cr_thresh_share {
  *  coefficients are hashes of the seed, the purpose, n, f and the coefficient number, so one seed
  *  gives independent coin and encryption keys). Writes *pk and shares[0..n) (caller-owned array
  *  of n; share i goes to shares[i-1]). The seed is borrowed and is as secret as the key set.
- *  0 on success; -1 when n is 0 or over CR_THRESH_N_MAX, f+1 > n, purpose is unknown, or (with
- *  negligible probability) a share or key came out zero; then *pk and shares[0..n) are zeroed. */
+ *  0 on success; -1 when n is 0 or over CR_THRESH_N_MAX, f+1 > n, purpose is unknown (then *pk
+ *  is zeroed and shares is not touched, since n cannot be trusted to size it), or (with
+ *  negligible probability) a share or key came out zero (then *pk and shares[0..n) are
+ *  zeroed). */
 int cr_dealer_deal(struct cr_thresh_pubkey *pk, struct cr_thresh_share *shares, uint32_t n,
 		   uint32_t f, enum cr_thresh_purpose purpose,
 		   const uint8_t seed[CR_THRESH_SEED_BYTES]) CR_WUR;
