@@ -241,6 +241,32 @@ static void test_scalar_check_rejects_l_l_plus_one_and_top_bit_set(void **state)
 	assert_int_equal(cr_scalar_check(s), -1);
 }
 
+/* Plain (variable-time) s < l, most significant byte first: the reference the constant-time
+ * check must agree with. */
+static int below_l_reference(const uint8_t s[32], const uint8_t l[32])
+{
+	for (int i = 31; i >= 0; i--)
+		if (s[i] != l[i])
+			return s[i] < l[i];
+	return 0;
+}
+
+static void test_scalar_check_agrees_with_a_plain_comparison_near_l(void **state)
+{
+	uint8_t l[32], s[32], r[32];
+
+	(void)state;
+	hex_to(l, 32, L_HEX);
+	for (uint32_t i = 0; i < 20000; i++) {
+		/* l with one to three bytes nudged up or down: values on both sides of l. */
+		cr_scalar_hash(r, "test.nudge", &i, sizeof(i));
+		memcpy(s, l, 32);
+		for (int j = 0; j < 1 + (r[0] % 3); j++)
+			s[r[1 + 2 * j] % 32] += (uint8_t)((r[2 + 2 * j] % 5) - 2);
+		assert_int_equal(cr_scalar_check(s) == 0, below_l_reference(s, l));
+	}
+}
+
 static void test_scalar_check_nonzero_rejects_zero_and_non_canonical(void **state)
 {
 	uint8_t s[CR_SCALAR_BYTES] = { 0 };
@@ -532,6 +558,7 @@ int main(void)
 		cmocka_unit_test(test_tag_over_255_bytes_aborts),
 		cmocka_unit_test(test_scalar_check_accepts_zero_small_and_l_minus_one),
 		cmocka_unit_test(test_scalar_check_rejects_l_l_plus_one_and_top_bit_set),
+		cmocka_unit_test(test_scalar_check_agrees_with_a_plain_comparison_near_l),
 		cmocka_unit_test(test_scalar_check_nonzero_rejects_zero_and_non_canonical),
 		cmocka_unit_test(test_point_check_rejects_identity_and_invalid_encodings),
 		cmocka_unit_test(test_point_check_accepts_generators_and_multiples),
