@@ -43,6 +43,7 @@ struct aba {
 	uint8_t est;
 	bool decided;
 	uint8_t decision;
+	uint64_t late_bad;             /* senders whose kept coin share failed later */
 };
 
 void aba_coin_name(uint64_t epoch, uint32_t instance, uint32_t round,
@@ -165,6 +166,14 @@ uint32_t aba_round(const struct aba *a)
 	return a->round;
 }
 
+uint64_t aba_take_late_faults(struct aba *a)
+{
+	uint64_t m = a->late_bad;
+
+	a->late_bad = 0;
+	return m;
+}
+
 int aba_coin(const struct aba *a, uint32_t r)
 {
 	const struct aba_round *s = &a->slots[r % a->nslots];
@@ -250,6 +259,27 @@ static void try_coin(struct aba *a, struct aba_round *s)
 	}
 }
 
+/* Verifies shares kept unverified until f+1 are valid. A bad one found here is counted in
+ * a->late_bad (its sender is faulty; the message that carried it was accepted earlier). */
+static void verify_seen(struct aba *a, struct aba_round *s)
+{
+	uint8_t name[ABA_COIN_NAME_BYTES];
+
+	aba_coin_name(a->cfg.epoch, a->cfg.instance, s->round, name);
+	for (uint32_t j = 0; j < a->cfg.n && s->valid_shares < a->cfg.f + 1; j++) {
+		if (s->share_state[j] != SHARE_SEEN)
+			continue;
+		if (cr_coin_share_verify(a->cfg.coin_pk, name, sizeof(name), &s->shares[j]) == 0) {
+			s->share_state[j] = SHARE_VALID;
+			s->valid_shares++;
+		} else {
+			s->share_state[j] = SHARE_INVALID;
+			if (j < 64)
+				a->late_bad |= 1ull << j;
+		}
+	}
+}
+
 /* Releases our coin share for round s (step 4). */
 static enum bft_err release_coin(struct aba *a, struct aba_round *s, struct aba_out *o)
 {
@@ -268,6 +298,7 @@ static enum bft_err release_coin(struct aba *a, struct aba_round *s, struct aba_
 		s->share_state[me] = SHARE_VALID;
 		s->valid_shares++;
 	}
+	verify_seen(a, s);
 	try_coin(a, s);
 	return emit(o, BFT_MSG_HB_COIN, s->round, 0, enc);
 }
@@ -479,8 +510,11 @@ enum bft_err aba_on_coin(struct aba *a, bft_replica_id from, uint32_t round,
 		s->share_state[from] = SHARE_INVALID;
 		return BFT_EBADSHARE;
 	}
-	if (s->coin_known) {
-		/* The coin is known: later shares are not needed and not verified. */
+	s->shares[from] = sh;
+	/* Verification costs four scalar multiplications, and f+1 valid shares are all the coin
+	 * needs, one of them our own once we release it: a share beyond that is kept unverified
+	 * (SHARE_SEEN) and checked only if it turns out to be needed (verify_seen). */
+	if (s->coin_known || s->valid_shares + (s->released ? 0u : 1u) >= a->cfg.f + 1) {
 		s->share_state[from] = SHARE_SEEN;
 		return BFT_OK;
 	}
@@ -489,7 +523,6 @@ enum bft_err aba_on_coin(struct aba *a, bft_replica_id from, uint32_t round,
 		s->share_state[from] = SHARE_INVALID;
 		return BFT_EBADSHARE;
 	}
-	s->shares[from] = sh;
 	s->share_state[from] = SHARE_VALID;
 	s->valid_shares++;
 	try_coin(a, s);

@@ -93,6 +93,10 @@ enum bft_err aba_on_coin(struct aba *a, bft_replica_id from, uint32_t round,
 
 /** True once decided; *v the decision. */
 bool aba_decided(const struct aba *a, bool *v);
+/** The senders (bit j) whose coin share, kept unverified while not needed, failed when it was
+ *  verified later; cleared by the call. Their faults, found after the message was accepted. */
+uint64_t aba_take_late_faults(struct aba *a);
+
 /** The current round. */
 uint32_t aba_round(const struct aba *a);
 /** The coin value of round r if this replica computed it (for tests): 0/1, or -1. */

@@ -244,7 +244,9 @@ enum bft_err hb_new(struct hb **out, const struct hb_config *cfg)
 	uint32_t n = cfg->log.n;
 
 	if (n == 0 || n > HB_N_MAX || cfg->log.self >= n || cfg->batch_size == 0 ||
-	    cfg->epochs_ahead_max == 0 || cfg->epochs_ahead_max > 1024 || !keys_ok(cfg))
+	    cfg->epochs_ahead_max == 0 || cfg->epochs_ahead_max > 1024 || !keys_ok(cfg) ||
+	    cr_thresh_share_check(cfg->coin_pk, cfg->coin_sk) != 0 ||
+	    cr_thresh_share_check(cfg->enc_pk, cfg->enc_sk) != 0)
 		return BFT_EINVAL;
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
@@ -577,19 +579,19 @@ static enum bft_err begin_decrypt(struct hb *h, struct epoch *ep, struct bft_out
 			continue;
 		}
 		hb_label(ep->e, j, label);
+		drbg(h, rnd);
+		/* Shoup-Gennaro: an invalid ciphertext is never decrypted. cr_tdh2_share_make runs
+		 * the validity check itself and refuses such a ciphertext; our key share was
+		 * checked against the key set in hb_new, so a refusal means the ciphertext. The
+		 * check is a function of the agreed bytes: it fails at every correct replica. */
 		if (len < CR_TDH2_SEAL_OVERHEAD || cr_tdh2_sealed_ct(&d->ct, v, len) != 0 ||
-		    cr_tdh2_ct_check(&d->ct, label, sizeof(label)) != 0) {
-			/* Shoup-Gennaro: an invalid ciphertext is never decrypted; the check is a
-			 * function of the agreed bytes, so it fails at every correct replica. */
+		    cr_tdh2_share_make(&mine, h->cfg.enc_sk, &d->ct, label, sizeof(label), rnd) != 0) {
 			drop_proposal(h, ep, j, BFT_EBADCERT);
 			continue;
 		}
 		d->ct_valid = true;
 		d->sealed = v;
 		d->sealed_len = len;
-		drbg(h, rnd);
-		if (cr_tdh2_share_make(&mine, h->cfg.enc_sk, &d->ct, label, sizeof(label), rnd) != 0)
-			return BFT_EINVAL; /* our own key share is unusable */
 		if (d->st[h->self] == SH_NONE) {
 			d->sh[h->self] = mine;
 			d->st[h->self] = SH_VALID;
@@ -885,6 +887,15 @@ static enum bft_err dispatch(struct hb *h, struct epoch *ep, const struct bft_ms
 
 		if (e2 != BFT_OK && e == BFT_OK)
 			e = e2;
+	}
+	/* Coin shares kept unverified and found bad when they were needed are faults of their
+	 * senders (aba_take_late_faults). */
+	for (uint32_t j = 0; j < h->n; j++) {
+		uint64_t late = aba_take_late_faults(acs_aba(ep->acs, j));
+
+		for (uint32_t i = 0; late != 0 && i < h->n; i++)
+			if ((late >> i) & 1u)
+				fault(h, i, BFT_EBADSHARE);
 	}
 	return e;
 }

@@ -23,6 +23,7 @@
  *   SIM_N=7                                         only the sweeps with that many replicas
  *   SIM_JOBS=k                                      worker processes (default 2)
  *   SIM_TRACE=1                                     print every event (with SEED)
+ *   SIM_LONG=1                                      ten times as many seeds per sweep
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -376,10 +377,11 @@ static void seed_config(const struct hb_sweep *sw, uint64_t seed, struct sim_con
 	sim_config_default(c, sw->adversary ? &adv_engine_ops : &sim_engine_hb, sw->n);
 	c->seed = seed;
 	sim_rng_seed(&r, sim_seed_derive(seed, 'H', 0));
-	/* Small runs: two clients, two requests each (one or two epochs, sometimes three). */
-	c->nclients = 2;
-	c->requests_per_client = 2;
-	c->client_outstanding = 2;
+	/* Small runs (the threshold cryptography dominates the run time): three clients with one
+	 * request each, mostly one or two epochs. */
+	c->nclients = 3;
+	c->requests_per_client = 1;
+	c->client_outstanding = 1;
 	c->readonly_rate = 0.1;
 	c->batch_max_requests = 4;
 	c->latency_min_ms = 1;
@@ -512,6 +514,8 @@ static void run_sweep(const struct hb_sweep *sw)
 		skip();
 		return;
 	}
+	if (flag("SIM_LONG"))
+		hi = sw->first + 10 * sw->count - 1;
 	if (one != NULL && *one != '\0') {
 		lo = hi = strtoull(one, NULL, 0);
 		verbose = true;
@@ -614,11 +618,11 @@ SWEEP_TEST(test_sim_hb_n4_coin_aware_adversary, .name = "hb n=4 coin-aware sched
 
 /* n = 7: two faulty replicas per run, each with a behaviour taken in turn from all of them. */
 #define ALL_HB_MODES (BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | DETECTABLE | BFT_BYZ_CENSOR)
-SWEEP_TEST(test_sim_hb_n7_async, .name = "hb n=7 async", .n = 7, .first = 1, .count = 30)
+SWEEP_TEST(test_sim_hb_n7_async, .name = "hb n=7 async", .n = 7, .first = 1, .count = 20)
 SWEEP_TEST(test_sim_hb_n7_two_byzantine, .name = "hb n=7 two byzantine", .n = 7, .first = 1,
-	   .count = 200, .modes = ALL_HB_MODES, .nfaulty = 2)
+	   .count = 90, .modes = ALL_HB_MODES, .nfaulty = 2)
 SWEEP_TEST(test_sim_hb_n7_coin_aware_adversary, .name = "hb n=7 coin-aware scheduler",
-	   .n = 7, .first = 1, .count = 30, .adversary = true,
+	   .n = 7, .first = 1, .count = 20, .adversary = true,
 	   .modes = BFT_BYZ_ABA_EQUIVOCATE | BFT_BYZ_SILENT, .nfaulty = 2)
 
 int main(void)
