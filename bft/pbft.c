@@ -21,6 +21,8 @@
 #define RETRANSMIT_MS_DEFAULT 100u
 #define TIME_SKEW_MS 10000u /* a PRE-PREPARE's batch time may lead our clock by this much */
 #define REPLAY_KEEP 32u
+#define BYZ_PERIOD_MS 20u     /* a faulty replica's replay and spam, at most this often */
+#define CHUNKS_PER_PERIOD 16u /* state chunks served to one peer per retransmit period */
 
 struct vote {
 	bool have;
@@ -100,6 +102,10 @@ struct pbft {
 	uint32_t nreplay;
 	uint64_t byz_rng;
 	bft_view byz_spam_view;
+	uint64_t byz_replay_ms, byz_spam_ms; /* the unsolicited sends run at a bounded rate */
+	uint64_t *served_ms;     /* per peer: when we last answered its FETCH(LOG) */
+	uint64_t *chunk_ms;      /* per peer: start of its current state-chunk allowance */
+	uint32_t *chunks;        /* per peer: chunks served in that allowance */
 
 	bool restarted_inactive; /* recovered into a view we must rejoin by VIEW-CHANGE */
 	bft_seq highest_pp;      /* the highest sequence number pre-prepared in this view */
@@ -224,8 +230,11 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 	p->vc_len = calloc(p->n, sizeof(*p->vc_len));
 	p->vc_view = calloc(p->n, sizeof(*p->vc_view));
 	p->seen_seq = calloc(p->n, sizeof(*p->seen_seq));
+	p->served_ms = calloc(p->n, sizeof(*p->served_ms));
+	p->chunk_ms = calloc(p->n, sizeof(*p->chunk_ms));
+	p->chunks = calloc(p->n, sizeof(*p->chunks));
 	if (p->slots == NULL || p->vc == NULL || p->vc_len == NULL || p->vc_view == NULL ||
-	    p->seen_seq == NULL) {
+	    p->seen_seq == NULL || p->served_ms == NULL || p->chunk_ms == NULL || p->chunks == NULL) {
 		pbft_free(p);
 		return BFT_ENOMEM;
 	}
@@ -263,6 +272,9 @@ void pbft_free(struct pbft *p)
 	free(p->vc_len);
 	free(p->vc_view);
 	free(p->seen_seq);
+	free(p->served_ms);
+	free(p->chunk_ms);
+	free(p->chunks);
 	free(p->nv);
 	for (uint32_t i = 0; i < p->nreplay; i++)
 		free(p->replay[i]);
@@ -732,6 +744,39 @@ static uint64_t view_timeout(const struct pbft *p)
 /* Checks a prepared certificate for its claims: a PRE-PREPARE for (view < vc_view, seq) signed
  * by that view's primary whose digest is its batch's, and 2f PREPAREs from distinct backups of
  * that view matching it, all signatures valid. On success *view, *seq and digest are set. */
+/* True when m's envelope is byte for byte one this replica already holds, and so checked on
+ * arrival: the PRE-PREPARE or a PREPARE of a slot, or of its kept certificate. Certificates in
+ * VIEW-CHANGEs mostly repeat messages we saw; skipping their second Ed25519 verification is what
+ * keeps a view change cheap. */
+static bool already_verified(const struct pbft *p, const struct bft_msg *m)
+{
+	bft_seq seq;
+	const struct slot *s;
+
+	if (m->type == BFT_MSG_PREPREPARE)
+		seq = m->u.preprepare.seq;
+	else if (m->type == BFT_MSG_PREPARE)
+		seq = m->u.phase.seq;
+	else
+		return false;
+	s = &p->slots[seq % p->nslots];
+	if (s->seq != seq)
+		return false;
+	if (m->type == BFT_MSG_PREPREPARE)
+		return (s->has_pp && s->pp_len == m->frame.len &&
+			memcmp(s->pp, m->frame.p, m->frame.len) == 0) ||
+		       (s->has_pc && s->pc_pp_len == m->frame.len &&
+			memcmp(s->pc_pp, m->frame.p, m->frame.len) == 0);
+	if (m->sender < p->n && s->prep[m->sender].have && s->prep[m->sender].len == m->frame.len &&
+	    memcmp(s->prep[m->sender].env, m->frame.p, m->frame.len) == 0)
+		return true;
+	for (uint32_t i = 0; i < s->pc_nprep; i++)
+		if (s->pc_prep[i].len == m->frame.len &&
+		    memcmp(s->pc_prep[i].p, m->frame.p, m->frame.len) == 0)
+			return true;
+	return false;
+}
+
 static enum bft_err check_pcert(const struct pbft *p, const struct bft_pcert *pc, bft_view vc_view,
 				bft_view *view, bft_seq *seq, uint8_t digest[CR_DIGEST_BYTES])
 {
@@ -749,7 +794,8 @@ static enum bft_err check_pcert(const struct pbft *p, const struct bft_pcert *pc
 	if (pp.type != BFT_MSG_PREPREPARE || pp.u.preprepare.view >= vc_view ||
 	    pp.sender != pbft_primary(pp.u.preprepare.view, p->n))
 		e = BFT_EBADCERT;
-	else if (wire_verify(&pp, p->cfg.log.replica_pks[pp.sender]) != BFT_OK)
+	else if (!already_verified(p, &pp) &&
+		 wire_verify(&pp, p->cfg.log.replica_pks[pp.sender]) != BFT_OK)
 		e = BFT_EBADSIG;
 	else {
 		uint8_t d[CR_DIGEST_BYTES];
@@ -769,7 +815,8 @@ static enum bft_err check_pcert(const struct pbft *p, const struct bft_pcert *pc
 		    !cr_equal(pr.u.phase.digest, pp.u.preprepare.digest, CR_DIGEST_BYTES) ||
 		    pr.sender == pp.sender || ((seen[pr.sender / 64] >> (pr.sender % 64)) & 1u))
 			e = BFT_EBADCERT;
-		else if (wire_verify(&pr, p->cfg.log.replica_pks[pr.sender]) != BFT_OK)
+		else if (!already_verified(p, &pr) &&
+			 wire_verify(&pr, p->cfg.log.replica_pks[pr.sender]) != BFT_OK)
 			e = BFT_EBADSIG;
 		else {
 			seen[pr.sender / 64] |= (uint64_t)1 << (pr.sender % 64);
@@ -1243,6 +1290,9 @@ static enum bft_err on_newview(struct pbft *p, const struct bft_msg *m, uint64_t
 		if (v->type != BFT_MSG_VIEWCHANGE || v->u.viewchange.view != nv->view ||
 		    ((seen[v->sender / 64] >> (v->sender % 64)) & 1u))
 			e = BFT_EBADCERT;
+		else if (p->vc[v->sender] != NULL && p->vc_len[v->sender] == v->frame.len &&
+			 memcmp(p->vc[v->sender], v->frame.p, v->frame.len) == 0)
+			e = BFT_OK; /* the very VIEW-CHANGE we validated when it reached us */
 		else if (wire_verify(v, p->cfg.log.replica_pks[v->sender]) != BFT_OK)
 			e = BFT_EBADSIG;
 		else
@@ -1337,15 +1387,34 @@ static enum bft_err serve_log(struct pbft *p, bft_replica_id to, bft_seq seq, st
 
 static enum bft_err after_stable(struct pbft *p, uint64_t now, struct bft_out *out);
 
-static enum bft_err on_fetch(struct pbft *p, const struct bft_msg *m, struct bft_out *out)
+/* Answers FETCH. Answers cost far more than requests (a window of messages, a state chunk), so
+ * each peer gets at most one log answer per retransmission period and CHUNKS_PER_PERIOD chunks:
+ * a faulty replica cannot turn its requests into an amplified flood. A correct one never asks
+ * faster than that. */
+static enum bft_err on_fetch(struct pbft *p, const struct bft_msg *m, uint64_t now,
+			     struct bft_out *out)
 {
-	if (m->sender == p->self)
+	uint32_t r = (uint32_t)m->sender;
+
+	if (r == p->self)
 		return BFT_ESENDER;
-	if (m->u.fetch.kind == BFT_FETCH_STATE)
-		return bft_log_serve_chunk(p->log, (bft_replica_id)m->sender, m->u.fetch.seq,
-					   m->u.fetch.index, out);
-	return serve_log(p, (bft_replica_id)m->sender, m->u.fetch.seq, out);
+	if (m->u.fetch.kind == BFT_FETCH_STATE) {
+		if (now >= p->chunk_ms[r] + p->cfg.retransmit_ms) {
+			p->chunk_ms[r] = now;
+			p->chunks[r] = 0;
+		}
+		if (p->chunks[r] >= CHUNKS_PER_PERIOD)
+			return BFT_EFULL;
+		p->chunks[r]++;
+		return bft_log_serve_chunk(p->log, r, m->u.fetch.seq, m->u.fetch.index, out);
+	}
+	if (p->served_ms[r] != 0 && now < p->served_ms[r] + p->cfg.retransmit_ms / 2)
+		return BFT_EFULL;
+	p->served_ms[r] = now ? now : 1;
+	return serve_log(p, r, m->u.fetch.seq, out);
 }
+
+static void next_fetch_peer(struct pbft *p);
 
 /* Asks the current peer for the next missing chunk of the state we are behind on. */
 static enum bft_err fetch_state(struct pbft *p, uint64_t now, struct bft_out *out)
@@ -1359,7 +1428,7 @@ static enum bft_err fetch_state(struct pbft *p, uint64_t now, struct bft_out *ou
 	if (idx < 0)
 		return BFT_OK;
 	if (p->fetch_peer == p->self)
-		p->fetch_peer = (p->fetch_peer + 1) % p->n;
+		next_fetch_peer(p);
 	p->fetch_deadline = now + p->cfg.fetch_timeout_ms;
 	return send_fetch(p, BFT_TO_REPLICA, p->fetch_peer, BFT_FETCH_STATE, target,
 			  (uint32_t)idx, out);
@@ -1468,28 +1537,11 @@ static bool slow_primary_suspected(const struct pbft *p, uint64_t now)
 
 static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 {
+	bool behind = bft_log_behind(p->log, &(bft_seq){0});
 	enum bft_err e = BFT_OK;
 
-	/* TOCS §4.4: a backup waiting for a request too long suspects the primary. A replica
-	 * whose view change did not complete in time moves on to the next view (§4.5.2). */
-	if (p->active && bft_log_pending(p->log) > 0 &&
-	    now >= p->progress_ms + view_timeout(p) && !bft_log_behind(p->log, &(bft_seq){0})) {
-		p->vc_attempts++;
-		return start_viewchange(p, p->view + 1, now, out);
-	}
-	/* Aardvark (Clement et al., NSDI'09, §4.3): a primary must keep proposing. A backup whose
-	 * oldest queued request has waited preprepare_timeout_ms for a PRE-PREPARE, while the
-	 * primary had room in the window, replaces the primary. This bounds what a slow primary
-	 * (one that delays every PRE-PREPARE to just under the view-change timeout) can cost. */
-	if (p->active && !is_primary(p) && slow_primary_suspected(p, now)) {
-		p->st.slow_primary_suspicions++;
-		p->vc_attempts++;
-		return start_viewchange(p, p->view + 1, now, out);
-	}
-	if (!p->active && p->vc_deadline != 0 && now >= p->vc_deadline) {
-		p->vc_attempts++;
-		return start_viewchange(p, p->view + 1, now, out);
-	}
+	/* State transfer first: a replica behind the stable checkpoint can neither execute nor
+	 * judge the primary until it has the state, so its own timers must not preempt fetching. */
 	if (p->fetch_deadline != 0 && now >= p->fetch_deadline) {
 		next_fetch_peer(p);
 		e = fetch_state(p, now, out);
@@ -1505,10 +1557,33 @@ static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 					      p->vc_len[p->self]);
 			else
 				e = send_fetch(p, BFT_TO_ALL, 0, BFT_FETCH_LOG, le, 0, out);
+			if (e != BFT_OK)
+				return e;
 		}
 		p->progress_seq = le;
 	}
-	return e;
+	if (behind)
+		return BFT_OK;
+	/* TOCS §4.4: a backup waiting for a request too long suspects the primary. */
+	if (p->active && bft_log_pending(p->log) > 0 && now >= p->progress_ms + view_timeout(p)) {
+		p->vc_attempts++;
+		return start_viewchange(p, p->view + 1, now, out);
+	}
+	/* Aardvark (Clement et al., NSDI'09, §4.3): a primary must keep proposing. A backup whose
+	 * oldest queued request has waited preprepare_timeout_ms for a PRE-PREPARE, while the
+	 * primary had room in the window, replaces the primary. This bounds what a slow primary
+	 * (one that delays every PRE-PREPARE to just under the view-change timeout) can cost. */
+	if (p->active && !is_primary(p) && slow_primary_suspected(p, now)) {
+		p->st.slow_primary_suspicions++;
+		p->vc_attempts++;
+		return start_viewchange(p, p->view + 1, now, out);
+	}
+	/* §4.5.2: a view change that did not complete in time moves on to the next view. */
+	if (!p->active && p->vc_deadline != 0 && now >= p->vc_deadline) {
+		p->vc_attempts++;
+		return start_viewchange(p, p->view + 1, now, out);
+	}
+	return BFT_OK;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1541,7 +1616,6 @@ static void byz_apply(struct pbft *p, uint64_t now, struct bft_out *out)
 	const struct bft_byz *bz = p->cfg.byz;
 	size_t n0 = out->nmsgs;
 
-	(void)now;
 	for (size_t i = 0; i < n0; i++) {
 		struct bft_out_msg *om = &out->msgs[i];
 		struct bft_msg m;
@@ -1608,11 +1682,14 @@ static void byz_apply(struct pbft *p, uint64_t now, struct bft_out *out)
 				p->nreplay++;
 		}
 		uint32_t slot = (uint32_t)(byz_next(p) % REPLAY_KEEP);
-		if (p->replay[slot] != NULL)
+		if (p->replay[slot] != NULL && now >= p->byz_replay_ms + BYZ_PERIOD_MS) {
+			p->byz_replay_ms = now;
 			ignore_err(send_copy(out, BFT_TO_ALL, 0, BFT_MSG_REPLY, p->replay[slot],
 					p->replay_len[slot]));
+		}
 	}
-	if (bz->modes & BFT_BYZ_VC_SPAM) {
+	if ((bz->modes & BFT_BYZ_VC_SPAM) && now >= p->byz_spam_ms + BYZ_PERIOD_MS) {
+		p->byz_spam_ms = now;
 		/* A VIEW-CHANGE for a view far ahead, alone: without f+1 others it moves no one. */
 		struct bft_msg m = {.type = BFT_MSG_VIEWCHANGE};
 		struct wire_buf env;
@@ -1932,7 +2009,7 @@ enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_ou
 			e = on_newview(p, m, now, out);
 			break;
 		case BFT_MSG_FETCH:
-			e = on_fetch(p, m, out);
+			e = on_fetch(p, m, now, out);
 			break;
 		case BFT_MSG_STATE:
 			e = on_state(p, m, now, out);
