@@ -14,7 +14,7 @@
 
 #include "crypto/cr_hash.h"
 
-#define TRACE_RING 64u        /* entries kept for the failure report */
+#define TRACE_RING 1024u      /* entries kept for the failure report */
 #define TRACE_PRINT 30u       /* entries printed */
 #define VCACHE_BITS 14u       /* signature-verification memo: 16384 entries */
 
@@ -122,7 +122,7 @@ void sim_config_default(struct sim_config *c, const struct sim_engine_ops *engin
 	c->batch_delay_ms = 2;
 	c->view_timeout_ms = 300;
 	c->time_limit_ms = 120000;
-	c->max_events = 20000000;
+	c->max_events = 3000000;
 }
 
 /** See sim.h. */
@@ -1028,13 +1028,47 @@ const struct bft_record *sim_records(const struct sim *s, uint32_t i, size_t *n)
 	return s->rep[i].recs;
 }
 
+/* Prints the last TRACE_PRINT lines of the trace, oldest first. Runs of timer events (an
+ * engine that keeps asking for a deadline in the past fires every millisecond) are folded
+ * into one line, so that they cannot push every delivery out of the report. */
+static void trace_tail(const struct sim *s, FILE *f)
+{
+	uint64_t avail = s->ntrace < TRACE_RING ? s->ntrace : TRACE_RING;
+	uint64_t idx[TRACE_PRINT], folded[TRACE_PRINT];
+	uint32_t lines = 0;
+
+	for (uint64_t k = 0; k < avail && lines < TRACE_PRINT; k++) {
+		uint64_t at = s->ntrace - 1 - k;
+		const struct trace_entry *t = &s->trace[at % TRACE_RING];
+
+		if (lines > 0 && (t->what == TR_TIMER || t->what == TR_CLIENT_TIMER)) {
+			const struct trace_entry *prev = &s->trace[idx[lines - 1] % TRACE_RING];
+
+			if (prev->what == TR_TIMER || prev->what == TR_CLIENT_TIMER) {
+				folded[lines - 1]++;
+				idx[lines - 1] = at;
+				continue;
+			}
+		}
+		idx[lines] = at;
+		folded[lines] = 0;
+		lines++;
+	}
+	fprintf(f, "last %u trace lines (of %" PRIu64 " entries):\n", lines, s->ntrace);
+	for (uint32_t i = lines; i-- > 0;) {
+		trace_print(s, &s->trace[idx[i] % TRACE_RING], f);
+		if (folded[i] != 0)
+			fprintf(f, "            ... and %" PRIu64 " more timer events\n",
+				folded[i]);
+	}
+}
+
 /** See sim.h. */
 void sim_print_report(const struct sim *s, FILE *f)
 {
 	const struct sim_config *c = &s->cfg;
 	const char *v = sim_violation(s);
 	struct sim_stats st;
-	uint64_t first;
 
 	sim_get_stats(s, &st);
 	fprintf(f, "=== sim %s: seed=%" PRIu64 " engine=%s n=%u clients=%u x %u requests\n",
@@ -1074,10 +1108,7 @@ void sim_print_report(const struct sim *s, FILE *f)
 		fprintf(f, "client %u: %u submitted, %u completed, %u in flight, view %" PRIu64
 			"\n", j, s->cli[j].submitted, s->cli[j].completed,
 			bft_client_outstanding(s->cli[j].c), bft_client_view(s->cli[j].c));
-	first = s->ntrace > TRACE_PRINT ? s->ntrace - TRACE_PRINT : 0;
-	fprintf(f, "last %" PRIu64 " trace entries:\n", s->ntrace - first);
-	for (uint64_t k = first; k < s->ntrace; k++)
-		trace_print(s, &s->trace[k % TRACE_RING], f);
+	trace_tail(s, f);
 }
 
 /** See sim.h. */

@@ -359,7 +359,7 @@ static void test_sim_detects_engine_that_orders_differently(void **state)
 	fclose(f);
 	assert_non_null(strstr(text, "seed=1 "));
 	assert_non_null(strstr(text, "violation: agreement"));
-	assert_non_null(strstr(text, "trace entries"));
+	assert_non_null(strstr(text, "trace lines"));
 	assert_non_null(strstr(text, "deliver"));
 	free(text);
 	sim_free(s);
