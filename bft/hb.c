@@ -62,6 +62,7 @@ struct epoch {
 	uint64_t e;
 	struct acs *acs;
 	bool proposed, acs_done, finished;
+	uint32_t nproposed;       /* requests in our own proposal */
 	uint8_t *in_set;          /* n */
 	struct dec_slot *dec;     /* n */
 };
@@ -785,6 +786,7 @@ static enum bft_err propose(struct hb *h, struct epoch *ep, uint64_t now, struct
 		if (!censored(h, &reqs[i]))
 			reqs[k++] = reqs[i];
 	}
+	ep->nproposed = k;
 	e = seal_proposal(h, ep->e, now, reqs, k, &sealed, &slen);
 	free(reqs);
 	if (e != BFT_OK)
@@ -1159,12 +1161,23 @@ static enum bft_err execute_epoch(struct hb *h, struct epoch *ep, struct bft_out
 	return e;
 }
 
-static bool can_start(const struct hb *h, uint64_t e)
+/* Epoch e may start: inside the window, not waiting for a state transfer, and work to do —
+ * queued requests beyond `covered` (those already on their way into the log), or a message of
+ * epoch e from another replica. */
+static bool can_start(const struct hb *h, uint64_t e, uint32_t covered)
 {
 	bft_seq tmp;
 
 	return bft_log_in_window(h->log, e + 1) && !bft_log_behind(h->log, &tmp) &&
-	       (bft_log_pending(h->log) > 0 || has_buffered(h, e));
+	       (bft_log_pending(h->log) > covered || has_buffered(h, e));
+}
+
+/* The queued requests certain to be executed with epoch ep: our own proposal's, once the
+ * common subset includes it (it is a correct replica's, so it will be revealed). Starting the
+ * next epoch for them alone would only order them a second time. */
+static uint32_t covered_by(const struct hb *h, const struct epoch *ep)
+{
+	return ep->acs_done && ep->in_set[h->self] ? ep->nproposed : 0;
 }
 
 static enum bft_err start_epoch(struct hb *h, uint32_t slot, uint64_t e, uint64_t now,
@@ -1213,11 +1226,11 @@ static enum bft_err drive(struct hb *h, uint64_t now, struct bft_out *out)
 			h->progress_ms = now;
 			continue;
 		}
-		if (h->ep[0] == NULL && can_start(h, le)) {
+		if (h->ep[0] == NULL && can_start(h, le, 0)) {
 			e = start_epoch(h, 0, le, now, out);
 			moved = true;
 		} else if (h->ep[0] != NULL && h->ep[0]->acs_done && h->ep[1] == NULL &&
-			   can_start(h, le + 1)) {
+			   can_start(h, le + 1, covered_by(h, h->ep[0]))) {
 			/* HB: the next epoch starts as soon as this one's subset is decided. */
 			e = start_epoch(h, 1, le + 1, now, out);
 			moved = true;

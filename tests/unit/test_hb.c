@@ -1,0 +1,806 @@
+/*
+ * Unit tests for the Honey Badger engine (bft/hb.h): a four-replica cluster wired in memory
+ * (every frame decoded as a node would, delivered in FIFO order or held back on purpose), the
+ * normal case, and every rejection path of an epoch with its exact outcome: a VAL from a
+ * non-proposer, epochs beyond the buffer, shares before their ciphertext, invalid decryption
+ * shares, invalid ciphertexts, shards of no codeword, censorship.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "bft/hb.h"
+#include "crypto/cr_tdh2.h"
+
+#define N 4u
+#define NCLIENTS 4u
+#define QMAX 200000u
+
+/* ------------------------------------------------------------------------------------------ */
+/* A counting application: each op executed bumps a counter; the result is the counter. */
+
+struct app {
+	uint64_t count;
+};
+
+static void app_execute(void *ctx, bft_client_id client, const struct bft_bytes *op,
+			uint64_t time_ms, struct wire_buf *result)
+{
+	struct app *a = ctx;
+
+	(void)client;
+	(void)op;
+	(void)time_ms;
+	a->count++;
+	if (result->cap < 8) {
+		uint8_t *p = realloc(result->p, 8);
+		if (p == NULL)
+			return;
+		result->p = p;
+		result->cap = 8;
+	}
+	memcpy(result->p, &a->count, 8);
+	result->len = 8;
+}
+
+static enum bft_err app_snapshot(void *ctx, struct wire_buf *out)
+{
+	struct app *a = ctx;
+	uint8_t *p = realloc(out->p, out->len + 8);
+
+	if (p == NULL)
+		return BFT_ENOMEM;
+	out->p = p;
+	memcpy(out->p + out->len, &a->count, 8);
+	out->len += 8;
+	out->cap = out->len;
+	return BFT_OK;
+}
+
+static enum bft_err app_restore(void *ctx, const uint8_t *p, size_t len)
+{
+	struct app *a = ctx;
+
+	if (len != 8)
+		return BFT_EMALFORMED;
+	memcpy(&a->count, p, 8);
+	return BFT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The cluster */
+
+struct frame {
+	uint32_t from, to;
+	uint8_t *p;
+	size_t len;
+};
+
+struct cluster {
+	struct hb *h[N];
+	struct cr_identity id[N], cid[NCLIENTS];
+	uint8_t pks[N][CR_PK_BYTES], cpks[NCLIENTS][CR_PK_BYTES];
+	struct cr_thresh_pubkey coin_pk, enc_pk;
+	struct cr_thresh_share coin_sk[N], enc_sk[N];
+	struct app app[N];
+	struct bft_byz byz[N];
+	struct wire_limits limits;
+	struct frame *q;
+	size_t qh, qt;
+	uint32_t hold;            /* replicas whose inbound frames wait (bit i) */
+	uint64_t now;
+	uint8_t digest[N][64][CR_DIGEST_BYTES]; /* committed digests by seq (1..63) */
+	uint32_t replies[NCLIENTS];
+	/* per (to, type): the last step result and how many times each non-OK came */
+	uint64_t results[N][64][BFT_ERR_COUNT];
+	uint64_t reqid[NCLIENTS];
+};
+
+static struct cluster *C;
+
+static void seed_bytes(uint8_t out[32], uint8_t tag, uint32_t i)
+{
+	memset(out, 0, 32);
+	out[0] = tag;
+	out[1] = (uint8_t)i;
+}
+
+static void push(struct cluster *c, uint32_t from, uint32_t to, const uint8_t *p, size_t len)
+{
+	assert_true(c->qt < QMAX);
+	c->q[c->qt].from = from;
+	c->q[c->qt].to = to;
+	c->q[c->qt].p = malloc(len);
+	assert_non_null(c->q[c->qt].p);
+	memcpy(c->q[c->qt].p, p, len);
+	c->q[c->qt].len = len;
+	c->qt++;
+}
+
+static void route(struct cluster *c, uint32_t from, struct bft_out *out)
+{
+	for (size_t i = 0; i < out->ncommitted; i++) {
+		const struct bft_committed *cm = &out->committed[i];
+
+		assert_true(cm->seq < 64);
+		memcpy(c->digest[from][cm->seq], cm->digest, CR_DIGEST_BYTES);
+	}
+	for (size_t i = 0; i < out->nmsgs; i++) {
+		const struct bft_out_msg *m = &out->msgs[i];
+
+		if (m->dest == BFT_TO_CLIENT) {
+			if (m->to < NCLIENTS)
+				c->replies[m->to]++;
+			continue;
+		}
+		for (uint32_t to = 0; to < N; to++)
+			if (to != from && (m->dest == BFT_TO_ALL || m->to == to))
+				push(c, from, to, m->bytes, m->len);
+	}
+	bft_out_reset(out);
+}
+
+static enum bft_err step(struct cluster *c, uint32_t i, const struct bft_event *ev)
+{
+	struct bft_out out = {0};
+	enum bft_err e = hb_step(c->h[i], ev, &out);
+
+	route(c, i, &out);
+	bft_out_free(&out);
+	return e;
+}
+
+static enum bft_err deliver_frame(struct cluster *c, uint32_t to, const uint8_t *p, size_t len)
+{
+	struct bft_msg m;
+	struct bft_event ev = {.type = BFT_EV_MESSAGE, .msg = &m};
+	enum bft_err e;
+
+	assert_int_equal(wire_decode(&c->limits, p, len, &m), BFT_OK);
+	ev.now_ms = c->now;
+	e = step(c, to, &ev);
+	c->results[to][m.type][e]++;
+	wire_msg_free(&m);
+	return e;
+}
+
+static void drop_queue(struct cluster *c)
+{
+	for (size_t i = c->qh; i < c->qt; i++)
+		free(c->q[i].p);
+	c->qh = c->qt = 0;
+}
+
+/* Delivers queued frames in FIFO order (held ones stay queued) until none can move. */
+static void run(struct cluster *c)
+{
+	for (;;) {
+		bool moved = false;
+		size_t k = c->qh;
+
+		for (size_t i = c->qh; i < c->qt; i++) {
+			struct frame f = c->q[i];
+
+			if ((c->hold >> f.to) & 1u) {
+				c->q[k++] = f;
+				continue;
+			}
+			c->now++;
+			(void)deliver_frame(c, f.to, f.p, f.len);
+			free(f.p);
+			moved = true;
+			/* Frames pushed meanwhile went to the tail: keep scanning to it. */
+		}
+		c->qt = k;
+		if (!moved)
+			break;
+	}
+}
+
+static void random_event(struct cluster *c, uint32_t i)
+{
+	uint8_t r[32];
+	struct bft_event ev = {.type = BFT_EV_RANDOM, .random = r, .random_len = sizeof(r)};
+
+	seed_bytes(r, 'r', i);
+	ev.now_ms = c->now;
+	assert_int_equal(step(c, i, &ev), BFT_OK);
+}
+
+static struct cluster *cluster_new(const uint32_t *byz_modes, bool randomness)
+{
+	struct cluster *c = calloc(1, sizeof(*c));
+	uint8_t s[32];
+	struct cr_thresh_share sh[N];
+
+	assert_non_null(c);
+	c->q = calloc(QMAX, sizeof(*c->q));
+	assert_non_null(c->q);
+	wire_limits_default(&c->limits, N, NCLIENTS);
+	for (uint32_t i = 0; i < N; i++) {
+		seed_bytes(s, 'R', i);
+		assert_int_equal(cr_identity_from_seed(&c->id[i], s), 0);
+		memcpy(c->pks[i], c->id[i].pk, CR_PK_BYTES);
+	}
+	for (uint32_t j = 0; j < NCLIENTS; j++) {
+		seed_bytes(s, 'C', j);
+		assert_int_equal(cr_identity_from_seed(&c->cid[j], s), 0);
+		memcpy(c->cpks[j], c->cid[j].pk, CR_PK_BYTES);
+	}
+	seed_bytes(s, 'K', 0);
+	assert_int_equal(cr_dealer_deal(&c->coin_pk, sh, N, 1, CR_THRESH_COIN, s), 0);
+	memcpy(c->coin_sk, sh, sizeof(sh));
+	assert_int_equal(cr_dealer_deal(&c->enc_pk, sh, N, 1, CR_THRESH_ENC, s), 0);
+	memcpy(c->enc_sk, sh, sizeof(sh));
+	for (uint32_t i = 0; i < N; i++) {
+		struct hb_config hc;
+
+		hb_config_default(&hc);
+		hc.log.n = N;
+		hc.log.self = i;
+		hc.log.id = &c->id[i];
+		hc.log.replica_pks = (const uint8_t (*)[CR_PK_BYTES])c->pks;
+		hc.log.client_pks = (const uint8_t (*)[CR_PK_BYTES])c->cpks;
+		hc.log.limits = c->limits;
+		hc.log.app = (struct bft_app){.ctx = &c->app[i], .execute = app_execute,
+					      .snapshot = app_snapshot, .restore = app_restore};
+		hc.log.checkpoint_interval = 4;
+		hc.log.window = 16;
+		hc.coin_pk = &c->coin_pk;
+		hc.enc_pk = &c->enc_pk;
+		hc.coin_sk = &c->coin_sk[i];
+		hc.enc_sk = &c->enc_sk[i];
+		hc.batch_size = 8;
+		hc.epochs_ahead_max = 2;
+		if (byz_modes != NULL && byz_modes[i] != 0) {
+			c->byz[i].modes = byz_modes[i];
+			hc.byz = &c->byz[i];
+		}
+		assert_int_equal(hb_new(&c->h[i], &hc), BFT_OK);
+		if (randomness)
+			random_event(c, i);
+	}
+	C = c;
+	return c;
+}
+
+static void cluster_free(struct cluster *c)
+{
+	for (size_t i = c->qh; i < c->qt; i++)
+		free(c->q[i].p);
+	free(c->q);
+	for (uint32_t i = 0; i < N; i++) {
+		hb_free(c->h[i]);
+		cr_identity_free(&c->id[i]);
+	}
+	for (uint32_t j = 0; j < NCLIENTS; j++)
+		cr_identity_free(&c->cid[j]);
+	free(c);
+	C = NULL;
+}
+
+/* A signed REQUEST of client j into *out (caller frees). */
+static void make_request(struct cluster *c, uint32_t j, struct wire_buf *out)
+{
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST, .sender = j};
+	static const uint8_t op[] = "op";
+
+	m.u.request.reqid = ++c->reqid[j];
+	m.u.request.op = (struct bft_bytes){.p = op, .len = sizeof(op)};
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(wire_encode(&m, &c->cid[j], out), BFT_OK);
+}
+
+/* Client j sends a new request to every replica in `to` (a mask). */
+static void submit(struct cluster *c, uint32_t j, uint32_t to)
+{
+	struct wire_buf b;
+
+	make_request(c, j, &b);
+	for (uint32_t i = 0; i < N; i++)
+		if ((to >> i) & 1u)
+			assert_int_equal(deliver_frame(c, i, b.p, b.len), BFT_OK);
+	wire_buf_free(&b);
+}
+
+static void assert_agree(struct cluster *c, uint32_t correct, bft_seq upto)
+{
+	for (bft_seq s = 1; s <= upto; s++) {
+		int first = -1;
+
+		for (uint32_t i = 0; i < N; i++) {
+			if (!((correct >> i) & 1u))
+				continue;
+			assert_true(bft_log_last_executed(hb_log(c->h[i])) >= s);
+			if (first < 0)
+				first = (int)i;
+			else
+				assert_memory_equal(c->digest[i][s], c->digest[first][s],
+						    CR_DIGEST_BYTES);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static void test_hb_cluster_commits_requests_in_one_log_position(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+	struct hb_status st;
+
+	(void)state;
+	submit(c, 0, 0xf);
+	submit(c, 1, 0xf);
+	run(c);
+	assert_agree(c, 0xf, 1);
+	/* The second request reached each replica after it had proposed the first: it goes into
+	 * the same position if another replica proposed it, else into the next epoch, which
+	 * starts as soon as the first one's subset is decided. Either way each runs once. */
+	hb_status(c->h[0], &st);
+	assert_true(st.last_executed == 1 || st.last_executed == 2);
+	assert_agree(c, 0xf, st.last_executed);
+	for (uint32_t i = 0; i < N; i++) {
+		hb_status(c->h[i], &st);
+		assert_int_equal(st.epochs_done, st.last_executed);
+		assert_int_equal(st.pending, 0);
+		assert_int_equal(st.active, 0); /* nothing pending: nothing runs */
+		assert_int_equal(c->app[i].count, 2);
+	}
+	/* Every replica answered both clients. */
+	assert_int_equal(c->replies[0], N);
+	assert_int_equal(c->replies[1], N);
+	/* More work: the next epoch is the next position. */
+	submit(c, 2, 0xf);
+	run(c);
+	assert_agree(c, 0xf, st.last_executed + 1);
+	assert_int_equal(c->app[0].count, 3);
+	cluster_free(c);
+}
+
+static void test_hb_does_not_propose_before_randomness_arrives(void **state)
+{
+	struct cluster *c = cluster_new(NULL, false);
+	struct hb_status st;
+
+	(void)state;
+	submit(c, 0, 0x1);
+	hb_status(c->h[0], &st);
+	assert_false(st.have_random);
+	assert_int_equal(st.active, 1);
+	assert_int_equal(c->qt - c->qh, 0); /* the epoch runs, but no VAL went out */
+	random_event(c, 0);
+	assert_int_equal(c->qt - c->qh, 2 * (N - 1)); /* VALs and our ECHO */
+	for (uint32_t i = 1; i < N; i++)
+		random_event(c, i);
+	run(c);
+	assert_agree(c, 0xf, 1);
+	cluster_free(c);
+}
+
+static void test_hb_rejects_a_val_from_a_non_proposer(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_HB_VAL, .sender = 2};
+	struct wire_buf b = {0};
+	static const uint8_t shard[8] = {1};
+	struct hb_status st;
+
+	(void)state;
+	submit(c, 0, 0x2); /* replica 1 runs epoch 0 */
+	drop_queue(c);
+	m.u.hb_rbc.epoch = 0;
+	m.u.hb_rbc.proposer = 0;
+	m.u.hb_rbc.index = 1;
+	m.u.hb_rbc.shard = (struct bft_bytes){.p = shard, .len = sizeof(shard)};
+	m.u.hb_rbc.nbranch = 2;
+	assert_int_equal(wire_encode(&m, &c->id[2], &b), BFT_OK);
+	assert_int_equal(deliver_frame(c, 1, b.p, b.len), BFT_ENOTPRIMARY);
+	hb_status(c->h[1], &st);
+	assert_int_equal(st.sender_faults[2], 1);
+	assert_int_equal(st.faults[BFT_ENOTPRIMARY], 1);
+	/* The same VAL as an ECHO from replica 2: index 1 is not 2's shard. */
+	wire_buf_free(&b);
+	m.type = BFT_MSG_HB_ECHO;
+	assert_int_equal(wire_encode(&m, &c->id[2], &b), BFT_OK);
+	assert_int_equal(deliver_frame(c, 1, b.p, b.len), BFT_EINVAL);
+	wire_buf_free(&b);
+	/* A shard index right for the sender, but a branch to nowhere. */
+	m.u.hb_rbc.index = 2;
+	assert_int_equal(wire_encode(&m, &c->id[2], &b), BFT_OK);
+	assert_int_equal(deliver_frame(c, 1, b.p, b.len), BFT_EBADCERT);
+	hb_status(c->h[1], &st);
+	assert_int_equal(st.sender_faults[2], 3);
+	wire_buf_free(&b);
+	cluster_free(c);
+}
+
+static void send_aba(struct cluster *c, uint32_t from, uint32_t to, uint64_t epoch,
+		     enum bft_err want)
+{
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_HB_BVAL, .sender = from};
+	struct wire_buf b = {0};
+
+	m.u.hb_aba.epoch = epoch;
+	m.u.hb_aba.instance = 0;
+	m.u.hb_aba.value = 1;
+	assert_int_equal(wire_encode(&m, &c->id[from], &b), BFT_OK);
+	assert_int_equal(deliver_frame(c, to, b.p, b.len), want);
+	wire_buf_free(&b);
+}
+
+static void test_hb_buffers_near_epochs_and_drops_far_ones(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+	struct hb_status st;
+
+	(void)state;
+	/* epochs_ahead_max = 2: epochs 1 and 2 are kept for later, 3 is beyond the bound. */
+	send_aba(c, 1, 0, 1, BFT_OK);
+	send_aba(c, 1, 0, 2, BFT_OK);
+	send_aba(c, 1, 0, 3, BFT_ESEQ);
+	hb_status(c->h[0], &st);
+	assert_int_equal(st.buffered, 2);
+	assert_int_equal(st.dropped_ahead, 1);
+	assert_int_equal(st.rejected[BFT_ESEQ], 1);
+	assert_int_equal(st.sender_faults[1], 0); /* not a fault: the sender may just be ahead */
+	/* An epoch-0 message from another replica starts epoch 0 here, without requests. */
+	send_aba(c, 2, 0, 0, BFT_OK);
+	hb_status(c->h[0], &st);
+	assert_int_equal(st.active, 1);
+	cluster_free(c);
+}
+
+static void test_hb_a_finished_epoch_is_stale(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+
+	(void)state;
+	submit(c, 0, 0xf);
+	run(c);
+	assert_agree(c, 0xf, 1);
+	send_aba(c, 1, 0, 0, BFT_ESTALE);
+	cluster_free(c);
+}
+
+/* Replica 3 hears nothing until the others finished; then it gets the decryption shares
+ * first, before it could know any ciphertext, keeps them, and uses them once ACS is done. */
+static void test_hb_keeps_decryption_shares_that_arrive_before_the_ciphertext(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+	struct hb_status st;
+	size_t k;
+
+	(void)state;
+	c->hold = 1u << 3;
+	submit(c, 0, 0x7);
+	run(c);
+	assert_agree(c, 0x7, 1);
+	/* Move every DEC frame for replica 3 to the front. */
+	k = c->qh;
+	for (size_t i = c->qh; i < c->qt; i++) {
+		struct bft_msg m;
+
+		assert_int_equal(wire_decode(&c->limits, c->q[i].p, c->q[i].len, &m), BFT_OK);
+		if (m.type == BFT_MSG_HB_DEC) {
+			struct frame t = c->q[k];
+
+			c->q[k++] = c->q[i];
+			c->q[i] = t;
+		}
+		wire_msg_free(&m);
+	}
+	assert_true(k > c->qh);
+	c->hold = 0;
+	/* The shares first: kept (BFT_OK), since no ciphertext is known yet. */
+	for (size_t i = c->qh; i < k; i++) {
+		assert_int_equal(deliver_frame(c, c->q[i].to, c->q[i].p, c->q[i].len), BFT_OK);
+		free(c->q[i].p);
+	}
+	c->qh = k;
+	hb_status(c->h[3], &st);
+	assert_int_equal(st.last_executed, 0);
+	run(c);
+	assert_agree(c, 0xf, 1);
+	hb_status(c->h[3], &st);
+	assert_int_equal(st.sender_faults[0] + st.sender_faults[1] + st.sender_faults[2], 0);
+	cluster_free(c);
+}
+
+static uint64_t faults_against(struct cluster *c, uint32_t bad, enum bft_err why)
+{
+	uint64_t k = 0;
+
+	for (uint32_t i = 0; i < N; i++) {
+		struct hb_status st;
+
+		if (i == bad)
+			continue;
+		hb_status(c->h[i], &st);
+		if (st.faults[why] > 0)
+			k += st.sender_faults[bad];
+	}
+	return k;
+}
+
+/* Delivers, in queue order, the frames for which sel() holds (the others stay queued). */
+static void deliver_selected(struct cluster *c, bool (*sel)(const struct bft_msg *m))
+{
+	size_t end = c->qt, k = c->qh;
+
+	for (size_t i = c->qh; i < end; i++) {
+		struct frame f = c->q[i];
+		struct bft_msg m;
+		bool yes;
+
+		assert_int_equal(wire_decode(&c->limits, f.p, f.len, &m), BFT_OK);
+		yes = sel(&m);
+		wire_msg_free(&m);
+		if (!yes) {
+			c->q[k++] = f;
+			continue;
+		}
+		c->now++;
+		(void)deliver_frame(c, f.to, f.p, f.len);
+		free(f.p);
+	}
+	/* Frames the deliveries queued (for the others) follow the ones left. */
+	memmove(&c->q[k], &c->q[end], (c->qt - end) * sizeof(c->q[0]));
+	c->qt = k + (c->qt - end);
+}
+
+static bool sel_not_dec(const struct bft_msg *m)
+{
+	return m->type != BFT_MSG_HB_DEC;
+}
+
+static bool sel_dec_from_1(const struct bft_msg *m)
+{
+	return m->type == BFT_MSG_HB_DEC && m->sender == 1;
+}
+
+/* Replica 2 hears nothing until the others finished. Then it gets everything but the
+ * decryption shares (so its common subset is decided and it knows every ciphertext), then the
+ * faulty replica 1's shares (one per included proposal, all four): each is verified on
+ * arrival and refused. */
+static void test_hb_rejects_invalid_decryption_shares(void **state)
+{
+	const uint32_t modes[N] = {0, BFT_BYZ_BAD_DEC_SHARE, 0, 0};
+	struct cluster *c = cluster_new(modes, true);
+	struct hb_status st;
+
+	(void)state;
+	c->hold = 1u << 2;
+	submit(c, 0, 0xf);
+	run(c);
+	assert_agree(c, 0x9, 1);
+	c->hold = 0;
+	deliver_selected(c, sel_not_dec);
+	hb_status(c->h[2], &st);
+	assert_int_equal(st.last_executed, 0);
+	deliver_selected(c, sel_dec_from_1);
+	assert_int_equal(c->results[2][BFT_MSG_HB_DEC][BFT_EBADSHARE], N);
+	hb_status(c->h[2], &st);
+	assert_int_equal(st.faults[BFT_EBADSHARE], N);
+	assert_int_equal(st.sender_faults[1], N);
+	run(c);
+	assert_agree(c, 0xd, 1);
+	cluster_free(c);
+}
+
+/* Shares that came before the ciphertext and turn out bad are found when it is known. */
+static void test_hb_finds_bad_kept_shares_when_the_ciphertext_is_known(void **state)
+{
+	const uint32_t modes[N] = {0, BFT_BYZ_BAD_DEC_SHARE, 0, 0};
+	struct cluster *c = cluster_new(modes, true);
+	struct hb_status st;
+
+	(void)state;
+	c->hold = 1u << 2;
+	submit(c, 0, 0xf);
+	run(c);
+	c->hold = 0;
+	deliver_selected(c, sel_dec_from_1); /* kept: no ciphertext yet */
+	assert_int_equal(c->results[2][BFT_MSG_HB_DEC][BFT_OK], N);
+	hb_status(c->h[2], &st);
+	assert_int_equal(st.sender_faults[1], 0);
+	run(c);
+	assert_agree(c, 0xd, 1);
+	hb_status(c->h[2], &st);
+	assert_true(st.faults[BFT_EBADSHARE] >= 1);
+	assert_true(st.sender_faults[1] >= 1);
+	cluster_free(c);
+}
+
+static void test_hb_rejects_invalid_coin_shares(void **state)
+{
+	const uint32_t modes[N] = {0, 0, BFT_BYZ_BAD_COIN_SHARE, 0};
+	struct cluster *c = cluster_new(modes, true);
+	uint64_t rejected = 0;
+
+	(void)state;
+	submit(c, 0, 0xf);
+	run(c);
+	assert_agree(c, 0xb, 1);
+	for (uint32_t i = 0; i < N; i++)
+		if (i != 2)
+			rejected += c->results[i][BFT_MSG_HB_COIN][BFT_EBADSHARE];
+	assert_true(rejected > 0);
+	assert_true(faults_against(c, 2, BFT_EBADSHARE) > 0);
+	cluster_free(c);
+}
+
+/* In FIFO order every broadcast delivers before any agreement ends, so all four proposals are
+ * in the subset: a faulty one is dropped by every correct replica, the same way. */
+static void check_dropped_everywhere(uint32_t mode, enum bft_err why)
+{
+	const uint32_t modes[N] = {0, mode, 0, 0};
+	struct cluster *c = cluster_new(modes, true);
+
+	submit(c, 0, 0xf);
+	run(c);
+	assert_agree(c, 0xd, 1);
+	for (uint32_t i = 0; i < N; i++) {
+		struct hb_status st;
+
+		if (i == 1)
+			continue;
+		hb_status(c->h[i], &st);
+		assert_int_equal(st.proposals_dropped, 1);
+		assert_int_equal(st.faults[why], 1);
+		assert_int_equal(st.sender_faults[1], 1);
+		assert_int_equal(st.proposals_in, 3);
+		assert_int_equal(st.last_executed, 1);
+		assert_int_equal(c->app[i].count, 1);
+	}
+	cluster_free(c);
+}
+
+static void test_hb_drops_an_invalid_ciphertext_everywhere(void **state)
+{
+	(void)state;
+	check_dropped_everywhere(BFT_BYZ_BAD_CIPHERTEXT, BFT_EBADCERT);
+}
+
+static void test_hb_drops_shards_of_no_codeword_everywhere(void **state)
+{
+	(void)state;
+	check_dropped_everywhere(BFT_BYZ_BAD_RBC_SHARDS, BFT_EDIGEST);
+}
+
+static void test_hb_equivocating_proposer_is_detected_and_harmless(void **state)
+{
+	const uint32_t modes[N] = {0, BFT_BYZ_RBC_EQUIVOCATE | BFT_BYZ_ABA_EQUIVOCATE, 0, 0};
+	struct cluster *c = cluster_new(modes, true);
+
+	(void)state;
+	submit(c, 0, 0xf);
+	run(c);
+	assert_agree(c, 0xd, 1);
+	/* Its successor (replica 2) received two different VALs, ECHOs, READYs and AUXs. */
+	assert_true(c->results[2][BFT_MSG_HB_VAL][BFT_ECONFLICT] > 0);
+	assert_true(c->results[2][BFT_MSG_HB_ECHO][BFT_ECONFLICT] > 0);
+	assert_true(c->results[2][BFT_MSG_HB_READY][BFT_ECONFLICT] > 0);
+	assert_true(faults_against(c, 1, BFT_ECONFLICT) > 0);
+	cluster_free(c);
+}
+
+static void test_hb_a_censoring_replica_cannot_hold_a_request_back(void **state)
+{
+	const uint32_t modes[N] = {0, 0, 0, BFT_BYZ_CENSOR};
+	struct cluster *c = cluster_new(modes, true);
+
+	(void)state;
+	/* Client 0 (censored by replica 3) sends to everybody, as Honey Badger clients do. */
+	submit(c, 0, 0xf);
+	run(c);
+	assert_agree(c, 0x7, 1);
+	for (uint32_t i = 0; i < 3; i++)
+		assert_int_equal(c->app[i].count, 1);
+	cluster_free(c);
+}
+
+static void test_hb_silent_replica_does_not_stop_the_others(void **state)
+{
+	const uint32_t modes[N] = {BFT_BYZ_SILENT, 0, 0, 0};
+	struct cluster *c = cluster_new(modes, true);
+
+	(void)state;
+	submit(c, 1, 0xf);
+	run(c);
+	assert_agree(c, 0xe, 1);
+	submit(c, 2, 0xf);
+	run(c);
+	assert_agree(c, 0xe, 2);
+	cluster_free(c);
+}
+
+static void test_hb_checkpoints_through_the_shared_log(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+	struct hb_status st;
+
+	(void)state;
+	for (uint32_t k = 0; k < 5; k++) {
+		submit(c, k % NCLIENTS, 0xf);
+		run(c);
+	}
+	assert_agree(c, 0xf, 5);
+	for (uint32_t i = 0; i < N; i++) {
+		hb_status(c->h[i], &st);
+		assert_int_equal(st.low, 4); /* K = 4: the checkpoint at 4 is stable */
+	}
+	cluster_free(c);
+}
+
+static void test_hb_refuses_mismatched_keys(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+	struct hb_config hc;
+	struct hb *h = NULL;
+
+	(void)state;
+	hb_config_default(&hc);
+	hc.log.n = N;
+	hc.log.self = 0;
+	hc.log.id = &c->id[0];
+	hc.log.replica_pks = (const uint8_t (*)[CR_PK_BYTES])c->pks;
+	hc.log.client_pks = (const uint8_t (*)[CR_PK_BYTES])c->cpks;
+	hc.log.limits = c->limits;
+	hc.log.app = (struct bft_app){.ctx = &c->app[0], .execute = app_execute,
+				      .snapshot = app_snapshot, .restore = app_restore};
+	hc.coin_pk = &c->coin_pk;
+	hc.enc_pk = &c->enc_pk;
+	hc.coin_sk = &c->coin_sk[1]; /* another replica's share */
+	hc.enc_sk = &c->enc_sk[0];
+	assert_int_equal(hb_new(&h, &hc), BFT_EINVAL);
+	hc.coin_sk = &c->coin_sk[0];
+	hc.enc_pk = &c->coin_pk; /* the coin keys for encryption */
+	assert_int_equal(hb_new(&h, &hc), BFT_EINVAL);
+	hc.enc_pk = &c->enc_pk;
+	hc.batch_size = 0;
+	assert_int_equal(hb_new(&h, &hc), BFT_EINVAL);
+	hc.batch_size = 8;
+	assert_int_equal(hb_new(&h, &hc), BFT_OK);
+	hb_free(h);
+	cluster_free(c);
+}
+
+static void test_hb_label_layout(void **state)
+{
+	uint8_t l[HB_LABEL_BYTES];
+	static const uint8_t want[HB_LABEL_BYTES] = {'h', 'b', '.', 'p', 'r', 'o', 'p', 5, 0, 0,
+						      0, 0, 0, 0, 1, 3, 0, 0, 0};
+
+	(void)state;
+	hb_label(0x0100000000000005ull, 3, l);
+	assert_memory_equal(l, want, sizeof(want));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hb_cluster_commits_requests_in_one_log_position),
+		cmocka_unit_test(test_hb_does_not_propose_before_randomness_arrives),
+		cmocka_unit_test(test_hb_rejects_a_val_from_a_non_proposer),
+		cmocka_unit_test(test_hb_buffers_near_epochs_and_drops_far_ones),
+		cmocka_unit_test(test_hb_a_finished_epoch_is_stale),
+		cmocka_unit_test(test_hb_keeps_decryption_shares_that_arrive_before_the_ciphertext),
+		cmocka_unit_test(test_hb_rejects_invalid_decryption_shares),
+		cmocka_unit_test(test_hb_finds_bad_kept_shares_when_the_ciphertext_is_known),
+		cmocka_unit_test(test_hb_rejects_invalid_coin_shares),
+		cmocka_unit_test(test_hb_drops_an_invalid_ciphertext_everywhere),
+		cmocka_unit_test(test_hb_drops_shards_of_no_codeword_everywhere),
+		cmocka_unit_test(test_hb_equivocating_proposer_is_detected_and_harmless),
+		cmocka_unit_test(test_hb_a_censoring_replica_cannot_hold_a_request_back),
+		cmocka_unit_test(test_hb_silent_replica_does_not_stop_the_others),
+		cmocka_unit_test(test_hb_checkpoints_through_the_shared_log),
+		cmocka_unit_test(test_hb_refuses_mismatched_keys),
+		cmocka_unit_test(test_hb_label_layout),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
