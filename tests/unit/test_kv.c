@@ -369,6 +369,48 @@ static void test_kv_keys_and_values_at_their_limits_pass_and_over_are_too_big(vo
 	kv_free(kv);
 }
 
+static void test_kv_large_values_live_outside_the_slabs_and_round_trip(void **state)
+{
+	struct kv *kv = new_kv(NULL), *copy = new_kv(NULL);
+	uint8_t *v = malloc(65536);
+	struct wire_buf op = {0}, s;
+	struct out o;
+
+	(void)state;
+	assert_non_null(v);
+	for (size_t i = 0; i < 65536; i++)
+		v[i] = (uint8_t)(i * 31 + 7);
+	/* Sizes around the slab boundary (records up to 1 KiB come from slabs) and the largest. */
+	const size_t sizes[] = {1010, 1017, 1018, 1019, 1024, 1025, 4096, 65536};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		char k[8];
+
+		snprintf(k, sizeof(k), "big%zu", i);
+		assert_int_equal(kv_op_encode_put(&op, (const uint8_t *)k, strlen(k), v, sizes[i]),
+				 BFT_OK);
+		assert_int_equal(status_of(run_op(kv, &op, false)), KV_OK);
+		assert_int_equal(kv_op_encode_get(&op, (const uint8_t *)k, strlen(k)), BFT_OK);
+		o = run_op(kv, &op, false);
+		assert_int_equal(o.r.value.len, sizes[i]);
+		assert_memory_equal(o.r.value.p, v, sizes[i]);
+		out_free(&o);
+	}
+	/* Overwrite one large value with a small one and the other way round, delete one. */
+	assert_int_equal(kv_op_encode_put(&op, (const uint8_t *)"big7", 4, v, 3), BFT_OK);
+	assert_int_equal(status_of(run_op(kv, &op, false)), KV_OK);
+	assert_int_equal(kv_op_encode_put(&op, (const uint8_t *)"big0", 4, v, 30000), BFT_OK);
+	assert_int_equal(status_of(run_op(kv, &op, false)), KV_OK);
+	assert_int_equal(status_of(del(kv, "big6")), KV_OK);
+	s = snap(kv);
+	assert_int_equal(kv_restore(copy, s.p, s.len), BFT_OK);
+	assert_state(copy, &s);
+	assert_int_equal(kv_test_check(kv), 0);
+	wire_buf_free(&s);
+	free(v);
+	kv_free(kv);
+	kv_free(copy);
+}
+
 static void test_kv_empty_key_is_malformed(void **state)
 {
 	struct kv *kv = new_kv(NULL);
@@ -2332,6 +2374,7 @@ int main(void)
 		cmocka_unit_test(test_kv_delete_removes_and_recreate_starts_a_new_life),
 		cmocka_unit_test(test_kv_cas_succeeds_only_on_the_expected_version),
 		cmocka_unit_test(test_kv_keys_and_values_at_their_limits_pass_and_over_are_too_big),
+		cmocka_unit_test(test_kv_large_values_live_outside_the_slabs_and_round_trip),
 		cmocka_unit_test(test_kv_empty_key_is_malformed),
 		cmocka_unit_test(test_kv_full_store_refuses_new_keys_but_not_overwrites),
 		cmocka_unit_test(test_kv_bytes_max_bounds_keys_plus_values),
