@@ -1247,14 +1247,14 @@ static enum bft_err on_viewchange(struct pbft *p, const struct bft_msg *m, uint6
 	for (uint32_t i = 0; i < p->n; i++) {
 		if (i == p->self || p->vc[i] == NULL)
 			continue;
-		if (p->vc_view[i] > mine || (p->vc_view[i] == mine && p->active)) {
+		if (p->vc_view[i] > mine) {
 			if (above == 0 || p->vc_view[i] < smallest)
 				smallest = p->vc_view[i];
 			above++;
 		}
 	}
-	if (above >= p->f + 1 && (smallest > mine || p->active))
-		return start_viewchange(p, smallest > mine ? smallest : mine + 1, now, out);
+	if (above >= p->f + 1)
+		return start_viewchange(p, smallest, now, out);
 	return try_newview(p, now, out);
 }
 

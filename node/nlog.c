@@ -35,6 +35,9 @@ void nlog_context(uint64_t view, uint64_t seq)
 }
 
 static void vline(enum nlog_level level, const char *suffix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
+static void vline(enum nlog_level level, const char *suffix, const char *fmt, va_list ap)
 {
 	struct timeval tv;
 	struct tm tm;
