@@ -127,13 +127,15 @@ sim: deps $(BUILD)/tests/sim/test_sim_pbft
 
 # ---------------------------------------------------------------------------------------------
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
-              -fno-sanitize-recover=all
+FUZZ_FLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -I. $(PKG_CFLAGS) $(WARN) \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 fuzz: deps
 	@mkdir -p build/fuzz tests/fuzz/corpus
 	clang $(FUZZ_FLAGS) -o build/fuzz/fuzz_wire tests/fuzz/fuzz_wire.c $(BFT_SRC) $(CR_SRC) $(PKG_LIBS)
-	cp -rn tests/fuzz/corpus build/fuzz/work 2>/dev/null || true
-	build/fuzz/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -max_len=70000 build/fuzz/work tests/fuzz/corpus
+	@mkdir -p build/fuzz/work
+	cp -n tests/fuzz/corpus/* build/fuzz/work/ 2>/dev/null || true
+	build/fuzz/fuzz_wire -max_total_time=$(FUZZ_SECONDS) -max_len=70000 \
+		-artifact_prefix=build/fuzz/ build/fuzz/work tests/fuzz/corpus
 
 bench-crypto: deps $(BUILD)/bench/bench_crypto
 	$(BUILD)/bench/bench_crypto
