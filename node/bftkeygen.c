@@ -163,7 +163,7 @@ int main(int argc, char **argv)
 		return KG_EXIT_FAILURE;
 	}
 	printf("bftkeygen: wrote %s/cluster.ini: %u replicas (f = %u, %s), %u client%s.\n"
-	       "Each replica-N*.key file goes to replica N only, each client-N.key to client N.\n",
+	       "Copy the replica-N.* files to replica N only, client-N.key to client N only.\n",
 	       o.out_dir, n, f, node_protocol_name(o.protocol), o.clients,
 	       o.clients == 1 ? "" : "s");
 	return KG_EXIT_OK;

@@ -1075,7 +1075,7 @@ static int cfg_check_cluster(struct cfg_parser *p)
 	return 0;
 }
 
-/* Fills a defaulted key file path of a member: kind-id suffix ("replica-3-coin.key"). */
+/* Fills a defaulted key file path of a member: kind-id suffix ("replica-3.coin"). */
 static int cfg_default_path(struct cfg_parser *p, char **field, const char *kind, uint32_t id,
 			    const char *suffix)
 {
@@ -1119,9 +1119,9 @@ static int cfg_check_members(struct cfg_parser *p)
 		if (cfg_check_required(p, s, cfg_replica_keys, RK_COUNT, CFG_SEC_REPLICA, i) != 0 ||
 		    cfg_default_path(p, &c->replicas[i].key_file, "replica", i, ".key") != 0 ||
 		    cfg_default_path(p, &c->replicas[i].coin_share_file, "replica", i,
-				     "-coin.key") != 0 ||
+				     ".coin") != 0 ||
 		    cfg_default_path(p, &c->replicas[i].enc_share_file, "replica", i,
-				     "-enc.key") != 0)
+				     ".enc") != 0)
 			return -1;
 	}
 	for (uint32_t i = 0; i < c->nclients; i++) {

@@ -303,10 +303,9 @@ int node_keygen_format_ini(const struct node_keygen_opts *o, const struct node_k
 		if (i == 0)
 			kg_printf(&b, "; Its secret key files (mode 0600): the Ed25519 identity, and\n"
 				      "; its coin and encryption shares (read by hbbft only).\n"
-				      "; Defaults replica-N.key, replica-N-coin.key,\n"
-				      "; replica-N-enc.key.\n");
-		kg_printf(&b, "key_file = replica-%u.key\ncoin_share_file = replica-%u-coin.key\n"
-			      "enc_share_file = replica-%u-enc.key\n", i, i, i);
+				      "; Defaults replica-N.key, replica-N.coin, replica-N.enc.\n");
+		kg_printf(&b, "key_file = replica-%u.key\ncoin_share_file = replica-%u.coin\n"
+			      "enc_share_file = replica-%u.enc\n", i, i, i);
 	}
 	for (uint32_t i = 0; i < pub->clients; i++) {
 		kg_printf(&b, "\n[client %u]\n", i);
@@ -533,7 +532,7 @@ static int kg_identity(const char *dir, const char *name, enum cr_key_role role,
 	return rc;
 }
 
-/* Deals one key set and writes each replica's share ("replica-N-<tag>.key"). */
+/* Deals one key set and writes each replica's share ("replica-N.coin", "replica-N.enc"). */
 static int kg_keyset_deal(const char *dir, uint32_t n, uint32_t f, enum cr_thresh_purpose purpose,
 			  unsigned flags, struct cr_thresh_pubkey *pk, struct kg_created *created,
 			  char *err, size_t errlen)
@@ -559,7 +558,7 @@ static int kg_keyset_deal(const char *dir, uint32_t n, uint32_t f, enum cr_thres
 		struct cr_key_id kid = { .role = CR_KEY_REPLICA, .num = i };
 		bool existed;
 
-		snprintf(name, sizeof(name), "replica-%u-%s.key", i, tag);
+		snprintf(name, sizeof(name), "replica-%u.%s", i, tag);
 		if (kg_path(path, sizeof(path), dir, name, err, errlen) != 0)
 			goto out;
 		existed = access(path, F_OK) == 0;

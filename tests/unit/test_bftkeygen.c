@@ -261,9 +261,9 @@ static void test_bftkeygen_writes_secret_files_0600_and_a_loadable_config(void *
 
 		snprintf(name, sizeof(name), "replica-%u.key", i);
 		expect_mode(path_in(dir, name), 0600);
-		snprintf(name, sizeof(name), "replica-%u-coin.key", i);
+		snprintf(name, sizeof(name), "replica-%u.coin", i);
 		expect_mode(path_in(dir, name), 0600);
-		snprintf(name, sizeof(name), "replica-%u-enc.key", i);
+		snprintf(name, sizeof(name), "replica-%u.enc", i);
 		expect_mode(path_in(dir, name), 0600);
 	}
 	expect_mode(path_in(dir, "client-0.key"), 0600);
@@ -273,8 +273,8 @@ static void test_bftkeygen_writes_secret_files_0600_and_a_loadable_config(void *
 
 	/* Nothing of any secret key appears in what the program printed. */
 	{
-		static const char *const secrets[] = { "replica-0.key", "replica-3-coin.key",
-						       "replica-2-enc.key", "client-1.key" };
+		static const char *const secrets[] = { "replica-0.key", "replica-3.coin",
+						       "replica-2.enc", "client-1.key" };
 
 		for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
 			char *key, hex[17];

@@ -326,8 +326,8 @@ static void test_config_base_parses_with_documented_defaults(void **state)
 	assert_int_equal(c.replicas[1].public_key[0], 0x11);
 	assert_int_equal(c.replica_pks[3][31], 0x33);
 	assert_string_equal(c.replicas[1].key_file, "replica-1.key");
-	assert_string_equal(c.replicas[1].coin_share_file, "replica-1-coin.key");
-	assert_string_equal(c.replicas[1].enc_share_file, "replica-1-enc.key");
+	assert_string_equal(c.replicas[1].coin_share_file, "replica-1.coin");
+	assert_string_equal(c.replicas[1].enc_share_file, "replica-1.enc");
 	assert_int_equal(c.nclients, 1);
 	assert_int_equal(c.clients[0].public_key[5], 0xcc);
 	assert_int_equal(c.client_pks[0][0], 0xcc);
@@ -938,7 +938,7 @@ static void test_keygen_format_round_trips_through_the_parser(void **state)
 		}
 		assert_memory_equal(c.client_pks[2], cpk[2], CR_PK_BYTES);
 		assert_string_equal(c.replicas[n - 1].enc_share_file, n == 4 ?
-				    "/k/replica-3-enc.key" : "/k/replica-63-enc.key");
+				    "/k/replica-3.enc" : "/k/replica-63.enc");
 		/* every default in the file is the documented default */
 		assert_int_equal(c.window, NODE_CFG_DEFAULT_WINDOW);
 		assert_int_equal(c.op_max, NODE_CFG_DEFAULT_OP_MAX);
@@ -1071,7 +1071,7 @@ static void test_config_pbft_replica_does_not_read_shares(void **state)
 
 	(void)state;
 	keygen(dir, 1, 0, NODE_PROTOCOL_PBFT);
-	assert_int_equal(unlink(path_in(dir, "replica-0-coin.key")), 0);
+	assert_int_equal(unlink(path_in(dir, "replica-0.coin")), 0);
 	load_ok(dir, &c);
 	assert_int_equal(c.protocol, NODE_PROTOCOL_PBFT);
 	assert_int_equal(c.nclients, 0);
@@ -1101,7 +1101,7 @@ static void test_config_refuses_key_file_with_mode_0644(void **state)
 	expect_keys_error(&c, 2, want);
 	assert_int_equal(chmod(key, 0600), 0);
 
-	snprintf(key, sizeof(key), "%s", path_in(dir, "replica-1-enc.key"));
+	snprintf(key, sizeof(key), "%s", path_in(dir, "replica-1.enc"));
 	assert_int_equal(chmod(key, 0640), 0);
 	snprintf(want, sizeof(want), "%s: [replica 1] enc_share_file: %s: permissions 0640 are too "
 		 "open; secret keys must not be accessible by group or others: run chmod 600 %s",
@@ -1125,7 +1125,7 @@ static void test_config_refuses_missing_key_file(void **state)
 	snprintf(want, sizeof(want), "%s: [replica 1] key_file: %s: no such file", c.path, key);
 	expect_keys_error(&c, 1, want);
 
-	snprintf(key, sizeof(key), "%s", path_in(dir, "replica-3-coin.key"));
+	snprintf(key, sizeof(key), "%s", path_in(dir, "replica-3.coin"));
 	assert_int_equal(unlink(key), 0);
 	snprintf(want, sizeof(want), "%s: [replica 3] coin_share_file: %s: no such file", c.path,
 		 key);
@@ -1167,16 +1167,16 @@ static void test_config_refuses_keys_of_another_member_or_cluster(void **state)
 	expect_keys_error(&c, 1, want);
 
 	/* a share from another cluster's dealer */
-	snprintf(key, sizeof(key), "%s", path_in(dir, "replica-3-coin.key"));
-	copy_file(path_in(other, "replica-3-coin.key"), key);
+	snprintf(key, sizeof(key), "%s", path_in(dir, "replica-3.coin"));
+	copy_file(path_in(other, "replica-3.coin"), key);
 	snprintf(want, sizeof(want), "%s: [replica 3] coin_share_file: %s is not this replica's "
 		 "share of the [threshold] coin_public key set (keys from another bftkeygen run?)",
 		 c.path, key);
 	expect_keys_error(&c, 3, want);
 
 	/* a coin share where the encryption share belongs */
-	snprintf(key, sizeof(key), "%s", path_in(dir, "replica-0-enc.key"));
-	copy_file(path_in(dir, "replica-0-coin.key"), key);
+	snprintf(key, sizeof(key), "%s", path_in(dir, "replica-0.enc"));
+	copy_file(path_in(dir, "replica-0.coin"), key);
 	snprintf(want, sizeof(want), "%s: [replica 0] enc_share_file: %s: holds a coin-share key, "
 		 "expected enc-share", c.path, key);
 	expect_keys_error(&c, 0, want);
