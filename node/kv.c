@@ -56,9 +56,20 @@
  * Types
  */
 
+/*
+ * A B-tree node. Comparing against a record means a cache miss somewhere in the heap, so each
+ * node also keeps, per record, a 2-byte hint: the key's bytes at [skip, skip + 2), zero-padded,
+ * where skip is the length of a prefix every key in the node shares. Among keys with a common
+ * prefix, hints are ordered as the keys are (never the other way round), so a search narrows
+ * to the records whose hint equals the searched key's with no miss at all, then compares those
+ * (usually one). skip may be shorter than the longest shared prefix (deleting keys never makes
+ * it wrong); node_refresh recomputes it as the prefix of the first and the last key.
+ */
 struct kv_node {
 	uint16_t n;                  /* records in e[] */
 	uint16_t leaf;
+	uint32_t skip;
+	uint16_t hint[KV_BT_MAX];
 	uintptr_t e[KV_BT_MAX];      /* record pointers, possibly marked KV_TOMB */
 	struct kv_node *c[];         /* KV_BT_MAX + 1 children; absent from leaves */
 };
@@ -330,15 +341,117 @@ static struct kv_node *node_new(struct kv *kv, bool leaf)
 		return NULL;
 	x->n = 0;
 	x->leaf = leaf;
+	x->skip = 0;
 	return x;
+}
+
+static uint16_t hint_of(const uint8_t *key, uint32_t klen, uint32_t skip)
+{
+	uint16_t h = 0;
+
+	if (klen > skip)
+		h = (uint16_t)(key[skip] << 8);
+	if (klen > skip + 1)
+		h |= key[skip + 1];
+	return h;
+}
+
+static uint32_t common_prefix(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
+{
+	uint32_t n = alen < blen ? alen : blen, i = 0;
+
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/* Recomputes x's skip and hints from its records (a miss per record: only after splits,
+ * merges, rotations and the rare insert that lengthens the node's key range). */
+static void node_refresh(struct kv_node *x)
+{
+	uint32_t alen, blen;
+	const uint8_t *a, *b;
+
+	if (x->n == 0) {
+		x->skip = 0;
+		return;
+	}
+	a = rec_key(x->e[0], &alen);
+	b = rec_key(x->e[x->n - 1], &blen);
+	x->skip = common_prefix(a, alen, b, blen);
+	for (uint32_t i = 0; i < x->n; i++) {
+		a = rec_key(x->e[i], &alen);
+		x->hint[i] = hint_of(a, alen, x->skip);
+	}
+}
+
+/* Sets the hint of x->e[i], a record just placed there: in place when its key has the node's
+ * prefix, else by refreshing the node. Between two keys with a prefix, every key has it too, so
+ * only a record at either end needs the check. */
+static void node_set_hint(struct kv_node *x, uint32_t i)
+{
+	uint32_t klen, olen;
+	const uint8_t *key = rec_key(x->e[i], &klen), *other;
+
+	if (x->n > 1 && (i == 0 || i == x->n - 1u)) {
+		other = rec_key(x->e[i == 0 ? x->n - 1u : 0], &olen);
+		if (klen < x->skip || olen < x->skip || memcmp(key, other, x->skip) != 0) {
+			node_refresh(x);
+			return;
+		}
+	} else if (x->n == 1) {
+		node_refresh(x);
+		return;
+	}
+	x->hint[i] = hint_of(key, klen, x->skip);
+}
+
+/* Moves hints along with records: n hints from index from to index to. */
+static void hints_move(struct kv_node *x, uint32_t to, uint32_t from, uint32_t n)
+{
+	memmove(&x->hint[to], &x->hint[from], n * sizeof(x->hint[0]));
 }
 
 /* The first index i of x whose key is >= key; *found when it is equal. */
 static uint32_t node_search(const struct kv_node *x, const uint8_t *key, uint32_t klen, bool *found)
 {
-	uint32_t lo = 0, hi = x->n;
+	uint16_t hk = hint_of(key, klen, x->skip);
+	uint32_t lo = 0, hi = x->n, first, end, probe, plen;
+	const uint8_t *pk;
 
 	*found = false;
+	if (x->n == 0)
+		return 0;
+	/* The records whose hint equals the key's: [first, end). */
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+
+		if (x->hint[mid] < hk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	first = lo;
+	hi = x->n;
+	while (lo < hi) {
+		uint32_t mid = (lo + hi) / 2;
+
+		if (x->hint[mid] <= hk)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	end = lo;
+	/* Hints only order keys that have the node's prefix. A key without it sorts before or
+	 * after all of the node's keys, as any one comparison tells. */
+	if (x->skip > 0) {
+		probe = first < x->n ? first : x->n - 1u;
+		pk = rec_key(x->e[probe], &plen);
+		if (klen < x->skip || memcmp(key, pk, x->skip) != 0)
+			return key_cmp(key, klen, pk, plen) < 0 ? 0 : x->n;
+	}
+	lo = first;
+	hi = end;
 	while (lo < hi) {
 		uint32_t mid = (lo + hi) / 2, mlen;
 		const uint8_t *mk;
@@ -453,6 +566,7 @@ static int bt_insert_at(struct kv *kv, const struct bt_path *bp, uintptr_t rec)
 			return -1;
 		x->e[0] = rec;
 		x->n = 1;
+		node_refresh(x);
 		kv->root = x;
 		kv->height = 1;
 		return 0;
@@ -484,12 +598,14 @@ static int bt_insert_at(struct kv *kv, const struct bt_path *bp, uintptr_t rec)
 		x = path[d];
 		if (x->n < KV_BT_MAX) {
 			memmove(&x->e[i + 1], &x->e[i], (x->n - i) * sizeof(x->e[0]));
+			hints_move(x, i + 1, i, x->n - i);
 			x->e[i] = carry;
 			if (!x->leaf) {
 				memmove(&x->c[i + 2], &x->c[i + 1], (x->n - i) * sizeof(x->c[0]));
 				x->c[i + 1] = carry_right;
 			}
 			x->n++;
+			node_set_hint(x, i);
 			return 0;
 		}
 		/* Split: lay out the KV_BT_MAX + 1 records (and children) in order, then share. */
@@ -513,6 +629,8 @@ static int bt_insert_at(struct kv *kv, const struct bt_path *bp, uintptr_t rec)
 			memcpy(x->c, tc, (left_n + 1) * sizeof(tc[0]));
 			memcpy(right->c, &tc[left_n + 1], (right->n + 1u) * sizeof(tc[0]));
 		}
+		node_refresh(x);
+		node_refresh(right);
 		carry = te[left_n];
 		carry_right = right;
 	}
@@ -523,6 +641,7 @@ static int bt_insert_at(struct kv *kv, const struct bt_path *bp, uintptr_t rec)
 	x->c[0] = kv->root;
 	x->c[1] = carry_right;
 	x->n = 1;
+	node_refresh(x);
 	kv->root = x;
 	kv->height++;
 	return 0;
@@ -553,6 +672,10 @@ static void bt_borrow_left(struct kv_node *p, uint32_t ci)
 	x->n++;
 	p->e[ci - 1] = l->e[l->n - 1];
 	l->n--;
+	/* Rare (deletions only): recompute rather than patch the three nodes' hints. */
+	node_refresh(x);
+	node_refresh(l);
+	node_refresh(p);
 }
 
 /* Moves one record from the right sibling of p->c[ci] through the parent into it. */
@@ -569,6 +692,9 @@ static void bt_borrow_right(struct kv_node *p, uint32_t ci)
 	if (!r->leaf)
 		memmove(&r->c[0], &r->c[1], r->n * sizeof(r->c[0]));
 	r->n--;
+	node_refresh(x);
+	node_refresh(r);
+	node_refresh(p);
 }
 
 /* Merges p->c[s + 1] and the separator p->e[s] into p->c[s], and frees the right node. */
@@ -584,8 +710,11 @@ static void bt_merge(struct kv_node *p, uint32_t s)
 	l->n = (uint16_t)(l->n + 1u + r->n);
 	free(r);
 	memmove(&p->e[s], &p->e[s + 1], (p->n - s - 1u) * sizeof(p->e[0]));
+	hints_move(p, s, s + 1, p->n - s - 1u);
 	memmove(&p->c[s + 1], &p->c[s + 2], (p->n - s - 1u) * sizeof(p->c[0]));
 	p->n--;
+	/* p lost a record: its skip still holds. l gained a range: recompute it. */
+	node_refresh(l);
 }
 
 /* Unlinks the slot a bt_locate that found its key ended at, and returns what it held. Frees
@@ -602,6 +731,7 @@ static uintptr_t bt_unlink_at(struct kv *kv, struct bt_path *bp)
 	out = x->e[i];
 	if (x->leaf) {
 		memmove(&x->e[i], &x->e[i + 1], (x->n - i - 1u) * sizeof(x->e[0]));
+		hints_move(x, i, i + 1, x->n - i - 1u);
 		x->n--;
 	} else {
 		/* An inner record is replaced by its predecessor, the last record of the rightmost
@@ -619,6 +749,12 @@ static uintptr_t bt_unlink_at(struct kv *kv, struct bt_path *bp)
 		}
 		x->e[i] = y->e[y->n - 1];
 		y->n--;
+		/* The predecessor sorts between x's records i - 1 and i, so it has their prefix,
+		 * unless it became record 0. */
+		if (i == 0)
+			node_refresh(x);
+		else
+			node_set_hint(x, i);
 	}
 	/* Restore the minimum fill from the leaf up (path[d]'s index in its parent is idx[d-1]). */
 	for (uint32_t d = depth - 1; d > 0; d--) {
@@ -1540,9 +1676,17 @@ static int check_node(const struct kv_node *x, uint32_t depth, uint32_t height, 
 			uint32_t plen;
 			const uint8_t *pk;
 
+			uint32_t k0len;
+			const uint8_t *k0 = rec_key(x->e[0], &k0len);
+
 			if (is_tomb(x->e[i]))
 				return -1;
 			rec_parse(x->e[i], &r);
+			/* Every key has the node's prefix, and its hint. */
+			if (r.klen < x->skip || k0len < x->skip ||
+			    (x->skip > 0 && memcmp(r.key, k0, x->skip) != 0) ||
+			    x->hint[i] != hint_of(r.key, r.klen, x->skip))
+				return -1;
 			if (*prev != 0) {
 				pk = rec_key(*prev, &plen);
 				if (key_cmp(pk, plen, r.key, r.klen) >= 0)
