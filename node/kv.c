@@ -10,9 +10,10 @@
  *     in 4-byte size classes (glibc would round an 87-byte record up to a 96-byte chunk and an
  *     89-byte one to 112); larger ones from malloc.
  *   - An ordered index: a B-tree (Bayer & McCreight; deletion as in CLRS ch. 18, done bottom-up)
- *     of record pointers, up to KV_BT_MAX per node. A B-tree rather than a binary tree because
- *     it costs about 9 bytes per key against 24 or more for two child pointers and balance
- *     bits, and because it keeps keys of a node together for the cache. No Debian library fit:
+ *     of record pointers, up to KV_BT_MAX per node, each with a 2-byte key hint (struct
+ *     kv_node). A B-tree rather than a binary tree because it costs about 11 bytes per key
+ *     against 24 or more for two child pointers and balance bits, and because the hints of a
+ *     node sit together in one or two cache lines. No Debian library fit:
  *     GLib's GTree costs a 40-byte node per key plus separate key and value allocations and
  *     aborts on allocation failure; libjudy's ordered maps take NUL-terminated strings only.
  *   - Nothing about the layout reaches a result or a snapshot: both are written from the
