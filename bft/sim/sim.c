@@ -134,6 +134,8 @@ void sim_config_random_faults(struct sim_config *c)
 	sim_rng_seed(&r, sim_seed_derive(c->seed, 'F', 0));
 	c->drop_rate = (double)sim_rng_below(&r, 101) / 1000.0;
 	c->dup_rate = (double)sim_rng_below(&r, 101) / 1000.0;
+	c->delay_rate = (double)sim_rng_below(&r, 51) / 1000.0;
+	c->delay_max_ms = (uint32_t)sim_rng_range(&r, 50, 1000);
 	c->faults_until_ms = sim_rng_range(&r, 1000, 3000);
 	c->partition_mask = 0;
 	/* Up to half the replicas are cut off: with n/2 on each side neither side has a quorum,
@@ -364,7 +366,8 @@ static bool cut(const struct sim *s, uint32_t from, uint32_t to)
 	       s->now < s->cfg.partition_end_ms && side(s, from) != side(s, to);
 }
 
-static void schedule_delivery(struct sim *s, uint32_t from, uint32_t to, struct sim_buf *b)
+static void schedule_delivery(struct sim *s, uint32_t from, uint32_t to, struct sim_buf *b,
+			      bool faults)
 {
 	struct sim_event ev = {0};
 
@@ -372,6 +375,12 @@ static void schedule_delivery(struct sim *s, uint32_t from, uint32_t to, struct 
 	ev.from = from;
 	ev.to = to;
 	ev.at = s->now + sim_rng_range(&s->rng, s->cfg.latency_min_ms, s->cfg.latency_max_ms);
+	/* A long tail: the odd message that turns up long after its peers, across a view
+	 * change or a checkpoint. */
+	if (faults && sim_rng_chance(&s->rng, s->cfg.delay_rate)) {
+		ev.at += sim_rng_range(&s->rng, 0, s->cfg.delay_max_ms);
+		s->st.delayed++;
+	}
 	ev.buf = b;
 	b->refs++;
 	if (!heap_push(s, ev)) {
@@ -396,11 +405,11 @@ static void net_send(struct sim *s, uint32_t from, uint32_t to, struct sim_buf *
 		trace(s, TR_DROP, from, to, b, 0, 0);
 		return;
 	}
-	schedule_delivery(s, from, to, b);
+	schedule_delivery(s, from, to, b, faults);
 	if (faults && sim_rng_chance(&s->rng, s->cfg.dup_rate)) {
 		s->st.duplicated++;
 		trace(s, TR_DUP, from, to, b, 0, 0);
-		schedule_delivery(s, from, to, b);
+		schedule_delivery(s, from, to, b, faults);
 	}
 }
 
@@ -1077,9 +1086,10 @@ void sim_print_report(const struct sim *s, FILE *f)
 	if (v != NULL)
 		fprintf(f, "violation: %s\nreplay:    SEED=%" PRIu64 " (same binary, same "
 			"parameters)\n", v, c->seed);
-	fprintf(f, "faults:    drop %.3f dup %.3f until %" PRIu64 " ms; latency %u..%u ms; "
-		"partition 0x%x during [%" PRIu64 ", %" PRIu64 ") ms\n", c->drop_rate, c->dup_rate,
-		c->faults_until_ms, c->latency_min_ms, c->latency_max_ms, c->partition_mask,
+	fprintf(f, "faults:    drop %.3f dup %.3f delay %.3f (+0..%u ms) until %" PRIu64
+		" ms; latency %u..%u ms; partition 0x%x during [%" PRIu64 ", %" PRIu64 ") ms\n",
+		c->drop_rate, c->dup_rate, c->delay_rate, c->delay_max_ms, c->faults_until_ms,
+		c->latency_min_ms, c->latency_max_ms, c->partition_mask,
 		c->partition_start_ms, c->partition_end_ms);
 	for (uint32_t i = 0; i < c->n; i++) {
 		if (c->byz[i].modes != 0)

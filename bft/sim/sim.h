@@ -108,10 +108,12 @@ struct sim_config {
 	uint32_t client_retransmit_ms, client_retransmit_max_ms;
 
 	/* Network. Latency is uniform in [latency_min_ms, latency_max_ms], independently per
-	 * delivery, which is what reorders messages. Drops and duplicates happen until
-	 * faults_until_ms; from then on the network is reliable (but still reorders). */
+	 * delivery, which is what reorders messages. Drops, duplicates and long delays happen
+	 * until faults_until_ms; from then on the network is reliable (but still reorders). */
 	uint32_t latency_min_ms, latency_max_ms;
 	double drop_rate, dup_rate;
+	double delay_rate;        /* this fraction of deliveries is held up to delay_max_ms more */
+	uint32_t delay_max_ms;
 	uint64_t faults_until_ms;
 	/* Partition: the replicas in partition_mask (bit i = replica i) can neither send to nor
 	 * receive from anyone outside the set (other replicas and clients) while
@@ -143,8 +145,9 @@ void sim_config_default(struct sim_config *c, const struct sim_engine_ops *engin
 
 /**
  * Draws a fault schedule from c->seed (and only from it): drop rate 0..10%, duplicate rate
- * 0..10%, faults until 1..3 s, and a partition of 1..f replicas (sometimes the primary of view
- * 0) starting in the first second and lasting 0.2..2 s. Byzantine settings are left alone.
+ * 0..10%, long-delay rate 0..5% (up to 50..1000 ms extra), faults until 1..3 s, and a
+ * partition of 1..n/2 replicas (any of them, the view-0 primary included) starting in the first
+ * second and lasting 0.2..2 s. Byzantine settings are left alone.
  */
 void sim_config_random_faults(struct sim_config *c);
 
@@ -153,7 +156,7 @@ void sim_config_random_faults(struct sim_config *c);
 
 struct sim_stats {
 	uint64_t events, steps;
-	uint64_t sent, delivered, dropped, duplicated, partitioned;
+	uint64_t sent, delivered, dropped, duplicated, delayed, partitioned;
 	uint64_t decode_failed, verify_failed, verify_cached, bad_destination;
 	uint64_t engine_rejected[BFT_ERR_COUNT];   /* replica step results other than BFT_OK */
 	uint64_t client_rejected[BFT_ERR_COUNT];   /* bft_client_on_frame results other than OK */

@@ -62,7 +62,7 @@ struct sweep {
 struct totals {
 	uint64_t runs, failures;
 	uint64_t first_failures[MAX_REPORTED];
-	uint64_t events, sent, dropped, duplicated, partitioned, completed, fallbacks;
+	uint64_t events, sent, dropped, duplicated, delayed, partitioned, completed, fallbacks;
 	uint64_t view_changes, seqs_min, seqs_sum, max_view, end_ms_max;
 };
 
@@ -149,6 +149,7 @@ static void totals_add(struct totals *t, const struct sim_stats *st, bool ok, ui
 	t->sent += st->sent;
 	t->dropped += st->dropped;
 	t->duplicated += st->duplicated;
+	t->delayed += st->delayed;
 	t->partitioned += st->partitioned;
 	t->completed += st->completed;
 	t->fallbacks += st->readonly_fallbacks;
@@ -175,6 +176,7 @@ static void totals_merge(struct totals *t, const struct totals *w)
 	t->sent += w->sent;
 	t->dropped += w->dropped;
 	t->duplicated += w->duplicated;
+	t->delayed += w->delayed;
 	t->partitioned += w->partitioned;
 	t->completed += w->completed;
 	t->fallbacks += w->fallbacks;
@@ -300,13 +302,15 @@ static void sweep_run(const struct sweep *sw)
 	t0 = wall_seconds();
 	run_parallel(sw, lo, hi, verbose, &t);
 	printf("[ SIM      ] %s: %llu seeds (%llu..%llu), %llu failed, %.1f s; %llu events, "
-	       "%llu msgs (%.1f%% dropped, %.1f%% dup, %llu cut), seqs min %llu avg %llu, "
-	       "%llu view changes, max view %llu, %llu read-only fallbacks, latest end %llu ms\n",
+	       "%llu msgs (%.1f%% dropped, %.1f%% dup, %.1f%% delayed, %llu cut), seqs min %llu "
+	       "avg %llu, %llu view changes, max view %llu, %llu read-only fallbacks, latest end "
+	       "%llu ms\n",
 	       sw->name, (unsigned long long)t.runs, (unsigned long long)lo,
 	       (unsigned long long)hi, (unsigned long long)t.failures, wall_seconds() - t0,
 	       (unsigned long long)t.events, (unsigned long long)t.sent,
 	       t.sent ? 100.0 * (double)t.dropped / (double)t.sent : 0.0,
 	       t.sent ? 100.0 * (double)t.duplicated / (double)t.sent : 0.0,
+	       t.sent ? 100.0 * (double)t.delayed / (double)t.sent : 0.0,
 	       (unsigned long long)t.partitioned, (unsigned long long)t.seqs_min,
 	       (unsigned long long)(t.runs ? t.seqs_sum / t.runs : 0),
 	       (unsigned long long)t.view_changes, (unsigned long long)t.max_view,
@@ -325,7 +329,7 @@ static void sweep_run(const struct sweep *sw)
 static void test_sim_pbft_n4_faulty_network(void **state)
 {
 	const struct sweep sw = {
-		.name = "pbft n=4", .n = 4, .first = 1, .count = 500, .long_count = 20000,
+		.name = "pbft n=4", .n = 4, .first = 1, .count = 500, .long_count = 10000,
 		.requests_per_client = 30,
 	};
 
@@ -336,7 +340,7 @@ static void test_sim_pbft_n4_faulty_network(void **state)
 static void test_sim_pbft_n7_faulty_network(void **state)
 {
 	const struct sweep sw = {
-		.name = "pbft n=7", .n = 7, .first = 1, .count = 200, .long_count = 5000,
+		.name = "pbft n=7", .n = 7, .first = 1, .count = 200, .long_count = 2000,
 		.requests_per_client = 30,
 	};
 
@@ -350,7 +354,7 @@ static void test_sim_pbft_n7_faulty_network(void **state)
 static void test_sim_pbft_n4_one_byzantine(void **state)
 {
 	const struct sweep sw = {
-		.name = "pbft n=4 byzantine", .n = 4, .first = 1, .count = 150, .long_count = 10000,
+		.name = "pbft n=4 byzantine", .n = 4, .first = 1, .count = 150, .long_count = 3000,
 		.requests_per_client = 30,
 		.opt_in = true,
 		.byz_modes = BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | BFT_BYZ_EQUIVOCATE |

@@ -244,7 +244,7 @@ static void test_sim_drop_and_duplicate_rates_match_configuration(void **state)
 {
 	struct sim_config c;
 	struct sim_stats st;
-	double drop, dup;
+	double drop, dup, delay;
 
 	(void)state;
 	solo_config(&c, 1, 3);
@@ -254,6 +254,8 @@ static void test_sim_drop_and_duplicate_rates_match_configuration(void **state)
 	c.requests_per_client = 250;
 	c.drop_rate = 0.2;
 	c.dup_rate = 0.1;
+	c.delay_rate = 0.05;
+	c.delay_max_ms = 300;
 	c.faults_until_ms = UINT64_MAX;
 	c.client_retransmit_ms = 50;
 	assert_true(sim_run_one(&c, &st, stdout, false));
@@ -262,6 +264,8 @@ static void test_sim_drop_and_duplicate_rates_match_configuration(void **state)
 	dup = (double)st.duplicated / (double)(st.sent - st.dropped);
 	assert_true(drop > 0.18 && drop < 0.22);
 	assert_true(dup > 0.085 && dup < 0.115);
+	delay = (double)st.delayed / (double)(st.sent - st.dropped + st.duplicated);
+	assert_true(delay > 0.04 && delay < 0.06);
 	/* Every duplicate is delivered once more (some may still be in flight at the end). */
 	assert_true(st.delivered <= st.sent - st.dropped + st.duplicated);
 
@@ -270,6 +274,7 @@ static void test_sim_drop_and_duplicate_rates_match_configuration(void **state)
 	assert_true(sim_run_one(&c, &st, stdout, false));
 	assert_int_equal(st.dropped, 0);
 	assert_int_equal(st.duplicated, 0);
+	assert_int_equal(st.delayed, 0);
 	assert_true(st.delivered <= st.sent);
 }
 
