@@ -16,6 +16,10 @@ BUILD   ?= build
 BIN     ?= bin
 SAN     ?=
 V       ?= 0
+PROTOCOL ?= pbft
+F        ?= 1
+BYZANTINE ?=
+OPS      ?= 300
 
 PKGS    := libsodium msgpack inih libisal
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -121,6 +125,11 @@ test: deps all check-core
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin SAN=1 test-unit
+
+# The README's first command: a local 3f+1 cluster and a checked client workload.
+#   make run PROTOCOL=hbbft F=2 BYZANTINE=1:equivocate
+run: all
+	@PROTOCOL=$(PROTOCOL) F=$(F) BYZANTINE="$(BYZANTINE)" OPS=$(OPS) bash scripts/run.sh
 
 sim: deps $(BUILD)/tests/sim/test_sim_pbft
 	SIM_LONG=1 $(BUILD)/tests/sim/test_sim_pbft

@@ -30,6 +30,16 @@ enum bft_byz_mode {
 	BFT_BYZ_CENSOR = 1u << 17,         /* never proposes the requests of even-numbered clients */
 };
 
+/* The modes each engine implements; a mode outside its engine's set is refused at start-up. */
+#define BFT_BYZ_PBFT_MODES                                                                       \
+	(BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | BFT_BYZ_EQUIVOCATE | BFT_BYZ_WRONG_DIGEST |        \
+	 BFT_BYZ_SLOW_PRIMARY | BFT_BYZ_VC_SPAM | BFT_BYZ_BOGUS_NEWVIEW | BFT_BYZ_REPLAY |         \
+	 BFT_BYZ_BAD_SIGNATURE | BFT_BYZ_WRONG_REPLY | BFT_BYZ_BAD_CHECKPOINT)
+#define BFT_BYZ_HB_MODES                                                                         \
+	(BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | BFT_BYZ_BAD_RBC_SHARDS | BFT_BYZ_RBC_EQUIVOCATE |  \
+	 BFT_BYZ_ABA_EQUIVOCATE | BFT_BYZ_BAD_COIN_SHARE | BFT_BYZ_BAD_DEC_SHARE |                 \
+	 BFT_BYZ_BAD_CIPHERTEXT | BFT_BYZ_CENSOR)
+
 struct bft_byz {
 	uint32_t modes;          /* bitwise OR of bft_byz_mode */
 	uint64_t crash_after;    /* BFT_BYZ_CRASH_AFTER */
