@@ -106,6 +106,8 @@ struct hb {
 	struct hb_status st;
 };
 
+static bool byz_witness(const struct hb *h, uint32_t j);
+
 void hb_config_default(struct hb_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -811,7 +813,7 @@ static enum bft_err propose(struct hb *h, struct epoch *ep, uint64_t now, struct
 				e = send_vals(h, ep, r, j, out);
 	if (e == BFT_OK && bz != NULL && (bz->modes & BFT_BYZ_RBC_EQUIVOCATE)) {
 		/* A second value with its own root: its VALs go to the odd-numbered replicas
-		 * and to our successor, which thus holds two different VALs from us. */
+		 * and to our f successors, which thus hold two different VALs from us. */
 		struct rbc_config rc = {.n = h->n, .f = h->f, .self = h->self, .proposer = h->self,
 					.rs = &h->rs, .payload_max = h->payload_max};
 		struct rbc *alt = NULL;
@@ -820,7 +822,7 @@ static enum bft_err propose(struct hb *h, struct epoch *ep, uint64_t now, struct
 		sealed[slen - 1] ^= 0x01;
 		if (rbc_new(&alt, &rc) == BFT_OK && rbc_propose(alt, sealed, slen, &ao) == BFT_OK)
 			for (uint32_t j = 0; j < h->n; j++)
-				if (j != h->self && (j % 2 == 1 || j == (h->self + 1) % h->n))
+				if (j != h->self && (j % 2 == 1 || byz_witness(h, j)))
 					(void)send_vals(h, ep, alt, j, out);
 		rbc_free(alt);
 	}
@@ -1417,6 +1419,15 @@ static void byz_reseal(struct hb *h, struct bft_out_msg *om, struct bft_msg *m)
 	om->len = env.len;
 }
 
+/* The f replicas after us, which an equivocating replica lets see both versions: with at most
+ * f - 1 other faulty replicas, one of them is correct and records the conflict. */
+static bool byz_witness(const struct hb *h, uint32_t j)
+{
+	uint32_t d = (j + h->n - h->self) % h->n;
+
+	return d >= 1 && d <= (h->f > 0 ? h->f : 1);
+}
+
 /* Queues a resealed variant of m for replica `to`. */
 static void byz_extra(struct hb *h, struct bft_msg *m, uint32_t to, struct bft_out *out)
 {
@@ -1510,15 +1521,14 @@ static void byz_apply(struct hb *h, struct bft_out *out)
 
 			if (byz_variant(h, &mv, &scratch)) {
 				/* The original goes to the even-numbered replicas, the variant to the
-				 * odd ones, and our successor gets both (so that it can tell). */
-				uint32_t succ = (h->self + 1) % h->n;
-
+				 * odd ones, and our f successors get both (so that a correct one of
+				 * them can tell). */
 				for (uint32_t j = 0; j < h->n; j++) {
 					if (j == h->self)
 						continue;
-					if (j % 2 == 0 || j == succ)
+					if (j % 2 == 0 || byz_witness(h, j))
 						byz_extra(h, &m, j, out);
-					if (j % 2 == 1 || j == succ)
+					if (j % 2 == 1 || byz_witness(h, j))
 						byz_extra(h, &mv, j, out);
 				}
 				out->msgs[i].len = 0;
@@ -1559,6 +1569,14 @@ static enum bft_err on_hb_msg(struct hb *h, const struct bft_msg *m, uint64_t no
 
 	if (m->sender == h->self)
 		return BFT_EDUP;
+	/* The codec bounds proposer and instance by its n_replicas; a node configured with a
+	 * larger limit than the cluster must still never index past our n. */
+	if ((m->type == BFT_MSG_HB_VAL || m->type == BFT_MSG_HB_ECHO ? m->u.hb_rbc.proposer
+	     : m->type == BFT_MSG_HB_READY ? m->u.hb_ready.proposer
+	     : m->type == BFT_MSG_HB_COIN  ? m->u.hb_coin.instance
+	     : m->type == BFT_MSG_HB_DEC   ? m->u.hb_dec.proposer
+					   : m->u.hb_aba.instance) >= h->n)
+		return BFT_EINVAL;
 	if (e < le)
 		return BFT_ESTALE; /* finished here; a laggard asks with FETCH(LOG) */
 	ep = ep_for(h, e);

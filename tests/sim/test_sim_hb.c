@@ -14,7 +14,8 @@
  * each coin as soon as f+1 shares of it exist, and orders messages against termination — TERM
  * and coin shares last, value-0 messages first to even replicas and value-1 first to odd ones,
  * and once a round's coin is known the next round's messages carrying the coin's value last.
- * Holding is bounded (eventual delivery). With the coin share released only after the CONF
+ * Holding is bounded (eventual delivery). A last n=4 sweep goes beyond the model: drops and a
+ * partition that heals, which the engine's retransmission must repair. With the coin share released only after the CONF
  * quorum (aba.h) the values are fixed before the coin is known, and every run terminates.
  *
  *   build/tests/sim/test_sim_hb                     the default sweeps
@@ -51,6 +52,7 @@ struct hb_sweep {
 	uint32_t modes;       /* behaviours for the faulty replicas (each gets one, by seed) */
 	uint32_t nfaulty;     /* how many faulty replicas (<= f) */
 	bool adversary;       /* coin-aware scheduling */
+	bool lossy;           /* beyond the model: drops and a partition until they heal */
 };
 
 /* Modes a correct replica can attribute to their sender (silent, crash and censorship send
@@ -377,10 +379,11 @@ static void seed_config(const struct hb_sweep *sw, uint64_t seed, struct sim_con
 	sim_config_default(c, sw->adversary ? &adv_engine_ops : &sim_engine_hb, sw->n);
 	c->seed = seed;
 	sim_rng_seed(&r, sim_seed_derive(seed, 'H', 0));
-	/* Small runs (the threshold cryptography dominates the run time): three clients with one
-	 * request each, mostly one or two epochs. */
-	c->nclients = 3;
-	c->requests_per_client = 1;
+	/* Small runs, since the threshold cryptography dominates the run time (about 40 ms of
+	 * CPU per epoch at n = 4, 150 ms at n = 7): two clients with one request each, one or
+	 * two epochs. SIM_LONG=1 runs ten times the seeds with three requests per client. */
+	c->nclients = 2;
+	c->requests_per_client = flag("SIM_LONG") ? 3 : 1;
 	c->client_outstanding = 1;
 	c->readonly_rate = 0.1;
 	c->batch_max_requests = 4;
@@ -392,6 +395,13 @@ static void seed_config(const struct hb_sweep *sw, uint64_t seed, struct sim_con
 	c->client_retransmit_ms = 2000;
 	c->client_retransmit_max_ms = 8000;
 	c->time_limit_ms = 300000;
+	if (sw->lossy) {
+		/* Links that lose messages and a partition (sim_config_random_faults): the
+		 * asynchronous model has none, and Honey Badger recovers through its
+		 * retransmission and FETCH(LOG) (hb.h) once the network heals. */
+		c->requests_per_client = 3;
+		sim_config_random_faults(c);
+	}
 	for (uint32_t k = 0; k < sw->nfaulty; k++) {
 		uint32_t victim;
 
@@ -580,9 +590,10 @@ static void run_sweep(const struct hb_sweep *sw)
 	fflush(stdout);
 	assert_int_equal(t.failed, 0);
 	/* Each faulty sender of a detectable behaviour is named in some correct replica's fault
-	 * log; a faulty replica whose misbehaviour never reached a correct one before the run
-	 * ended (its proposal left out, its shares not needed) can escape in a single run. */
-	assert_true(t.detected * 10 >= t.detectable * 9);
+	 * log — in most runs, not all: a faulty replica whose misbehaviour reached no correct one
+	 * in time escapes in that run (its proposal left out of the subset, its coin shares not
+	 * needed, its second AUX arriving after the witness decided or left the round). */
+	assert_true(t.detected * 5 >= t.detectable * 4);
 }
 
 #define SWEEP_TEST(fn, ...)                                                                        \
@@ -616,11 +627,14 @@ SWEEP_TEST(test_sim_hb_n4_coin_aware_adversary, .name = "hb n=4 coin-aware sched
 	   .first = 1, .count = 200, .adversary = true,
 	   .modes = BFT_BYZ_ABA_EQUIVOCATE | BFT_BYZ_SILENT, .nfaulty = 1)
 
+SWEEP_TEST(test_sim_hb_n4_lossy_network, .name = "hb n=4 lossy links and partition", .n = 4,
+	   .first = 1, .count = 40, .lossy = true)
+
 /* n = 7: two faulty replicas per run, each with a behaviour taken in turn from all of them. */
 #define ALL_HB_MODES (BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | DETECTABLE | BFT_BYZ_CENSOR)
 SWEEP_TEST(test_sim_hb_n7_async, .name = "hb n=7 async", .n = 7, .first = 1, .count = 20)
 SWEEP_TEST(test_sim_hb_n7_two_byzantine, .name = "hb n=7 two byzantine", .n = 7, .first = 1,
-	   .count = 90, .modes = ALL_HB_MODES, .nfaulty = 2)
+	   .count = 150, .modes = ALL_HB_MODES, .nfaulty = 2)
 SWEEP_TEST(test_sim_hb_n7_coin_aware_adversary, .name = "hb n=7 coin-aware scheduler",
 	   .n = 7, .first = 1, .count = 20, .adversary = true,
 	   .modes = BFT_BYZ_ABA_EQUIVOCATE | BFT_BYZ_SILENT, .nfaulty = 2)
@@ -639,6 +653,7 @@ int main(void)
 		cmocka_unit_test(test_sim_hb_n4_bad_ciphertext),
 		cmocka_unit_test(test_sim_hb_n4_censor),
 		cmocka_unit_test(test_sim_hb_n4_coin_aware_adversary),
+		cmocka_unit_test(test_sim_hb_n4_lossy_network),
 		cmocka_unit_test(test_sim_hb_n7_async),
 		cmocka_unit_test(test_sim_hb_n7_two_byzantine),
 		cmocka_unit_test(test_sim_hb_n7_coin_aware_adversary),
