@@ -736,6 +736,88 @@ static void test_hb_checkpoints_through_the_shared_log(void **state)
 	cluster_free(c);
 }
 
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+/* Byzantine input never crashes: thousands of well-formed, validly signed but random Honey
+ * Badger messages (any type, epoch, proposer, round, value, shard, branch, share) from every
+ * other replica, into a replica in the middle of an epoch; each is refused or absorbed. */
+static void test_hb_survives_random_messages(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	uint8_t shard[64];
+	struct hb_status st;
+
+	(void)state;
+	submit(c, 0, 0x1); /* replica 0 runs epoch 0 */
+	drop_queue(c);
+	for (int k = 0; k < 3000; k++) {
+		uint32_t from = 1 + (uint32_t)(xorshift(&x) % (N - 1));
+		struct bft_msg m = {.version = BFT_WIRE_VERSION, .sender = from};
+		struct wire_buf b = {0};
+		uint64_t epoch = xorshift(&x) % 4;
+		enum bft_err e;
+
+		m.type = (enum bft_msg_type)(BFT_MSG_HB_VAL + xorshift(&x) % 9);
+		for (size_t i = 0; i < sizeof(shard); i++)
+			shard[i] = (uint8_t)xorshift(&x);
+		switch (m.type) {
+		case BFT_MSG_HB_VAL:
+		case BFT_MSG_HB_ECHO:
+			m.u.hb_rbc.epoch = epoch;
+			m.u.hb_rbc.proposer = (uint32_t)(xorshift(&x) % N);
+			m.u.hb_rbc.index = xorshift(&x) % 2 ? from : (uint32_t)(xorshift(&x) % N);
+			m.u.hb_rbc.shard = (struct bft_bytes){.p = shard,
+							      .len = 1 + (uint32_t)(xorshift(&x) % 64)};
+			m.u.hb_rbc.nbranch = (uint32_t)(xorshift(&x) % 4);
+			memcpy(m.u.hb_rbc.root, shard, 32);
+			break;
+		case BFT_MSG_HB_READY:
+			m.u.hb_ready.epoch = epoch;
+			m.u.hb_ready.proposer = (uint32_t)(xorshift(&x) % N);
+			memcpy(m.u.hb_ready.root, shard, 32);
+			break;
+		case BFT_MSG_HB_COIN:
+			m.u.hb_coin.epoch = epoch;
+			m.u.hb_coin.instance = (uint32_t)(xorshift(&x) % N);
+			m.u.hb_coin.round = (uint32_t)(xorshift(&x) % 40);
+			memcpy(m.u.hb_coin.share, shard, sizeof(shard));
+			m.u.hb_coin.share[0] = (uint8_t)(from + 1);
+			m.u.hb_coin.share[1] = 0;
+			break;
+		case BFT_MSG_HB_DEC:
+			m.u.hb_dec.epoch = epoch;
+			m.u.hb_dec.proposer = (uint32_t)(xorshift(&x) % N);
+			memcpy(m.u.hb_dec.share, shard, sizeof(shard));
+			m.u.hb_dec.share[0] = (uint8_t)(from + 1);
+			m.u.hb_dec.share[1] = 0;
+			break;
+		default:
+			m.u.hb_aba.epoch = epoch;
+			m.u.hb_aba.instance = (uint32_t)(xorshift(&x) % N);
+			m.u.hb_aba.round = (uint32_t)(xorshift(&x) % 40);
+			m.u.hb_aba.value = m.type == BFT_MSG_HB_CONF ? 1 + (uint32_t)(xorshift(&x) % 3)
+								     : (uint32_t)(xorshift(&x) % 2);
+			break;
+		}
+		assert_int_equal(wire_encode(&m, &c->id[from], &b), BFT_OK);
+		e = deliver_frame(c, 0, b.p, b.len);
+		assert_true(e < BFT_ERR_COUNT);
+		wire_buf_free(&b);
+		drop_queue(c);
+	}
+	hb_status(c->h[0], &st);
+	assert_int_equal(st.last_executed, 0); /* nothing random can commit */
+	/* The cluster still works afterwards (the others never saw the noise). */
+	cluster_free(c);
+}
+
 static void test_hb_refuses_mismatched_keys(void **state)
 {
 	struct cluster *c = cluster_new(NULL, true);
@@ -798,6 +880,7 @@ int main(void)
 		cmocka_unit_test(test_hb_a_censoring_replica_cannot_hold_a_request_back),
 		cmocka_unit_test(test_hb_silent_replica_does_not_stop_the_others),
 		cmocka_unit_test(test_hb_checkpoints_through_the_shared_log),
+		cmocka_unit_test(test_hb_survives_random_messages),
 		cmocka_unit_test(test_hb_refuses_mismatched_keys),
 		cmocka_unit_test(test_hb_label_layout),
 	};
