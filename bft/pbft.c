@@ -108,6 +108,7 @@ struct pbft {
 	uint32_t *chunks;        /* per peer: chunks served in that allowance */
 
 	bool restarted_inactive; /* recovered into a view we must rejoin by VIEW-CHANGE */
+	bool restored;           /* recovered from records: re-send our votes at the first step */
 	bft_seq highest_pp;      /* the highest sequence number pre-prepared in this view */
 
 	struct pbft_status st;
@@ -1177,6 +1178,9 @@ static enum bft_err enter_view(struct pbft *p, const struct bft_msg *vcs, uint32
 	p->vc_deadline = 0;
 	p->progress_ms = now;
 	p->highest_pp = 0;
+	e = view_record(p, out);
+	if (e != BFT_OK)
+		return e;
 	bft_log_unmark_all(p->log);
 	/* Slots of older views lose their view state; their certificates stay for later view
 	 * changes. Slots above max-s are empty in this view. */
@@ -1310,10 +1314,10 @@ static enum bft_err on_newview(struct pbft *p, const struct bft_msg *m, uint64_t
 			e = BFT_EBADCERT;
 		} else {
 			if (nv->view > p->view) {
-				/* Joining a view we had not started changing to: record it. */
+				/* Joining a view we had not started changing to (enter_view
+				 * records it). */
 				p->view = nv->view;
 				p->st.view_changes++;
-				e = view_record(p, out);
 			}
 			if (e == BFT_OK) {
 				free(p->nv);
@@ -1723,13 +1727,18 @@ static void byz_apply(struct pbft *p, uint64_t now, struct bft_out *out)
 /* ---------------------------------------------------------------------------------------- */
 /* Durability: re-emission after a stable checkpoint, and recovery */
 
+/* BFT_REC_VIEW: [view u64 LE, active u8]. Written when a view change starts (active 0) and when
+ * a NEW-VIEW installs the view (active 1): a restarted replica must know which, because a
+ * replica that was active in v holds certificates of v and rejoins v as it was, while one that
+ * was changing to v holds none of v and rejoins by its VIEW-CHANGE for v. */
 static enum bft_err view_record(struct pbft *p, struct bft_out *out)
 {
-	uint8_t rec[8];
+	uint8_t rec[9];
 
 	for (int i = 0; i < 8; i++)
 		rec[i] = (uint8_t)(p->view >> (8 * i));
-	return bft_out_record(out, BFT_REC_VIEW, 0, dup_bytes(rec, 8), 8);
+	rec[8] = p->active ? 1 : 0;
+	return bft_out_record(out, BFT_REC_VIEW, 0, dup_bytes(rec, 9), 9);
 }
 
 /* A BFT_REC_CHECKPOINT lets the node start a fresh log segment and drop the older ones. For that
@@ -1858,24 +1867,52 @@ static enum bft_err restore_certificate(struct pbft *p, const struct bft_record 
 	return e;
 }
 
+/* After recovery, the PREPAREs and COMMITs this replica had sent for the slots it restored are
+ * gone from memory (only the PRE-PREPAREs and certificates were logged). Sending them again is
+ * not equivocation: they are for the very (view, seq, digest) we logged, and the peers need them
+ * to finish those slots. */
+static enum bft_err resend_restored(struct pbft *p, struct bft_out *out)
+{
+	enum bft_err e = BFT_OK;
+
+	if (!p->active)
+		return BFT_OK;
+	for (bft_seq seq = bft_log_low(p->log) + 1; e == BFT_OK && seq <= bft_log_high(p->log); seq++) {
+		struct slot *s = slot_get(p, seq);
+		if (s == NULL || !s->has_pp || s->view != p->view)
+			continue;
+		if (pbft_primary(s->view, p->n) != p->self)
+			e = send_phase(p, s, BFT_MSG_PREPARE, out);
+		if (e == BFT_OK && s->has_pc && s->pc_view == s->view &&
+		    cr_equal(s->pc_digest, s->digest, CR_DIGEST_BYTES)) {
+			s->prepared = true;
+			s->sent_commit = true;
+			e = send_phase(p, s, BFT_MSG_COMMIT, out);
+		}
+	}
+	return e;
+}
+
 enum bft_err pbft_restore(struct pbft *p, const struct bft_record *rec)
 {
 	enum bft_err e;
 
+	p->restored = true;
+
 	switch (rec->kind) {
 	case BFT_REC_VIEW: {
 		bft_view v = 0;
-		if (rec->len != 8)
+		if (rec->len != 9 || rec->bytes[8] > 1)
 			return BFT_EMALFORMED;
 		for (int i = 7; i >= 0; i--)
 			v = (v << 8) | rec->bytes[i];
-		if (v > p->view) {
-			p->view = v;
-			/* We may have been in the middle of changing to v: rejoin it through a
-			 * VIEW-CHANGE for v, which the primary of v answers with its NEW-VIEW. */
-			p->active = false;
-			p->restarted_inactive = true;
-		}
+		if (v < p->view)
+			return BFT_OK;
+		p->view = v;
+		p->active = rec->bytes[8] == 1;
+		/* Changing to v when we stopped: rejoin through a VIEW-CHANGE for v, which the
+		 * primary of v answers with its NEW-VIEW (or builds one from 2f+1 of them). */
+		p->restarted_inactive = !p->active;
 		return BFT_OK;
 	}
 	case BFT_REC_CHECKPOINT:
@@ -1970,6 +2007,12 @@ enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_ou
 	if (p->restarted_inactive) {
 		p->restarted_inactive = false;
 		e = send_viewchange(p, out);
+		if (e != BFT_OK)
+			return e;
+	}
+	if (p->restored) {
+		p->restored = false;
+		e = resend_restored(p, out);
 		if (e != BFT_OK)
 			return e;
 	}

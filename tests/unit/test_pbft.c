@@ -901,6 +901,39 @@ static void test_pbft_whole_cluster_restart_loses_no_acknowledged_write(void **s
 	cluster_free(c);
 }
 
+static void test_pbft_whole_cluster_restart_after_a_view_change_keeps_serving(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct pbft_status st;
+
+	(void)state;
+	c->mute[0] = true;
+	submit_all(c, 0, "v1 a");
+	run(c, 3000);
+	c->mute[0] = false;
+	for (int i = 0; i < 5; i++) {
+		char op[16];
+		snprintf(op, sizeof(op), "v1 %d", i);
+		submit_all(c, 1, op);
+		run(c, 5);
+	}
+	/* Stop everything with requests in flight, in view >= 1. */
+	for (int r = 0; r < N; r++)
+		restart(c, r);
+	for (int r = 0; r < N; r++) {
+		status(c, r, &st);
+		assert_true(st.view >= 1);
+	}
+	submit_all(c, 0, "after");
+	run(c, 8000);
+	for (int r = 0; r < N; r++) {
+		status(c, r, &st);
+		assert_int_equal(c->app[r].count, 7);
+		assert_memory_equal(c->app[r].chain, c->app[0].chain, 32);
+	}
+	cluster_free(c);
+}
+
 static void test_pbft_restore_refuses_a_forged_prepared_certificate(void **state)
 {
 	struct cluster *c = cluster_new(4, 16);
@@ -961,6 +994,7 @@ int main(void)
 		cmocka_unit_test(test_pbft_backup_restarted_from_its_log_recovers_and_catches_up),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_loses_no_acknowledged_write),
 		cmocka_unit_test(test_pbft_restore_refuses_a_forged_prepared_certificate),
+		cmocka_unit_test(test_pbft_whole_cluster_restart_after_a_view_change_keeps_serving),
 		cmocka_unit_test(test_pbft_survives_an_equivocating_primary),
 		cmocka_unit_test(test_pbft_replaces_a_slow_primary_before_its_request_timer_fires),
 		cmocka_unit_test(test_pbft_survives_a_primary_with_wrong_digests),
