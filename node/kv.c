@@ -3,7 +3,8 @@
  *
  * Layout of the state:
  *   - Each key lives in one record: varint key length, key, then varints value length, version,
- *     mod_rev and mod_rev - create_rev (usually 0: most keys are written once), then the value.
+ *     mod_rev, mod_rev - create_rev (usually 0: most keys are written once) and lease (usually
+ *     0), then the value.
  *     Varints keep the per-key overhead near 7 bytes for ordinary keys (a 16-byte key with a
  *     64-byte value takes 88 bytes); a record is never changed in place (a write builds a new one), which is
  *     what makes undo simple. Records up to KV_SLAB_MAX bytes come from the store's own slabs
@@ -43,11 +44,14 @@
 #define KV_CHUNK_HDR 16u              /* a chunk starts with the link to the previous one */
 #define KV_TOMB ((uintptr_t)1)        /* the slot mark of a key deleted by the op in progress */
 
-/* Snapshot: magic, revision, count, then per key in ascending order: u32 klen, key, u32 vlen,
- * value, u64 version, u64 create_rev, u64 mod_rev. All integers little-endian. */
-#define KV_SNAP_MAGIC "bftkv\x00\x00\x01"
+/* Snapshot (docs/KV.md): magic, revision, now_ms, next lease id, lease count, leases (id, ttl,
+ * deadline) in ascending id order, key count, then per key in ascending order: u32 klen, key,
+ * u32 vlen, value, u64 version, u64 create_rev, u64 mod_rev, u64 lease. Little-endian. */
+#define KV_SNAP_MAGIC "bftkv\x00\x00\x02"
 #define KV_SNAP_MAGIC_LEN 8u
-#define KV_SNAP_ENTRY_MIN (4u + 1u + 4u + 24u)
+#define KV_SNAP_HDR (KV_SNAP_MAGIC_LEN + 32u)
+#define KV_SNAP_LEASE 24u
+#define KV_SNAP_ENTRY_MIN (4u + 1u + 4u + 32u)
 
 /* The largest an outer TXN result can be without its nested results: fixarray, code, status,
  * revision (9), succeeded, array32 header. */
@@ -75,6 +79,12 @@ struct kv_node {
 	struct kv_node *c[];         /* KV_BT_MAX + 1 children; absent from leaves */
 };
 
+/* An ordered map of records: the keys, or the lease index. */
+struct kv_tree {
+	struct kv_node *root;
+	uint32_t height;              /* 0 when empty; leaves are at depth height - 1 */
+};
+
 struct kv_arena {
 	uint8_t *chunks;             /* the newest chunk; each links to the previous one */
 	size_t used;                 /* bytes of the newest chunk handed out */
@@ -91,14 +101,28 @@ enum kv_undo_kind {
 
 struct kv_undo {
 	enum kv_undo_kind kind;
+	struct kv_tree *tree;
 	uintptr_t old, now;
+};
+
+/* A lease: keys attached to it are deleted when it is revoked or expires. */
+struct kv_lease {
+	uint64_t id, ttl_ms, deadline_ms;
 };
 
 struct kv {
 	struct kv_limits lim;
-	struct kv_node *root;
-	uint32_t height;              /* 0 when empty; leaves are at depth height - 1 */
+	struct kv_tree keys;
+	/* The lease index: one record per leased key, keyed by the lease id (8 bytes, big-endian,
+	 * so that a lease's keys are contiguous) followed by the key; no value. */
+	struct kv_tree lidx;
 	uint64_t nkeys, nbytes, revision;
+	/* Leases in ascending id order, the next id to grant, the latest batch time seen, and the
+	 * earliest deadline (UINT64_MAX without leases), so that most ops skip expiry at once. */
+	struct kv_lease *leases;
+	size_t nleases, leases_cap;
+	uint64_t next_lease, now_ms, lease_min;
+	uint8_t *ikey;                /* key_max + 8 bytes: an index key being built */
 	struct kv_arena arena;
 	/* The write in progress: its undo log, whether it wrote anything, the counts to restore. */
 	struct kv_undo *undo;
@@ -115,7 +139,7 @@ struct kv {
 struct kv_rec {
 	const uint8_t *key, *value;
 	uint32_t klen, vlen;
-	uint64_t version, create_rev, mod_rev;
+	uint64_t version, create_rev, mod_rev, lease;
 	size_t size;                  /* bytes of the whole record */
 };
 
@@ -197,15 +221,16 @@ static void rec_parse(uintptr_t slot, struct kv_rec *r)
 	p = uv_get(p, &r->mod_rev);
 	p = uv_get(p, &v);
 	r->create_rev = r->mod_rev - v;
+	p = uv_get(p, &r->lease);
 	r->value = p;
 	r->size = (size_t)(p - base) + r->vlen;
 }
 
 static size_t rec_size(uint32_t klen, uint32_t vlen, uint64_t version, uint64_t create,
-		       uint64_t mod)
+		       uint64_t mod, uint64_t lease)
 {
 	return uv_size(klen) + klen + uv_size(vlen) + uv_size(version) + uv_size(mod) +
-	       uv_size(mod - create) + vlen;
+	       uv_size(mod - create) + uv_size(lease) + vlen;
 }
 
 static int key_cmp(const uint8_t *a, uint32_t alen, const uint8_t *b, uint32_t blen)
@@ -291,13 +316,13 @@ static void rec_free(struct kv *kv, uintptr_t slot)
 }
 
 static uintptr_t rec_new(struct kv *kv, const struct bft_bytes *key, const struct bft_bytes *value,
-			 uint64_t version, uint64_t create, uint64_t mod)
+			 uint64_t version, uint64_t create, uint64_t mod, uint64_t lease)
 {
 	size_t size;
 	uint8_t *base, *p;
 
 	BFT_ASSERT(create <= mod);
-	size = rec_size(key->len, value->len, version, create, mod);
+	size = rec_size(key->len, value->len, version, create, mod, lease);
 	base = rec_alloc(kv, size);
 	if (base == NULL)
 		return 0;
@@ -307,6 +332,7 @@ static uintptr_t rec_new(struct kv *kv, const struct bft_bytes *key, const struc
 	p = uv_put(p, version);
 	p = uv_put(p, mod);
 	p = uv_put(p, mod - create);
+	p = uv_put(p, lease);
 	if (value->len > 0)
 		memcpy(p, value->p, value->len);
 	/* Slab blocks are 4-byte aligned and malloc's more: the low bit is free for KV_TOMB. */
@@ -480,9 +506,9 @@ static uint32_t node_search(const struct kv_node *x, const uint8_t *key, uint32_
 }
 
 /* The slot holding key (marked or not), or NULL. Valid until the tree's next insert or unlink. */
-static uintptr_t *bt_find(const struct kv *kv, const uint8_t *key, uint32_t klen)
+static uintptr_t *bt_find(const struct kv_tree *t, const uint8_t *key, uint32_t klen)
 {
-	struct kv_node *x = kv->root;
+	struct kv_node *x = t->root;
 
 	while (x != NULL) {
 		bool found;
@@ -509,10 +535,10 @@ struct bt_path {
  * its node, idx its index) or NULL (the path ends at the leaf where key belongs, idx its place).
  * The path stays valid until the tree's next insert or unlink.
  */
-static uintptr_t *bt_locate(const struct kv *kv, const uint8_t *key, uint32_t klen,
+static uintptr_t *bt_locate(const struct kv_tree *t, const uint8_t *key, uint32_t klen,
 			    struct bt_path *path)
 {
-	struct kv_node *x = kv->root;
+	struct kv_node *x = t->root;
 
 	path->depth = 0;
 	while (x != NULL) {
@@ -552,7 +578,8 @@ static void node_free_all(struct kv *kv, struct kv_node *x)
  * rightmost path can be left below KV_BT_MIN that way, so the tree stays balanced and its
  * nodes mostly full whatever order keys arrive in.
  */
-static int bt_insert_at(struct kv *kv, const struct bt_path *bp, uintptr_t rec)
+static int bt_insert_at(struct kv *kv, struct kv_tree *t, const struct bt_path *bp,
+			uintptr_t rec)
 {
 	struct kv_node *const *path = bp->node, *spare[KV_BT_DEPTH + 1];
 	const uint32_t *idx = bp->idx;
@@ -561,15 +588,15 @@ static int bt_insert_at(struct kv *kv, const struct bt_path *bp, uintptr_t rec)
 	uintptr_t carry = rec;
 	struct kv_node *carry_right = NULL, *x;
 
-	if (kv->root == NULL) {
+	if (t->root == NULL) {
 		x = node_new(kv, true);
 		if (x == NULL)
 			return -1;
 		x->e[0] = rec;
 		x->n = 1;
 		node_refresh(x);
-		kv->root = x;
-		kv->height = 1;
+		t->root = x;
+		t->height = 1;
 		return 0;
 	}
 	BFT_ASSERT(depth > 0 && path[depth - 1]->leaf);
@@ -639,24 +666,24 @@ static int bt_insert_at(struct kv *kv, const struct bt_path *bp, uintptr_t rec)
 	x = spare[nspare++];
 	BFT_ASSERT(!x->leaf && nspare == need);
 	x->e[0] = carry;
-	x->c[0] = kv->root;
+	x->c[0] = t->root;
 	x->c[1] = carry_right;
 	x->n = 1;
 	node_refresh(x);
-	kv->root = x;
-	kv->height++;
+	t->root = x;
+	t->height++;
 	return 0;
 }
 
 /* Inserts rec, whose key must be absent (the restore path; writes use bt_insert_at). */
-static int bt_insert(struct kv *kv, uintptr_t rec)
+static int bt_insert(struct kv *kv, struct kv_tree *t, uintptr_t rec)
 {
 	struct bt_path path;
 	uint32_t klen;
 	const uint8_t *key = rec_key(rec, &klen);
 
-	BFT_ASSERT(bt_locate(kv, key, klen, &path) == NULL);
-	return bt_insert_at(kv, &path, rec);
+	BFT_ASSERT(bt_locate(t, key, klen, &path) == NULL);
+	return bt_insert_at(kv, t, &path, rec);
 }
 
 /* Moves one record from the left sibling of p->c[ci] through the parent into it. */
@@ -720,7 +747,7 @@ static void bt_merge(struct kv_node *p, uint32_t s)
 
 /* Unlinks the slot a bt_locate that found its key ended at, and returns what it held. Frees
  * emptied nodes; never allocates, so commits and rollbacks cannot fail. */
-static uintptr_t bt_unlink_at(struct kv *kv, struct bt_path *bp)
+static uintptr_t bt_unlink_at(struct kv_tree *t, struct bt_path *bp)
 {
 	struct kv_node **path = bp->node, *x;
 	uint32_t *idx = bp->idx, depth = bp->depth, i;
@@ -774,25 +801,25 @@ static uintptr_t bt_unlink_at(struct kv *kv, struct bt_path *bp)
 		}
 		bt_merge(p, ci > 0 ? ci - 1 : ci);
 	}
-	if (kv->root->n == 0) {
-		struct kv_node *old = kv->root;
+	if (t->root->n == 0) {
+		struct kv_node *old = t->root;
 
-		kv->root = old->leaf ? NULL : old->c[0];
-		kv->height--;
+		t->root = old->leaf ? NULL : old->c[0];
+		t->height--;
 		free(old);
 	}
 	return out;
 }
 
 /* Unlinks key if its slot holds exactly expect; returns whether it did. */
-static bool bt_unlink_if(struct kv *kv, const uint8_t *key, uint32_t klen, uintptr_t expect)
+static bool bt_unlink_if(struct kv_tree *t, const uint8_t *key, uint32_t klen, uintptr_t expect)
 {
 	struct bt_path path;
-	uintptr_t *slot = bt_locate(kv, key, klen, &path);
+	uintptr_t *slot = bt_locate(t, key, klen, &path);
 
 	if (slot == NULL || *slot != expect)
 		return false;
-	bt_unlink_at(kv, &path);
+	bt_unlink_at(t, &path);
 	return true;
 }
 
@@ -811,9 +838,10 @@ static void it_settle(struct kv_iter *it)
 }
 
 /* Positions it at the first record whose key is >= key. */
-static void it_seek(struct kv_iter *it, const struct kv *kv, const uint8_t *key, uint32_t klen)
+static void it_seek(struct kv_iter *it, const struct kv_tree *t, const uint8_t *key,
+		    uint32_t klen)
 {
-	struct kv_node *x = kv->root;
+	struct kv_node *x = t->root;
 
 	it->top = -1;
 	while (x != NULL) {
@@ -886,17 +914,19 @@ static uint64_t cur_rev(const struct kv *kv)
 	return kv->revision + (kv->wrote ? 1 : 0);
 }
 
-/* Makes room for one undo record before anything changes, so that recording cannot fail. */
-static int w_reserve(struct kv *kv)
+/* Makes room for n more undo records before anything changes, so that recording cannot fail. */
+static int w_reserve(struct kv *kv, size_t n)
 {
 	struct kv_undo *u;
 	size_t cap;
 
-	if (kv->nundo < kv->undo_cap)
+	if (n <= kv->undo_cap - kv->nundo)
 		return 0;
 	if (alloc_refused(kv))
 		return -1;
 	cap = kv->undo_cap ? kv->undo_cap * 2 : 16;
+	while (cap - kv->nundo < n)
+		cap *= 2;
 	u = realloc(kv->undo, cap * sizeof(*u));
 	if (u == NULL)
 		return -1;
@@ -905,22 +935,26 @@ static int w_reserve(struct kv *kv)
 	return 0;
 }
 
-static void w_record(struct kv *kv, enum kv_undo_kind kind, uintptr_t old, uintptr_t now)
+static void w_record(struct kv *kv, struct kv_tree *t, enum kv_undo_kind kind, uintptr_t old,
+		     uintptr_t now)
 {
 	BFT_ASSERT(kv->nundo < kv->undo_cap);
 	kv->undo[kv->nundo].kind = kind;
+	kv->undo[kv->nundo].tree = t;
 	kv->undo[kv->nundo].old = old;
 	kv->undo[kv->nundo].now = now;
 	kv->nundo++;
-	kv->wrote = true;
+	/* Only the keys make a revision: the lease index follows them. */
+	if (t == &kv->keys)
+		kv->wrote = true;
 }
 
-static uintptr_t *slot_of(const struct kv *kv, uintptr_t rec)
+static uintptr_t *slot_of(const struct kv_tree *t, uintptr_t rec)
 {
 	uint32_t klen;
 	const uint8_t *key = rec_key(rec, &klen);
 
-	return bt_find(kv, key, klen);
+	return bt_find(t, key, klen);
 }
 
 static void w_commit(struct kv *kv)
@@ -940,7 +974,7 @@ static void w_commit(struct kv *kv)
 			/* A later write of the same key may have replaced the mark; its own
 			 * KV_U_REPLACE then frees old. */
 			key = rec_key(u->old, &klen);
-			if (bt_unlink_if(kv, key, klen, u->old | KV_TOMB))
+			if (bt_unlink_if(u->tree, key, klen, u->old | KV_TOMB))
 				rec_free(kv, u->old);
 			break;
 		}
@@ -955,7 +989,7 @@ static void w_rollback(struct kv *kv)
 {
 	while (kv->nundo > 0) {
 		const struct kv_undo *u = &kv->undo[--kv->nundo];
-		uintptr_t *slot = slot_of(kv, u->kind == KV_U_TOMB ? u->old : u->now);
+		uintptr_t *slot = slot_of(u->tree, u->kind == KV_U_TOMB ? u->old : u->now);
 
 		BFT_ASSERT(slot != NULL);
 		switch (u->kind) {
@@ -963,7 +997,7 @@ static void w_rollback(struct kv *kv)
 			uint32_t klen;
 			const uint8_t *key = rec_key(u->now, &klen);
 
-			BFT_ASSERT(bt_unlink_if(kv, key, klen, u->now));
+			BFT_ASSERT(bt_unlink_if(u->tree, key, klen, u->now));
 			rec_free(kv, u->now);
 			break;
 		}
@@ -986,24 +1020,96 @@ static void w_rollback(struct kv *kv)
 /* The live record of key, or 0. */
 static uintptr_t lookup(const struct kv *kv, const struct bft_bytes *key)
 {
-	uintptr_t *slot = bt_find(kv, key->p, key->len);
+	uintptr_t *slot = bt_find(&kv->keys, key->p, key->len);
 
 	if (slot == NULL || is_tomb(*slot))
 		return 0;
 	return *slot;
 }
 
-/* Writes value under key as part of the op in progress; *out gets the new record. */
+/* The lease index key of (lease, key), built in kv->ikey. */
+static struct bft_bytes ikey(struct kv *kv, uint64_t lease, const uint8_t *key, uint32_t klen)
+{
+	struct bft_bytes b = {.p = kv->ikey, .len = klen + 8};
+
+	for (int i = 0; i < 8; i++)
+		kv->ikey[i] = (uint8_t)(lease >> (56 - 8 * i));
+	memcpy(kv->ikey + 8, key, klen);
+	return b;
+}
+
+/* Marks the index record of (lease, key) deleted, as part of the op in progress. */
+static void w_detach(struct kv *kv, uint64_t lease, const uint8_t *key, uint32_t klen)
+{
+	struct bft_bytes ik = ikey(kv, lease, key, klen);
+	uintptr_t *islot = bt_find(&kv->lidx, ik.p, ik.len);
+
+	/* A live key with a lease has its live index record: our invariant (kv_test_check). */
+	BFT_ASSERT(islot != NULL && !is_tomb(*islot));
+	w_record(kv, &kv->lidx, KV_U_TOMB, *islot, 0);
+	*islot |= KV_TOMB;
+}
+
+/* Adds the index record of (lease, key), as part of the op in progress. */
+static int w_attach(struct kv *kv, uint64_t lease, const uint8_t *key, uint32_t klen)
+{
+	static const struct bft_bytes none = {NULL, 0};
+	struct bft_bytes ik = ikey(kv, lease, key, klen);
+	struct bt_path path;
+	uintptr_t *islot = bt_locate(&kv->lidx, ik.p, ik.len, &path);
+	uintptr_t irec = rec_new(kv, &ik, &none, 1, 0, 0, 0);
+
+	if (irec == 0)
+		return -1;
+	if (islot != NULL) {
+		/* Detached earlier in this op (a live one would mean the key had this lease). */
+		BFT_ASSERT(is_tomb(*islot));
+		w_record(kv, &kv->lidx, KV_U_REPLACE, *islot, irec);
+		*islot = irec;
+		return 0;
+	}
+	if (bt_insert_at(kv, &kv->lidx, &path, irec) != 0) {
+		rec_free(kv, irec);
+		return -1;
+	}
+	w_record(kv, &kv->lidx, KV_U_INSERT, 0, irec);
+	return 0;
+}
+
+static struct kv_lease *lease_find(const struct kv *kv, uint64_t id)
+{
+	size_t lo = 0, hi = kv->nleases;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (kv->leases[mid].id == id)
+			return &kv->leases[mid];
+		if (kv->leases[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * Writes value under key, attached to lease (0: none), as part of the op in progress; *out gets
+ * the new record. On any status but KV_OK the caller must roll the op back: a failure can come
+ * after the first change.
+ */
 static enum kv_status w_put(struct kv *kv, const struct bft_bytes *key,
-			    const struct bft_bytes *value, struct kv_rec *out)
+			    const struct bft_bytes *value, uint64_t lease, struct kv_rec *out)
 {
 	struct bt_path path;
-	uintptr_t *slot = bt_locate(kv, key->p, key->len, &path);
+	uintptr_t *slot = bt_locate(&kv->keys, key->p, key->len, &path);
 	uintptr_t cur = slot != NULL ? *slot : 0, rec;
 	bool live = cur != 0 && !is_tomb(cur);
 	struct kv_rec old = {0};
 	uint64_t version = 1, create = w_rev(kv), bytes;
 
+	if (lease != 0 && lease_find(kv, lease) == NULL)
+		return KV_NO_LEASE;
 	if (live) {
 		rec_parse(cur, &old);
 		version = old.version + 1;
@@ -1014,44 +1120,127 @@ static enum kv_status w_put(struct kv *kv, const struct bft_bytes *key,
 	bytes = kv->nbytes - (live ? (uint64_t)old.klen + old.vlen : 0);
 	if ((uint64_t)key->len + value->len > kv->lim.bytes_max - bytes)
 		return KV_FULL;
-	if (w_reserve(kv) != 0)
+	/* The key, and the lease index: a detach and an attach. */
+	if (w_reserve(kv, 3) != 0)
 		return KV_NOMEM;
-	rec = rec_new(kv, key, value, version, create, w_rev(kv));
+	rec = rec_new(kv, key, value, version, create, w_rev(kv), lease);
 	if (rec == 0)
 		return KV_NOMEM;
 	if (slot != NULL) {
-		w_record(kv, KV_U_REPLACE, cur, rec);
+		w_record(kv, &kv->keys, KV_U_REPLACE, cur, rec);
 		*slot = rec;
 	} else {
 		/* Nothing since bt_locate changed the tree: the path still holds. */
-		if (bt_insert_at(kv, &path, rec) != 0) {
+		if (bt_insert_at(kv, &kv->keys, &path, rec) != 0) {
 			rec_free(kv, rec);
 			return KV_NOMEM;
 		}
-		w_record(kv, KV_U_INSERT, 0, rec);
+		w_record(kv, &kv->keys, KV_U_INSERT, 0, rec);
 	}
 	if (!live)
 		kv->nkeys++;
 	kv->nbytes = bytes + key->len + value->len;
+	/* A PUT without a lease detaches the key from its old one, as etcd's does. */
+	if (old.lease != lease) {
+		if (old.lease != 0)
+			w_detach(kv, old.lease, key->p, key->len);
+		if (lease != 0 && w_attach(kv, lease, key->p, key->len) != 0)
+			return KV_NOMEM;
+	}
 	rec_parse(rec, out);
 	return KV_OK;
 }
 
 static enum kv_status w_del(struct kv *kv, const struct bft_bytes *key)
 {
-	uintptr_t *slot = bt_find(kv, key->p, key->len);
+	uintptr_t *slot = bt_find(&kv->keys, key->p, key->len);
 	struct kv_rec old;
 
 	if (slot == NULL || is_tomb(*slot))
 		return KV_NOT_FOUND;
-	if (w_reserve(kv) != 0)
+	if (w_reserve(kv, 2) != 0)
 		return KV_NOMEM;
 	rec_parse(*slot, &old);
-	w_record(kv, KV_U_TOMB, *slot, 0);
+	w_record(kv, &kv->keys, KV_U_TOMB, *slot, 0);
 	*slot |= KV_TOMB;
 	kv->nkeys--;
 	kv->nbytes -= (uint64_t)old.klen + old.vlen;
+	if (old.lease != 0)
+		w_detach(kv, old.lease, old.key, old.klen);
 	return KV_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Leases
+ */
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static void lease_min_update(struct kv *kv)
+{
+	kv->lease_min = UINT64_MAX;
+	for (size_t i = 0; i < kv->nleases; i++)
+		if (kv->leases[i].deadline_ms < kv->lease_min)
+			kv->lease_min = kv->leases[i].deadline_ms;
+}
+
+/* Deletes every key attached to leases[i] as one write (one revision if it deleted any), then
+ * the lease. KV_OK, or KV_NOMEM with nothing changed. */
+static enum kv_status lease_revoke(struct kv *kv, size_t i)
+{
+	uint8_t prefix[8];
+	struct kv_iter it;
+
+	for (int b = 0; b < 8; b++)
+		prefix[b] = (uint8_t)(kv->leases[i].id >> (56 - 8 * b));
+	w_begin(kv);
+	/* Deleting only marks slots, so the cursor stays valid while the keys go. */
+	for (it_seek(&it, &kv->lidx, prefix, 8); it_valid(&it); it_next(&it)) {
+		uint32_t iklen;
+		const uint8_t *ik = rec_key(it_get(&it), &iklen);
+		struct bft_bytes key;
+
+		if (is_tomb(it_get(&it)))
+			continue;
+		if (iklen < 8 || memcmp(ik, prefix, 8) != 0)
+			break;
+		key.p = ik + 8;
+		key.len = iklen - 8;
+		if (w_del(kv, &key) != KV_OK) {
+			/* Only KV_NOMEM: the index holds only live keys. */
+			w_rollback(kv);
+			return KV_NOMEM;
+		}
+	}
+	w_commit(kv);
+	memmove(&kv->leases[i], &kv->leases[i + 1], (kv->nleases - i - 1) * sizeof(kv->leases[0]));
+	kv->nleases--;
+	lease_min_update(kv);
+	return KV_OK;
+}
+
+/*
+ * Expires the leases whose deadline is at or before the batch time, earliest deadline first
+ * (ties by id). The batch time is the only clock: replicas agree on it, so they expire the same
+ * leases at the same point in the op sequence. Times that go backwards are ignored.
+ */
+static void leases_expire(struct kv *kv, uint64_t time_ms)
+{
+	if (time_ms > kv->now_ms)
+		kv->now_ms = time_ms;
+	while (kv->nleases > 0 && kv->lease_min <= kv->now_ms) {
+		size_t best = 0;
+
+		for (size_t i = 1; i < kv->nleases; i++)
+			if (kv->leases[i].deadline_ms < kv->leases[best].deadline_ms)
+				best = i;
+		/* Out of memory: the lease stays until an op finds memory to expire it. */
+		if (lease_revoke(kv, best) != KV_OK)
+			break;
+	}
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1118,7 +1307,7 @@ static void list_seek(struct kv_iter *it, const struct kv *kv, const struct kv_r
 
 	if (key_cmp(q->start.p, q->start.len, q->key.p, q->key.len) > 0)
 		from = &q->start;
-	it_seek(it, kv, from->p, from->len);
+	it_seek(it, &kv->keys, from->p, from->len);
 	while (it_valid(it) && is_tomb(it_get(it)))
 		it_next(it);
 }
@@ -1208,7 +1397,7 @@ static void do_put(struct kv *kv, const struct kv_req *q, struct kv_writer *w)
 	enum kv_status st;
 
 	w_begin(kv);
-	st = w_put(kv, &q->key, &q->value, &r);
+	st = w_put(kv, &q->key, &q->value, q->lease, &r);
 	if (st != KV_OK) {
 		w_rollback(kv);
 		res_status(w, KV_OP_PUT, st, kv->revision);
@@ -1248,7 +1437,8 @@ static void do_cas(struct kv *kv, const struct kv_req *q, struct kv_writer *w)
 	}
 	w_begin(kv);
 	{
-		enum kv_status st = w_put(kv, &q->key, &q->value, &r);
+		/* A CAS, like a PUT without a lease, detaches the key from any lease. */
+		enum kv_status st = w_put(kv, &q->key, &q->value, 0, &r);
 
 		if (st != KV_OK) {
 			w_rollback(kv);
@@ -1258,6 +1448,70 @@ static void do_cas(struct kv *kv, const struct kv_req *q, struct kv_writer *w)
 	}
 	w_commit(kv);
 	res_numbers(w, KV_OP_CAS, kv->revision, &r);
+}
+
+static void do_lease_grant(struct kv *kv, const struct kv_req *q, struct kv_writer *w)
+{
+	struct kv_lease *l;
+
+	if (kv->nleases >= kv->lim.leases_max) {
+		res_status(w, KV_OP_LEASE_GRANT, KV_FULL, kv->revision);
+		return;
+	}
+	if (kv->nleases == kv->leases_cap) {
+		size_t cap = kv->leases_cap ? kv->leases_cap * 2 : 16;
+
+		l = alloc_refused(kv) ? NULL : realloc(kv->leases, cap * sizeof(*l));
+		if (l == NULL) {
+			res_status(w, KV_OP_LEASE_GRANT, KV_NOMEM, kv->revision);
+			return;
+		}
+		kv->leases = l;
+		kv->leases_cap = cap;
+	}
+	/* Ids only grow, so appending keeps the table sorted. */
+	l = &kv->leases[kv->nleases++];
+	l->id = kv->next_lease++;
+	l->ttl_ms = q->ttl_ms;
+	l->deadline_ms = sat_add(kv->now_ms, q->ttl_ms);
+	if (l->deadline_ms < kv->lease_min)
+		kv->lease_min = l->deadline_ms;
+	kv_w_array(w, 5);
+	kv_w_uint(w, KV_OP_LEASE_GRANT);
+	kv_w_uint(w, KV_OK);
+	kv_w_uint(w, kv->revision);
+	kv_w_uint(w, l->id);
+	kv_w_uint(w, l->ttl_ms);
+}
+
+static void do_lease_revoke(struct kv *kv, const struct kv_req *q, struct kv_writer *w)
+{
+	struct kv_lease *l = lease_find(kv, q->lease);
+	enum kv_status st = KV_NOT_FOUND;
+
+	if (l != NULL)
+		st = lease_revoke(kv, (size_t)(l - kv->leases));
+	res_status(w, KV_OP_LEASE_REVOKE, st, kv->revision);
+}
+
+static void do_lease_keepalive(struct kv *kv, const struct kv_req *q, struct kv_writer *w)
+{
+	struct kv_lease *l = lease_find(kv, q->lease);
+	uint64_t old;
+
+	if (l == NULL) {
+		res_status(w, KV_OP_LEASE_KEEPALIVE, KV_NOT_FOUND, kv->revision);
+		return;
+	}
+	old = l->deadline_ms;
+	l->deadline_ms = sat_add(kv->now_ms, l->ttl_ms);
+	if (old == kv->lease_min)
+		lease_min_update(kv);
+	kv_w_array(w, 4);
+	kv_w_uint(w, KV_OP_LEASE_KEEPALIVE);
+	kv_w_uint(w, KV_OK);
+	kv_w_uint(w, kv->revision);
+	kv_w_uint(w, l->ttl_ms);
 }
 
 static bool rel_holds(enum kv_cmp_rel rel, int c)
@@ -1322,7 +1576,7 @@ static enum kv_status txn_op(struct kv *kv, const struct kv_req *q, struct kv_wr
 	case KV_OP_LIST:
 		return do_list(kv, q, w, budget, cur_rev(kv)) == 0 ? KV_OK : KV_TOO_BIG;
 	case KV_OP_PUT:
-		st = w_put(kv, &q->key, &q->value, &r);
+		st = w_put(kv, &q->key, &q->value, q->lease, &r);
 		if (st != KV_OK)
 			return st;
 		res_numbers(w, KV_OP_PUT, cur_rev(kv), &r);
@@ -1429,6 +1683,15 @@ static void run(struct kv *kv, const uint8_t *op, size_t len, bool read_only,
 		case KV_OP_TXN:
 			do_txn(kv, &o, &w);
 			break;
+		case KV_OP_LEASE_GRANT:
+			do_lease_grant(kv, &o.req, &w);
+			break;
+		case KV_OP_LEASE_REVOKE:
+			do_lease_revoke(kv, &o.req, &w);
+			break;
+		case KV_OP_LEASE_KEEPALIVE:
+			do_lease_keepalive(kv, &o.req, &w);
+			break;
 		default:
 			BFT_ASSERT(!"kv: kv_op_decode returned an unknown code");
 		}
@@ -1442,8 +1705,8 @@ static void run(struct kv *kv, const uint8_t *op, size_t len, bool read_only,
 void kv_execute(struct kv *kv, const uint8_t *op, size_t len, uint64_t time_ms,
 		struct wire_buf *result)
 {
-	/* No op depends on time yet; the batch time is the only clock the store may ever read. */
-	(void)time_ms;
+	/* Leases that ran out before this batch's time go first, whatever the op. */
+	leases_expire(kv, time_ms);
 	run(kv, op, len, false, result);
 }
 
@@ -1474,21 +1737,29 @@ static uint64_t get_le(const uint8_t *p, unsigned n)
 enum bft_err kv_snapshot(const struct kv *kv, struct wire_buf *out)
 {
 	struct kv_iter it;
-	size_t start = out->len, total = KV_SNAP_MAGIC_LEN + 16;
+	size_t start = out->len, total;
 	uint8_t *p;
 
 	/* Size it first: one allocation, and the size doubles as a check of nbytes. */
-	total += kv->nkeys * (4 + 4 + 24) + kv->nbytes;
+	total = KV_SNAP_HDR + kv->nleases * KV_SNAP_LEASE + 8 + kv->nkeys * (4 + 4 + 32) + kv->nbytes;
 	if (kv_buf_reserve(out, total) != 0)
 		return BFT_ENOMEM;
 	p = out->p + start;
 	memcpy(p, KV_SNAP_MAGIC, KV_SNAP_MAGIC_LEN);
 	p += KV_SNAP_MAGIC_LEN;
 	put_le(p, kv->revision, 8);
-	put_le(p + 8, kv->nkeys, 8);
-	p += 16;
-	it_seek(&it, kv, NULL, 0);
-	for (; it_valid(&it); it_next(&it)) {
+	put_le(p + 8, kv->now_ms, 8);
+	put_le(p + 16, kv->next_lease, 8);
+	put_le(p + 24, kv->nleases, 8);
+	p += 32;
+	for (size_t i = 0; i < kv->nleases; i++, p += KV_SNAP_LEASE) {
+		put_le(p, kv->leases[i].id, 8);
+		put_le(p + 8, kv->leases[i].ttl_ms, 8);
+		put_le(p + 16, kv->leases[i].deadline_ms, 8);
+	}
+	put_le(p, kv->nkeys, 8);
+	p += 8;
+	for (it_seek(&it, &kv->keys, NULL, 0); it_valid(&it); it_next(&it)) {
 		struct kv_rec r;
 
 		BFT_ASSERT(!is_tomb(it_get(&it)));
@@ -1503,7 +1774,8 @@ enum bft_err kv_snapshot(const struct kv *kv, struct wire_buf *out)
 		put_le(p, r.version, 8);
 		put_le(p + 8, r.create_rev, 8);
 		put_le(p + 16, r.mod_rev, 8);
-		p += 24;
+		put_le(p + 24, r.lease, 8);
+		p += 32;
 	}
 	BFT_ASSERT((size_t)(p - out->p) == start + total);
 	out->len = start + total;
@@ -1512,31 +1784,79 @@ enum bft_err kv_snapshot(const struct kv *kv, struct wire_buf *out)
 
 static void kv_clear(struct kv *kv)
 {
-	node_free_all(kv, kv->root);
-	kv->root = NULL;
-	kv->height = 0;
+	node_free_all(kv, kv->keys.root);
+	node_free_all(kv, kv->lidx.root);
+	memset(&kv->keys, 0, sizeof(kv->keys));
+	memset(&kv->lidx, 0, sizeof(kv->lidx));
 	arena_free(&kv->arena);
-	kv->nkeys = kv->nbytes = kv->revision = 0;
+	free(kv->leases);
+	kv->leases = NULL;
+	kv->nleases = kv->leases_cap = 0;
+	kv->nkeys = kv->nbytes = kv->revision = kv->now_ms = 0;
+	kv->next_lease = 1;
+	kv->lease_min = UINT64_MAX;
+}
+
+/* Parses the lease table of a snapshot into the empty store t. */
+static enum bft_err restore_leases(struct kv *t, const uint8_t *p, size_t len, size_t *off)
+{
+	uint64_t n = get_le(p + KV_SNAP_MAGIC_LEN + 24, 8);
+
+	if (n > t->lim.leases_max || n > (len - *off) / KV_SNAP_LEASE)
+		return BFT_EMALFORMED;
+	if (n > 0) {
+		t->leases = alloc_refused(t) ? NULL : malloc((size_t)n * sizeof(*t->leases));
+		if (t->leases == NULL)
+			return BFT_ENOMEM;
+		t->leases_cap = (size_t)n;
+	}
+	for (uint64_t i = 0; i < n; i++, *off += KV_SNAP_LEASE) {
+		struct kv_lease *l = &t->leases[i];
+
+		l->id = get_le(p + *off, 8);
+		l->ttl_ms = get_le(p + *off + 8, 8);
+		l->deadline_ms = get_le(p + *off + 16, 8);
+		/* Granted ids are 1..next_lease-1, ascending; a deadline is set at some time up to
+		 * now_ms to that time plus the TTL. */
+		if (l->id == 0 || l->id >= t->next_lease || (i > 0 && l->id <= l[-1].id) ||
+		    l->ttl_ms == 0 || l->ttl_ms > t->lim.ttl_max_ms ||
+		    l->deadline_ms > sat_add(t->now_ms, l->ttl_ms))
+			return BFT_EMALFORMED;
+		t->nleases++;
+	}
+	lease_min_update(t);
+	return BFT_OK;
 }
 
 /* Parses a snapshot into the empty store t. Keys arrive in ascending order, so every insert
  * appends to the rightmost leaf, and the tree comes out with its nodes nearly full. */
 static enum bft_err restore_into(struct kv *t, const uint8_t *p, size_t len)
 {
-	size_t off = KV_SNAP_MAGIC_LEN + 16;
-	uint64_t revision, count;
+	static const struct bft_bytes none = {NULL, 0};
+	size_t off = KV_SNAP_HDR;
+	uint64_t count;
 	struct bft_bytes prev = {0};
+	enum bft_err e;
 
 	if (len < off || memcmp(p, KV_SNAP_MAGIC, KV_SNAP_MAGIC_LEN) != 0)
 		return BFT_EMALFORMED;
-	revision = get_le(p + KV_SNAP_MAGIC_LEN, 8);
-	count = get_le(p + KV_SNAP_MAGIC_LEN + 8, 8);
+	t->revision = get_le(p + KV_SNAP_MAGIC_LEN, 8);
+	t->now_ms = get_le(p + KV_SNAP_MAGIC_LEN + 8, 8);
+	t->next_lease = get_le(p + KV_SNAP_MAGIC_LEN + 16, 8);
+	if (t->next_lease == 0)
+		return BFT_EMALFORMED;
+	e = restore_leases(t, p, len, &off);
+	if (e != BFT_OK)
+		return e;
+	if (len - off < 8)
+		return BFT_EMALFORMED;
+	count = get_le(p + off, 8);
+	off += 8;
 	if (count > t->lim.keys_max || count > (len - off) / KV_SNAP_ENTRY_MIN)
 		return BFT_EMALFORMED;
-	t->revision = revision;
 	for (uint64_t i = 0; i < count; i++) {
 		struct bft_bytes key, value;
-		uint64_t version, create, mod;
+		uint64_t version, create, mod, lease;
 		uintptr_t rec;
 
 		if (len - off < 4)
@@ -1549,30 +1869,44 @@ static enum bft_err restore_into(struct kv *t, const uint8_t *p, size_t len)
 		off += key.len;
 		value.len = (uint32_t)get_le(p + off, 4);
 		off += 4;
-		if (value.len > t->lim.value_max || len - off < value.len + 24u)
+		if (value.len > t->lim.value_max || len - off < value.len + 32u)
 			return BFT_EMALFORMED;
 		value.p = p + off;
 		off += value.len;
 		version = get_le(p + off, 8);
 		create = get_le(p + off + 8, 8);
 		mod = get_le(p + off + 16, 8);
-		off += 24;
+		lease = get_le(p + off + 24, 8);
+		off += 32;
 		/* What kv_snapshot writes: strictly ascending keys, and numbers any history gives. */
 		if (i > 0 && key_cmp(prev.p, prev.len, key.p, key.len) >= 0)
 			return BFT_EMALFORMED;
-		if (version == 0 || create == 0 || create > mod || mod > revision)
+		if (version == 0 || create == 0 || create > mod || mod > t->revision)
+			return BFT_EMALFORMED;
+		if (lease != 0 && lease_find(t, lease) == NULL)
 			return BFT_EMALFORMED;
 		if ((uint64_t)key.len + value.len > t->lim.bytes_max - t->nbytes)
 			return BFT_EMALFORMED;
-		rec = rec_new(t, &key, &value, version, create, mod);
+		rec = rec_new(t, &key, &value, version, create, mod, lease);
 		if (rec == 0)
 			return BFT_ENOMEM;
-		if (bt_insert(t, rec) != 0) {
+		if (bt_insert(t, &t->keys, rec) != 0) {
 			rec_free(t, rec);
 			return BFT_ENOMEM;
 		}
 		t->nkeys++;
 		t->nbytes += (uint64_t)key.len + value.len;
+		if (lease != 0) {
+			struct bft_bytes ik = ikey(t, lease, key.p, key.len);
+			uintptr_t irec = rec_new(t, &ik, &none, 1, 0, 0, 0);
+
+			if (irec == 0)
+				return BFT_ENOMEM;
+			if (bt_insert(t, &t->lidx, irec) != 0) {
+				rec_free(t, irec);
+				return BFT_ENOMEM;
+			}
+		}
 		prev = key;
 	}
 	return off == len ? BFT_OK : BFT_EMALFORMED;
@@ -1592,19 +1926,26 @@ enum bft_err kv_restore(struct kv *kv, const uint8_t *p, size_t len)
 	e = restore_into(t, p, len);
 	if (e == BFT_OK) {
 		/* Swap the states: the old one leaves with t. */
-		struct kv_node *root = kv->root;
-		struct kv_arena arena = kv->arena;
-		uint32_t height = kv->height;
+		struct kv tmp = *kv;
 
-		kv->root = t->root;
+		kv->keys = t->keys;
+		kv->lidx = t->lidx;
 		kv->arena = t->arena;
-		kv->height = t->height;
 		kv->nkeys = t->nkeys;
 		kv->nbytes = t->nbytes;
 		kv->revision = t->revision;
-		t->root = root;
-		t->arena = arena;
-		t->height = height;
+		kv->leases = t->leases;
+		kv->nleases = t->nleases;
+		kv->leases_cap = t->leases_cap;
+		kv->next_lease = t->next_lease;
+		kv->now_ms = t->now_ms;
+		kv->lease_min = t->lease_min;
+		t->keys = tmp.keys;
+		t->lidx = tmp.lidx;
+		t->arena = tmp.arena;
+		t->leases = tmp.leases;
+		t->nleases = tmp.nleases;
+		t->leases_cap = tmp.leases_cap;
 	}
 	kv->fail_after = t->fail_after;
 	kv_free(t);
@@ -1628,8 +1969,15 @@ enum bft_err kv_new(const struct kv_limits *l, struct kv **out)
 	kv = calloc(1, sizeof(*kv));
 	if (kv == NULL)
 		return BFT_ENOMEM;
+	kv->ikey = malloc((size_t)l->key_max + 8);
+	if (kv->ikey == NULL) {
+		free(kv);
+		return BFT_ENOMEM;
+	}
 	kv->lim = *l;
 	kv->fail_after = -1;
+	kv->next_lease = 1;
+	kv->lease_min = UINT64_MAX;
 	*out = kv;
 	return BFT_OK;
 }
@@ -1640,6 +1988,7 @@ void kv_free(struct kv *kv)
 		return;
 	kv_clear(kv);
 	free(kv->undo);
+	free(kv->ikey);
 	wire_buf_free(&kv->scratch);
 	free(kv);
 }
@@ -1657,6 +2006,11 @@ uint64_t kv_count(const struct kv *kv)
 uint64_t kv_bytes(const struct kv *kv)
 {
 	return kv->nbytes;
+}
+
+uint64_t kv_leases(const struct kv *kv)
+{
+	return kv->nleases;
 }
 
 void kv_test_fail_alloc_after(struct kv *kv, int64_t n)
@@ -1701,16 +2055,74 @@ static int check_node(const struct kv_node *x, uint32_t depth, uint32_t height, 
 	return 0;
 }
 
+/* The lease index holds exactly one record per leased key: (lease, key) of a live key that has
+ * that lease, the lease in the table. */
+static int check_leases(const struct kv *kv)
+{
+	struct kv_iter it;
+	uint64_t leased = 0, indexed = 0, min = UINT64_MAX;
+
+	for (size_t i = 0; i < kv->nleases; i++) {
+		if (kv->leases[i].id == 0 || kv->leases[i].id >= kv->next_lease ||
+		    (i > 0 && kv->leases[i].id <= kv->leases[i - 1].id))
+			return -1;
+		if (kv->leases[i].deadline_ms < min)
+			min = kv->leases[i].deadline_ms;
+	}
+	if (min != kv->lease_min)
+		return -1;
+	for (it_seek(&it, &kv->keys, NULL, 0); it_valid(&it); it_next(&it)) {
+		struct kv_rec r;
+
+		rec_parse(it_get(&it), &r);
+		if (r.lease != 0) {
+			if (lease_find(kv, r.lease) == NULL)
+				return -1;
+			leased++;
+		}
+	}
+	for (it_seek(&it, &kv->lidx, NULL, 0); it_valid(&it); it_next(&it)) {
+		uint32_t iklen;
+		const uint8_t *ik = rec_key(it_get(&it), &iklen);
+		struct bft_bytes key = {.p = ik + 8, .len = iklen - 8};
+		uint64_t lease = 0;
+		uintptr_t rec;
+		struct kv_rec r;
+
+		if (is_tomb(it_get(&it)) || iklen <= 8)
+			return -1;
+		for (int i = 0; i < 8; i++)
+			lease = lease << 8 | ik[i];
+		rec = lookup(kv, &key);
+		if (rec == 0)
+			return -1;
+		rec_parse(rec, &r);
+		if (r.lease != lease)
+			return -1;
+		indexed++;
+	}
+	return leased == indexed ? 0 : -1;
+}
+
 int kv_test_check(const struct kv *kv)
 {
 	uintptr_t prev = 0;
-	uint64_t count = 0, bytes = 0;
+	uint64_t count = 0, bytes = 0, icount = 0, ibytes = 0;
 
-	if (kv->root == NULL)
-		return (kv->height == 0 && kv->nkeys == 0 && kv->nbytes == 0) ? 0 : -1;
-	if (check_node(kv->root, 0, kv->height, &prev, &count, &bytes) != 0)
+	if (kv->nundo != 0)
 		return -1;
-	return (count == kv->nkeys && bytes == kv->nbytes && kv->nundo == 0) ? 0 : -1;
+	if (kv->keys.root == NULL) {
+		if (kv->keys.height != 0 || kv->nkeys != 0 || kv->nbytes != 0)
+			return -1;
+	} else if (check_node(kv->keys.root, 0, kv->keys.height, &prev, &count, &bytes) != 0 ||
+		   count != kv->nkeys || bytes != kv->nbytes) {
+		return -1;
+	}
+	prev = 0;
+	if (kv->lidx.root != NULL &&
+	    check_node(kv->lidx.root, 0, kv->lidx.height, &prev, &icount, &ibytes) != 0)
+		return -1;
+	return check_leases(kv);
 }
 
 static void app_execute(void *ctx, bft_client_id client, const struct bft_bytes *op,

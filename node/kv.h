@@ -16,10 +16,18 @@
  *   create_rev  per key: the revision of the op that created it (since it last did not exist).
  *   version     per key: how many times it has been written since it was created (1 after
  *               the write that created it); deleting a key forgets all three.
+ * The revision counts changes to keys only: granting or keeping a lease alive does not change
+ * it, revoking or expiring one does if it deletes keys (once per lease).
+ *
+ * Leases (as etcd's): LEASE_GRANT creates a lease with a TTL and returns its id (1, 2, ...); a
+ * PUT may attach its key to a lease; LEASE_KEEPALIVE restarts the TTL; when the TTL runs out
+ * (measured in batch times) or on LEASE_REVOKE, the lease and every key attached to it go. A
+ * PUT or CAS without a lease detaches its key. Expiry happens only in kv_execute: the read-only
+ * path can still see keys whose lease ran out since the last ordered op.
  *
  * Memory: keys and values live in one variable-size record per key, carved from slabs of the
  * store's own (4-byte size classes) or, past 1 KiB, malloc'd; an ordered B-tree of pointers to
- * the records indexes them. When an allocation fails during a write, the write is undone and
+ * the records indexes them, and a second one indexes the leased keys by lease. When an allocation fails during a write, the write is undone and
  * its result is KV_NOMEM: the store stays consistent, and since the other replicas most likely
  * succeeded, this one's checkpoint digest will differ and it will fetch the state from its peers.
  */
@@ -45,7 +53,10 @@ void kv_free(struct kv *kv);
 
 /**
  * Executes one op (kv_op.h) as the ordered path does, and appends its result to *result.
- * time_ms is the batch time the core agreed on (not used by any op yet). Nothing a client can
+ * time_ms is the batch time the core agreed on, the store's only clock: first, every lease whose
+ * deadline is at or before it expires (earliest first, its keys deleted), then the op runs, with
+ * grants and keepalives counting their TTL from it (from the latest time seen, if time_ms went
+ * backwards). Nothing a client can
  * send makes this fail: an undecodable op gets a KV_MALFORMED result, an over-limit one
  * KV_TOO_BIG, and so on. The result never exceeds the limits' result_max. If *result itself
  * cannot grow, it is left as it was (the state change, if any, stands).
@@ -81,6 +92,8 @@ uint64_t kv_revision(const struct kv *kv);
 uint64_t kv_count(const struct kv *kv);
 /** The sum of the lengths of all keys and values (what bytes_max bounds). */
 uint64_t kv_bytes(const struct kv *kv);
+/** The number of leases. */
+uint64_t kv_leases(const struct kv *kv);
 
 /**
  * Testing only: after n more allocations for the state (records, tree nodes, the undo log), every

@@ -23,6 +23,8 @@ void kv_limits_default(struct kv_limits *l)
 	l->txn_max = 128;
 	/* The wire's default result_max (wire_limits_default): a 64 KiB value plus a small header. */
 	l->result_max = (64u << 10) + 256u;
+	l->leases_max = 10000;
+	l->ttl_max_ms = 7ull * 24 * 3600 * 1000;
 }
 
 const char *kv_status_name(enum kv_status s)
@@ -44,6 +46,8 @@ const char *kv_status_name(enum kv_status s)
 		return "not a read-only op";
 	case KV_NOMEM:
 		return "out of memory";
+	case KV_NO_LEASE:
+		return "no such lease";
 	case KV_STATUS_COUNT:
 		break;
 	}
@@ -179,6 +183,10 @@ static bool req_ok(const struct kv_req *r, bool in_txn)
 		       bytes_ok(r->value.p, r->value.len);
 	case KV_OP_LIST:
 		return bytes_ok(r->key.p, r->key.len) && bytes_ok(r->start.p, r->start.len);
+	case KV_OP_LEASE_GRANT:
+	case KV_OP_LEASE_REVOKE:
+	case KV_OP_LEASE_KEEPALIVE:
+		return !in_txn;
 	default:
 		return false;
 	}
@@ -194,10 +202,24 @@ static void write_req(struct kv_writer *w, const struct kv_req *r)
 		kv_w_bin(w, r->key.p, r->key.len);
 		break;
 	case KV_OP_PUT:
-		kv_w_array(w, 3);
+		/* Without a lease, the three-element form: one encoding per op. */
+		kv_w_array(w, r->lease ? 4 : 3);
 		kv_w_uint(w, KV_OP_PUT);
 		kv_w_bin(w, r->key.p, r->key.len);
 		kv_w_bin(w, r->value.p, r->value.len);
+		if (r->lease)
+			kv_w_uint(w, r->lease);
+		break;
+	case KV_OP_LEASE_GRANT:
+		kv_w_array(w, 2);
+		kv_w_uint(w, KV_OP_LEASE_GRANT);
+		kv_w_uint(w, r->ttl_ms);
+		break;
+	case KV_OP_LEASE_REVOKE:
+	case KV_OP_LEASE_KEEPALIVE:
+		kv_w_array(w, 2);
+		kv_w_uint(w, (uint64_t)r->code);
+		kv_w_uint(w, r->lease);
 		break;
 	case KV_OP_CAS:
 		kv_w_array(w, 4);
@@ -265,6 +287,38 @@ enum bft_err kv_op_encode_put(struct wire_buf *out, const uint8_t *key, size_t k
 
 	if (klen > UINT32_MAX || vlen > UINT32_MAX)
 		return BFT_EINVAL;
+	return kv_op_encode_req(out, &r);
+}
+
+enum bft_err kv_op_encode_put_lease(struct wire_buf *out, const uint8_t *key, size_t klen,
+				    const uint8_t *value, size_t vlen, uint64_t lease)
+{
+	struct kv_req r = {.code = KV_OP_PUT, .key = mkbytes(key, klen),
+			   .value = mkbytes(value, vlen), .lease = lease};
+
+	if (klen > UINT32_MAX || vlen > UINT32_MAX)
+		return BFT_EINVAL;
+	return kv_op_encode_req(out, &r);
+}
+
+enum bft_err kv_op_encode_lease_grant(struct wire_buf *out, uint64_t ttl_ms)
+{
+	struct kv_req r = {.code = KV_OP_LEASE_GRANT, .ttl_ms = ttl_ms};
+
+	return kv_op_encode_req(out, &r);
+}
+
+enum bft_err kv_op_encode_lease_revoke(struct wire_buf *out, uint64_t lease)
+{
+	struct kv_req r = {.code = KV_OP_LEASE_REVOKE, .lease = lease};
+
+	return kv_op_encode_req(out, &r);
+}
+
+enum bft_err kv_op_encode_lease_keepalive(struct wire_buf *out, uint64_t lease)
+{
+	struct kv_req r = {.code = KV_OP_LEASE_KEEPALIVE, .lease = lease};
+
 	return kv_op_encode_req(out, &r);
 }
 
@@ -522,9 +576,25 @@ static int dec_req(const struct kv_limits *l, struct kv_cursor *c, bool in_txn,
 	case KV_OP_DEL:
 		return n == 2 ? dec_key(l, c, &r->key, too_big) : -1;
 	case KV_OP_PUT:
-		if (n != 3 || dec_key(l, c, &r->key, too_big) != 0)
+		if ((n != 3 && n != 4) || dec_key(l, c, &r->key, too_big) != 0 ||
+		    dec_value(l, c, &r->value, too_big) != 0)
 			return -1;
-		return dec_value(l, c, &r->value, too_big);
+		/* An explicit lease 0 would be a second encoding of the three-element form. */
+		if (n == 4 && (rd_uint(c, &r->lease) != 0 || r->lease == 0))
+			return -1;
+		return 0;
+	case KV_OP_LEASE_GRANT:
+		if (in_txn || n != 2 || rd_uint(c, &r->ttl_ms) != 0 || r->ttl_ms == 0)
+			return -1;
+		if (r->ttl_ms > l->ttl_max_ms)
+			*too_big = true;
+		return 0;
+	case KV_OP_LEASE_REVOKE:
+	case KV_OP_LEASE_KEEPALIVE:
+		/* Lease ops change the lease table, which TXNs do not undo: top level only. */
+		if (in_txn || n != 2 || rd_uint(c, &r->lease) != 0 || r->lease == 0)
+			return -1;
+		return 0;
 	case KV_OP_CAS:
 		if (in_txn || n != 4 || dec_key(l, c, &r->key, too_big) != 0 ||
 		    rd_uint(c, &r->version) != 0)
@@ -728,7 +798,14 @@ static enum bft_err dec_result(struct kv_cursor *c, struct kv_result *r, bool ne
 			return BFT_EMALFORMED;
 		return BFT_OK;
 	case KV_OP_DEL:
+	case KV_OP_LEASE_REVOKE:
 		return n == 3 ? BFT_OK : BFT_EMALFORMED;
+	case KV_OP_LEASE_GRANT:
+		if (n != 5 || rd_uint(c, &r->lease) != 0 || rd_uint(c, &r->ttl_ms) != 0)
+			return BFT_EMALFORMED;
+		return BFT_OK;
+	case KV_OP_LEASE_KEEPALIVE:
+		return (n == 4 && rd_uint(c, &r->ttl_ms) == 0) ? BFT_OK : BFT_EMALFORMED;
 	case KV_OP_LIST:
 		if (n != 6 || rd_array(c, &count) != 0)
 			return BFT_EMALFORMED;

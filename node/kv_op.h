@@ -28,11 +28,14 @@
 enum kv_op_code {
 	KV_OP_NONE = 0, /* only in results: the op did not decode far enough to have a code */
 	KV_OP_GET = 1,  /* [1, key]                                   read-only */
-	KV_OP_PUT = 2,  /* [2, key, value]                            */
+	KV_OP_PUT = 2,  /* [2, key, value] or [2, key, value, lease]  */
 	KV_OP_DEL = 3,  /* [3, key]                                   */
 	KV_OP_CAS = 4,  /* [4, key, expected_version, value]          0 = "must not exist" */
 	KV_OP_LIST = 5, /* [5, prefix, start, limit, flags]           read-only */
 	KV_OP_TXN = 6,  /* [6, [cmp...], [op...], [op...]]            read-only if all its ops are */
+	KV_OP_LEASE_GRANT = 7,     /* [7, ttl_ms] */
+	KV_OP_LEASE_REVOKE = 8,    /* [8, lease] */
+	KV_OP_LEASE_KEEPALIVE = 9, /* [9, lease] */
 	KV_OP_CODE_COUNT
 };
 
@@ -47,6 +50,7 @@ enum kv_status {
 	KV_MALFORMED = 5,      /* the op does not decode, or has an invalid argument */
 	KV_NOT_READ_ONLY = 6,  /* a write op sent through the read-only path (query) */
 	KV_NOMEM = 7,          /* this replica could not allocate memory; nothing changed */
+	KV_NO_LEASE = 8,       /* a PUT naming a lease that does not exist (nothing changed) */
 	KV_STATUS_COUNT
 };
 
@@ -79,6 +83,8 @@ struct kv_limits {
 	uint32_t list_max;   /* entries in one LIST result, whatever its limit asks; 1000 */
 	uint32_t txn_max;    /* comparisons, and ops in each branch, of one TXN; 128 */
 	uint32_t result_max; /* bytes of one result (the wire's result_max); 65536 + 256 */
+	uint32_t leases_max; /* leases at a time; 10,000 */
+	uint64_t ttl_max_ms; /* longest lease TTL; 7 days */
 };
 
 /** Fills *l with the defaults above. */
@@ -93,6 +99,9 @@ struct kv_req {
 	uint64_t version;       /* CAS: the version the key must have (0: must not exist) */
 	uint32_t limit;         /* LIST: at most this many entries (0 or over list_max: list_max) */
 	uint32_t flags;         /* LIST: KV_LIST_* */
+	uint64_t lease;         /* PUT: the lease to attach the key to (0: none); REVOKE, KEEPALIVE:
+				 * the lease */
+	uint64_t ttl_ms;        /* LEASE_GRANT */
 };
 
 /** One TXN comparison. Byte fields borrow. */
@@ -126,12 +135,21 @@ enum bft_err kv_op_encode_cas(struct wire_buf *out, const uint8_t *key, size_t k
 enum bft_err kv_op_encode_list(struct wire_buf *out, const uint8_t *prefix, size_t plen,
 			       const uint8_t *start, size_t slen, uint32_t limit,
 			       uint32_t flags) BFT_WUR;
-/** Any single op from a kv_req (GET, PUT, DEL, CAS, LIST). */
+/** [PUT, key, value, lease]: the key lives only as long as the lease (0: as kv_op_encode_put). */
+enum bft_err kv_op_encode_put_lease(struct wire_buf *out, const uint8_t *key, size_t klen,
+				    const uint8_t *value, size_t vlen, uint64_t lease) BFT_WUR;
+/** [LEASE_GRANT, ttl_ms] */
+enum bft_err kv_op_encode_lease_grant(struct wire_buf *out, uint64_t ttl_ms) BFT_WUR;
+/** [LEASE_REVOKE, lease] */
+enum bft_err kv_op_encode_lease_revoke(struct wire_buf *out, uint64_t lease) BFT_WUR;
+/** [LEASE_KEEPALIVE, lease] */
+enum bft_err kv_op_encode_lease_keepalive(struct wire_buf *out, uint64_t lease) BFT_WUR;
+/** Any single op from a kv_req (GET, PUT, DEL, CAS, LIST and the lease ops). */
 enum bft_err kv_op_encode_req(struct wire_buf *out, const struct kv_req *r) BFT_WUR;
 /**
  * [TXN, [cmp...], [then...], [else...]]: if every comparison holds, the ops in then run, else
- * the ops in else, as one atomic step. Branch ops are GET, PUT, DEL or LIST (BFT_EINVAL
- * otherwise). Arrays may be NULL when their count is 0.
+ * the ops in else, as one atomic step. Branch ops are GET, PUT (with or without a
+ * lease), DEL or LIST (BFT_EINVAL otherwise). Arrays may be NULL when their count is 0.
  */
 enum bft_err kv_op_encode_txn(struct wire_buf *out, const struct kv_cmp *cmps, uint32_t ncmps,
 			      const struct kv_req *then_ops, uint32_t nthen,
@@ -155,8 +173,9 @@ struct kv_op {
  * Decodes and checks op[0..len) against *l. Returns KV_OK and fills *out (borrowing from op), or
  * KV_MALFORMED (not one msgpack array of a known shape: truncated, trailing bytes, wrong types
  * or arity, unknown code, relation, target or flag, an empty key, an EXISTS operand other than
- * 0 or 1, a CAS or TXN inside a TXN, more than txn_max comparisons or ops in a list), or
- * KV_TOO_BIG (well formed, but a key, prefix, start or value over its limit). A malformed op is
+ * 0 or 1, a TTL of 0, a lease op or leased PUT with lease 0, a CAS, TXN or lease op inside a
+ * TXN, more than txn_max comparisons or ops in a list), or KV_TOO_BIG (well formed, but a key,
+ * prefix, start or value over its limit, or a TTL over ttl_max_ms). A malformed op is
  * reported as such even if it also holds something too big. On error *out holds the code when
  * it was read (KV_OP_NONE otherwise), for the result.
  */
@@ -204,6 +223,8 @@ struct kv_result {
 	uint32_t nentries;
 	bool more;              /* more entries follow; the next page starts at next */
 	struct bft_bytes next;
+	/* LEASE_GRANT OK: lease and ttl_ms; LEASE_KEEPALIVE OK: ttl_ms */
+	uint64_t lease, ttl_ms;
 	/* TXN OK */
 	bool succeeded;         /* the comparisons held and the then branch ran */
 	struct kv_result *results; /* one per op of the branch that ran, in order */

@@ -548,9 +548,9 @@ static void test_kv_malformed_ops_of_every_kind_get_a_malformed_result(void **st
 	RAW(kv, KV_MALFORMED, KV_OP_NONE, 0x90);
 	RAW(kv, KV_MALFORMED, KV_OP_NONE, 0x92, 0xff, 0xc4, 0x01, 'a');
 	RAW(kv, KV_MALFORMED, KV_OP_NONE, 0x92, 0xc0, 0xc4, 0x01, 'a');
-	/* Unknown codes: 0, 7, 99, a 64-bit one. */
+	/* Unknown codes: 0, 10, 99, a 64-bit one. */
 	RAW(kv, KV_MALFORMED, KV_OP_NONE, 0x92, 0x00, 0xc4, 0x01, 'a');
-	RAW(kv, KV_MALFORMED, KV_OP_NONE, 0x92, 0x07, 0xc4, 0x01, 'a');
+	RAW(kv, KV_MALFORMED, KV_OP_NONE, 0x92, 0x0a, 0xc4, 0x01, 'a');
 	RAW(kv, KV_MALFORMED, KV_OP_NONE, 0x92, 0x63, 0xc4, 0x01, 'a');
 	RAW(kv, KV_MALFORMED, KV_OP_NONE, 0x92, 0xcf, 0, 0, 0, 1, 0, 0, 0, 1, 0xc4, 0x01, 'a');
 	/* Wrong arity for each code. */
@@ -656,6 +656,10 @@ static void build_sample_ops(struct wire_buf ops[], size_t *n)
 					   2, 300, KV_LIST_KEYS_ONLY),
 			 BFT_OK);
 	assert_int_equal(kv_op_encode_txn(&ops[i++], c, 3, t, 4, e, 1), BFT_OK);
+	assert_int_equal(kv_op_encode_put_lease(&ops[i++], (const uint8_t *)"a", 1,
+						(const uint8_t *)"x", 1, 1),
+			 BFT_OK);
+	assert_int_equal(kv_op_encode_lease_keepalive(&ops[i++], 1), BFT_OK);
 	*n = i;
 }
 
@@ -1365,11 +1369,14 @@ static void test_kv_a_write_that_runs_out_of_memory_anywhere_changes_nothing(voi
 	int completed = 0;
 
 	(void)state;
+	memset(t, 0, sizeof(t));
 	for (int i = 0; i < 40; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "t%02d", i);
 		t[i].code = (i % 5 == 4) ? KV_OP_DEL : KV_OP_PUT;
 		t[i].key = B(keys[i % 5 == 4 ? i - 4 : i]);
 		t[i].value = B(i % 3 ? "small" : "a value a bit longer than the others");
+		/* Half the puts attach their key to lease 1: the lease index must roll back too. */
+		t[i].lease = (t[i].code == KV_OP_PUT && i % 2) ? 1 : 0;
 	}
 	for (int64_t n = 0; n < 200 && completed < 3; n++) {
 		struct kv *kv = new_kv(NULL);
@@ -1381,6 +1388,16 @@ static void test_kv_a_write_that_runs_out_of_memory_anywhere_changes_nothing(voi
 		for (int i = 0; i < 2000; i++) {
 			snprintf(k, sizeof(k), "k%04d", i * 7 % 2000);
 			put_ok(kv, k, "v");
+		}
+		{
+			struct wire_buf g = {0};
+
+			assert_int_equal(kv_op_encode_lease_grant(&g, 100000), BFT_OK);
+			assert_int_equal(status_of(run_op(kv, &g, false)), KV_OK);
+			assert_int_equal(kv_op_encode_put_lease(&g, (const uint8_t *)"t01", 3,
+							       (const uint8_t *)"x", 1, 1),
+					 BFT_OK);
+			assert_int_equal(status_of(run_op(kv, &g, false)), KV_OK);
 		}
 		put_ok(kv, "t00", "old");
 		before = snap(kv);
@@ -1498,6 +1515,313 @@ static void test_kv_tree_stays_ordered_and_balanced_under_inserts_and_deletes(vo
 }
 
 /* ---------------------------------------------------------------------------------------------
+ * Leases
+ */
+
+/* Runs an op at batch time time_ms. */
+static struct out run_at(struct kv *kv, struct wire_buf *op, uint64_t time_ms)
+{
+	struct out o;
+
+	memset(&o, 0, sizeof(o));
+	kv_execute(kv, op->p, op->len, time_ms, &o.b);
+	wire_buf_free(op);
+	assert_int_equal(kv_result_decode(o.b.p, o.b.len, &o.r), BFT_OK);
+	assert_int_equal(kv_test_check(kv), 0);
+	return o;
+}
+
+static uint64_t grant_at(struct kv *kv, uint64_t ttl, uint64_t time_ms)
+{
+	struct wire_buf op = {0};
+	struct out o;
+	uint64_t id;
+
+	assert_int_equal(kv_op_encode_lease_grant(&op, ttl), BFT_OK);
+	o = run_at(kv, &op, time_ms);
+	assert_int_equal(o.r.code, KV_OP_LEASE_GRANT);
+	assert_int_equal(o.r.status, KV_OK);
+	assert_int_equal(o.r.ttl_ms, ttl);
+	id = o.r.lease;
+	out_free(&o);
+	return id;
+}
+
+static int put_lease_at(struct kv *kv, const char *k, const char *v, uint64_t lease, uint64_t t)
+{
+	struct wire_buf op = {0};
+
+	assert_int_equal(kv_op_encode_put_lease(&op, (const uint8_t *)k, strlen(k),
+						(const uint8_t *)v, strlen(v), lease),
+			 BFT_OK);
+	return status_of(run_at(kv, &op, t));
+}
+
+static int lease_op_at(struct kv *kv, enum kv_op_code code, uint64_t lease, uint64_t t)
+{
+	struct wire_buf op = {0};
+
+	if (code == KV_OP_LEASE_REVOKE)
+		assert_int_equal(kv_op_encode_lease_revoke(&op, lease), BFT_OK);
+	else
+		assert_int_equal(kv_op_encode_lease_keepalive(&op, lease), BFT_OK);
+	return status_of(run_at(kv, &op, t));
+}
+
+/* A GET at batch time t: the op that lets the store see the time. */
+static int get_at(struct kv *kv, const char *k, uint64_t t)
+{
+	struct wire_buf op = {0};
+
+	assert_int_equal(kv_op_encode_get(&op, (const uint8_t *)k, strlen(k)), BFT_OK);
+	return status_of(run_at(kv, &op, t));
+}
+
+static void test_kv_leased_keys_expire_at_the_batch_time_past_their_ttl(void **state)
+{
+	struct kv *kv = new_kv(NULL);
+	uint64_t id;
+
+	(void)state;
+	id = grant_at(kv, 1000, 5000);
+	assert_int_equal(id, 1);
+	assert_int_equal(kv_revision(kv), 0); /* a grant is not a key change */
+	assert_int_equal(put_lease_at(kv, "a", "1", id, 5000), KV_OK);
+	assert_int_equal(put_lease_at(kv, "b", "1", id, 5000), KV_OK);
+	assert_int_equal(put_lease_at(kv, "c", "1", 0, 5000), KV_OK);
+	assert_int_equal(kv_revision(kv), 3);
+	assert_int_equal(get_at(kv, "a", 5999), KV_OK);
+	/* At the deadline both keys go, in one revision, before the op runs. */
+	assert_int_equal(get_at(kv, "a", 6000), KV_NOT_FOUND);
+	assert_int_equal(kv_revision(kv), 4);
+	assert_int_equal(get_at(kv, "b", 6000), KV_NOT_FOUND);
+	assert_int_equal(get_at(kv, "c", 6000), KV_OK);
+	assert_int_equal(kv_leases(kv), 0);
+	assert_int_equal(lease_op_at(kv, KV_OP_LEASE_KEEPALIVE, id, 6000), KV_NOT_FOUND);
+	assert_int_equal(put_lease_at(kv, "a", "1", id, 6000), KV_NO_LEASE);
+	/* Ids are never reused. */
+	assert_int_equal(grant_at(kv, 10, 6000), 2);
+	kv_free(kv);
+}
+
+static void test_kv_keepalive_restarts_the_ttl_and_time_never_goes_back(void **state)
+{
+	struct kv *kv = new_kv(NULL);
+	uint64_t id;
+	struct wire_buf op = {0};
+	struct out o;
+
+	(void)state;
+	id = grant_at(kv, 1000, 1000);
+	assert_int_equal(put_lease_at(kv, "a", "1", id, 1000), KV_OK);
+	assert_int_equal(kv_op_encode_lease_keepalive(&op, id), BFT_OK);
+	o = run_at(kv, &op, 1500);
+	assert_int_equal(o.r.code, KV_OP_LEASE_KEEPALIVE);
+	assert_int_equal(o.r.status, KV_OK);
+	assert_int_equal(o.r.ttl_ms, 1000);
+	out_free(&o);
+	assert_int_equal(get_at(kv, "a", 2400), KV_OK);
+	/* A batch time from the past counts as the latest seen. */
+	assert_int_equal(get_at(kv, "a", 100), KV_OK);
+	assert_int_equal(lease_op_at(kv, KV_OP_LEASE_KEEPALIVE, id, 200), KV_OK); /* from 2400 */
+	assert_int_equal(get_at(kv, "a", 3399), KV_OK);
+	assert_int_equal(get_at(kv, "a", 3400), KV_NOT_FOUND);
+	/* The read-only path never expires anything, and refuses lease ops. */
+	id = grant_at(kv, 10, 3400);
+	assert_int_equal(put_lease_at(kv, "q", "1", id, 3400), KV_OK);
+	assert_int_equal(status_of(get(kv, "q", true)), KV_OK);
+	assert_int_equal(kv_op_encode_lease_keepalive(&op, id), BFT_OK);
+	assert_int_equal(status_of(run_op(kv, &op, true)), KV_NOT_READ_ONLY);
+	assert_int_equal(kv_op_encode_lease_grant(&op, 5), BFT_OK);
+	assert_int_equal(status_of(run_op(kv, &op, true)), KV_NOT_READ_ONLY);
+	assert_int_equal(kv_leases(kv), 1);
+	kv_free(kv);
+}
+
+static void test_kv_revoke_deletes_exactly_the_attached_keys(void **state)
+{
+	struct kv *kv = new_kv(NULL);
+	uint64_t l1, l2, l3;
+
+	(void)state;
+	l1 = grant_at(kv, 100000, 0);
+	l2 = grant_at(kv, 100000, 0);
+	l3 = grant_at(kv, 100000, 0);
+	assert_int_equal(put_lease_at(kv, "a", "1", l1, 0), KV_OK);
+	assert_int_equal(put_lease_at(kv, "b", "1", l2, 0), KV_OK);
+	assert_int_equal(put_lease_at(kv, "c", "1", l1, 0), KV_OK);
+	/* Moved to another lease, detached by a plain PUT, detached by a CAS. */
+	assert_int_equal(put_lease_at(kv, "d", "1", l1, 0), KV_OK);
+	assert_int_equal(put_lease_at(kv, "d", "2", l2, 0), KV_OK);
+	assert_int_equal(put_lease_at(kv, "e", "1", l1, 0), KV_OK);
+	put_ok(kv, "e", "2");
+	assert_int_equal(put_lease_at(kv, "f", "1", l1, 0), KV_OK);
+	assert_int_equal(status_of(cas(kv, "f", 1, "2")), KV_OK);
+	assert_int_equal(put_lease_at(kv, "g", "1", l1, 0), KV_OK);
+	assert_int_equal(status_of(del(kv, "g")), KV_OK);
+	assert_int_equal(kv_test_check(kv), 0);
+	assert_int_equal(kv_revision(kv), 11);
+	assert_int_equal(lease_op_at(kv, KV_OP_LEASE_REVOKE, l1, 0), KV_OK);
+	assert_int_equal(kv_revision(kv), 12);
+	assert_int_equal(get_at(kv, "a", 0), KV_NOT_FOUND);
+	assert_int_equal(get_at(kv, "c", 0), KV_NOT_FOUND);
+	assert_int_equal(get_at(kv, "b", 0), KV_OK);
+	assert_int_equal(get_at(kv, "d", 0), KV_OK);
+	assert_int_equal(get_at(kv, "e", 0), KV_OK);
+	assert_int_equal(get_at(kv, "f", 0), KV_OK);
+	assert_int_equal(lease_op_at(kv, KV_OP_LEASE_REVOKE, l1, 0), KV_NOT_FOUND);
+	/* A lease without keys goes without a revision. */
+	assert_int_equal(lease_op_at(kv, KV_OP_LEASE_REVOKE, l3, 0), KV_OK);
+	assert_int_equal(kv_revision(kv), 12);
+	assert_int_equal(lease_op_at(kv, KV_OP_LEASE_REVOKE, l2, 0), KV_OK);
+	assert_int_equal(kv_count(kv), 2);
+	assert_int_equal(kv_leases(kv), 0);
+	kv_free(kv);
+}
+
+static void test_kv_leases_expire_earliest_first_each_in_its_own_revision(void **state)
+{
+	struct kv *kv = new_kv(NULL);
+	uint64_t l1, l2, l3;
+	struct out o;
+
+	(void)state;
+	l1 = grant_at(kv, 300, 0);
+	l2 = grant_at(kv, 100, 0);
+	l3 = grant_at(kv, 200, 0);
+	assert_int_equal(put_lease_at(kv, "one", "1", l1, 0), KV_OK);
+	assert_int_equal(put_lease_at(kv, "two", "1", l2, 0), KV_OK);
+	assert_int_equal(put_lease_at(kv, "three", "1", l3, 0), KV_OK);
+	/* All three are due at 1000: two (rev 4), three (rev 5), one (rev 6). */
+	o = get(kv, "x", false);
+	out_free(&o);
+	{
+		struct wire_buf op = {0};
+
+		assert_int_equal(kv_op_encode_list(&op, NULL, 0, NULL, 0, 0, 0), BFT_OK);
+		o = run_at(kv, &op, 1000);
+	}
+	assert_int_equal(o.r.revision, 6);
+	assert_int_equal(o.r.nentries, 0);
+	out_free(&o);
+	kv_free(kv);
+}
+
+static void test_kv_lease_limits_and_malformed_lease_ops(void **state)
+{
+	struct kv_limits l;
+	struct kv *kv;
+	struct wire_buf op = {0};
+	struct kv_req in_txn = {.code = KV_OP_LEASE_GRANT, .ttl_ms = 5};
+
+	(void)state;
+	kv_limits_default(&l);
+	l.leases_max = 2;
+	l.ttl_max_ms = 1000;
+	kv = new_kv(&l);
+	/* (The RAW checks below run at batch time 1000: the state must not move with time.) */
+	grant_at(kv, 1000, 1000);
+	grant_at(kv, 1, 1000);
+	assert_int_equal(kv_op_encode_lease_grant(&op, 10), BFT_OK);
+	assert_int_equal(status_of(run_at(kv, &op, 1000)), KV_FULL);
+	/* At time 1001 the second one expires, making room. */
+	assert_int_equal(kv_op_encode_lease_grant(&op, 10), BFT_OK);
+	assert_int_equal(status_of(run_at(kv, &op, 1001)), KV_OK);
+	assert_int_equal(kv_leases(kv), 2);
+	/* TTL 0 is malformed, over ttl_max_ms too big; lease 0 in a lease op or a leased PUT is
+	 * malformed; lease ops never go in a TXN. */
+	RAW(kv, KV_MALFORMED, KV_OP_LEASE_GRANT, 0x92, 0x07, 0x00);
+	RAW(kv, KV_TOO_BIG, KV_OP_LEASE_GRANT, 0x92, 0x07, 0xcd, 0x03, 0xe9);
+	RAW(kv, KV_MALFORMED, KV_OP_LEASE_REVOKE, 0x92, 0x08, 0x00);
+	RAW(kv, KV_MALFORMED, KV_OP_LEASE_KEEPALIVE, 0x92, 0x09, 0x00);
+	RAW(kv, KV_MALFORMED, KV_OP_LEASE_KEEPALIVE, 0x93, 0x09, 0x01, 0x01);
+	RAW(kv, KV_MALFORMED, KV_OP_PUT, 0x94, 0x02, 0xc4, 0x01, 'a', 0xc4, 0x00, 0x00);
+	RAW(kv, KV_MALFORMED, KV_OP_PUT, 0x95, 0x02, 0xc4, 0x01, 'a', 0xc4, 0x00, 0x01, 0x01);
+	RAW(kv, KV_MALFORMED, KV_OP_TXN, 0x94, 0x06, 0x90, 0x91, 0x92, 0x07, 0x05, 0x90);
+	assert_int_equal(kv_op_encode_txn(&op, NULL, 0, &in_txn, 1, NULL, 0), BFT_EINVAL);
+	/* Control: a leased PUT of a missing lease, and one of an existing lease. */
+	RAW(kv, KV_NO_LEASE, KV_OP_PUT, 0x94, 0x02, 0xc4, 0x01, 'a', 0xc4, 0x00, 0x09);
+	assert_int_equal(put_lease_at(kv, "a", "", 1, 1), KV_OK);
+	wire_buf_free(&op);
+	kv_free(kv);
+}
+
+static void test_kv_txn_with_leased_puts_is_atomic_for_the_lease_index_too(void **state)
+{
+	struct kv_limits l;
+	struct kv *kv;
+	struct wire_buf before;
+	struct out o;
+	uint64_t id;
+	struct kv_req t[] = {
+		{.code = KV_OP_PUT, .key = B("a"), .value = B("x"), .lease = 1},
+		{.code = KV_OP_DEL, .key = B("b")},
+		{.code = KV_OP_PUT, .key = B("b"), .value = B("x"), .lease = 1},
+		{.code = KV_OP_PUT, .key = B("c"), .value = B("x")},
+		{.code = KV_OP_PUT, .key = B("n"), .value = B("x"), .lease = 1},
+	};
+
+	(void)state;
+	kv_limits_default(&l);
+	l.keys_max = 3;
+	kv = new_kv(&l);
+	/* At batch time 1000, the time txn() runs its ops at. */
+	id = grant_at(kv, 100000, 1000);
+	assert_int_equal(put_lease_at(kv, "b", "1", id, 1000), KV_OK);
+	assert_int_equal(put_lease_at(kv, "c", "1", id, 1000), KV_OK);
+	before = snap(kv);
+	/* Four keys: full at the last PUT; everything, leases included, is undone. */
+	o = txn(kv, NULL, 0, t, 5, NULL, 0, false);
+	assert_int_equal(o.r.status, KV_FULL);
+	out_free(&o);
+	assert_state(kv, &before);
+	/* Without the last PUT it goes through: a and b on the lease, c detached. */
+	o = txn(kv, NULL, 0, t, 4, NULL, 0, false);
+	assert_int_equal(o.r.status, KV_OK);
+	out_free(&o);
+	assert_int_equal(kv_test_check(kv), 0);
+	assert_int_equal(lease_op_at(kv, KV_OP_LEASE_REVOKE, id, 0), KV_OK);
+	assert_int_equal(get_at(kv, "a", 0), KV_NOT_FOUND);
+	assert_int_equal(get_at(kv, "b", 0), KV_NOT_FOUND);
+	assert_int_equal(get_at(kv, "c", 0), KV_OK);
+	wire_buf_free(&before);
+	kv_free(kv);
+}
+
+static void test_kv_snapshot_carries_leases_and_the_restored_store_expires_alike(void **state)
+{
+	struct kv *a = new_kv(NULL), *b = new_kv(NULL);
+	struct wire_buf s, sa, sb;
+	uint64_t l1, l2;
+
+	(void)state;
+	l1 = grant_at(a, 100, 1000);
+	l2 = grant_at(a, 500, 1000);
+	assert_int_equal(put_lease_at(a, "x", "1", l1, 1000), KV_OK);
+	assert_int_equal(put_lease_at(a, "y", "1", l2, 1000), KV_OK);
+	put_ok(a, "z", "1");
+	s = snap(a);
+	assert_int_equal(kv_restore(b, s.p, s.len), BFT_OK);
+	assert_state(b, &s);
+	assert_int_equal(kv_leases(b), 2);
+	assert_int_equal(get_at(a, "x", 1100), KV_NOT_FOUND);
+	assert_int_equal(get_at(b, "x", 1100), KV_NOT_FOUND);
+	assert_int_equal(get_at(a, "y", 1100), KV_OK);
+	assert_int_equal(get_at(b, "y", 1100), KV_OK);
+	assert_int_equal(grant_at(a, 7, 1100), 3);
+	assert_int_equal(grant_at(b, 7, 1100), 3);
+	sa = snap(a);
+	sb = snap(b);
+	assert_int_equal(sa.len, sb.len);
+	assert_memory_equal(sa.p, sb.p, sa.len);
+	wire_buf_free(&s);
+	wire_buf_free(&sa);
+	wire_buf_free(&sb);
+	kv_free(a);
+	kv_free(b);
+}
+
+/* ---------------------------------------------------------------------------------------------
  * Snapshots and determinism
  */
 
@@ -1513,7 +1837,25 @@ static void random_op(uint64_t *s, struct wire_buf *op)
 
 	memset(v, 'a' + (int)rnd(s, 26), vl);
 	op->len = 0;
-	switch (rnd(s, 7)) {
+	switch (rnd(s, 9)) {
+	case 7:
+		switch (rnd(s, 3)) {
+		case 0:
+			assert_int_equal(kv_op_encode_lease_grant(op, 1 + rnd(s, 50)), BFT_OK);
+			break;
+		case 1:
+			assert_int_equal(kv_op_encode_lease_keepalive(op, 1 + rnd(s, 8)), BFT_OK);
+			break;
+		default:
+			assert_int_equal(kv_op_encode_lease_revoke(op, 1 + rnd(s, 8)), BFT_OK);
+			break;
+		}
+		break;
+	case 8:
+		assert_int_equal(kv_op_encode_put_lease(op, (const uint8_t *)k, strlen(k),
+							(const uint8_t *)v, vl, 1 + rnd(s, 8)),
+				 BFT_OK);
+		break;
 	case 0:
 	case 1:
 		assert_int_equal(kv_op_encode_put(op, (const uint8_t *)k, strlen(k),
@@ -1623,7 +1965,7 @@ static void test_kv_snapshot_restore_snapshot_is_the_identity(void **state)
 	for (int i = 0; i < 3000; i++) {
 		random_op(&s, &op);
 		r.len = 0;
-		kv_execute(a, op.p, op.len, 0, &r);
+		kv_execute(a, op.p, op.len, (uint64_t)i, &r);
 	}
 	sa = snap(a);
 	assert_int_equal(kv_restore(b, sa.p, sa.len), BFT_OK);
@@ -1639,8 +1981,9 @@ static void test_kv_snapshot_restore_snapshot_is_the_identity(void **state)
 
 		random_op(&s, &op);
 		r.len = 0;
-		kv_execute(a, op.p, op.len, 0, &r);
-		kv_execute(b, op.p, op.len, 0, &r2);
+		/* Both expire the same leases at the same ops. */
+		kv_execute(a, op.p, op.len, 3000 + (uint64_t)i, &r);
+		kv_execute(b, op.p, op.len, 3000 + (uint64_t)i, &r2);
 		assert_int_equal(r.len, r2.len);
 		assert_memory_equal(r.p, r2.p, r.len);
 		wire_buf_free(&r2);
@@ -1664,22 +2007,34 @@ static void test_kv_snapshot_layout_is_as_documented(void **state)
 	struct kv *kv = new_kv(NULL);
 	struct wire_buf s;
 	static const uint8_t want[] = {
-		'b', 'f', 't', 'k', 'v', 0, 0, 1,
+		'b', 'f', 't', 'k', 'v', 0, 0, 2,
 		3, 0, 0, 0, 0, 0, 0, 0,               /* revision 3 */
+		0xe8, 3, 0, 0, 0, 0, 0, 0,            /* now_ms 1000 */
+		2, 0, 0, 0, 0, 0, 0, 0,               /* next lease id 2 */
+		1, 0, 0, 0, 0, 0, 0, 0,               /* 1 lease */
+		1, 0, 0, 0, 0, 0, 0, 0,               /* id 1 */
+		0x10, 0x27, 0, 0, 0, 0, 0, 0,         /* ttl 10000 */
+		0xf8, 0x2a, 0, 0, 0, 0, 0, 0,         /* deadline 11000 */
 		2, 0, 0, 0, 0, 0, 0, 0,               /* 2 keys */
 		1, 0, 0, 0, 'a', 2, 0, 0, 0, 'v', '2',
 		2, 0, 0, 0, 0, 0, 0, 0,               /* version 2 */
 		1, 0, 0, 0, 0, 0, 0, 0,               /* create_rev 1 */
 		3, 0, 0, 0, 0, 0, 0, 0,               /* mod_rev 3 */
+		0, 0, 0, 0, 0, 0, 0, 0,               /* no lease */
 		1, 0, 0, 0, 'b', 0, 0, 0, 0,
 		1, 0, 0, 0, 0, 0, 0, 0,
 		2, 0, 0, 0, 0, 0, 0, 0,
 		2, 0, 0, 0, 0, 0, 0, 0,
+		1, 0, 0, 0, 0, 0, 0, 0,               /* lease 1 */
 	};
+	struct wire_buf op = {0};
 
 	(void)state;
+	assert_int_equal(kv_op_encode_lease_grant(&op, 10000), BFT_OK);
+	assert_int_equal(status_of(run_op(kv, &op, false)), KV_OK);
 	put_ok(kv, "a", "v1");
-	put_ok(kv, "b", "");
+	assert_int_equal(kv_op_encode_put_lease(&op, (const uint8_t *)"b", 1, NULL, 0, 1), BFT_OK);
+	assert_int_equal(status_of(run_op(kv, &op, false)), KV_OK);
 	put_ok(kv, "a", "v2");
 	s = snap(kv);
 	assert_int_equal(s.len, sizeof(want));
@@ -1747,10 +2102,11 @@ static void test_kv_restore_refuses_corrupt_snapshots_and_keeps_the_old_state(vo
 	kv_free(kv);
 }
 
-/* Builds a snapshot by hand: count entries of (key, value, version, create, mod). */
+/* Builds a snapshot by hand: count entries of (key, value, version, create, mod, lease), with
+ * the leases 1 and 2 (TTL 100000, deadline 100050) at time 100. */
 struct snap_entry {
 	const char *k, *v;
-	uint64_t version, create, mod;
+	uint64_t version, create, mod, lease;
 };
 
 static void put_le(struct wire_buf *b, uint64_t v, unsigned n)
@@ -1773,8 +2129,16 @@ static enum bft_err restore_hand(struct kv *kv, uint64_t rev, uint64_t count,
 	struct wire_buf b = {0};
 	enum bft_err err;
 
-	put_raw(&b, "bftkv\0\0\1", 8);
+	put_raw(&b, "bftkv\0\0\2", 8);
 	put_le(&b, rev, 8);
+	put_le(&b, 100, 8);
+	put_le(&b, 3, 8);
+	put_le(&b, 2, 8);
+	for (uint64_t id = 1; id <= 2; id++) {
+		put_le(&b, id, 8);
+		put_le(&b, 100000, 8);
+		put_le(&b, 100050, 8);
+	}
 	put_le(&b, count, 8);
 	for (size_t i = 0; i < n; i++) {
 		put_le(&b, strlen(e[i].k), 4);
@@ -1784,6 +2148,7 @@ static enum bft_err restore_hand(struct kv *kv, uint64_t rev, uint64_t count,
 		put_le(&b, e[i].version, 8);
 		put_le(&b, e[i].create, 8);
 		put_le(&b, e[i].mod, 8);
+		put_le(&b, e[i].lease, 8);
 	}
 	err = kv_restore(kv, b.p, b.len);
 	wire_buf_free(&b);
@@ -1795,20 +2160,21 @@ static void test_kv_restore_refuses_what_no_history_could_produce(void **state)
 	struct kv_limits l;
 	struct kv *kv;
 	struct wire_buf before;
-	const struct snap_entry ok[] = {{"a", "1", 1, 1, 1}, {"b", "2", 3, 2, 5}};
-	const struct snap_entry unsorted[] = {{"b", "1", 1, 1, 1}, {"a", "2", 1, 2, 2}};
-	const struct snap_entry dup[] = {{"a", "1", 1, 1, 1}, {"a", "2", 1, 2, 2}};
-	const struct snap_entry v0[] = {{"a", "1", 0, 1, 1}};
-	const struct snap_entry c0[] = {{"a", "1", 1, 0, 1}};
-	const struct snap_entry cgtm[] = {{"a", "1", 1, 3, 2}};
-	const struct snap_entry mgtr[] = {{"a", "1", 1, 1, 9}};
-	const struct snap_entry empty_key[] = {{"", "1", 1, 1, 1}};
-	const struct snap_entry long_key[] = {{"abcdefghi", "1", 1, 1, 1}};
-	const struct snap_entry long_value[] = {{"a", "12345678901234567", 1, 1, 1}};
-	const struct snap_entry three[] = {{"a", "1", 1, 1, 1}, {"b", "1", 1, 1, 1},
-					   {"c", "1", 1, 1, 1}};
-	const struct snap_entry heavy[] = {{"abcd", "1234567890123456", 1, 1, 1},
-					   {"b", "1234567890123456", 1, 1, 1}};
+	const struct snap_entry ok[] = {{"a", "1", 1, 1, 1, 2}, {"b", "2", 3, 2, 5, 0}};
+	const struct snap_entry no_lease[] = {{"a", "1", 1, 1, 1, 3}};
+	const struct snap_entry unsorted[] = {{"b", "1", 1, 1, 1, 0}, {"a", "2", 1, 2, 2, 0}};
+	const struct snap_entry dup[] = {{"a", "1", 1, 1, 1, 0}, {"a", "2", 1, 2, 2, 0}};
+	const struct snap_entry v0[] = {{"a", "1", 0, 1, 1, 0}};
+	const struct snap_entry c0[] = {{"a", "1", 1, 0, 1, 0}};
+	const struct snap_entry cgtm[] = {{"a", "1", 1, 3, 2, 0}};
+	const struct snap_entry mgtr[] = {{"a", "1", 1, 1, 9, 0}};
+	const struct snap_entry empty_key[] = {{"", "1", 1, 1, 1, 0}};
+	const struct snap_entry long_key[] = {{"abcdefghi", "1", 1, 1, 1, 0}};
+	const struct snap_entry long_value[] = {{"a", "12345678901234567", 1, 1, 1, 0}};
+	const struct snap_entry three[] = {{"a", "1", 1, 1, 1, 0}, {"b", "1", 1, 1, 1, 0},
+					   {"c", "1", 1, 1, 1, 0}};
+	const struct snap_entry heavy[] = {{"abcd", "1234567890123456", 1, 1, 1, 0},
+					   {"b", "1234567890123456", 1, 1, 1, 0}};
 
 	(void)state;
 	kv_limits_default(&l);
@@ -1834,6 +2200,7 @@ static void test_kv_restore_refuses_what_no_history_could_produce(void **state)
 	assert_int_equal(restore_hand(kv, 5, 3, three, 3), BFT_EMALFORMED); /* over keys_max */
 	assert_int_equal(restore_hand(kv, 5, 2, heavy, 2), BFT_EMALFORMED); /* over bytes_max */
 	assert_int_equal(restore_hand(kv, 5, UINT64_MAX, ok, 2), BFT_EMALFORMED);
+	assert_int_equal(restore_hand(kv, 5, 1, no_lease, 1), BFT_EMALFORMED);
 	assert_state(kv, &before);
 	assert_int_equal(restore_hand(kv, 5, 2, ok, 2), BFT_OK);
 	assert_int_equal(kv_revision(kv), 5);
@@ -1901,8 +2268,8 @@ static void test_kv_result_decoder_rejects_bad_shapes(void **state)
 	 * status; an unknown code; LIST with more but no next; a TXN inside a TXN. */
 	static const uint8_t get_short[] = {0x93, 0x01, 0x00, 0x01};
 	static const uint8_t cas_short[] = {0x93, 0x04, 0x02, 0x01};
-	static const uint8_t bad_status[] = {0x93, 0x01, 0x08, 0x01};
-	static const uint8_t bad_code[] = {0x93, 0x07, 0x01, 0x01};
+	static const uint8_t bad_status[] = {0x93, 0x01, 0x09, 0x01};
+	static const uint8_t bad_code[] = {0x93, 0x0a, 0x01, 0x01};
 	static const uint8_t more_no_next[] = {0x96, 0x05, 0x00, 0x01, 0x90, 0xc3, 0xc4, 0x00};
 	static const uint8_t nested[] = {0x95, 0x06, 0x00, 0x01, 0xc3, 0x91,
 					 0x95, 0x06, 0x00, 0x01, 0xc3, 0x90};
@@ -2401,6 +2768,13 @@ int main(void)
 		cmocka_unit_test(test_kv_a_write_that_runs_out_of_memory_anywhere_changes_nothing),
 		cmocka_unit_test(test_kv_restore_that_runs_out_of_memory_changes_nothing),
 		cmocka_unit_test(test_kv_tree_stays_ordered_and_balanced_under_inserts_and_deletes),
+		cmocka_unit_test(test_kv_leased_keys_expire_at_the_batch_time_past_their_ttl),
+		cmocka_unit_test(test_kv_keepalive_restarts_the_ttl_and_time_never_goes_back),
+		cmocka_unit_test(test_kv_revoke_deletes_exactly_the_attached_keys),
+		cmocka_unit_test(test_kv_leases_expire_earliest_first_each_in_its_own_revision),
+		cmocka_unit_test(test_kv_lease_limits_and_malformed_lease_ops),
+		cmocka_unit_test(test_kv_txn_with_leased_puts_is_atomic_for_the_lease_index_too),
+		cmocka_unit_test(test_kv_snapshot_carries_leases_and_the_restored_store_expires_alike),
 		cmocka_unit_test(test_kv_two_stores_fed_the_same_ops_agree_byte_for_byte),
 		cmocka_unit_test(test_kv_equal_states_reached_differently_have_equal_snapshots),
 		cmocka_unit_test(test_kv_snapshot_restore_snapshot_is_the_identity),
