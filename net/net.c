@@ -1,0 +1,637 @@
+/*
+ * net.c: the replica side of the transport (net.h explains the patterns and the threading).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "net/net_internal.h" /* before the protocol headers: it brings <nng/nng.h> */
+
+#include <nng/protocol/pair1/pair.h>
+#include <nng/protocol/pipeline0/pull.h>
+#include <nng/protocol/pipeline0/push.h>
+
+#define DEF_SEND_QUEUE 128u
+#define DEF_RECV_QUEUE 1024u
+#define DEF_RECONNECT_MIN_MS 50u
+#define DEF_RECONNECT_MAX_MS 2000u
+#define DEF_CLIENTS_MAX 4096u
+#define DEF_HELD_MAX 4096u
+
+/* ------------------------------------------------------------------------------------------- */
+/* Helpers shared with net_client.c and net_fault.c */
+
+void net_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+enum bft_err net_err_from_nng(int rv)
+{
+	switch (rv) {
+	case 0:
+		return BFT_OK;
+	case NNG_ENOMEM:
+		return BFT_ENOMEM;
+	case NNG_EAGAIN:
+		return BFT_EFULL;
+	case NNG_EMSGSIZE:
+		return BFT_ETOOBIG;
+	case NNG_EINVAL:
+	case NNG_EADDRINVAL:
+	case NNG_ENOTSUP:
+	case NNG_EBADTYPE:
+		return BFT_EINVAL;
+	default:
+		/* Address in use, permission denied, closed, ...: the call is impossible now. */
+		return BFT_ESTATE;
+	}
+}
+
+uint64_t net_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+enum bft_err net_msg_copy(nng_msg **out, const uint8_t *bytes, size_t len)
+{
+	nng_msg *m;
+
+	if (nng_msg_alloc(&m, len) != 0)
+		return BFT_ENOMEM;
+	if (len > 0)
+		memcpy(nng_msg_body(m), bytes, len);
+	*out = m;
+	return BFT_OK;
+}
+
+static nng_pipe pipe_of(uint32_t id)
+{
+	nng_pipe p = NNG_PIPE_INITIALIZER;
+
+	p.id = id;
+	return p;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Pipe notifications (run on nng threads: net.h "Threading model") */
+
+/* Admits a new connection on a listener if it is under its limit. A rejected pipe is closed in
+ * ADD_PRE, before the socket ever reads from it, so a flood of connections costs us one accept
+ * each and no protocol state. */
+static void listener_add(struct net *net, struct net_map *live, nng_pipe p)
+{
+	enum bft_err e;
+
+	pthread_mutex_lock(&net->lock);
+	e = net_map_put(live, (uint64_t)nng_pipe_id(p), NET_NO_REPLICA);
+	if (e != BFT_OK)
+		net->conns_rejected++;
+	pthread_mutex_unlock(&net->lock);
+	/* Outside the lock: never hold ours across a call into nng. */
+	if (e != BFT_OK)
+		nng_pipe_close(p);
+}
+
+static void peer_listener_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct net *net = arg;
+
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		listener_add(net, &net->peer_pipes, p);
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		pthread_mutex_lock(&net->lock);
+		net_map_del(&net->peer_pipes, (uint64_t)nng_pipe_id(p));
+		pthread_mutex_unlock(&net->lock);
+	}
+}
+
+static void client_listener_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct net *net = arg;
+
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		listener_add(net, &net->cli_pipes, p);
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		uint32_t id = nng_pipe_id(p);
+		/* Forget the connection and every client bound to it, under one lock, so a
+		 * concurrent net_client_bind either sees the pipe live (and its entry is removed
+		 * here) or sees it gone (and refuses): no binding to a dead pipe survives. */
+		pthread_mutex_lock(&net->lock);
+		if (net_map_del(&net->cli_pipes, (uint64_t)id))
+			net_map_del_val(&net->clients, id);
+		pthread_mutex_unlock(&net->lock);
+	}
+}
+
+static void peer_dialer_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	struct net_peer *peer = arg;
+
+	(void)p;
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		atomic_fetch_add(&peer->conns, 1u);
+	else if (ev == NNG_PIPE_EV_REM_POST)
+		atomic_fetch_sub(&peer->conns, 1u);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Opening and closing */
+
+static enum bft_err check_config(const struct net_replica_config *cfg, char *err, size_t errlen)
+{
+	if (cfg == NULL || cfg->peer_addrs == NULL) {
+		net_errf(err, errlen, "net: no configuration or no peer addresses");
+		return BFT_EINVAL;
+	}
+	if (cfg->n < 2 || cfg->n > NET_REPLICAS_MAX || cfg->self >= cfg->n) {
+		net_errf(err, errlen, "net: bad replica count %u or id %u", cfg->n, cfg->self);
+		return BFT_EINVAL;
+	}
+	for (uint32_t i = 0; i < cfg->n; i++) {
+		if (cfg->peer_addrs[i] == NULL) {
+			net_errf(err, errlen, "net: no address for replica %u", i);
+			return BFT_EINVAL;
+		}
+	}
+	if (cfg->frame_max == 0 || cfg->frame_max > UINT32_MAX - NET_HEADER_SLACK) {
+		net_errf(err, errlen, "net: bad frame_max %u", cfg->frame_max);
+		return BFT_EINVAL;
+	}
+	if (cfg->send_queue > NET_QUEUE_MAX || cfg->recv_queue > NET_QUEUE_MAX) {
+		net_errf(err, errlen, "net: queues are limited to %u frames", NET_QUEUE_MAX);
+		return BFT_EINVAL;
+	}
+	if (cfg->reconnect_max_ms != 0 && cfg->reconnect_min_ms > cfg->reconnect_max_ms) {
+		net_errf(err, errlen, "net: reconnect_min_ms > reconnect_max_ms");
+		return BFT_EINVAL;
+	}
+	return BFT_OK;
+}
+
+static uint32_t or_default(uint32_t v, uint32_t def)
+{
+	return v != 0 ? v : def;
+}
+
+/* Starts a listener on sock at url with a receive size limit. The limit is set on the socket
+ * (inherited by its endpoints) and again on the listener, so it holds whichever way this nng
+ * version propagates it. */
+static enum bft_err listen_on(nng_socket sock, const char *url, size_t recv_max, char *err,
+			      size_t errlen)
+{
+	nng_listener l;
+	int rv;
+
+	rv = nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, recv_max);
+	if (rv == 0)
+		rv = nng_listener_create(&l, sock, url);
+	if (rv != 0) {
+		net_errf(err, errlen, "net: listen on %s: %s", url, nng_strerror(rv));
+		return net_err_from_nng(rv);
+	}
+	rv = nng_listener_set_size(l, NNG_OPT_RECVMAXSZ, recv_max);
+	if (rv == 0)
+		(void)nng_listener_set_bool(l, NNG_OPT_TCP_KEEPALIVE, true); /* non-TCP URLs: n/a */
+	if (rv == 0)
+		rv = nng_listener_start(l, 0);
+	if (rv != 0) {
+		net_errf(err, errlen, "net: listen on %s: %s", url, nng_strerror(rv));
+		nng_listener_close(l);
+		return net_err_from_nng(rv);
+	}
+	return BFT_OK;
+}
+
+/* Opens the push socket for peer i and starts dialing it in the background. */
+static enum bft_err open_peer(struct net *net, const struct net_replica_config *cfg, uint32_t i,
+			      char *err, size_t errlen)
+{
+	struct net_peer *peer = &net->peers[i];
+	nng_dialer d;
+	int rv;
+
+	rv = nng_push0_open(&peer->sock);
+	if (rv != 0) {
+		net_errf(err, errlen, "net: push socket: %s", nng_strerror(rv));
+		return net_err_from_nng(rv);
+	}
+	peer->open = true;
+	rv = nng_socket_set_int(peer->sock, NNG_OPT_SENDBUF,
+				(int)or_default(cfg->send_queue, DEF_SEND_QUEUE));
+	if (rv == 0)
+		rv = nng_socket_set_ms(peer->sock, NNG_OPT_RECONNMINT,
+				       (nng_duration)or_default(cfg->reconnect_min_ms,
+								DEF_RECONNECT_MIN_MS));
+	if (rv == 0)
+		rv = nng_socket_set_ms(peer->sock, NNG_OPT_RECONNMAXT,
+				       (nng_duration)or_default(cfg->reconnect_max_ms,
+								DEF_RECONNECT_MAX_MS));
+	if (rv == 0)
+		rv = nng_pipe_notify(peer->sock, NNG_PIPE_EV_ADD_POST, peer_dialer_cb, peer);
+	if (rv == 0)
+		rv = nng_pipe_notify(peer->sock, NNG_PIPE_EV_REM_POST, peer_dialer_cb, peer);
+	if (rv == 0)
+		rv = nng_dialer_create(&d, peer->sock, cfg->peer_addrs[i]);
+	if (rv == 0) {
+		/* Keepalive finds a peer that vanished without a FIN (power loss, partition),
+		 * so its connection is torn down and redialed instead of silently queueing. */
+		(void)nng_dialer_set_bool(d, NNG_OPT_TCP_KEEPALIVE, true);
+		/* Non-blocking: the peer may not be up yet; nng keeps redialing with back-off. */
+		rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK);
+	}
+	if (rv != 0) {
+		net_errf(err, errlen, "net: dial replica %u at %s: %s", i, cfg->peer_addrs[i],
+			 nng_strerror(rv));
+		return net_err_from_nng(rv);
+	}
+	return BFT_OK;
+}
+
+static enum bft_err open_pull(struct net *net, const struct net_replica_config *cfg, char *err,
+			      size_t errlen)
+{
+	const char *url = cfg->listen_addr != NULL ? cfg->listen_addr : cfg->peer_addrs[cfg->self];
+	int rv;
+
+	rv = nng_pull0_open(&net->pull);
+	if (rv != 0) {
+		net_errf(err, errlen, "net: pull socket: %s", nng_strerror(rv));
+		return net_err_from_nng(rv);
+	}
+	net->pull_open = true;
+	rv = nng_socket_set_int(net->pull, NNG_OPT_RECVBUF,
+				(int)or_default(cfg->recv_queue, DEF_RECV_QUEUE));
+	/* The callbacks go in before the listener starts, so no connection escapes the limit. */
+	if (rv == 0)
+		rv = nng_pipe_notify(net->pull, NNG_PIPE_EV_ADD_PRE, peer_listener_cb, net);
+	if (rv == 0)
+		rv = nng_pipe_notify(net->pull, NNG_PIPE_EV_REM_POST, peer_listener_cb, net);
+	if (rv != 0) {
+		net_errf(err, errlen, "net: pull socket options: %s", nng_strerror(rv));
+		return net_err_from_nng(rv);
+	}
+	/* pipeline0 adds no header: the limit is exactly frame_max. */
+	return listen_on(net->pull, url, cfg->frame_max, err, errlen);
+}
+
+static enum bft_err open_client_endpoint(struct net *net, const struct net_replica_config *cfg,
+					 char *err, size_t errlen)
+{
+	int rv;
+
+	rv = nng_pair1_open_poly(&net->cli);
+	if (rv != 0) {
+		net_errf(err, errlen, "net: client socket: %s", nng_strerror(rv));
+		return net_err_from_nng(rv);
+	}
+	net->cli_open = true;
+	rv = nng_socket_set_int(net->cli, NNG_OPT_RECVBUF,
+				(int)or_default(cfg->recv_queue, DEF_RECV_QUEUE));
+	if (rv == 0)
+		rv = nng_socket_set_int(net->cli, NNG_OPT_SENDBUF,
+					(int)or_default(cfg->send_queue, DEF_SEND_QUEUE));
+	if (rv == 0)
+		rv = nng_pipe_notify(net->cli, NNG_PIPE_EV_ADD_PRE, client_listener_cb, net);
+	if (rv == 0)
+		rv = nng_pipe_notify(net->cli, NNG_PIPE_EV_REM_POST, client_listener_cb, net);
+	if (rv != 0) {
+		net_errf(err, errlen, "net: client socket options: %s", nng_strerror(rv));
+		return net_err_from_nng(rv);
+	}
+	return listen_on(net->cli, cfg->client_addr, (size_t)cfg->frame_max + NET_HEADER_SLACK,
+			 err, errlen);
+}
+
+enum bft_err net_replica_open(struct net **out, const struct net_replica_config *cfg, char *err,
+			      size_t errlen)
+{
+	struct net *net;
+	enum bft_err e;
+	uint32_t clients_max, peer_conns, cli_conns;
+
+	if (out == NULL)
+		return BFT_EINVAL;
+	e = check_config(cfg, err, errlen);
+	if (e != BFT_OK)
+		return e;
+	net = calloc(1, sizeof(*net));
+	if (net == NULL)
+		return BFT_ENOMEM;
+	net->self = cfg->self;
+	net->n = cfg->n;
+	net->frame_max = cfg->frame_max;
+	pthread_mutex_init(&net->lock, NULL);
+	clients_max = or_default(cfg->clients_max, DEF_CLIENTS_MAX);
+	peer_conns = or_default(cfg->conns_max, 4 * cfg->n + 64);
+	cli_conns = or_default(cfg->conns_max, clients_max);
+	net->held_max = or_default(cfg->held_max, DEF_HELD_MAX);
+
+	net->peers = calloc(cfg->n, sizeof(*net->peers));
+	net->held = calloc(net->held_max, sizeof(*net->held));
+	if (net->peers == NULL || net->held == NULL) {
+		e = BFT_ENOMEM;
+		goto fail;
+	}
+	for (uint32_t i = 0; i < cfg->n; i++) {
+		net->peers[i].net = net;
+		net->peers[i].id = i;
+		atomic_init(&net->peers[i].conns, 0u);
+	}
+	if ((e = net_map_init(&net->peer_pipes, peer_conns)) != BFT_OK ||
+	    (e = net_map_init(&net->cli_pipes, cli_conns)) != BFT_OK ||
+	    (e = net_map_init(&net->clients, clients_max)) != BFT_OK) {
+		net_errf(err, errlen, "net: tables: %s", bft_strerror(e));
+		goto fail;
+	}
+	/* Listen first: if our port is taken we fail before dialing anybody. */
+	if ((e = open_pull(net, cfg, err, errlen)) != BFT_OK)
+		goto fail;
+	if (cfg->client_addr != NULL && (e = open_client_endpoint(net, cfg, err, errlen)) != BFT_OK)
+		goto fail;
+	for (uint32_t i = 0; i < cfg->n; i++) {
+		if (i == cfg->self)
+			continue;
+		if ((e = open_peer(net, cfg, i, err, errlen)) != BFT_OK)
+			goto fail;
+	}
+	*out = net;
+	return BFT_OK;
+fail:
+	net_close(net);
+	return e;
+}
+
+void net_close(struct net *net)
+{
+	if (net == NULL)
+		return;
+	/* nng_close returns after the socket's pipes are gone, and nng runs a pipe's REM_POST
+	 * callback before removing it: once every socket is closed, no callback can touch net. */
+	if (net->pull_open)
+		nng_close(net->pull);
+	if (net->cli_open)
+		nng_close(net->cli);
+	for (uint32_t i = 0; net->peers != NULL && i < net->n; i++)
+		if (net->peers[i].open)
+			nng_close(net->peers[i].sock);
+	if (net->held != NULL)
+		net_fault_clear(net);
+	free(net->held);
+	free(net->peers);
+	net_map_free(&net->peer_pipes);
+	net_map_free(&net->cli_pipes);
+	net_map_free(&net->clients);
+	pthread_mutex_destroy(&net->lock);
+	free(net);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Sending */
+
+enum bft_err net_peer_push(struct net *net, uint32_t to, nng_msg *m)
+{
+	struct net_peer *peer = &net->peers[to];
+	int rv;
+
+	/* Non-blocking: a full queue means the peer is slow, dead or partitioned; dropping the
+	 * frame is what an asynchronous network does, and the protocols are built for it. */
+	rv = nng_sendmsg(peer->sock, m, NNG_FLAG_NONBLOCK);
+	if (rv == 0) {
+		peer->st.sent++;
+		return BFT_OK;
+	}
+	nng_msg_free(m);
+	peer->st.dropped_full++;
+	return rv == NNG_EAGAIN ? BFT_EFULL : net_err_from_nng(rv);
+}
+
+enum bft_err net_send_replica(struct net *net, uint32_t to, const uint8_t *bytes, size_t len)
+{
+	nng_msg *m;
+	enum bft_err e;
+
+	if (to >= net->n || to == net->self)
+		return BFT_EINVAL;
+	if (len == 0 || len > net->frame_max || bytes == NULL)
+		return BFT_ETOOBIG;
+	if (net->peers[to].faulty)
+		return net_fault_send(net, to, bytes, len);
+	e = net_msg_copy(&m, bytes, len);
+	if (e != BFT_OK)
+		return e;
+	return net_peer_push(net, to, m);
+}
+
+enum bft_err net_send_all(struct net *net, const uint8_t *bytes, size_t len)
+{
+	enum bft_err first = BFT_OK;
+
+	for (uint32_t i = 0; i < net->n; i++) {
+		if (i == net->self)
+			continue;
+		enum bft_err e = net_send_replica(net, i, bytes, len);
+		if (e != BFT_OK && first == BFT_OK)
+			first = e;
+	}
+	return first;
+}
+
+enum bft_err net_send_client(struct net *net, bft_client_id client_id, const uint8_t *bytes,
+			     size_t len)
+{
+	uint32_t pipe = 0;
+	bool found;
+	nng_msg *m;
+	enum bft_err e;
+	int rv;
+
+	if (!net->cli_open)
+		return BFT_ESTATE;
+	if (len == 0 || len > net->frame_max || bytes == NULL)
+		return BFT_ETOOBIG;
+	pthread_mutex_lock(&net->lock);
+	found = net_map_get(&net->clients, client_id, &pipe);
+	pthread_mutex_unlock(&net->lock);
+	if (!found) {
+		net->st.client_dropped_unknown++;
+		return BFT_ESTALE;
+	}
+	e = net_msg_copy(&m, bytes, len);
+	if (e != BFT_OK)
+		return e;
+	/* If the pipe closes between the lookup and the send, poly pair1 drops the frame: the
+	 * same outcome as a reply lost in flight, which the client's retransmission covers. */
+	nng_msg_set_pipe(m, pipe_of(pipe));
+	rv = nng_sendmsg(net->cli, m, NNG_FLAG_NONBLOCK);
+	if (rv != 0) {
+		nng_msg_free(m);
+		net->st.client_dropped_full++;
+		return rv == NNG_EAGAIN ? BFT_EFULL : net_err_from_nng(rv);
+	}
+	net->st.client_sent++;
+	return BFT_OK;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Bindings */
+
+enum bft_err net_client_bind(struct net *net, uint32_t pipe, bft_client_id client_id)
+{
+	enum bft_err e;
+
+	if (!net->cli_open)
+		return BFT_ESTATE;
+	pthread_mutex_lock(&net->lock);
+	if (!net_map_get(&net->cli_pipes, pipe, NULL))
+		e = BFT_ESTALE;
+	else
+		e = net_map_put(&net->clients, client_id, pipe);
+	pthread_mutex_unlock(&net->lock);
+	if (e == BFT_EFULL)
+		net->st.client_bind_full++;
+	return e;
+}
+
+enum bft_err net_peer_bind(struct net *net, uint32_t pipe, uint32_t r)
+{
+	enum bft_err e = BFT_OK;
+
+	if (r >= net->n)
+		return BFT_EINVAL;
+	pthread_mutex_lock(&net->lock);
+	if (!net_map_get(&net->peer_pipes, pipe, NULL))
+		e = BFT_ESTALE;
+	else
+		(void)net_map_put(&net->peer_pipes, pipe, r); /* present: cannot be full */
+	pthread_mutex_unlock(&net->lock);
+	return e;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Receiving */
+
+size_t net_poll_fds(struct net *net, struct pollfd *fds, size_t max)
+{
+	size_t k = 0;
+	int fd;
+
+	if (k < max && net->pull_open && nng_socket_get_int(net->pull, NNG_OPT_RECVFD, &fd) == 0) {
+		fds[k].fd = fd;
+		fds[k].events = POLLIN;
+		fds[k].revents = 0;
+		k++;
+	}
+	if (k < max && net->cli_open && nng_socket_get_int(net->cli, NNG_OPT_RECVFD, &fd) == 0) {
+		fds[k].fd = fd;
+		fds[k].events = POLLIN;
+		fds[k].revents = 0;
+		k++;
+	}
+	return k;
+}
+
+/* Takes one well-sized frame from sock without blocking, discarding (and counting) at most a
+ * budget of bad ones. */
+static nng_msg *recv_one(struct net *net, nng_socket sock)
+{
+	nng_msg *m;
+
+	for (uint32_t i = 0; i < NET_DISCARD_BUDGET; i++) {
+		if (nng_recvmsg(sock, &m, NNG_FLAG_NONBLOCK) != 0)
+			return NULL;
+		size_t len = nng_msg_len(m);
+		if (len > 0 && len <= net->frame_max)
+			return m;
+		nng_msg_free(m);
+		net->st.size_dropped++;
+	}
+	return NULL;
+}
+
+bool net_recv(struct net *net, struct net_rx *rx)
+{
+	for (unsigned k = 0; k < 2; k++) {
+		bool mesh = ((net->turn + k) & 1u) == 0;
+		nng_msg *m;
+
+		if (mesh ? !net->pull_open : !net->cli_open)
+			continue;
+		m = recv_one(net, mesh ? net->pull : net->cli);
+		if (m == NULL)
+			continue;
+		/* Start with the other endpoint next time, so a flood on one cannot starve the
+		 * other: each gets at least every second frame while both have work. */
+		net->turn += k + 1;
+		memset(rx, 0, sizeof(*rx));
+		rx->msg = m;
+		rx->bytes = nng_msg_body(m);
+		rx->len = nng_msg_len(m);
+		rx->pipe = nng_pipe_id(nng_msg_get_pipe(m));
+		rx->replica = NET_NO_REPLICA;
+		if (mesh) {
+			uint32_t tag = NET_NO_REPLICA;
+			rx->from = NET_FROM_REPLICA;
+			pthread_mutex_lock(&net->lock);
+			(void)net_map_get(&net->peer_pipes, rx->pipe, &tag);
+			pthread_mutex_unlock(&net->lock);
+			net->st.replica_received++;
+			if (tag < net->n) {
+				rx->replica = tag;
+				net->peers[tag].st.received++;
+			} else {
+				net->st.replica_received_unbound++;
+			}
+		} else {
+			rx->from = NET_FROM_CLIENT;
+			net->st.client_received++;
+		}
+		return true;
+	}
+	return false;
+}
+
+void net_rx_release(struct net_rx *rx)
+{
+	if (rx == NULL)
+		return;
+	if (rx->msg != NULL)
+		nng_msg_free(rx->msg);
+	memset(rx, 0, sizeof(*rx));
+}
+
+/* ------------------------------------------------------------------------------------------- */
+/* Statistics */
+
+void net_stats(struct net *net, struct net_stats *out)
+{
+	*out = net->st;
+	pthread_mutex_lock(&net->lock);
+	out->conns_rejected = net->conns_rejected;
+	out->peer_conns = net->peer_pipes.count;
+	out->client_conns = net->cli_pipes.count;
+	out->clients_bound = net->clients.count;
+	pthread_mutex_unlock(&net->lock);
+	out->held = net->held_len;
+}
+
+void net_peer_stats(struct net *net, uint32_t peer, struct net_peer_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (peer >= net->n || peer == net->self)
+		return;
+	*out = net->peers[peer].st;
+	out->connected = atomic_load(&net->peers[peer].conns) > 0;
+}

@@ -1,0 +1,305 @@
+/*
+ * net: the nng transport between replicas, and between clients and replicas (DESIGN.md "Layers").
+ *
+ * The transport moves opaque frames (signed envelopes); it never parses them and authenticates
+ * nothing. Who sent a frame is decided by the node after it checked the envelope's signature; the
+ * node then tells the transport what it learned (net_client_bind, net_peer_bind) so replies can
+ * find their way back and statistics can name peers.
+ *
+ * Socket patterns, and why
+ * ------------------------
+ * Replica mesh: every replica listens on its peer address with ONE pull0 socket, and holds ONE
+ * push0 socket per other replica, dialing that replica's peer address. Traffic from i to j thus
+ * flows over i's push socket for j into j's pull socket (two TCP connections per pair, one per
+ * direction).
+ *   - One push socket per peer gives each peer its own bounded send queue (NNG_OPT_SENDBUF). A
+ *     send never blocks (NNG_FLAG_NONBLOCK); a full queue drops the frame and counts it. So a
+ *     slow, dead or malicious peer costs us at most send_queue frames of memory and never stalls
+ *     the event loop or the traffic to the other peers. Dropping is safe: the protocols
+ *     retransmit (PBFT) or tolerate asynchrony (Honey Badger) - an unbounded queue would not be.
+ *   - push0 keeps frames queued while its one peer is down and delivers them when the dialer
+ *     reconnects (back-off from reconnect_min_ms doubling to reconnect_max_ms). Dials are
+ *     non-blocking, so replicas can start in any order.
+ *   - One pull0 socket receives from everybody, fair-queued by nng across connections, with a
+ *     bounded receive queue (NNG_OPT_RECVBUF) that pushes back on the senders' TCP windows when
+ *     we fall behind, and a size limit (NNG_OPT_RECVMAXSZ) enforced by nng before it allocates:
+ *     an oversized frame closes that connection (the sender reconnects) and is never delivered.
+ *   Why not pair1 or bus0 for the mesh: pair1 is one peer per socket and would need n listeners;
+ *   bus0 shares one send queue across peers, so one stalled peer would eat the others' budget.
+ *
+ * Client endpoint: every replica listens on its client address with a pair1 socket in
+ * polyamorous mode (nng_pair1_open_poly). Poly pair1 is the one nng pattern that both receives
+ * from many peers with the pipe id attached AND lets us send to one chosen pipe
+ * (nng_msg_set_pipe), without req/rep's lock-step (a replica sends replies the client never
+ * "asked" for on that socket, e.g. after a view change). Upstream marks poly mode as deprecated
+ * for new designs; if it disappears, raw rep0 (whose backtrace header names the pipe) is the
+ * replacement, and only net.c changes. A reply to a pipe that is gone, or whose small per-pipe
+ * queue is full, is dropped by nng: clients retransmit.
+ * The transport remembers, per client id, the pipe its latest *verified* request arrived on
+ * (net_client_bind) and forgets a pipe when it closes (pipe notifications).
+ *
+ * Client side: a net_client holds one pair1 (monogamous) socket per replica, dialing that
+ * replica's client address, each with its own bounded send queue (frames queue while the
+ * connection is being established, and are dropped and counted once it is full).
+ *
+ * Limits: every queue is bounded in messages (nng has no byte limits; memory is at most
+ * queue depth x frame_max per queue); every listener accepts at most conns_max connections at a
+ * time (more are closed at once, before the socket sees them); the client table holds at most
+ * clients_max clients.
+ *
+ * Threading model
+ * ---------------
+ * A struct net (and a struct net_client) is used by ONE thread, the node's event loop: every
+ * net_* function below must be called from that thread only. nng runs its own I/O threads; the
+ * only code of ours they run is the pipe-notification callbacks, which (a) maintain the set of
+ * live connections on each listener and the client table, under net->lock, a mutex that the
+ * event loop also takes (briefly, never while calling into nng) in net_recv, net_client_bind,
+ * net_send_client and net_stats; and (b) count connected push pipes per peer in atomics. No
+ * callback ever blocks on the event loop, and the event loop never holds net->lock across an nng
+ * call, so there is no lock-order cycle with nng's internal locks.
+ *
+ * Event loop integration
+ * ----------------------
+ * net_poll_fds gives file descriptors that poll() reports readable (POLLIN) while a frame is
+ * waiting; they are notification descriptors owned by nng: never read, write or close them.
+ * After poll() says one is readable, call net_recv until it returns false (or up to a budget:
+ * the descriptors stay readable while frames remain, so a budgeted drain loses nothing). Also
+ * bound the poll() timeout by net_fault_timeout_ms when a fault shim is delaying frames.
+ *
+ * Fault shim (tests and chaos runs, never in production): per-peer drop, duplicate, delay and
+ * reordering of outgoing replica frames, driven by a caller-supplied seed (net_fault_set). Delayed
+ * frames wait in a bounded timed queue that net_fault_flush sends when due; reordering comes from
+ * independent random delays in [delay_ms_min, delay_ms_max].
+ */
+#ifndef NET_NET_H
+#define NET_NET_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bft/bft.h"
+
+/** Most replicas a mesh may have (sizes the fixed per-peer arrays). */
+#define NET_REPLICAS_MAX 256u
+/** "No replica": net_rx.replica for a frame whose connection is not bound to a replica. */
+#define NET_NO_REPLICA UINT32_MAX
+/** File descriptors net_poll_fds may return (peer endpoint, client endpoint). */
+#define NET_POLL_FDS_MAX 2u
+
+struct nng_msg;
+struct net;
+struct net_client;
+
+struct net_replica_config {
+	uint32_t self;                   /* our replica id, < n */
+	uint32_t n;                      /* replicas in the cluster, 2..NET_REPLICAS_MAX */
+	const char *const *peer_addrs;   /* n nng URLs ("tcp://10.0.0.1:7000"): where replica i
+	                                  * listens for replicas; we dial all but [self] */
+	const char *listen_addr;         /* where we listen for replicas; NULL: peer_addrs[self]
+	                                  * (set it to bind a wildcard, e.g. "tcp://0.0.0.0:7000") */
+	const char *client_addr;         /* where we listen for clients; NULL: no client endpoint */
+	uint32_t frame_max;              /* bytes in one frame, sent or received (> 0) */
+	uint32_t send_queue;             /* frames queued per peer before drops; 0: 128 */
+	uint32_t recv_queue;             /* frames queued on each receiving socket; 0: 1024 */
+	uint32_t reconnect_min_ms;       /* first reconnect delay; 0: 50 */
+	uint32_t reconnect_max_ms;       /* reconnect back-off cap; 0: 2000 */
+	uint32_t clients_max;            /* clients remembered for replies; 0: 4096 */
+	uint32_t conns_max;              /* connections per listener at a time; 0: 4n+64 for
+	                                  * the peer listener, clients_max for the client one */
+	uint32_t held_max;               /* frames the fault shim may hold (delay); 0: 4096 */
+};
+
+/** Where a received frame came in. */
+enum net_source {
+	NET_FROM_REPLICA = 1, /* replica side: the mesh (our pull socket); client side: a replica */
+	NET_FROM_CLIENT,      /* replica side: the client endpoint */
+};
+
+/**
+ * A received frame. bytes/len point into an nng message that the transport hands over without
+ * copying; it stays valid until net_rx_release(rx), which the receiver must call exactly once
+ * (also for frames it rejects). The other fields are plain values.
+ */
+struct net_rx {
+	const uint8_t *bytes;
+	size_t len;
+	enum net_source from;
+	uint32_t pipe;        /* id of the connection it arrived on (nonzero); see the binds */
+	uint32_t replica;     /* replica side: the replica this connection was bound to with
+	                       * net_peer_bind, else NET_NO_REPLICA (a hint for statistics, never
+	                       * an authentication); client side: which replica sent it */
+	struct nng_msg *msg;  /* private: the message holding bytes */
+};
+
+/** Per-peer counters (all since net_replica_open). */
+struct net_peer_stats {
+	uint64_t sent;           /* frames handed to nng for this peer */
+	uint64_t dropped_full;   /* frames dropped because the peer's send queue was full */
+	uint64_t received;       /* frames received on connections bound to this peer */
+	uint64_t fault_dropped;  /* frames the fault shim dropped (drop_ppm or held_max) */
+	uint64_t fault_duplicated;
+	uint64_t fault_delayed;
+	bool connected;          /* our push socket to this peer has a live connection */
+};
+
+/** Totals (all since net_replica_open). */
+struct net_stats {
+	uint64_t replica_received;        /* frames from the mesh */
+	uint64_t replica_received_unbound;/* of which on connections not (yet) bound to a peer */
+	uint64_t client_received;         /* frames from the client endpoint */
+	uint64_t client_sent;             /* replies handed to nng */
+	uint64_t client_dropped_unknown;  /* replies to a client with no live bound connection */
+	uint64_t client_dropped_full;     /* replies refused by nng (socket send queue full) */
+	uint64_t client_bind_full;        /* net_client_bind refused: client table full */
+	uint64_t size_dropped;            /* frames received empty or over frame_max */
+	uint64_t conns_rejected;          /* connections closed at once: over conns_max */
+	uint32_t peer_conns;              /* live connections on the peer listener */
+	uint32_t client_conns;            /* live connections on the client listener */
+	uint32_t clients_bound;           /* clients with a bound connection */
+	uint32_t held;                    /* frames held by the fault shim */
+};
+
+/** Fault shim settings for the frames we send to one peer. All zero: no faults. */
+struct net_fault {
+	uint32_t drop_ppm;     /* each frame is dropped with probability drop_ppm / 1e6 */
+	uint32_t dup_ppm;      /* each surviving frame is sent twice with probability dup_ppm / 1e6 */
+	uint32_t delay_ms_min; /* each frame (and each duplicate) waits a uniform delay in */
+	uint32_t delay_ms_max; /* [min, max] ms; max > min reorders frames */
+};
+
+/**
+ * Opens the replica side: starts listening on the peer (and client) addresses and dials every
+ * other replica without waiting for it. On BFT_OK *out owns everything; release with net_close.
+ * Errors (with a message in err[0..errlen) when err is non-NULL): BFT_EINVAL for a bad
+ * configuration or URL, BFT_ESTATE when a listen address is in use (or cannot be bound),
+ * BFT_ENOMEM. *out is written only on success.
+ */
+enum bft_err net_replica_open(struct net **out, const struct net_replica_config *cfg,
+			      char *err, size_t errlen) BFT_WUR;
+
+/** Closes every socket (queued frames are discarded) and frees net. NULL is a no-op. */
+void net_close(struct net *net);
+
+/**
+ * Queues a copy of bytes[0..len) for replica `to` (the caller keeps its buffer).
+ * BFT_OK when queued (or when the fault shim dropped or delayed it, as a network would);
+ * BFT_EFULL when the peer's queue is full: the frame is dropped and counted;
+ * BFT_ETOOBIG when len > frame_max or len == 0; BFT_EINVAL when to is self or >= n; BFT_ENOMEM.
+ */
+enum bft_err net_send_replica(struct net *net, uint32_t to, const uint8_t *bytes, size_t len);
+
+/**
+ * net_send_replica to every other replica. Returns BFT_OK if every peer took the frame, else the
+ * first error (the frame still went to every peer that could take it).
+ */
+enum bft_err net_send_all(struct net *net, const uint8_t *bytes, size_t len);
+
+/**
+ * Sends a copy of bytes[0..len) to client_id over the connection its latest verified request
+ * came on. BFT_ESTALE when no live connection is bound to that client (dropped, counted);
+ * BFT_EFULL when nng's send queue is full; BFT_ETOOBIG; BFT_ESTATE without a client endpoint.
+ */
+enum bft_err net_send_client(struct net *net, bft_client_id client_id, const uint8_t *bytes,
+			     size_t len);
+
+/**
+ * Tells the transport that a frame received on client connection `pipe` was verified as a
+ * request signed by client_id: replies to client_id now go over that connection. Call it only
+ * for requests that are new (not a replay of an old request id): anyone can replay a client's
+ * signed request on their own connection, and binding on replays would let them divert its
+ * replies. BFT_OK; BFT_ESTALE when the connection has already closed; BFT_EFULL when clients_max
+ * clients are bound (counted); BFT_ESTATE without a client endpoint.
+ */
+enum bft_err net_client_bind(struct net *net, uint32_t pipe, bft_client_id client_id);
+
+/**
+ * Tells the transport that a frame received on mesh connection `pipe` verified as signed by
+ * replica r, so later frames on it are counted for r (net_rx.replica, net_peer_stats.received).
+ * Statistics only: never use the binding for authentication. BFT_OK, BFT_ESTALE when the
+ * connection is gone, BFT_EINVAL when r >= n.
+ */
+enum bft_err net_peer_bind(struct net *net, uint32_t pipe, uint32_t r);
+
+/**
+ * Writes up to max pollfd entries (fd, events = POLLIN) for the receiving sockets and returns
+ * how many (at most NET_POLL_FDS_MAX). The descriptors belong to nng: never read, write or close.
+ */
+size_t net_poll_fds(struct net *net, struct pollfd *fds, size_t max);
+
+/**
+ * Takes one waiting frame without blocking. Returns true and fills *rx (release it with
+ * net_rx_release) or returns false when nothing is waiting (rx untouched). Alternates between the
+ * mesh and the client endpoint so that neither can starve the other. Empty frames, and frames
+ * over frame_max (nng enforces the limit, give or take its small header slack), are dropped and
+ * counted.
+ */
+bool net_recv(struct net *net, struct net_rx *rx);
+
+/** Frees the message behind rx (from net_recv or net_client_recv) and zeroes *rx. */
+void net_rx_release(struct net_rx *rx);
+
+/** Copies the totals. */
+void net_stats(struct net *net, struct net_stats *out);
+/** Copies the counters for peer (zeroed for an out-of-range peer or self). */
+void net_peer_stats(struct net *net, uint32_t peer, struct net_peer_stats *out);
+
+/**
+ * Sets the fault shim for frames sent to peer (f NULL or all zero: faults off; frames already
+ * held are still sent when due). seed makes the choices reproducible: the same seed and the same
+ * sequence of sends give the same drops, duplicates and delays. BFT_EINVAL for a bad peer,
+ * ppm > 1000000 or delay_ms_min > delay_ms_max.
+ */
+enum bft_err net_fault_set(struct net *net, uint32_t peer, const struct net_fault *f,
+			   uint64_t seed);
+
+/** Milliseconds until the next held frame is due (0: now), or -1 when none is held. */
+int net_fault_timeout_ms(const struct net *net);
+
+/** Sends every held frame that is due; returns how many were handed to nng. */
+size_t net_fault_flush(struct net *net);
+
+/* ------------------------------------------------------------------------------------------- */
+/* Client side (bftctl, the load generator) */
+
+/**
+ * Opens one pair1 socket per replica, dialing addrs[i] (the replicas' client addresses) without
+ * waiting. frame_max bounds what we send and receive. BFT_EINVAL, BFT_ENOMEM; *out written only
+ * on success; release with net_client_close.
+ */
+enum bft_err net_client_open(struct net_client **out, uint32_t n, const char *const *addrs,
+			     uint32_t frame_max) BFT_WUR;
+
+/** Closes every socket and frees c. NULL is a no-op. */
+void net_client_close(struct net_client *c);
+
+/**
+ * Queues a copy of bytes[0..len) for replica r. Frames queue (up to 64 per replica) while the
+ * connection is being made. BFT_OK, BFT_EFULL (dropped, counted), BFT_ETOOBIG, BFT_EINVAL,
+ * BFT_ENOMEM.
+ */
+enum bft_err net_client_send(struct net_client *c, uint32_t r, const uint8_t *bytes, size_t len);
+
+/** net_client_send to every replica: BFT_OK if every replica took it, else the first error. */
+enum bft_err net_client_send_all(struct net_client *c, const uint8_t *bytes, size_t len);
+
+/**
+ * Waits up to timeout_ms (0: do not wait) for a frame from any replica. Returns true and fills
+ * *rx (from = NET_FROM_REPLICA, replica = the sender's index; release with net_rx_release), or
+ * false on timeout. Replicas are served round-robin so one chatty replica cannot starve others.
+ */
+bool net_client_recv(struct net_client *c, int timeout_ms, struct net_rx *rx);
+
+/** pollfd entries (one per replica) for an external event loop; returns how many were written. */
+size_t net_client_poll_fds(struct net_client *c, struct pollfd *fds, size_t max);
+
+/** How many replicas we currently hold a live connection to. */
+uint32_t net_client_connected(const struct net_client *c);
+
+/** Frames dropped because a replica's send queue was full, and frames received empty or over
+ *  frame_max. Either pointer may be NULL. */
+void net_client_counters(const struct net_client *c, uint64_t *dropped_full,
+			 uint64_t *size_dropped);
+
+#endif

@@ -1,0 +1,119 @@
+/*
+ * net_internal.h: what the files of net/ share and nobody else sees (the object layout, the
+ * bounded hash map used for connection and client tables, small helpers).
+ */
+#ifndef NET_INTERNAL_H
+#define NET_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include <nng/nng.h>
+
+#include "net/net.h"
+
+/* Extra bytes nng may put in front of our payload on the wire (pair1's hop count is 4 bytes);
+ * the receive limit we give nng is frame_max plus this, and we check frame_max exactly after. */
+#define NET_HEADER_SLACK 16u
+/* nng refuses send/receive buffers deeper than this many messages. */
+#define NET_QUEUE_MAX 8192u
+/* Frames a net_recv call may discard (bad size) before it returns to the event loop. */
+#define NET_DISCARD_BUDGET 64u
+
+/*
+ * A bounded open-addressing hash map from a 64-bit key to a 32-bit value (linear probing,
+ * backward-shift deletion so there are no tombstones to accumulate). Its capacity is fixed at
+ * init: at most `limit` entries, in a table of at least 2 * limit slots so probes stay short.
+ * Not thread-safe: the callers hold net->lock.
+ */
+struct net_map_slot {
+	uint64_t key;
+	uint32_t val;
+	uint32_t used;
+};
+
+struct net_map {
+	struct net_map_slot *slots;
+	uint32_t mask;   /* table size - 1 (a power of two) */
+	uint32_t count;
+	uint32_t limit;
+};
+
+enum bft_err net_map_init(struct net_map *m, uint32_t limit);
+void net_map_free(struct net_map *m);
+/** Finds key: true and *val (when val is non-NULL), or false. */
+bool net_map_get(const struct net_map *m, uint64_t key, uint32_t *val);
+/** Inserts or overwrites key. BFT_EFULL when key is new and the map holds `limit` entries. */
+enum bft_err net_map_put(struct net_map *m, uint64_t key, uint32_t val);
+/** Removes key; true if it was there. */
+bool net_map_del(struct net_map *m, uint64_t key);
+/** Removes every entry whose value is val; returns how many. O(table size). */
+uint32_t net_map_del_val(struct net_map *m, uint32_t val);
+
+/* A frame the fault shim holds until due_ms. `order` breaks ties so frames due at the same
+ * millisecond leave in the order they were held. */
+struct net_held {
+	uint64_t due_ms;
+	uint64_t order;
+	uint32_t peer;
+	nng_msg *msg;
+};
+
+/* One other replica, seen from our side: the push socket dialing it and its counters. */
+struct net_peer {
+	struct net *net;          /* back pointer for the pipe callbacks */
+	uint32_t id;
+	bool open;                /* sock is open (false for self) */
+	nng_socket sock;          /* push0, dialing the peer's peer address */
+	atomic_uint conns;        /* live pipes on sock: written by nng threads */
+	struct net_peer_stats st; /* event loop only (st.connected is filled from conns) */
+	bool faulty;              /* the fault shim applies */
+	struct net_fault fault;
+	uint64_t rng;             /* splitmix64 state for the shim */
+};
+
+struct net {
+	uint32_t self;
+	uint32_t n;
+	uint32_t frame_max;
+
+	nng_socket pull;          /* pull0: the mesh */
+	bool pull_open;
+	nng_socket cli;           /* pair1 poly: the client endpoint */
+	bool cli_open;
+	struct net_peer *peers;   /* n entries; peers[self] unused */
+	unsigned turn;            /* which endpoint net_recv tries first */
+
+	/* Guarded by lock: written by nng's pipe callbacks and read by the event loop. */
+	pthread_mutex_t lock;
+	struct net_map peer_pipes;   /* live mesh connections -> bound replica or NET_NO_REPLICA */
+	struct net_map cli_pipes;    /* live client connections (value unused) */
+	struct net_map clients;      /* client id -> pipe id of its latest verified request */
+	uint64_t conns_rejected;
+
+	struct net_stats st;         /* event loop only; the lock-guarded fields are copied in */
+
+	/* Fault shim: a binary min-heap on (due_ms, order). Event loop only. */
+	struct net_held *held;
+	uint32_t held_len;
+	uint32_t held_max;
+	uint64_t held_order;
+};
+
+/** Hands m (owned) to peer's push socket without blocking; counts sent or dropped_full. */
+enum bft_err net_peer_push(struct net *net, uint32_t to, nng_msg *m);
+/** The fault shim's send path for a faulty peer (net_fault.c). */
+enum bft_err net_fault_send(struct net *net, uint32_t to, const uint8_t *bytes, size_t len);
+/** Frees every held frame (net_close). */
+void net_fault_clear(struct net *net);
+
+/** An nng message holding a copy of bytes[0..len). */
+enum bft_err net_msg_copy(nng_msg **out, const uint8_t *bytes, size_t len);
+/** Maps an nng error to ours: address in use -> BFT_ESTATE, bad address -> BFT_EINVAL, ... */
+enum bft_err net_err_from_nng(int rv);
+/** snprintf into err[0..errlen) when err is non-NULL. */
+void net_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/** Milliseconds on the monotonic clock. */
+uint64_t net_now_ms(void);
+
+#endif
