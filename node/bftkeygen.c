@@ -11,9 +11,9 @@
 
 #include "node/keygen.h"
 
-#define KG_EXIT_OK      0
-#define KG_EXIT_FAILURE 1
-#define KG_EXIT_USAGE   2
+#define NODE_KEYGEN_EXIT_OK      0
+#define NODE_KEYGEN_EXIT_FAILURE 1
+#define NODE_KEYGEN_EXIT_USAGE   2
 
 static void node_keygen_usage(FILE *out)
 {
@@ -52,7 +52,7 @@ static int node_keygen_usage_error(const char *msg, const char *arg)
 	else
 		fprintf(stderr, "bftkeygen: %s\n", msg);
 	fprintf(stderr, "Try 'bftkeygen --help'.\n");
-	return KG_EXIT_USAGE;
+	return NODE_KEYGEN_EXIT_USAGE;
 }
 
 /* A decimal number in 0..UINT32_MAX - 1 (UINT32_MAX means "not given"), nothing else. */
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			node_keygen_usage(stdout);
-			return KG_EXIT_OK;
+			return NODE_KEYGEN_EXIT_OK;
 		case ':':
 			return node_keygen_usage_error("missing the value of", argv[optind - 1]);
 		default: {
@@ -160,11 +160,11 @@ int main(int argc, char **argv)
 		return node_keygen_usage_error(err, NULL);
 	if (node_keygen_run(&o, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bftkeygen: %s\n", err);
-		return KG_EXIT_FAILURE;
+		return NODE_KEYGEN_EXIT_FAILURE;
 	}
 	printf("bftkeygen: wrote %s/cluster.ini: %u replicas (f = %u, %s), %u client%s.\n"
 	       "Copy the replica-N.* files to replica N only, client-N.key to client N only.\n",
 	       o.out_dir, n, f, node_protocol_name(o.protocol), o.clients,
 	       o.clients == 1 ? "" : "s");
-	return KG_EXIT_OK;
+	return NODE_KEYGEN_EXIT_OK;
 }

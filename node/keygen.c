@@ -16,10 +16,10 @@
 
 #include "crypto/cr_keyfile.h"
 
-static void kg_seterr(char *err, size_t errlen, const char *fmt, ...)
+static void cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void kg_seterr(char *err, size_t errlen, const char *fmt, ...)
+static void cfg_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -45,8 +45,8 @@ void node_keygen_opts_default(struct node_keygen_opts *o)
 
 /* The endpoint of replica i's port number slot (0 peer, 1 client, 2 status). The host was
  * checked by node_keygen_resolve. */
-static void kg_endpoint(const struct node_keygen_opts *o, uint32_t i, uint32_t slot,
-			struct node_endpoint *ep)
+static void cfg_endpoint(const struct node_keygen_opts *o, uint32_t i, uint32_t slot,
+			 struct node_endpoint *ep)
 {
 	memset(ep, 0, sizeof(*ep));
 	snprintf(ep->host, sizeof(ep->host), "%s", o->host);
@@ -62,8 +62,8 @@ int node_keygen_resolve(const struct node_keygen_opts *o, uint32_t *n_out, uint3
 	uint64_t last;
 
 	if (o->faults == NODE_KEYGEN_UNSET && o->replicas == NODE_KEYGEN_UNSET) {
-		kg_seterr(err, errlen, "give the number of faults to tolerate (--faults F) or of "
-			  "replicas (--replicas N)");
+		cfg_seterr(err, errlen, "give the number of faults to tolerate (--faults F) or of "
+			   "replicas (--replicas N)");
 		return -1;
 	}
 	if (o->replicas == NODE_KEYGEN_UNSET) {
@@ -79,16 +79,16 @@ int node_keygen_resolve(const struct node_keygen_opts *o, uint32_t *n_out, uint3
 	if (node_config_check_nf(n, f, err, errlen) != 0)
 		return -1;
 	if (o->clients > NODE_CONFIG_CLIENTS_MAX) {
-		kg_seterr(err, errlen, "%u clients are too many: at most %u", o->clients,
-			  NODE_CONFIG_CLIENTS_MAX);
+		cfg_seterr(err, errlen, "%u clients are too many: at most %u", o->clients,
+			   NODE_CONFIG_CLIENTS_MAX);
 		return -1;
 	}
 	if (o->out_dir == NULL || o->out_dir[0] == '\0') {
-		kg_seterr(err, errlen, "give the output directory (--out DIR)");
+		cfg_seterr(err, errlen, "give the output directory (--out DIR)");
 		return -1;
 	}
 	if (o->host == NULL || o->host[0] == '\0') {
-		kg_seterr(err, errlen, "the host is empty");
+		cfg_seterr(err, errlen, "the host is empty");
 		return -1;
 	}
 	/* Check the host the way cluster.ini will be read back, so that bftkeygen never writes
@@ -96,15 +96,15 @@ int node_keygen_resolve(const struct node_keygen_opts *o, uint32_t *n_out, uint3
 	snprintf(text, sizeof(text), strchr(o->host, ':') != NULL ? "[%s]:1" : "%s:1", o->host);
 	if (strlen(o->host) > NODE_HOST_MAX ||
 	    node_endpoint_parse(text, &ep, why, sizeof(why)) != 0) {
-		kg_seterr(err, errlen, "bad host '%.64s': %s", o->host,
-			  strlen(o->host) > NODE_HOST_MAX ? "too long" : why);
+		cfg_seterr(err, errlen, "bad host '%.64s': %s", o->host,
+			   strlen(o->host) > NODE_HOST_MAX ? "too long" : why);
 		return -1;
 	}
 	last = (uint64_t)o->base_port + (uint64_t)NODE_KEYGEN_PORTS_PER_REPLICA * n - 1u;
 	if (o->base_port == 0 || last > 65535u) {
-		kg_seterr(err, errlen, "base port %u does not work for %u replicas: they use ports "
-			  "%u..%llu (3 each), which must lie in 1..65535", o->base_port, n,
-			  o->base_port, (unsigned long long)last);
+		cfg_seterr(err, errlen, "base port %u does not work for %u replicas: they use ports "
+			   "%u..%llu (3 each), which must lie in 1..65535", o->base_port, n,
+			   o->base_port, (unsigned long long)last);
 		return -1;
 	}
 	*n_out = n;
@@ -115,16 +115,17 @@ int node_keygen_resolve(const struct node_keygen_opts *o, uint32_t *n_out, uint3
 /* ---------------------------------------------------------------------------------------- */
 /* Formatting cluster.ini */
 
-struct kg_buf {
+struct cfg_buf {
 	char *p;
 	size_t len, cap;
 	bool oom;
 };
 
-static void kg_printf(struct kg_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void cfg_printf(struct cfg_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Appends to b; on out of memory sets b->oom and ignores everything after. */
-static void kg_printf(struct kg_buf *b, const char *fmt, ...)
+static void cfg_printf(struct cfg_buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int need;
@@ -159,7 +160,7 @@ static void kg_printf(struct kg_buf *b, const char *fmt, ...)
 	b->len += (size_t)need;
 }
 
-static void kg_hex(struct kg_buf *b, const uint8_t *p, size_t len)
+static void cfg_hex(struct cfg_buf *b, const uint8_t *p, size_t len)
 {
 	static const char digits[] = "0123456789abcdef";
 	char two[3] = { 0 };
@@ -167,32 +168,32 @@ static void kg_hex(struct kg_buf *b, const uint8_t *p, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		two[0] = digits[p[i] >> 4];
 		two[1] = digits[p[i] & 15];
-		kg_printf(b, "%s", two);
+		cfg_printf(b, "%s", two);
 	}
 }
 
 /* A key set as "key =" and its hex on indented lines of 64 digits: inih's lines are at most
  * about 200 characters, and a key set for 4 replicas is already 336 digits. */
-static int kg_keyset(struct kg_buf *b, const char *key, const struct cr_thresh_pubkey *pk,
-		     char *err, size_t errlen)
+static int cfg_keyset(struct cfg_buf *b, const char *key, const struct cr_thresh_pubkey *pk,
+		      char *err, size_t errlen)
 {
 	size_t len = CR_THRESH_PUBKEY_BYTES(pk->n);
 	uint8_t *bytes = malloc(len);
 
 	if (bytes == NULL) {
-		kg_seterr(err, errlen, "out of memory");
+		cfg_seterr(err, errlen, "out of memory");
 		return -1;
 	}
 	if (cr_thresh_pubkey_encode(bytes, len, pk) != 0) {
-		kg_seterr(err, errlen, "internal error: the %s key set does not encode", key);
+		cfg_seterr(err, errlen, "internal error: the %s key set does not encode", key);
 		free(bytes);
 		return -1;
 	}
-	kg_printf(b, "%s =\n", key);
+	cfg_printf(b, "%s =\n", key);
 	for (size_t i = 0; i < len; i += 32) {
-		kg_printf(b, "\t");
-		kg_hex(b, bytes + i, len - i < 32 ? len - i : 32);
-		kg_printf(b, "\n");
+		cfg_printf(b, "\t");
+		cfg_hex(b, bytes + i, len - i < 32 ? len - i : 32);
+		cfg_printf(b, "\n");
 	}
 	free(bytes);
 	return 0;
@@ -201,11 +202,11 @@ static int kg_keyset(struct kg_buf *b, const char *key, const struct cr_thresh_p
 int node_keygen_format_ini(const struct node_keygen_opts *o, const struct node_keygen_public *pub,
 			   char **out, char *err, size_t errlen)
 {
-	struct kg_buf b = { 0 };
+	struct cfg_buf b = { 0 };
 	char peer[NODE_HOST_MAX + 16], client[NODE_HOST_MAX + 16], status[NODE_HOST_MAX + 16];
 	struct node_endpoint ep;
 
-	kg_printf(&b,
+	cfg_printf(&b,
 		"; cluster.ini: the configuration of one bft cluster, written by bftkeygen.\n"
 		";\n"
 		"; Every replica and every client reads this same file. It holds no secret: the\n"
@@ -275,49 +276,49 @@ int node_keygen_format_ini(const struct node_keygen_opts *o, const struct node_k
 		NODE_CFG_DEFAULT_STATE_CHUNK_BYTES, NODE_CFG_DEFAULT_STATE_CHUNK_BYTES,
 		NODE_CFG_DEFAULT_HB_BATCH_SIZE, NODE_CFG_DEFAULT_HB_BATCH_SIZE,
 		pub->f + 1, pub->f + 1);
-	if (kg_keyset(&b, "coin_public", pub->coin, err, errlen) != 0)
+	if (cfg_keyset(&b, "coin_public", pub->coin, err, errlen) != 0)
 		goto fail;
-	kg_printf(&b, "; enc_public: threshold encryption of proposals; each replica's share is\n"
-		      "; its enc_share_file.\n");
-	if (kg_keyset(&b, "enc_public", pub->enc, err, errlen) != 0)
+	cfg_printf(&b, "; enc_public: threshold encryption of proposals; each replica's share is\n"
+		       "; its enc_share_file.\n");
+	if (cfg_keyset(&b, "enc_public", pub->enc, err, errlen) != 0)
 		goto fail;
 	for (uint32_t i = 0; i < pub->n; i++) {
-		kg_endpoint(o, i, 0, &ep);
+		cfg_endpoint(o, i, 0, &ep);
 		node_endpoint_format(&ep, peer, sizeof(peer));
-		kg_endpoint(o, i, 1, &ep);
+		cfg_endpoint(o, i, 1, &ep);
 		node_endpoint_format(&ep, client, sizeof(client));
-		kg_endpoint(o, i, 2, &ep);
+		cfg_endpoint(o, i, 2, &ep);
 		node_endpoint_format(&ep, status, sizeof(status));
-		kg_printf(&b, "\n[replica %u]\n", i);
+		cfg_printf(&b, "\n[replica %u]\n", i);
 		if (i == 0)
-			kg_printf(&b, "; peer: host:port for traffic between replicas; client:\n"
-				      "; host:port where clients connect; status: host:port of the\n"
-				      "; HTTP metrics and status endpoint (optional).\n");
-		kg_printf(&b, "peer = %s\nclient = %s\nstatus = %s\n", peer, client, status);
+			cfg_printf(&b, "; peer: host:port for traffic between replicas; client:\n"
+				       "; host:port where clients connect; status: host:port of the\n"
+				       "; HTTP metrics and status endpoint (optional).\n");
+		cfg_printf(&b, "peer = %s\nclient = %s\nstatus = %s\n", peer, client, status);
 		if (i == 0)
-			kg_printf(&b, "; public_key: the replica's Ed25519 public key, 64 hex "
-				      "digits.\n");
-		kg_printf(&b, "public_key = ");
-		kg_hex(&b, pub->replica_pks[i], CR_PK_BYTES);
-		kg_printf(&b, "\n");
+			cfg_printf(&b, "; public_key: the replica's Ed25519 public key, 64 hex "
+				       "digits.\n");
+		cfg_printf(&b, "public_key = ");
+		cfg_hex(&b, pub->replica_pks[i], CR_PK_BYTES);
+		cfg_printf(&b, "\n");
 		if (i == 0)
-			kg_printf(&b, "; Its secret key files (mode 0600): the Ed25519 identity, and\n"
-				      "; its coin and encryption shares (read by hbbft only).\n"
-				      "; Defaults replica-N.key, replica-N.coin, replica-N.enc.\n");
-		kg_printf(&b, "key_file = replica-%u.key\ncoin_share_file = replica-%u.coin\n"
-			      "enc_share_file = replica-%u.enc\n", i, i, i);
+			cfg_printf(&b, "; Its secret key files (mode 0600): the Ed25519 identity, and\n"
+				       "; its coin and encryption shares (read by hbbft only).\n"
+				       "; Defaults replica-N.key, replica-N.coin, replica-N.enc.\n");
+		cfg_printf(&b, "key_file = replica-%u.key\ncoin_share_file = replica-%u.coin\n"
+			       "enc_share_file = replica-%u.enc\n", i, i, i);
 	}
 	for (uint32_t i = 0; i < pub->clients; i++) {
-		kg_printf(&b, "\n[client %u]\n", i);
+		cfg_printf(&b, "\n[client %u]\n", i);
 		if (i == 0)
-			kg_printf(&b, "; public_key: the client's Ed25519 public key; key_file: its\n"
-				      "; secret key file (mode 0600). Default client-N.key.\n");
-		kg_printf(&b, "public_key = ");
-		kg_hex(&b, pub->client_pks[i], CR_PK_BYTES);
-		kg_printf(&b, "\nkey_file = client-%u.key\n", i);
+			cfg_printf(&b, "; public_key: the client's Ed25519 public key; key_file: its\n"
+				       "; secret key file (mode 0600). Default client-N.key.\n");
+		cfg_printf(&b, "public_key = ");
+		cfg_hex(&b, pub->client_pks[i], CR_PK_BYTES);
+		cfg_printf(&b, "\nkey_file = client-%u.key\n", i);
 	}
 	if (b.oom) {
-		kg_seterr(err, errlen, "out of memory");
+		cfg_seterr(err, errlen, "out of memory");
 		goto fail;
 	}
 	*out = b.p;
@@ -331,12 +332,12 @@ fail:
 /* Files */
 
 /* The files this run created, so that a failed run can take them back. */
-struct kg_created {
+struct cfg_created {
 	char **path;
 	size_t count, cap;
 };
 
-static int kg_created_add(struct kg_created *c, const char *path)
+static int cfg_created_add(struct cfg_created *c, const char *path)
 {
 	char *copy;
 
@@ -356,7 +357,7 @@ static int kg_created_add(struct kg_created *c, const char *path)
 	return 0;
 }
 
-static void kg_created_free(struct kg_created *c, bool remove)
+static void cfg_created_free(struct cfg_created *c, bool remove)
 {
 	for (size_t i = 0; i < c->count; i++) {
 		if (remove)
@@ -367,21 +368,28 @@ static void kg_created_free(struct kg_created *c, bool remove)
 	memset(c, 0, sizeof(*c));
 }
 
-/* dir/name into buf. */
-static int kg_path(char *buf, size_t buflen, const char *dir, const char *name, char *err,
-		   size_t errlen)
+/* dir/name into buf ("keys/" and "keys" give the same path). */
+static int cfg_path(char *buf, size_t buflen, const char *dir, const char *name, char *err,
+		    size_t errlen)
 {
-	int n = snprintf(buf, buflen, "%s/%s", dir, name);
+	size_t dlen = strlen(dir);
+	int n;
+
+	while (dlen > 1 && dir[dlen - 1] == '/')
+		dlen--;
+	if (dlen == 1 && dir[0] == '/')
+		dlen = 0; /* "/" + "/" + name would be "//name" */
+	n = snprintf(buf, buflen, "%.*s/%s", (int)dlen, dir, name);
 
 	if (n < 0 || (size_t)n >= buflen) {
-		kg_seterr(err, errlen, "%s: the directory's path is too long", dir);
+		cfg_seterr(err, errlen, "%s: the directory's path is too long", dir);
 		return -1;
 	}
 	return 0;
 }
 
 /* Makes dir, or checks that an existing one may be written into. Sets *made when it made it. */
-static int kg_prepare_dir(const char *dir, bool force, bool *made, char *err, size_t errlen)
+static int cfg_prepare_dir(const char *dir, bool force, bool *made, char *err, size_t errlen)
 {
 	struct stat st;
 	struct dirent *de;
@@ -394,18 +402,18 @@ static int kg_prepare_dir(const char *dir, bool force, bool *made, char *err, si
 		return 0;
 	}
 	if (errno != EEXIST) {
-		kg_seterr(err, errlen, "%s: cannot create the directory: %s", dir, strerror(errno));
+		cfg_seterr(err, errlen, "%s: cannot create the directory: %s", dir, strerror(errno));
 		return -1;
 	}
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		kg_seterr(err, errlen, "%s: exists and is not a directory", dir);
+		cfg_seterr(err, errlen, "%s: exists and is not a directory", dir);
 		return -1;
 	}
 	if (force)
 		return 0;
 	d = opendir(dir);
 	if (d == NULL) {
-		kg_seterr(err, errlen, "%s: cannot read the directory: %s", dir, strerror(errno));
+		cfg_seterr(err, errlen, "%s: cannot read the directory: %s", dir, strerror(errno));
 		return -1;
 	}
 	/* Hidden files and README.md do not count: keys/, the default home of key material, has
@@ -413,9 +421,9 @@ static int kg_prepare_dir(const char *dir, bool force, bool *made, char *err, si
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || strcmp(de->d_name, "README.md") == 0)
 			continue;
-		kg_seterr(err, errlen, "%s is not empty (it holds %.64s); refusing to overwrite key "
-			  "material there (--force replaces the files a key generation writes)", dir,
-			  de->d_name);
+		cfg_seterr(err, errlen, "%s is not empty (it holds %.64s); refusing to overwrite key "
+			   "material there (--force replaces the files a key generation writes)", dir,
+			   de->d_name);
 		closedir(d);
 		return -1;
 	}
@@ -426,8 +434,8 @@ static int kg_prepare_dir(const char *dir, bool force, bool *made, char *err, si
 /* Writes a public file (cluster.ini) the way cr_keyfile writes keys: a temporary file, fsynced,
  * then linked into place (or, with force, renamed over the old one), then the directory
  * fsynced, so that a crash leaves the old file or the whole new one. */
-static int kg_write_public(const char *dir, const char *name, const char *text, size_t len,
-			   bool force, struct kg_created *created, char *err, size_t errlen)
+static int cfg_write_public(const char *dir, const char *name, const char *text, size_t len,
+			    bool force, struct cfg_created *created, char *err, size_t errlen)
 {
 	char path[NODE_CONFIG_PATH_MAX + 1], tmp[NODE_CONFIG_PATH_MAX + 1], tmpname[64];
 	size_t off = 0;
@@ -435,14 +443,14 @@ static int kg_write_public(const char *dir, const char *name, const char *text, 
 	int fd, dfd;
 
 	snprintf(tmpname, sizeof(tmpname), ".%s.tmp-XXXXXX", name);
-	if (kg_path(path, sizeof(path), dir, name, err, errlen) != 0 ||
-	    kg_path(tmp, sizeof(tmp), dir, tmpname, err, errlen) != 0)
+	if (cfg_path(path, sizeof(path), dir, name, err, errlen) != 0 ||
+	    cfg_path(tmp, sizeof(tmp), dir, tmpname, err, errlen) != 0)
 		return -1;
 	existed = access(path, F_OK) == 0;
 	fd = mkstemp(tmp);
 	if (fd < 0) {
-		kg_seterr(err, errlen, "%s: cannot create a temporary file: %s", path,
-			  strerror(errno));
+		cfg_seterr(err, errlen, "%s: cannot create a temporary file: %s", path,
+			   strerror(errno));
 		return -1;
 	}
 	/* Public: every replica and client reads it. mkstemp made it 0600. */
@@ -470,8 +478,8 @@ static int kg_write_public(const char *dir, const char *name, const char *text, 
 	} else {
 		if (link(tmp, path) != 0) {
 			if (errno == EEXIST) {
-				kg_seterr(err, errlen, "%s: already exists; refusing to overwrite it",
-					  path);
+				cfg_seterr(err, errlen, "%s: already exists; refusing to overwrite it",
+					   path);
 				(void)unlink(tmp);
 				return -1;
 			}
@@ -479,14 +487,14 @@ static int kg_write_public(const char *dir, const char *name, const char *text, 
 		}
 		(void)unlink(tmp);
 	}
-	if (!existed && kg_created_add(created, path) != 0) {
-		kg_seterr(err, errlen, "out of memory");
+	if (!existed && cfg_created_add(created, path) != 0) {
+		cfg_seterr(err, errlen, "out of memory");
 		return -1;
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) != 0) {
-		kg_seterr(err, errlen, "%s: written, but syncing its directory failed: %s", path,
-			  strerror(errno));
+		cfg_seterr(err, errlen, "%s: written, but syncing its directory failed: %s", path,
+			   strerror(errno));
 		if (dfd >= 0)
 			close(dfd);
 		return -1;
@@ -494,7 +502,7 @@ static int kg_write_public(const char *dir, const char *name, const char *text, 
 	close(dfd);
 	return 0;
 io_fail:
-	kg_seterr(err, errlen, "%s: cannot write: %s", path, strerror(errno));
+	cfg_seterr(err, errlen, "%s: cannot write: %s", path, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	(void)unlink(tmp);
@@ -502,9 +510,9 @@ io_fail:
 }
 
 /* Generates and writes one Ed25519 identity; its public half goes to pk. */
-static int kg_identity(const char *dir, const char *name, enum cr_key_role role, uint32_t id,
-		       unsigned flags, uint8_t pk[CR_PK_BYTES], struct kg_created *created,
-		       char *err, size_t errlen)
+static int cfg_identity(const char *dir, const char *name, enum cr_key_role role, uint32_t id,
+			unsigned flags, uint8_t pk[CR_PK_BYTES], struct cfg_created *created,
+			char *err, size_t errlen)
 {
 	char path[NODE_CONFIG_PATH_MAX + 1];
 	struct cr_key_id kid = { .role = role, .num = id };
@@ -512,19 +520,19 @@ static int kg_identity(const char *dir, const char *name, enum cr_key_role role,
 	bool existed;
 	int rc;
 
-	if (kg_path(path, sizeof(path), dir, name, err, errlen) != 0)
+	if (cfg_path(path, sizeof(path), dir, name, err, errlen) != 0)
 		return -1;
 	if (cr_identity_generate(&ident) != 0) {
-		kg_seterr(err, errlen, "cannot generate a key (libsodium unusable or secure memory "
-			  "exhausted)");
+		cfg_seterr(err, errlen, "cannot generate a key (libsodium unusable or secure memory "
+			   "exhausted)");
 		return -1;
 	}
 	existed = access(path, F_OK) == 0;
 	rc = cr_keyfile_write_identity(path, &kid, &ident, flags, err, errlen);
 	if (rc == 0) {
 		memcpy(pk, ident.pk, CR_PK_BYTES);
-		if (!existed && kg_created_add(created, path) != 0) {
-			kg_seterr(err, errlen, "out of memory");
+		if (!existed && cfg_created_add(created, path) != 0) {
+			cfg_seterr(err, errlen, "out of memory");
 			rc = -1;
 		}
 	}
@@ -533,9 +541,9 @@ static int kg_identity(const char *dir, const char *name, enum cr_key_role role,
 }
 
 /* Deals one key set and writes each replica's share ("replica-N.coin", "replica-N.enc"). */
-static int kg_keyset_deal(const char *dir, uint32_t n, uint32_t f, enum cr_thresh_purpose purpose,
-			  unsigned flags, struct cr_thresh_pubkey *pk, struct kg_created *created,
-			  char *err, size_t errlen)
+static int cfg_keyset_deal(const char *dir, uint32_t n, uint32_t f,
+			   enum cr_thresh_purpose purpose, unsigned flags, struct cr_thresh_pubkey *pk,
+			   struct cfg_created *created, char *err, size_t errlen)
 {
 	enum cr_key_kind kind = purpose == CR_THRESH_COIN ? CR_KEY_COIN_SHARE : CR_KEY_ENC_SHARE;
 	const char *tag = purpose == CR_THRESH_COIN ? "coin" : "enc";
@@ -545,12 +553,12 @@ static int kg_keyset_deal(const char *dir, uint32_t n, uint32_t f, enum cr_thres
 
 	/* The shares are the secret of the whole key set: keep them in guarded memory. */
 	if (cr_secret_alloc(&mem, (size_t)n * sizeof(struct cr_thresh_share)) != 0) {
-		kg_seterr(err, errlen, "out of secure memory");
+		cfg_seterr(err, errlen, "out of secure memory");
 		return -1;
 	}
 	shares = (struct cr_thresh_share *)(void *)mem.p;
 	if (cr_dealer_deal_random(pk, shares, n, f, purpose) != 0) {
-		kg_seterr(err, errlen, "cannot deal the %s key set", tag);
+		cfg_seterr(err, errlen, "cannot deal the %s key set", tag);
 		goto out;
 	}
 	for (uint32_t i = 0; i < n; i++) {
@@ -559,14 +567,14 @@ static int kg_keyset_deal(const char *dir, uint32_t n, uint32_t f, enum cr_thres
 		bool existed;
 
 		snprintf(name, sizeof(name), "replica-%u.%s", i, tag);
-		if (kg_path(path, sizeof(path), dir, name, err, errlen) != 0)
+		if (cfg_path(path, sizeof(path), dir, name, err, errlen) != 0)
 			goto out;
 		existed = access(path, F_OK) == 0;
 		if (cr_keyfile_write_secret(path, kind, &kid, shares[i].x, sizeof(shares[i].x),
 					    flags, err, errlen) != 0)
 			goto out;
-		if (!existed && kg_created_add(created, path) != 0) {
-			kg_seterr(err, errlen, "out of memory");
+		if (!existed && cfg_created_add(created, path) != 0) {
+			cfg_seterr(err, errlen, "out of memory");
 			goto out;
 		}
 	}
@@ -578,7 +586,7 @@ out:
 
 int node_keygen_run(const struct node_keygen_opts *o, char *err, size_t errlen)
 {
-	struct kg_created created = { 0 };
+	struct cfg_created created = { 0 };
 	struct cr_thresh_pubkey coin, enc;
 	struct node_keygen_public pub;
 	uint8_t (*rpk)[CR_PK_BYTES] = NULL, (*cpk)[CR_PK_BYTES] = NULL;
@@ -589,54 +597,54 @@ int node_keygen_run(const struct node_keygen_opts *o, char *err, size_t errlen)
 	int rc = -1;
 
 	if (o == NULL) {
-		kg_seterr(err, errlen, "internal error: no options");
+		cfg_seterr(err, errlen, "internal error: no options");
 		return -1;
 	}
 	if (node_keygen_resolve(o, &n, &f, err, errlen) != 0)
 		return -1;
-	if (kg_prepare_dir(o->out_dir, o->force, &made, err, errlen) != 0)
+	if (cfg_prepare_dir(o->out_dir, o->force, &made, err, errlen) != 0)
 		return -1;
 	flags = o->force ? CR_KEYFILE_FORCE : 0u;
 	rpk = calloc(n, CR_PK_BYTES);
 	cpk = calloc(o->clients ? o->clients : 1, CR_PK_BYTES);
 	if (rpk == NULL || cpk == NULL) {
-		kg_seterr(err, errlen, "out of memory");
+		cfg_seterr(err, errlen, "out of memory");
 		goto out;
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		char name[64];
 
 		snprintf(name, sizeof(name), "replica-%u.key", i);
-		if (kg_identity(o->out_dir, name, CR_KEY_REPLICA, i, flags, rpk[i], &created, err,
-				errlen) != 0)
+		if (cfg_identity(o->out_dir, name, CR_KEY_REPLICA, i, flags, rpk[i], &created, err,
+				 errlen) != 0)
 			goto out;
 	}
 	for (uint32_t i = 0; i < o->clients; i++) {
 		char name[64];
 
 		snprintf(name, sizeof(name), "client-%u.key", i);
-		if (kg_identity(o->out_dir, name, CR_KEY_CLIENT, i, flags, cpk[i], &created, err,
-				errlen) != 0)
+		if (cfg_identity(o->out_dir, name, CR_KEY_CLIENT, i, flags, cpk[i], &created, err,
+				 errlen) != 0)
 			goto out;
 	}
 	/* Two independent key sets (cr_dealer.h): a coin share must never decrypt, nor a
 	 * decryption share flip the coin. */
-	if (kg_keyset_deal(o->out_dir, n, f, CR_THRESH_COIN, flags, &coin, &created, err,
-			   errlen) != 0 ||
-	    kg_keyset_deal(o->out_dir, n, f, CR_THRESH_ENC, flags, &enc, &created, err,
-			   errlen) != 0)
+	if (cfg_keyset_deal(o->out_dir, n, f, CR_THRESH_COIN, flags, &coin, &created, err,
+			    errlen) != 0 ||
+	    cfg_keyset_deal(o->out_dir, n, f, CR_THRESH_ENC, flags, &enc, &created, err,
+			    errlen) != 0)
 		goto out;
 	pub = (struct node_keygen_public){ .n = n, .f = f, .clients = o->clients,
 					   .replica_pks = (const uint8_t (*)[CR_PK_BYTES])rpk,
 					   .client_pks = (const uint8_t (*)[CR_PK_BYTES])cpk,
 					   .coin = &coin, .enc = &enc };
 	if (node_keygen_format_ini(o, &pub, &ini, err, errlen) != 0 ||
-	    kg_write_public(o->out_dir, "cluster.ini", ini, strlen(ini), o->force, &created, err,
-			    errlen) != 0)
+	    cfg_write_public(o->out_dir, "cluster.ini", ini, strlen(ini), o->force, &created, err,
+			     errlen) != 0)
 		goto out;
 	rc = 0;
 out:
-	kg_created_free(&created, rc != 0);
+	cfg_created_free(&created, rc != 0);
 	if (rc != 0 && made)
 		(void)rmdir(o->out_dir);
 	free(ini);

@@ -3,10 +3,10 @@
  * directory that the group teardown removes: files and modes, refusing to overwrite, refusing
  * a cluster that cannot work, exit codes, --help, and that no secret reaches its output.
  *
- * Which binary: $BFTKEYGEN if set; else <build>/bin/bftkeygen next to this test's build tree
- * (build/asan/bin, build/clang/bin); else bin/bftkeygen at the top of the source tree (the
- * default build). When none exists (`make asan` alone does not build the programs), every test
- * is skipped with a note rather than failing.
+ * Which binary: $BFTKEYGEN if set; else the newer of <build>/bin/bftkeygen (build/asan/bin,
+ * build/clang/bin) and bin/bftkeygen at the top of the source tree (the default build). When
+ * there is none, or it is older than the key generator's sources (`make asan` alone builds no
+ * program), every test is skipped with a note rather than testing the wrong code.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,11 +34,16 @@ static bool have_bin;
 /* ---------------------------------------------------------------------------------------- */
 /* Finding the program */
 
-static bool is_exec(const char *path)
+static char why_skip[PATH_MAX + 128];
+
+/* The modification time of an executable regular file at path, or -1 when there is none. */
+static long long exec_mtime(const char *path)
 {
 	struct stat st;
 
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || access(path, X_OK) != 0)
+		return -1;
+	return (long long)st.st_mtime;
 }
 
 /* Strips the last path component of p in place; false when there is none left. */
@@ -52,17 +57,26 @@ static bool up(char *p)
 	return true;
 }
 
+/* Picks the binary to test. `make asan` and `make test-unit` do not rebuild the programs, so a
+ * binary may be older than the code it is supposed to run: take the newest candidate, and skip
+ * (saying why) rather than test a binary older than the key generator's sources. */
 static void find_bin(void)
 {
+	static const char *const sources[] = { "node/bftkeygen.c", "node/keygen.c",
+					       "node/keygen.h", "node/config.c", "node/config.h" };
 	const char *env = getenv("BFTKEYGEN");
-	char exe[PATH_MAX], probe[PATH_MAX + 64];
+	char exe[PATH_MAX], root[PATH_MAX], probe[PATH_MAX + 64];
+	long long best = -1, t;
 	ssize_t n;
 
 	if (env != NULL && env[0] != '\0') {
 		snprintf(bin, sizeof(bin), "%s", env);
-		have_bin = is_exec(bin);
+		have_bin = exec_mtime(bin) >= 0;
+		snprintf(why_skip, sizeof(why_skip), "BFTKEYGEN=%s is not an executable", env);
 		return;
 	}
+	snprintf(why_skip, sizeof(why_skip), "no bftkeygen binary found (build it with `make`, or "
+		 "set BFTKEYGEN)");
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n <= 0)
 		return;
@@ -71,26 +85,38 @@ static void find_bin(void)
 	if (!up(exe) || !up(exe) || !up(exe))
 		return;
 	snprintf(probe, sizeof(probe), "%s/bin/bftkeygen", exe);
-	if (is_exec(probe)) {
+	if ((t = exec_mtime(probe)) > best) {
+		best = t;
 		snprintf(bin, sizeof(bin), "%s", probe);
-		have_bin = true;
-		return;
 	}
-	/* Up to the source tree: the directory that has the Makefile and the program's source. */
+	/* Up to the source tree: the directory with the Makefile and the program's source. */
+	snprintf(root, sizeof(root), "%s", exe);
 	do {
 		char mk[PATH_MAX + 64], src[PATH_MAX + 64];
 
-		snprintf(mk, sizeof(mk), "%s/Makefile", exe);
-		snprintf(src, sizeof(src), "%s/node/bftkeygen.c", exe);
-		if (access(mk, F_OK) == 0 && access(src, F_OK) == 0) {
-			snprintf(probe, sizeof(probe), "%s/bin/bftkeygen", exe);
-			if (is_exec(probe)) {
-				snprintf(bin, sizeof(bin), "%s", probe);
-				have_bin = true;
-			}
+		snprintf(mk, sizeof(mk), "%s/Makefile", root);
+		snprintf(src, sizeof(src), "%s/node/bftkeygen.c", root);
+		if (access(mk, F_OK) == 0 && access(src, F_OK) == 0)
+			break;
+	} while (up(root));
+	snprintf(probe, sizeof(probe), "%s/bin/bftkeygen", root);
+	if ((t = exec_mtime(probe)) > best) {
+		best = t;
+		snprintf(bin, sizeof(bin), "%s", probe);
+	}
+	if (best < 0)
+		return;
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		struct stat st;
+
+		snprintf(probe, sizeof(probe), "%s/%s", root, sources[i]);
+		if (stat(probe, &st) == 0 && (long long)st.st_mtime > best) {
+			snprintf(why_skip, sizeof(why_skip), "%s is older than %s (run `make`)", bin,
+				 sources[i]);
 			return;
 		}
-	} while (up(exe));
+	}
+	have_bin = true;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -219,8 +245,7 @@ static int group_setup(void **state)
 	(void)state;
 	find_bin();
 	if (!have_bin)
-		fprintf(stderr, "test_bftkeygen: no bftkeygen binary found (build it with `make`, "
-			"or set BFTKEYGEN); skipping\n");
+		fprintf(stderr, "test_bftkeygen: %s; skipping\n", why_skip);
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_bftkeygen.XXXXXX");
 	return mkdtemp(tmpdir) == NULL ? -1 : 0;
 }
