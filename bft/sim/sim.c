@@ -17,6 +17,7 @@
 #define TRACE_RING 1024u      /* entries kept for the failure report */
 #define TRACE_PRINT 30u       /* entries printed */
 #define VCACHE_BITS 14u       /* signature-verification memo: 16384 entries */
+#define SIM_RECORD_BYTES_MAX (64u << 20) /* persisted bytes kept per replica */
 
 /* A refcounted byte string: one message sent to all replicas is one allocation. */
 struct sim_buf {
@@ -60,7 +61,7 @@ struct sim_replica {
 	bool faulty;
 	uint64_t timer_at;
 	struct bft_record *recs;
-	size_t nrecs, recs_cap;
+	size_t nrecs, recs_cap, rec_bytes;
 };
 
 struct sim_pending {
@@ -495,6 +496,14 @@ static void keep_records(struct sim *s, struct sim_replica *r)
 		struct bft_record *rec = &s->out.records[i];
 		uint8_t *copy;
 
+		s->st.records++;
+		/* A run that persists more than this is stuck in a loop; keeping it all would only
+		 * turn a liveness failure into an out-of-memory kill. */
+		if (r->rec_bytes + rec->len > SIM_RECORD_BYTES_MAX) {
+			s->st.records_not_kept++;
+			continue;
+		}
+
 		if (r->nrecs == r->recs_cap) {
 			size_t ncap = r->recs_cap == 0 ? 64 : r->recs_cap * 2;
 			struct bft_record *v = realloc(r->recs, ncap * sizeof(*v));
@@ -515,7 +524,7 @@ static void keep_records(struct sim *s, struct sim_replica *r)
 			memcpy(copy, rec->bytes, rec->len);
 		r->recs[r->nrecs++] = (struct bft_record){
 			.kind = rec->kind, .seq = rec->seq, .bytes = copy, .len = rec->len};
-		s->st.records++;
+		r->rec_bytes += rec->len;
 	}
 }
 
@@ -1108,11 +1117,12 @@ void sim_print_report(const struct sim *s, FILE *f)
 		if (c->engine->status != NULL)
 			c->engine->status(s->rep[i].engine, &es);
 		fprintf(f, "replica %u%s: view %" PRIu64 "%s, executed %" PRIu64 ", window (%"
-			PRIu64 ", %" PRIu64 "], %" PRIu64 " view changes, %" PRIu64
-			" state transfers, app position %" PRIu64 "\n", i,
-			s->rep[i].faulty ? " (byzantine)" : "", es.view,
+			PRIu64 ", %" PRIu64 "], next seq %" PRIu64 ", %u pending, %" PRIu64
+			" view changes, %" PRIu64 " state transfers, app position %" PRIu64
+			", timer %" PRIu64 "\n", i, s->rep[i].faulty ? " (byzantine)" : "", es.view,
 			es.view_active ? "" : " (changing)", es.last_executed, es.low, es.high,
-			es.view_changes, es.state_transfers, sim_app_position(s->rep[i].app));
+			es.next_seq, es.pending, es.view_changes, es.state_transfers,
+			sim_app_position(s->rep[i].app), s->rep[i].timer_at);
 	}
 	for (uint32_t j = 0; j < c->nclients; j++)
 		fprintf(f, "client %u: %u submitted, %u completed, %u in flight, view %" PRIu64

@@ -73,6 +73,8 @@ struct sim_engine_status {
 	bft_view view;
 	bool view_active;
 	bft_seq last_executed, low, high;
+	bft_seq next_seq;             /* the next sequence number a primary would assign */
+	uint32_t pending;             /* requests queued, not yet ordered */
 	uint64_t view_changes, state_transfers;
 };
 
@@ -162,6 +164,7 @@ struct sim_stats {
 	uint64_t client_rejected[BFT_ERR_COUNT];   /* bft_client_on_frame results other than OK */
 	uint64_t submitted, completed, readonly_completed, readonly_fallbacks, retransmissions;
 	uint64_t records;                          /* persisted records (durable at once) */
+	uint64_t records_not_kept;                 /* beyond 64 MiB per replica: not stored */
 	bft_seq max_committed;                     /* highest seq committed by a correct replica */
 	bft_view max_view;                         /* highest view of a correct replica at the end */
 	uint64_t view_changes;                     /* summed over correct replicas */
@@ -187,7 +190,8 @@ void sim_get_stats(const struct sim *s, struct sim_stats *st);
 void sim_print_report(const struct sim *s, FILE *f);
 /** Replica i's engine (for status and tests). */
 void *sim_engine(const struct sim *s, uint32_t i);
-/** The records replica i persisted so far, in order (a later restart test replays these). */
+/** The records replica i persisted so far, in order (a later restart test replays these);
+ *  at most 64 MiB of them per replica (stats.records_not_kept counts the rest). */
 const struct bft_record *sim_records(const struct sim *s, uint32_t i, size_t *n);
 
 /**

@@ -53,6 +53,8 @@ static void pbft_sim_status(const void *engine, struct sim_engine_status *st)
 	st->last_executed = ps.last_executed;
 	st->low = ps.low;
 	st->high = ps.high;
+	st->next_seq = ps.next_seq;
+	st->pending = ps.pending;
 	st->view_changes = ps.view_changes;
 	st->state_transfers = ps.state_transfers;
 }
