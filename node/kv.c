@@ -4,12 +4,11 @@
  * Layout of the state:
  *   - Each key lives in one record: varint key length, key, then varints value length, version,
  *     mod_rev, mod_rev - create_rev (usually 0: most keys are written once) and lease (usually
- *     0), then the value.
- *     Varints keep the per-key overhead near 7 bytes for ordinary keys (a 16-byte key with a
- *     64-byte value takes 88 bytes); a record is never changed in place (a write builds a new one), which is
- *     what makes undo simple. Records up to KV_SLAB_MAX bytes come from the store's own slabs
- *     in 4-byte size classes (glibc would round an 87-byte record up to a 96-byte chunk and an
- *     89-byte one to 112); larger ones from malloc.
+ *     0), then the value. Varints keep the per-key overhead near 8 bytes for ordinary keys (a
+ *     16-byte key with a 64-byte value takes 88 bytes). A record is never changed in place (a
+ *     write builds a new one), which is what makes undo simple. Records up to KV_SLAB_MAX bytes
+ *     come from the store's own slabs in 4-byte size classes (glibc would round an 88-byte
+ *     record up to a 96-byte chunk and an 89-byte one to 112); larger ones from malloc.
  *   - An ordered index: a B-tree (Bayer & McCreight; deletion as in CLRS ch. 18, done bottom-up)
  *     of record pointers, up to KV_BT_MAX per node, each with a 2-byte key hint (struct
  *     kv_node). A B-tree rather than a binary tree because it costs about 11 bytes per key
@@ -17,6 +16,9 @@
  *     node sit together in one or two cache lines. No Debian library fit:
  *     GLib's GTree costs a 40-byte node per key plus separate key and value allocations and
  *     aborts on allocation failure; libjudy's ordered maps take NUL-terminated strings only.
+ *   - A second B-tree, the lease index, holds one record per leased key, keyed by lease id and
+ *     key, so that revoking a lease finds its keys without a scan. The lease table itself is a
+ *     small array sorted by id (ids only grow, so grants append).
  *   - Nothing about the layout reaches a result or a snapshot: both are written from the
  *     records in key order, so replicas agree however their allocators behave.
  *
