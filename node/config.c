@@ -364,6 +364,12 @@ static const struct cfg_key cfg_threshold_keys[TK_COUNT] = {
 	[TK_ENC] = { "enc_public", CFG_HEX, TK_ENC, 0, 0, true },
 };
 
+/* struct cfg_sec records a line per key of a section: every table must fit it. */
+_Static_assert(CK_COUNT <= CFG_KEYS_MAX && RK_COUNT <= CFG_KEYS_MAX &&
+	       LK_COUNT <= CFG_KEYS_MAX && TK_COUNT <= CFG_KEYS_MAX, "raise CFG_KEYS_MAX");
+_Static_assert(NODE_CONFIG_REPLICAS_MAX == CR_THRESH_N_MAX,
+	       "a replica limit above the threshold key sets' would accept unusable clusters");
+
 /* Hex digits a key set can take: two per byte of the largest encoding. */
 #define CFG_HEX_MAX (2u * CR_THRESH_PUBKEY_BYTES_MAX)
 
