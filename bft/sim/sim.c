@@ -44,6 +44,9 @@ enum trace_what {
 struct trace_entry {
 	uint64_t at;
 	uint64_t arg;             /* seq (COMMIT), reqid (SUBMIT, DONE), deadline (TIMER) */
+	uint64_t m1, m2;          /* a delivered message's view/seq/... (see trace_args) */
+	uint32_t m3;
+	bool has_m;
 	uint32_t from, to, len;
 	uint8_t what, type;
 	int16_t verdict;          /* step / on_frame result */
@@ -280,17 +283,112 @@ static void node_name(const struct sim *s, uint32_t node, char out[16])
 		snprintf(out, 16, "c%u", node - s->cfg.n);
 }
 
+/* The fields of a decoded message worth seeing in a trace line. */
+static void trace_args(struct trace_entry *t, const struct bft_msg *m)
+{
+	t->has_m = true;
+	t->m1 = t->m2 = 0;
+	t->m3 = 0;
+	switch (m->type) {
+	case BFT_MSG_REQUEST:
+		t->m1 = m->sender;
+		t->m2 = m->u.request.reqid;
+		t->m3 = m->u.request.flags;
+		break;
+	case BFT_MSG_REPLY:
+		t->m1 = m->u.reply.view;
+		t->m2 = m->u.reply.reqid;
+		break;
+	case BFT_MSG_CHECKPOINT:
+		t->m2 = m->u.checkpoint.seq;
+		break;
+	case BFT_MSG_PREPREPARE:
+		t->m1 = m->u.preprepare.view;
+		t->m2 = m->u.preprepare.seq;
+		t->m3 = m->u.preprepare.nrequests;
+		break;
+	case BFT_MSG_PREPARE:
+	case BFT_MSG_COMMIT:
+		t->m1 = m->u.phase.view;
+		t->m2 = m->u.phase.seq;
+		break;
+	case BFT_MSG_VIEWCHANGE:
+		t->m1 = m->u.viewchange.view;
+		t->m2 = m->u.viewchange.stable_seq;
+		t->m3 = m->u.viewchange.nprepared;
+		break;
+	case BFT_MSG_NEWVIEW:
+		t->m1 = m->u.newview.view;
+		t->m3 = m->u.newview.no;
+		break;
+	case BFT_MSG_FETCH:
+		t->m1 = m->u.fetch.kind;
+		t->m2 = m->u.fetch.seq;
+		t->m3 = m->u.fetch.index;
+		break;
+	case BFT_MSG_STATE:
+		t->m2 = m->u.state.seq;
+		t->m3 = m->u.state.index;
+		break;
+	default:
+		t->has_m = false;
+	}
+}
+
+static void trace_args_print(const struct trace_entry *t, char *out, size_t len)
+{
+	out[0] = '\0';
+	if (!t->has_m)
+		return;
+	switch (t->type) {
+	case BFT_MSG_REQUEST:
+		snprintf(out, len, " c%" PRIu64 " #%" PRIu64 "%s", t->m1, t->m2,
+			 (t->m3 & BFT_REQ_READONLY) != 0 ? " ro" : "");
+		break;
+	case BFT_MSG_REPLY:
+		snprintf(out, len, " v%" PRIu64 " #%" PRIu64, t->m1, t->m2);
+		break;
+	case BFT_MSG_CHECKPOINT:
+		snprintf(out, len, " s%" PRIu64, t->m2);
+		break;
+	case BFT_MSG_PREPREPARE:
+		snprintf(out, len, " v%" PRIu64 " s%" PRIu64 " (%u req)", t->m1, t->m2, t->m3);
+		break;
+	case BFT_MSG_PREPARE:
+	case BFT_MSG_COMMIT:
+		snprintf(out, len, " v%" PRIu64 " s%" PRIu64, t->m1, t->m2);
+		break;
+	case BFT_MSG_VIEWCHANGE:
+		snprintf(out, len, " v%" PRIu64 " stable s%" PRIu64 " (%u prepared)", t->m1, t->m2,
+			 t->m3);
+		break;
+	case BFT_MSG_NEWVIEW:
+		snprintf(out, len, " v%" PRIu64 " (%u in O)", t->m1, t->m3);
+		break;
+	case BFT_MSG_FETCH:
+		snprintf(out, len, " %s s%" PRIu64 " i%u", t->m1 == BFT_FETCH_LOG ? "log" : "state",
+			 t->m2, t->m3);
+		break;
+	case BFT_MSG_STATE:
+		snprintf(out, len, " s%" PRIu64 " chunk %u", t->m2, t->m3);
+		break;
+	default:
+		break;
+	}
+}
+
 static void trace_print(const struct sim *s, const struct trace_entry *t, FILE *f)
 {
-	char a[16], b[16];
+	char a[16], b[16], args[96];
 
 	node_name(s, t->from, a);
 	node_name(s, t->to, b);
+	trace_args_print(t, args, sizeof(args));
 	fprintf(f, "  t=%7" PRIu64 " ", t->at);
 	switch (t->what) {
 	case TR_DELIVER:
-		fprintf(f, "deliver %s -> %s %s (%u B): %s\n", a, b, type_name(t->type), t->len,
-			t->verdict == 0 ? "ok" : bft_err_name((enum bft_err)t->verdict));
+		fprintf(f, "deliver %s -> %s %s%s (%u B): %s\n", a, b, type_name(t->type), args,
+			t->len, t->verdict == 0 ? "ok" : bft_err_name((enum bft_err)t->verdict));
 		break;
 	case TR_DROP:
 		fprintf(f, "drop    %s -> %s %s (%u B)\n", a, b, type_name(t->type), t->len);
@@ -332,10 +430,13 @@ static void trace_print(const struct sim *s, const struct trace_entry *t, FILE *
 }
 
 static void trace(struct sim *s, uint8_t what, uint32_t from, uint32_t to,
-		  const struct sim_buf *b, int verdict, uint64_t arg)
+		  const struct sim_buf *b, int verdict, uint64_t arg, const struct bft_msg *m)
 {
 	struct trace_entry *t = &s->trace[s->ntrace++ % TRACE_RING];
 
+	t->has_m = false;
+	if (m != NULL)
+		trace_args(t, m);
 	t->at = s->now;
 	t->what = what;
 	t->from = from;
@@ -398,18 +499,18 @@ static void net_send(struct sim *s, uint32_t from, uint32_t to, struct sim_buf *
 	s->st.sent++;
 	if (cut(s, from, to)) {
 		s->st.partitioned++;
-		trace(s, TR_CUT, from, to, b, 0, 0);
+		trace(s, TR_CUT, from, to, b, 0, 0, NULL);
 		return;
 	}
 	if (faults && sim_rng_chance(&s->rng, s->cfg.drop_rate)) {
 		s->st.dropped++;
-		trace(s, TR_DROP, from, to, b, 0, 0);
+		trace(s, TR_DROP, from, to, b, 0, 0, NULL);
 		return;
 	}
 	schedule_delivery(s, from, to, b, faults);
 	if (faults && sim_rng_chance(&s->rng, s->cfg.dup_rate)) {
 		s->st.duplicated++;
-		trace(s, TR_DUP, from, to, b, 0, 0);
+		trace(s, TR_DUP, from, to, b, 0, 0, NULL);
 		schedule_delivery(s, from, to, b, faults);
 	}
 }
@@ -543,16 +644,16 @@ static void replica_step(struct sim *s, uint32_t i, const struct bft_event *ev,
 	if (e != BFT_OK && (unsigned)e < BFT_ERR_COUNT)
 		s->st.engine_rejected[e]++;
 	if (ev->type == BFT_EV_MESSAGE)
-		trace(s, TR_DELIVER, from, i, in, (int)e, 0);
+		trace(s, TR_DELIVER, from, i, in, (int)e, 0, ev->msg);
 	else
-		trace(s, TR_TIMER, i, i, NULL, (int)e, ev->now_ms);
+		trace(s, TR_TIMER, i, i, NULL, (int)e, ev->now_ms, NULL);
 	keep_records(s, r);
 	for (size_t k = 0; k < s->out.ncommitted; k++) {
 		const struct bft_committed *c = &s->out.committed[k];
 
 		if (r->faulty)
 			continue;
-		trace(s, TR_COMMIT, i, i, NULL, 0, c->seq);
+		trace(s, TR_COMMIT, i, i, NULL, 0, c->seq, NULL);
 		if (c->seq > s->st.max_committed)
 			s->st.max_committed = c->seq;
 		(void)sim_check_commit(s->ck, i, c->seq, c->digest);
@@ -586,7 +687,7 @@ static void deliver_to_replica(struct sim *s, uint32_t from, uint32_t i, struct 
 	e = wire_decode(&s->limits, b->p, b->len, &m);
 	if (e != BFT_OK) {
 		s->st.decode_failed++;
-		trace(s, TR_BADFRAME, from, i, b, (int)e, 0);
+		trace(s, TR_BADFRAME, from, i, b, (int)e, 0, NULL);
 		return;
 	}
 	/* The key is the claimed sender's: a client's for a REQUEST (which replicas also relay to
@@ -594,7 +695,7 @@ static void deliver_to_replica(struct sim *s, uint32_t from, uint32_t i, struct 
 	pk = m.type == BFT_MSG_REQUEST ? s->client_pks[m.sender] : s->replica_pks[m.sender];
 	if (!verify(s, &m, pk)) {
 		s->st.verify_failed++;
-		trace(s, TR_BADSIG, from, i, b, 0, 0);
+		trace(s, TR_BADSIG, from, i, b, 0, 0, NULL);
 		wire_msg_free(&m);
 		return;
 	}
@@ -673,7 +774,7 @@ static void client_submit(struct sim *s, uint32_t j)
 						     .counter = counter};
 		c->submitted++;
 		s->st.submitted++;
-		trace(s, TR_SUBMIT, s->cfg.n + j, s->cfg.n + j, NULL, 0, reqid);
+		trace(s, TR_SUBMIT, s->cfg.n + j, s->cfg.n + j, NULL, 0, reqid, NULL);
 		send_out(s, s->cfg.n + j);
 	}
 	client_arm(s, j);
@@ -695,7 +796,7 @@ static void client_drain(struct sim *s, uint32_t j)
 				       res.reqid);
 			return;
 		}
-		trace(s, TR_DONE, s->cfg.n + j, s->cfg.n + j, NULL, 0, res.reqid);
+		trace(s, TR_DONE, s->cfg.n + j, s->cfg.n + j, NULL, 0, res.reqid, NULL);
 		(void)sim_check_result(s->ck, j, c->pend[slot].counter, res.result.p,
 				       res.result.len);
 		c->pend[slot].used = false;
@@ -717,7 +818,7 @@ static void deliver_to_client(struct sim *s, uint32_t from, uint32_t j, struct s
 	e = bft_client_on_frame(s->cli[j].c, s->now, from, b->p, b->len);
 	if (e != BFT_OK && (unsigned)e < BFT_ERR_COUNT)
 		s->st.client_rejected[e]++;
-	trace(s, TR_DELIVER, from, s->cfg.n + j, b, (int)e, 0);
+	trace(s, TR_DELIVER, from, s->cfg.n + j, b, (int)e, 0, NULL);
 	client_drain(s, j);
 	client_arm(s, j);
 }
@@ -726,7 +827,7 @@ static void client_timer(struct sim *s, uint32_t j)
 {
 	struct sim_client *c = &s->cli[j];
 
-	trace(s, TR_CLIENT_TIMER, s->cfg.n + j, s->cfg.n + j, NULL, 0, s->now);
+	trace(s, TR_CLIENT_TIMER, s->cfg.n + j, s->cfg.n + j, NULL, 0, s->now, NULL);
 	bft_out_reset(&s->out);
 	bft_client_on_timer(c->c, s->now, &s->out);
 	send_out(s, s->cfg.n + j);
@@ -926,7 +1027,7 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 		/* A message in flight when the partition starts is lost as well. */
 		if (cut(s, ev->from, ev->to)) {
 			s->st.partitioned++;
-			trace(s, TR_CUT, ev->from, ev->to, ev->buf, 0, 0);
+			trace(s, TR_CUT, ev->from, ev->to, ev->buf, 0, 0, NULL);
 			break;
 		}
 		s->st.delivered++;
