@@ -649,7 +649,7 @@ SWEEP_TEST(test_sim_hb_n4_lossy_network, .name = "hb n=4 lossy links and partiti
 #define ALL_HB_MODES (BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | DETECTABLE | BFT_BYZ_CENSOR)
 SWEEP_TEST(test_sim_hb_n7_async, .name = "hb n=7 async", .n = 7, .first = 1, .count = 20)
 SWEEP_TEST(test_sim_hb_n7_two_byzantine, .name = "hb n=7 two byzantine", .n = 7, .first = 1,
-	   .count = 150, .modes = ALL_HB_MODES, .nfaulty = 2)
+	   .count = 100, .modes = ALL_HB_MODES, .nfaulty = 2)
 SWEEP_TEST(test_sim_hb_n7_coin_aware_adversary, .name = "hb n=7 coin-aware scheduler",
 	   .n = 7, .first = 1, .count = 20, .adversary = true,
 	   .modes = BFT_BYZ_ABA_EQUIVOCATE | BFT_BYZ_SILENT, .nfaulty = 2)
