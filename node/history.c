@@ -327,6 +327,37 @@ static void decode_limits(struct kv_limits *l)
 	l->result_max = UINT32_MAX;
 }
 
+/* Leases are outside what the checker models: a leased key vanishes when its lease expires or
+ * is revoked, at a revision no recorded op created, so such ops are not recorded at all. */
+static bool recordable(const struct kv_limits *lim, const struct kv_op *o)
+{
+	struct kv_cursor c;
+
+	switch (o->req.code) {
+	case KV_OP_GET:
+	case KV_OP_DEL:
+	case KV_OP_CAS:
+	case KV_OP_LIST:
+		return true;
+	case KV_OP_PUT:
+		return o->req.lease == 0;
+	case KV_OP_TXN:
+		kv_cursor_init(&c, &o->then_ops);
+		for (uint32_t i = 0; i < o->nthen + o->nelse; i++) {
+			struct kv_req q;
+
+			if (i == o->nthen)
+				kv_cursor_init(&c, &o->else_ops);
+			kv_txn_next_req(lim, &c, &q);
+			if (q.code == KV_OP_PUT && q.lease != 0)
+				return false;
+		}
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int sub_from_req(struct hist_sub *s, const struct kv_req *q, bool in_else)
 {
 	s->in_else = in_else;
@@ -348,6 +379,8 @@ enum bft_err hist_call(struct hist *h, uint64_t client, const uint8_t *op, size_
 	decode_limits(&lim);
 	if (kv_op_decode(&lim, op, len, &o) != KV_OK)
 		return BFT_EMALFORMED;
+	if (!recordable(&lim, &o))
+		return BFT_EINVAL;
 	rec = hist_slot(h);
 	if (rec == NULL)
 		return BFT_ENOMEM;
@@ -1244,6 +1277,13 @@ static uint64_t place_read(uint64_t rev)
 	return 2 * rev + 1;
 }
 
+/* qsort, which must not be handed the NULL of an empty array. */
+static void sort_n(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	if (n > 1)
+		qsort(base, n, size, cmp);
+}
+
 static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	size_t n = alen < blen ? alen : blen;
@@ -1264,7 +1304,8 @@ struct ck_op {
 	bool has_lb;       /* some completed op returned before it was called ... */
 	uint64_t lb;       /* ... and the latest place among those */
 	size_t lb_op;
-	bool applied;      /* an UNKNOWN op that, a read showed, took effect */
+	bool applied;      /* an UNKNOWN op that, a read showed, took effect ... */
+	uint64_t at;       /* ... creating this revision */
 };
 
 /* A write event: from revision rev on, key holds this (until the next event of the key). */
@@ -1323,6 +1364,15 @@ struct ck_t {
 	size_t op;
 };
 
+/* A read that found a key absent (at r->rev) after a put (at put_rev): a delete must fit in
+ * [lo, r->rev]. */
+struct ck_demand {
+	const struct ck_rd *r;
+	uint64_t lo;
+	size_t put_op;
+	uint64_t put_rev, put_ver;
+};
+
 struct ck_slice {
 	size_t op;
 	const char *tag;
@@ -1344,6 +1394,8 @@ struct ck {
 	size_t nrd, cap_rd;
 	struct ck_unk *unk;    /* sorted by key, then call time */
 	size_t nunk, cap_unk;
+	struct ck_demand *dem; /* deletes that reads showed must have happened */
+	size_t ndem, cap_dem;
 	char show[3][160];     /* short quoted keys and values for messages */
 	bool nomem;
 };
@@ -1371,6 +1423,7 @@ CK_PUSH(push_wr, struct ck_wr, wr, nwr, cap_wr)
 CK_PUSH(push_iwr, struct ck_wr, iwr, niwr, cap_iwr)
 CK_PUSH(push_rd, struct ck_rd, rd, nrd, cap_rd)
 CK_PUSH(push_unk, struct ck_unk, unk, nunk, cap_unk)
+CK_PUSH(push_dem, struct ck_demand, dem, ndem, cap_dem)
 #undef CK_PUSH
 
 static uint64_t op_ret(const struct ck *c, size_t i)
@@ -1422,8 +1475,14 @@ static void violation(struct ck *c, const struct ck_slice *slice, size_t n, cons
 
 		if (slice[i].op == NONE)
 			continue;
-		for (size_t k = 0; k < m; k++)
-			dup = dup || s[k].op == slice[i].op;
+		for (size_t k = 0; k < m; k++) {
+			if (s[k].op != slice[i].op)
+				continue;
+			/* The same op in two roles: keep the tag that says something. */
+			if (s[k].tag == NULL)
+				s[k].tag = slice[i].tag;
+			dup = true;
+		}
 		if (dup)
 			continue;
 		while (j > 0 && s[j - 1].op > slice[i].op) {
@@ -1538,16 +1597,22 @@ static size_t unk_lower(const struct ck *c, const uint8_t *key, size_t klen)
 	return lo;
 }
 
-/* Whether an UNKNOWN op the checker has not placed may have written key before op b
- * returned: a version that does not follow from the writes we know is then no proof of a
- * violation (it may be that write's doing). */
+/* Whether an UNKNOWN op may have written key unseen: one the checker has not placed, or a
+ * TXN it placed through another of its writes (only the writes reads showed become events).
+ * A version that does not follow from the writes we know is then no proof of a violation. */
+static bool unk_free(const struct ck *c, size_t op)
+{
+	return !c->o[op].applied || c->h->ops[op].kind == HIST_TXN;
+}
+
+/* Whether such an op was called before op b returned, so it may have taken effect first. */
 static bool could_intervene(const struct ck *c, const uint8_t *key, size_t klen, size_t b)
 {
 	uint64_t until = op_ret(c, b);
 
 	for (size_t i = unk_lower(c, key, klen);
 	     i < c->nunk && key_cmp(c->unk[i].key, c->unk[i].klen, key, klen) == 0; i++)
-		if (!c->o[c->unk[i].op].applied && c->unk[i].op != b && c->unk[i].call_us < until)
+		if (unk_free(c, c->unk[i].op) && c->unk[i].op != b && c->unk[i].call_us < until)
 			return true;
 	return false;
 }
@@ -1683,7 +1748,7 @@ static void ck_places(struct ck *c)
 		r->rev = op->rev;
 		r->op = i;
 	}
-	qsort(c->revs, c->nrevs, sizeof(*c->revs), cmp_rev);
+	sort_n(c->revs, c->nrevs, sizeof(*c->revs), cmp_rev);
 	/* One write per revision: a second claim is a violation, and the later op is set aside so
 	 * that it does not cascade into reports about every read of that revision. */
 	for (size_t i = 0; i < c->nrevs; i++) {
@@ -2001,8 +2066,8 @@ static bool ck_realtime(struct ck *c)
 		if (c->o[i].has_place)
 			by_ret[nret++] = (struct ck_t){h->ops[i].ret_us, i};
 	}
-	qsort(by_ret, nret, sizeof(*by_ret), cmp_t);
-	qsort(by_call, ncall, sizeof(*by_call), cmp_t);
+	sort_n(by_ret, nret, sizeof(*by_ret), cmp_t);
+	sort_n(by_call, ncall, sizeof(*by_call), cmp_t);
 	/* Sweep the calls in time order, keeping the latest place among the ops that returned
 	 * before: every op must be placed at or after it. */
 	for (size_t i = 0; i < ncall; i++) {
@@ -2104,6 +2169,7 @@ static void infer_from_read(struct ck *c, struct ck_rd *r)
 		x->rev = r->mrev;
 		x->op = cand;
 		c->o[cand].applied = true;
+		c->o[cand].at = r->mrev;
 		c->rep->unknown_applied++;
 		add_inferred(c, cand, r);
 		r->bad = false;
@@ -2268,47 +2334,127 @@ static void check_write(struct ck *c, const struct ck_wr *prev, const struct ck_
 			  (unsigned long long)crev);
 }
 
-/* A read found the key absent although the last write put it: an UNKNOWN delete of that key,
- * called before the read returned, explains it if some free revision after the put, after
- * every read that still saw the put and after the delete's real-time bound, is at or before
- * the read's. It is placed at the first such revision. */
-static bool infer_delete(struct ck *c, const struct ck_wr *cur, uint64_t seen,
-			 const struct ck_rd *r, struct ck_wr *syn)
+/* A read found the key absent although the last write put it: only a delete of the key explains
+ * that, at a revision after the put and after every read that still saw the put, and at or
+ * before the read's. An UNKNOWN delete called before the read returned may be it. The demand is
+ * recorded here and assign_deletes matches every demand to a delete and a free revision at the
+ * end: where in its window a delete lands changes nothing else the sweep checks, but several
+ * deletes may compete for few free revisions, which only a global matching gets right. */
+static bool demand_delete(struct ck *c, const struct ck_wr *cur, uint64_t seen,
+			  const struct ck_rd *r, struct ck_wr *syn)
 {
-	uint64_t ret = op_ret(c, r->op), lo, d;
+	uint64_t ret = op_ret(c, r->op);
 	size_t cand = NONE;
-	struct ck_rev *x;
+	struct ck_demand *d;
 
 	for (size_t i = unk_lower(c, r->key, r->klen);
 	     i < c->nunk && key_cmp(c->unk[i].key, c->unk[i].klen, r->key, r->klen) == 0; i++) {
-		if (c->unk[i].del && !c->o[c->unk[i].op].applied && c->unk[i].call_us < ret) {
+		if (c->unk[i].del && c->unk[i].call_us < ret) {
 			cand = c->unk[i].op;
 			break;
 		}
 	}
 	if (cand == NONE)
 		return false;
-	lo = (cur->rev > seen ? cur->rev : seen) + 1;
-	if (c->o[cand].has_lb && c->o[cand].lb / 2 + 1 > lo)
-		lo = c->o[cand].lb / 2 + 1;
-	for (d = lo; d <= r->rev && op_at(c, d) != NONE; d++)
-		;
-	if (d > r->rev)
+	d = push_dem(c);
+	if (d == NULL)
 		return false;
-	x = push_extra(c);
-	if (x == NULL)
-		return false;
-	x->rev = d;
-	x->op = cand;
-	c->o[cand].applied = true;
-	c->rep->unknown_applied++;
+	d->r = r;
+	d->lo = (cur->rev > seen ? cur->rev : seen) + 1;
+	d->put_op = cur->op;
+	d->put_rev = cur->rev;
+	d->put_ver = cur->ver;
 	memset(syn, 0, sizeof(*syn));
 	syn->key = r->key;
 	syn->klen = r->klen;
-	syn->rev = d;
+	syn->rev = r->rev;
 	syn->op = cand;
 	syn->del = true;
 	return true;
+}
+
+/* The report for a key found absent (a read, or a CAS that saw version 0) when nothing can have
+ * deleted it since the put at put_rev. */
+static void absent_violation(struct ck *c, const struct ck_rd *r, size_t put_op, uint64_t put_rev,
+			     uint64_t put_ver)
+{
+	const char *k = show(c, 0, r->key, r->klen);
+
+	if (r->kind == RD_ABSENT) {
+		struct ck_slice s[2] = {{put_op, "should have been observed"}, {r->op, NULL}};
+
+		violation(c, s, 2, "missed write: #%zu found %s absent at revision %llu, but #%zu "
+				   "wrote it at revision %llu and nothing deleted it since",
+			  r->op, k, (unsigned long long)r->rev, put_op, (unsigned long long)put_rev);
+	} else {
+		struct ck_slice s[2] = {{put_op, "last write before it"}, {r->op, NULL}};
+
+		violation(c, s, 2, "failed cas inconsistent: #%zu reported version 0 of %s at "
+				   "revision %llu, but %s had version %llu there",
+			  r->op, k, (unsigned long long)r->rev, k, (unsigned long long)put_ver);
+	}
+}
+
+static int cmp_dem(const void *a, const void *b)
+{
+	const struct ck_demand *x = a, *y = b;
+
+	if (x->r->rev != y->r->rev)
+		return x->r->rev < y->r->rev ? -1 : 1;
+	if (x->lo != y->lo)
+		return x->lo < y->lo ? -1 : 1;
+	return x->r->op < y->r->op ? -1 : x->r->op > y->r->op;
+}
+
+/*
+ * Matches the demands for deletes to UNKNOWN deletes and free revisions: windows by increasing
+ * upper end, each taking the lowest free revision its delete's real-time bound allows (the
+ * classic greedy that never strands a later window), deletes in call order (an earlier call
+ * has the weaker real-time bound). A TXN placed already serves if its revision is in the window.
+ */
+static void assign_deletes(struct ck *c)
+{
+	sort_n(c->dem, c->ndem, sizeof(*c->dem), cmp_dem);
+	for (size_t k = 0; k < c->ndem && !c->nomem; k++) {
+		const struct ck_demand *dm = &c->dem[k];
+		const struct ck_rd *r = dm->r;
+		uint64_t ret = op_ret(c, r->op);
+		bool done = false;
+
+		for (size_t i = unk_lower(c, r->key, r->klen);
+		     !done && i < c->nunk &&
+		     key_cmp(c->unk[i].key, c->unk[i].klen, r->key, r->klen) == 0;
+		     i++) {
+			struct ck_op *o = &c->o[c->unk[i].op];
+			uint64_t lo = dm->lo, d;
+			struct ck_rev *x;
+
+			if (!c->unk[i].del || c->unk[i].call_us >= ret)
+				continue;
+			if (o->has_lb && o->lb / 2 + 1 > lo)
+				lo = o->lb / 2 + 1;
+			if (o->applied) {
+				done = c->h->ops[c->unk[i].op].kind == HIST_TXN && o->at >= lo &&
+				       o->at <= r->rev;
+				continue;
+			}
+			for (d = lo; d <= r->rev && op_at(c, d) != NONE; d++)
+				;
+			if (d > r->rev)
+				continue;
+			x = push_extra(c);
+			if (x == NULL)
+				return;
+			x->rev = d;
+			x->op = c->unk[i].op;
+			o->applied = true;
+			o->at = d;
+			c->rep->unknown_applied++;
+			done = true;
+		}
+		if (!done)
+			absent_violation(c, r, dm->put_op, dm->put_rev, dm->put_ver);
+	}
 }
 
 static void check_read(struct ck *c, const struct ck_wr **curp, struct ck_wr *syn, uint64_t *seen,
@@ -2343,13 +2489,10 @@ static void check_read(struct ck *c, const struct ck_wr **curp, struct ck_wr *sy
 	case RD_ABSENT:
 		if (cur == NULL || cur->del)
 			return;
-		if (infer_delete(c, cur, *seen, r, syn)) {
+		if (demand_delete(c, cur, *seen, r, syn))
 			*curp = syn;
-			return;
-		}
-		violation(c, s, 2, "missed write: #%zu found %s absent at revision %llu, but #%zu "
-				   "wrote it at revision %llu and nothing deleted it since",
-			  r->op, k, (unsigned long long)r->rev, cur->op, (unsigned long long)cur->rev);
+		else
+			absent_violation(c, r, cur->op, cur->rev, cur->ver);
 		return;
 	case RD_VERSION:
 		if (cur == NULL || cur->del)
@@ -2358,9 +2501,20 @@ static void check_read(struct ck *c, const struct ck_wr **curp, struct ck_wr *sy
 			sv = cur->ver;
 		else
 			return;
-		if (cur != NULL && !cur->del && r->rev > *seen)
-			*seen = r->rev;
-		if (sv == r->ver || could_intervene(c, r->key, r->klen, r->op))
+		if (sv == r->ver) {
+			if (sv != 0 && r->rev > *seen)
+				*seen = r->rev;
+			return;
+		}
+		/* Version 0 is a key found absent: only a delete explains it, as for a read. */
+		if (r->ver == 0) {
+			if (demand_delete(c, cur, *seen, r, syn))
+				*curp = syn;
+			else
+				absent_violation(c, r, cur->op, cur->rev, cur->ver);
+			return;
+		}
+		if (could_intervene(c, r->key, r->klen, r->op))
 			return;
 		s[0].tag = "last write before it";
 		if (sv == r->expected)
@@ -2432,6 +2586,7 @@ static void ck_free(struct ck *c)
 	free(c->iwr);
 	free(c->rd);
 	free(c->unk);
+	free(c->dem);
 }
 
 enum bft_err hist_check(const struct hist *h, struct hist_report *rep)
@@ -2459,8 +2614,8 @@ enum bft_err hist_check(const struct hist *h, struct hist_report *rep)
 	ck_events(&c);
 	if (c.nomem)
 		goto nomem;
-	qsort(c.wr, c.nwr, sizeof(*c.wr), cmp_wr);
-	qsort(c.unk, c.nunk, sizeof(*c.unk), cmp_unk);
+	sort_n(c.wr, c.nwr, sizeof(*c.wr), cmp_wr);
+	sort_n(c.unk, c.nunk, sizeof(*c.unk), cmp_unk);
 	if (!ck_realtime(&c))
 		goto nomem;
 	ck_values(&c);
@@ -2475,9 +2630,10 @@ enum bft_err hist_check(const struct hist *h, struct hist_report *rep)
 		*w = c.iwr[i];
 	}
 	c.niwr = 0;
-	qsort(c.wr, c.nwr, sizeof(*c.wr), cmp_wr);
-	qsort(c.rd, c.nrd, sizeof(*c.rd), cmp_rd);
+	sort_n(c.wr, c.nwr, sizeof(*c.wr), cmp_wr);
+	sort_n(c.rd, c.nrd, sizeof(*c.rd), cmp_rd);
 	ck_keys(&c);
+	assign_deletes(&c);
 	if (c.nomem)
 		goto nomem;
 	ck_free(&c);

@@ -35,7 +35,9 @@
  * LIST should have returned and did not are not noticed.
  *
  * Assumptions: the history holds every write to the keys it touches (a run uses fresh keys;
- * writes to other keys may interleave freely: revisions they take are simply gaps), and values
+ * writes to other keys may interleave freely: revisions they take are simply gaps), none of
+ * those keys is attached to a lease (expiry deletes without an op; lease ops are not recorded),
+ * and values
  * written to one key are distinct (so that a value read identifies its write; the checker still
  * works otherwise, but attributes an unknown write by first match).
  */
@@ -138,7 +140,9 @@ uint64_t hist_now_us(const struct hist *h);
  * Records that `client` called the op whose bytes are op[0..len) at call_us: the op is decoded
  * (any well-formed op; limits are the store's business) and recorded as UNKNOWN until
  * hist_return or hist_refuse says more. *idx receives the record's index. BFT_EMALFORMED when
- * the bytes are not a KV op (nothing is recorded), BFT_ENOMEM.
+ * the bytes are not a KV op; BFT_EINVAL for the lease ops and PUTs with a lease, which the
+ * checker does not model (a leased key vanishes at a revision no recorded op made); nothing is
+ * recorded then. BFT_ENOMEM.
  */
 enum bft_err hist_call(struct hist *h, uint64_t client, const uint8_t *op, size_t len,
 		       uint64_t call_us, size_t *idx) BFT_WUR;
