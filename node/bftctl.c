@@ -15,6 +15,7 @@
 
 #include "crypto/cr_sign.h"
 #include "node/ctl.h"
+#include "node/history.h"
 #include "node/kv_op.h"
 
 /* Exit codes: distinct for what scripts need to tell apart. */
@@ -55,9 +56,17 @@ static void usage(FILE *f)
 		"                              with REL one of = != < > <= >=; OP is 'put K V',\n"
 		"                              'get K', 'del K' or 'list P'\n"
 		"  status                      each replica's protocol, view, progress and health\n"
-		"  workload [-n OPS] [--keys K] [--seed S]\n"
-		"                              a mixed put/get/cas/del workload whose every answer is\n"
-		"                              checked against a local model; prints a summary\n"
+		"  workload [-n OPS] [--keys K] [--seed S] [--clients C] [--history FILE]\n"
+		"           [--wall-clock]     a mixed put/get/cas/del workload whose every answer is\n"
+		"                              checked against a local model; prints a summary.\n"
+		"                              --clients C: C concurrent clients (client ids from\n"
+		"                              --client-id on) whose recorded history is checked for\n"
+		"                              linearizability; --history FILE: record (and check) the\n"
+		"                              history and save it; --wall-clock: record CLOCK_REALTIME\n"
+		"                              times, to merge histories of several processes\n"
+		"  check-history FILE          check a saved history for linearizability (exit 0 yes,\n"
+		"                              1 no: the smallest slice showing why is printed,\n"
+		"                              2 the file cannot be read)\n"
 		"\n"
 		"Options:\n"
 		"  -c, --config FILE     cluster file; default: the cluster scripts/cluster.sh started\n"
@@ -571,9 +580,300 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* --- workload: recorded histories (node/history.h) ----------------------------------------- */
+
+/* Records an op about to be sent (call_us taken before sending). A history missing an op could
+ * make the checker report violations that did not happen, so failing to record is fatal. */
+static size_t wl_record(struct hist *h, uint64_t client, const struct wire_buf *op,
+			uint64_t call_us)
+{
+	size_t idx;
+	enum bft_err e = hist_call(h, client, op->p, op->len, call_us, &idx);
+
+	if (e != BFT_OK) {
+		fprintf(stderr, "bftctl: cannot record an op in the history: %s\n", bft_strerror(e));
+		exit(EXIT_FAIL);
+	}
+	return idx;
+}
+
+/* Records the answer to op idx; false when it is no answer that op can have (a wrong answer:
+ * the record stays "unknown"). */
+static bool wl_answer(struct hist *h, size_t idx, const uint8_t *res, size_t len)
+{
+	enum bft_err e = hist_return(h, idx, res, len, hist_now_us(h));
+
+	if (e == BFT_ENOMEM) {
+		fprintf(stderr, "bftctl: out of memory recording the history\n");
+		exit(EXIT_FAIL);
+	}
+	return e == BFT_OK;
+}
+
+/* Saves the history if asked to, checks it, prints what the checker found. */
+static int wl_history_done(const struct args *a, const struct hist *h, const char *path, int rc)
+{
+	struct hist_report rep;
+	FILE *f;
+
+	if (path != NULL) {
+		f = fopen(path, "w");
+		if (f == NULL || hist_write(h, f) != BFT_OK || fclose(f) != 0) {
+			fprintf(stderr, "bftctl: cannot write the history to %s\n", path);
+			rc = EXIT_FAIL;
+		}
+	}
+	if (hist_check(h, &rep) != BFT_OK) {
+		fprintf(stderr, "bftctl: out of memory checking the history\n");
+		return EXIT_FAIL;
+	}
+	if (a->json)
+		printf("{\"history\":{\"ops\":%zu,\"writes\":%zu,\"reads\":%zu,\"unknown\":%zu,"
+		       "\"unknown_applied\":%zu,\"violations\":%zu}}\n",
+		       rep.ops, rep.writes, rep.reads, rep.unknown, rep.unknown_applied,
+		       rep.violations);
+	else
+		printf("  history: %zu ops (%zu writes, %zu reads), %zu unknown (%zu took effect): "
+		       "%s\n",
+		       rep.ops, rep.writes, rep.reads, rep.unknown, rep.unknown_applied,
+		       rep.violations ? "NOT LINEARIZABLE" : "linearizable");
+	if (rep.violations == 0)
+		return rc;
+	fprintf(stderr, "bftctl: %zu linearizability violation%s; the first:\n%s", rep.violations,
+		rep.violations == 1 ? "" : "s", rep.first);
+	return EXIT_FAIL;
+}
+
+/* Timed-out ops a logical client keeps listening for (its session allows one more in flight). */
+#define WL_LATE_MAX 7
+
+/* One logical client of a concurrent workload: its own session and client id, one op in
+ * flight at a time, and the ops it gave up on, which may still be answered. */
+struct wl_client {
+	struct ctl *c;
+	uint64_t id, left, issued;
+	bool busy;
+	uint64_t reqid, deadline_ms;
+	size_t idx;              /* the record of the op in flight */
+	uint32_t key;            /* and its key */
+	uint64_t late_reqid[WL_LATE_MAX];
+	size_t late_idx[WL_LATE_MAX];
+	uint32_t nlate;
+	uint64_t *seen;          /* the version it last saw of each key, for its CAS */
+};
+
+struct wl_totals {
+	uint64_t completed, late, timeouts, wrong, unsent, counts[4];
+};
+
+/* An answer arrived for one of w's requests: the one in flight or one it gave up on (whose
+ * record becomes complete, with the time it really returned). */
+static void wl_complete(struct hist *h, struct wl_client *w, const struct bft_client_result *res,
+			struct wl_totals *t)
+{
+	const struct hist_op *o;
+	size_t idx;
+
+	if (w->busy && res->reqid == w->reqid) {
+		w->busy = false;
+		idx = w->idx;
+		t->completed++;
+	} else {
+		uint32_t i = 0;
+
+		while (i < w->nlate && w->late_reqid[i] != res->reqid)
+			i++;
+		if (i == w->nlate)
+			return;
+		idx = w->late_idx[i];
+		w->late_reqid[i] = w->late_reqid[w->nlate - 1];
+		w->late_idx[i] = w->late_idx[--w->nlate];
+		t->late++;
+		if (!wl_answer(h, idx, res->result.p, res->result.len))
+			t->wrong++;
+		return;
+	}
+	if (!wl_answer(h, idx, res->result.p, res->result.len)) {
+		t->wrong++;
+		fprintf(stderr, "bftctl: WRONG ANSWER from client %llu: not a result for its op\n",
+			(unsigned long long)w->id);
+		return;
+	}
+	o = &h->ops[idx];
+	if (o->kind == HIST_DEL || o->outcome == HIST_NOT_FOUND)
+		w->seen[w->key] = 0;
+	else if (o->outcome == HIST_OK || o->outcome == HIST_COMPARE_FAILED)
+		w->seen[w->key] = o->version;
+}
+
+/* Starts w's next op: a random put/get/cas/del with a value unique to the run. */
+static void wl_start(const struct args *a, struct hist *h, struct wl_client *w,
+		     const char *prefix, uint32_t nkeys, uint64_t *s, struct wl_totals *t)
+{
+	uint32_t k = (uint32_t)(xs(s) % nkeys), pick = (uint32_t)(xs(s) % 100);
+	char key[64], value[64];
+	struct wire_buf op = {0};
+	enum bft_err e;
+	bool ro = false;
+	uint64_t call_us;
+	int kind;
+
+	snprintf(key, sizeof(key), "%s%u", prefix, k);
+	snprintf(value, sizeof(value), "c%llu-%llu", (unsigned long long)w->id,
+		 (unsigned long long)w->issued);
+	if (pick < 45) {
+		kind = 0;
+		e = kv_op_encode_put(&op, (const uint8_t *)key, strlen(key), (const uint8_t *)value,
+				     strlen(value));
+	} else if (pick < 80) {
+		kind = 1;
+		ro = true;
+		e = kv_op_encode_get(&op, (const uint8_t *)key, strlen(key));
+	} else if (pick < 93) {
+		kind = 2;
+		e = kv_op_encode_cas(&op, (const uint8_t *)key, strlen(key), w->seen[k],
+				     (const uint8_t *)value, strlen(value));
+	} else {
+		kind = 3;
+		e = kv_op_encode_del(&op, (const uint8_t *)key, strlen(key));
+	}
+	w->left--;
+	w->issued++;
+	t->counts[kind]++;
+	call_us = hist_now_us(h);
+	if (e == BFT_OK)
+		e = ctl_submit(w->c, op.p, op.len, ro ? BFT_REQ_READONLY : 0, &w->reqid);
+	if (e != BFT_OK) {
+		/* Never sent: nothing to record. */
+		t->unsent++;
+		wire_buf_free(&op);
+		return;
+	}
+	w->idx = wl_record(h, w->id, &op, call_us);
+	w->key = k;
+	w->busy = true;
+	w->deadline_ms = ctl_now_ms() + a->timeout_ms;
+	wire_buf_free(&op);
+}
+
+/*
+ * C logical clients (client ids --client-id .. +C-1) from one process, each with one op in
+ * flight and the next sent as soon as it is answered, all interleaved through their sessions'
+ * submit/poll. Their answers cannot be predicted one by one, so nothing is checked per op:
+ * every op is recorded (an op not answered within --timeout is "unknown") and the history is
+ * checked for linearizability at the end.
+ */
+static int cmd_workload_clients(const struct args *a, uint64_t ops, uint32_t nkeys, uint64_t seed,
+				uint32_t nclients, struct hist *h)
+{
+	struct wl_client *cl = calloc(nclients, sizeof(*cl));
+	struct wl_totals t = {0};
+	uint64_t s = seed | 1;
+	uint32_t rr = 0;
+	char prefix[24];
+	double p50, p99, *lat;
+	size_t nlat = 0;
+
+	if (cl == NULL) {
+		fprintf(stderr, "bftctl: out of memory\n");
+		return EXIT_FAIL;
+	}
+	snprintf(prefix, sizeof(prefix), "w%llx-", (unsigned long long)(ctl_now_ms() ^ seed));
+	for (uint32_t i = 0; i < nclients; i++) {
+		struct args ai = *a;
+
+		ai.client_id = a->client_id + i;
+		cl[i].c = open_session(&ai, WL_LATE_MAX + 1);
+		cl[i].id = ai.client_id;
+		cl[i].left = ops / nclients + (i < ops % nclients ? 1 : 0);
+		cl[i].seen = calloc(nkeys, sizeof(*cl[i].seen));
+		if (cl[i].seen == NULL) {
+			fprintf(stderr, "bftctl: out of memory\n");
+			exit(EXIT_FAIL);
+		}
+	}
+	for (;;) {
+		struct bft_client_result res;
+		bool active = false, progress = false;
+		uint64_t now = ctl_now_ms();
+
+		for (uint32_t i = 0; i < nclients; i++) {
+			struct wl_client *w = &cl[i];
+
+			if (w->busy && now >= w->deadline_ms) {
+				/* Unknown outcome; its answer may still come, and is recorded then. */
+				t.timeouts++;
+				w->busy = false;
+				w->late_reqid[w->nlate] = w->reqid;
+				w->late_idx[w->nlate++] = w->idx;
+			}
+			if (!w->busy && w->left > 0) {
+				if (w->nlate == WL_LATE_MAX) {
+					fprintf(stderr, "bftctl: client %llu stops: %d requests "
+							"unanswered\n",
+						(unsigned long long)w->id, WL_LATE_MAX);
+					t.unsent += w->left;
+					w->left = 0;
+				} else {
+					wl_start(a, h, w, prefix, nkeys, &s, &t);
+				}
+			}
+			active = active || w->busy || w->left > 0;
+		}
+		if (!active)
+			break;
+		for (uint32_t i = 0; i < nclients; i++)
+			while (ctl_poll(cl[i].c, 0, &res)) {
+				wl_complete(h, &cl[i], &res, &t);
+				progress = true;
+			}
+		/* Nothing arrived: wait a little on one session (in turn) rather than spin. */
+		if (!progress) {
+			rr = (rr + 1) % nclients;
+			if (ctl_poll(cl[rr].c, 1, &res))
+				wl_complete(h, &cl[rr], &res, &t);
+		}
+	}
+	lat = calloc(h->n ? h->n : 1, sizeof(*lat));
+	for (size_t i = 0; lat != NULL && i < h->n; i++)
+		if (h->ops[i].outcome != HIST_UNKNOWN)
+			lat[nlat++] = (double)(h->ops[i].ret_us - h->ops[i].call_us) / 1000.0;
+	if (lat != NULL)
+		qsort(lat, nlat, sizeof(*lat), cmp_double);
+	p50 = nlat ? lat[nlat / 2] : 0;
+	p99 = nlat ? lat[(nlat * 99) / 100] : 0;
+	if (a->json)
+		printf("{\"ops\":%llu,\"clients\":%u,\"completed\":%llu,\"wrong\":%llu,"
+		       "\"timeouts\":%llu,\"answered_late\":%llu,\"unsent\":%llu,\"p50_ms\":%.1f,"
+		       "\"p99_ms\":%.1f}\n",
+		       (unsigned long long)ops, nclients, (unsigned long long)t.completed,
+		       (unsigned long long)t.wrong, (unsigned long long)t.timeouts,
+		       (unsigned long long)t.late, (unsigned long long)t.unsent, p50, p99);
+	else
+		printf("workload: %llu operations from %u clients (%llu put, %llu get, %llu cas, "
+		       "%llu del) on %u keys\n"
+		       "  completed %llu, wrong answers %llu, timeouts %llu (%llu answered later), "
+		       "not sent %llu\n"
+		       "  latency p50 %.1f ms, p99 %.1f ms\n",
+		       (unsigned long long)ops, nclients, (unsigned long long)t.counts[0],
+		       (unsigned long long)t.counts[1], (unsigned long long)t.counts[2],
+		       (unsigned long long)t.counts[3], nkeys, (unsigned long long)t.completed,
+		       (unsigned long long)t.wrong, (unsigned long long)t.timeouts,
+		       (unsigned long long)t.late, (unsigned long long)t.unsent, p50, p99);
+	free(lat);
+	for (uint32_t i = 0; i < nclients; i++) {
+		ctl_close(cl[i].c);
+		free(cl[i].seen);
+	}
+	free(cl);
+	return t.wrong > 0 || t.unsent > 0 ? EXIT_FAIL : t.timeouts > 0 ? EXIT_TIMEOUT : EXIT_OK;
+}
+
 /* A single client's sequential workload: every answer is predictable from the operations
- * before it, so each is checked against a local model of the store. */
-static int cmd_workload(const struct args *a, uint64_t ops, uint32_t nkeys, uint64_t seed)
+ * before it, so each is checked against a local model of the store. With h, every op is also
+ * recorded there (an op without an answer stays "unknown"). */
+static int cmd_workload(const struct args *a, uint64_t ops, uint32_t nkeys, uint64_t seed,
+			struct hist *h)
 {
 	struct ctl *c = open_session(a, 1);
 	struct model_key *model = calloc(nkeys, sizeof(*model));
@@ -622,6 +922,9 @@ static int cmd_workload(const struct args *a, uint64_t ops, uint32_t nkeys, uint
 			enc = kv_op_encode_del(&op, (const uint8_t *)key, strlen(key));
 		}
 		counts[kind]++;
+		size_t idx = SIZE_MAX;
+		if (h != NULL && enc == BFT_OK)
+			idx = wl_record(h, a->client_id, &op, hist_now_us(h));
 		if (enc != BFT_OK || ctl_call(c, op.p, op.len, ro ? BFT_REQ_READONLY : 0, a->timeout_ms,
 					     &res, &rlen, &ms, err, sizeof(err)) != 0) {
 			timeouts++;
@@ -636,6 +939,14 @@ static int cmd_workload(const struct args *a, uint64_t ops, uint32_t nkeys, uint
 		lat[done++] = ms;
 		if (kv_result_decode(res, rlen, &r) != BFT_OK) {
 			wrong++;
+			free(res);
+			continue;
+		}
+		if (idx != SIZE_MAX && !wl_answer(h, idx, res, rlen)) {
+			wrong++;
+			fprintf(stderr, "bftctl: WRONG ANSWER at op %llu on %s: not a result for its op\n",
+				(unsigned long long)i, key);
+			kv_result_free(&r);
 			free(res);
 			continue;
 		}
@@ -764,6 +1075,12 @@ int main(int argc, char **argv)
 	cmd = argv[optind++];
 	argc -= optind;
 	argv += optind;
+	/* Offline: needs no cluster. */
+	if (strcmp(cmd, "check-history") == 0) {
+		if (argc != 1)
+			die_usage("check-history takes FILE");
+		return hist_check_file(argv[0], stdout);
+	}
 	if (cr_init() != 0) {
 		fprintf(stderr, "bftctl: libsodium failed to initialise\n");
 		return EXIT_FAIL;
@@ -822,10 +1139,17 @@ int main(int argc, char **argv)
 			{"ops", required_argument, NULL, 'n'},
 			{"keys", required_argument, NULL, 'k'},
 			{"seed", required_argument, NULL, 's'},
+			{"clients", required_argument, NULL, 'C'},
+			{"history", required_argument, NULL, 'H'},
+			{"wall-clock", no_argument, NULL, 'W'},
 			{NULL, 0, NULL, 0},
 		};
 		uint64_t ops = 1000, seed = 1;
-		uint32_t keys = 50;
+		uint32_t keys = 50, clients = 1;
+		const char *history = NULL;
+		bool wall = false;
+		struct hist h;
+		int rc;
 		optind = 0;
 		argc++;
 		argv--;
@@ -836,12 +1160,30 @@ int main(int argc, char **argv)
 				keys = (uint32_t)parse_u64(optarg, "--keys");
 			else if (c == 's')
 				seed = parse_u64(optarg, "--seed");
+			else if (c == 'C')
+				clients = (uint32_t)parse_u64(optarg, "--clients");
+			else if (c == 'H')
+				history = optarg;
+			else if (c == 'W')
+				wall = true;
 			else
-				die_usage("workload takes [-n OPS] [--keys K] [--seed S]");
+				die_usage("workload takes [-n OPS] [--keys K] [--seed S] [--clients C] "
+					  "[--history FILE] [--wall-clock]");
 		}
 		if (keys == 0)
 			die_usage("--keys must be at least 1");
-		return cmd_workload(&a, ops, keys, seed);
+		if (clients == 0 || clients > 1000)
+			die_usage("--clients must be 1..1000");
+		if (clients > 1 && a.key_file != NULL)
+			die_usage("--client-key is one client's key: it cannot serve --clients C > 1");
+		if (history == NULL && clients == 1)
+			return cmd_workload(&a, ops, keys, seed, NULL);
+		hist_init(&h, wall);
+		rc = clients == 1 ? cmd_workload(&a, ops, keys, seed, &h)
+				  : cmd_workload_clients(&a, ops, keys, seed, clients, &h);
+		rc = wl_history_done(&a, &h, history, rc);
+		hist_free(&h);
+		return rc;
 	}
 	die_usage("unknown command '%s'", cmd);
 }
