@@ -1,0 +1,981 @@
+/*
+ * Unit tests for the nng transport (net/): the replica mesh, the client endpoint, limits,
+ * reconnection, the fault shim and the bounded map behind the tables. Everything runs on
+ * 127.0.0.1 with ports derived from the pid (so parallel runs of the suite do not collide) and
+ * moved on when a port is taken. Every wait is bounded in time; a test that times out fails.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "net/net_internal.h"
+
+#include <nng/protocol/pipeline0/push.h>
+
+/*
+ * nng 1.5.2 (Debian 12) sometimes leaks a whole dialer or listener (about 4 KiB: the endpoint,
+ * its aios, its parsed URL) when a socket is closed while its connections are being torn down or
+ * redialed; a loop of nng_listen / nng_dial / nng_close with no code of ours reproduces it. Tests
+ * close sockets constantly, so under LeakSanitizer we ignore what hangs off endpoint creation
+ * and nothing else: a message we forget to release is still reported (it is allocated elsewhere).
+ * The same version sometimes leaks the one frame that was being handed to a push connection just
+ * as the peer closed it (push0_pipe_ready racing the pipe close; also reproduced without our
+ * code): only the two tests below cut connections under traffic, so only their frames are
+ * ignored.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+	return "leak:nng_dialer_create\n"
+	       "leak:nng_dial\n"
+	       "leak:nng_listener_create\n"
+	       "leak:nng_listen\n"
+	       /* The two tests that cut connections with frames in flight on purpose. */
+	       "leak:test_net_oversized_frame_is_dropped_and_receiver_keeps_working\n"
+	       "leak:test_net_restarted_replica_is_reconnected\n";
+}
+
+#define MAXN 4
+#define FRAME_MAX 4096u
+#define WAIT_MS 10000       /* upper bound of any wait for the network */
+#define OPEN_ATTEMPTS 20    /* port ranges tried before giving up */
+
+struct cluster {
+	uint32_t n;
+	unsigned base;
+	char peer[MAXN][64];
+	char client[MAXN][64];
+	const char *peer_ptr[MAXN];
+	const char *client_ptr[MAXN];
+	struct net *net[MAXN];
+	struct net_replica_config cfg[MAXN];
+};
+
+static unsigned port_cursor;
+
+/* Ports below the Linux ephemeral range (32768+), so our listeners do not race the kernel's
+ * choice of source ports; the pid spreads concurrent runs of the suite apart. */
+static unsigned next_port_base(void)
+{
+	unsigned b;
+
+	if (port_cursor == 0)
+		port_cursor = 20000 + (unsigned)(getpid() % 1000) * 12;
+	b = port_cursor;
+	port_cursor += 2 * MAXN + 4;
+	if (port_cursor > 32000)
+		port_cursor = 20000;
+	return b;
+}
+
+static uint64_t now_ms(void)
+{
+	return net_now_ms();
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void cluster_addresses(struct cluster *cl)
+{
+	for (uint32_t i = 0; i < cl->n; i++) {
+		snprintf(cl->peer[i], sizeof(cl->peer[i]), "tcp://127.0.0.1:%u", cl->base + i);
+		snprintf(cl->client[i], sizeof(cl->client[i]), "tcp://127.0.0.1:%u",
+			 cl->base + MAXN + i);
+		cl->peer_ptr[i] = cl->peer[i];
+		cl->client_ptr[i] = cl->client[i];
+	}
+}
+
+static void cluster_config(struct cluster *cl, uint32_t i, uint32_t send_queue, bool clients)
+{
+	struct net_replica_config *c = &cl->cfg[i];
+
+	memset(c, 0, sizeof(*c));
+	c->self = i;
+	c->n = cl->n;
+	c->peer_addrs = cl->peer_ptr;
+	c->client_addr = clients ? cl->client_ptr[i] : NULL;
+	c->frame_max = FRAME_MAX;
+	c->send_queue = send_queue;
+	c->reconnect_min_ms = 10;
+	c->reconnect_max_ms = 100;
+}
+
+static void cluster_close(struct cluster *cl)
+{
+	for (uint32_t i = 0; i < cl->n; i++) {
+		net_close(cl->net[i]);
+		cl->net[i] = NULL;
+	}
+}
+
+/* Opens the replicas in up_mask; moves to another port range when a port is taken. */
+static void cluster_open(struct cluster *cl, uint32_t n, uint32_t up_mask, uint32_t send_queue,
+			 bool clients)
+{
+	char err[256];
+
+	memset(cl, 0, sizeof(*cl));
+	cl->n = n;
+	for (int attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
+		enum bft_err e = BFT_OK;
+
+		cl->base = next_port_base();
+		cluster_addresses(cl);
+		for (uint32_t i = 0; i < n && e == BFT_OK; i++) {
+			cluster_config(cl, i, send_queue, clients);
+			if (up_mask & (1u << i))
+				e = net_replica_open(&cl->net[i], &cl->cfg[i], err, sizeof(err));
+		}
+		if (e == BFT_OK)
+			return;
+		cluster_close(cl);
+		if (e != BFT_ESTATE)
+			fail_msg("net_replica_open: %s (%s)", bft_strerror(e), err);
+	}
+	fail_msg("no free port range after %d attempts", OPEN_ATTEMPTS);
+}
+
+/* Polls every open replica's descriptors, flushes delayed frames, and hands each received frame
+ * to fn; stops when fn returns true or after timeout_ms. Returns whether fn asked to stop. */
+typedef bool (*on_frame_fn)(void *ctx, uint32_t at, struct net_rx *rx);
+
+static bool pump(struct cluster *cl, int timeout_ms, on_frame_fn fn, void *ctx)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_ms;
+
+	for (;;) {
+		struct pollfd fds[MAXN * NET_POLL_FDS_MAX];
+		size_t k = 0;
+		int wait;
+		uint64_t now;
+
+		for (uint32_t i = 0; i < cl->n; i++) {
+			struct net_rx rx;
+			if (cl->net[i] == NULL)
+				continue;
+			net_fault_flush(cl->net[i]);
+			/* A budget per pass, as an event loop would use. */
+			for (int b = 0; b < 64 && net_recv(cl->net[i], &rx); b++) {
+				bool stop = fn(ctx, i, &rx);
+				net_rx_release(&rx);
+				if (stop)
+					return true;
+			}
+		}
+		now = now_ms();
+		if (now >= deadline)
+			return false;
+		wait = (int)(deadline - now);
+		if (wait > 20)
+			wait = 20;
+		for (uint32_t i = 0; i < cl->n; i++) {
+			if (cl->net[i] == NULL)
+				continue;
+			int ft = net_fault_timeout_ms(cl->net[i]);
+			if (ft >= 0 && ft < wait)
+				wait = ft;
+			k += net_poll_fds(cl->net[i], fds + k, NET_POLL_FDS_MAX);
+		}
+		(void)poll(fds, (nfds_t)k, wait);
+	}
+}
+
+/* Frames in these tests: "f<from>t<to>n<seq>" so the receiver can check what it got. */
+static size_t frame_make(char *buf, size_t cap, uint32_t from, uint32_t to, uint32_t seq)
+{
+	int k = snprintf(buf, cap, "f%ut%un%u", from, to, seq);
+
+	return (size_t)k;
+}
+
+static bool frame_parse(const struct net_rx *rx, uint32_t *from, uint32_t *to, uint32_t *seq)
+{
+	char tmp[64];
+
+	if (rx->len == 0 || rx->len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, rx->bytes, rx->len);
+	tmp[rx->len] = '\0';
+	return sscanf(tmp, "f%ut%un%u", from, to, seq) == 3;
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+struct tally {
+	uint32_t n;
+	uint32_t expect;            /* frames each (receiver, sender) pair should see */
+	uint32_t got[MAXN][MAXN];   /* [receiver][sender] */
+	uint32_t total, want_total;
+	struct cluster *cl;
+	bool bad;
+};
+
+static bool tally_frame(void *ctx, uint32_t at, struct net_rx *rx)
+{
+	struct tally *t = ctx;
+	uint32_t from, to, seq;
+
+	if (rx->from != NET_FROM_REPLICA || !frame_parse(rx, &from, &to, &seq) || to != at ||
+	    from >= t->n) {
+		t->bad = true;
+		return true;
+	}
+	/* As the node does after verifying the sender: attribute the connection. */
+	assert_int_equal(net_peer_bind(t->cl->net[at], rx->pipe, from), BFT_OK);
+	t->got[at][from]++;
+	t->total++;
+	return t->total >= t->want_total;
+}
+
+static void test_net_four_replicas_exchange_all_to_all(void **state)
+{
+	struct cluster cl;
+	struct tally t;
+	char buf[64];
+	const uint32_t k = 20;
+
+	(void)state;
+	cluster_open(&cl, 4, 0xf, 0, false);
+	memset(&t, 0, sizeof(t));
+	t.n = 4;
+	t.cl = &cl;
+	t.want_total = 4 * 3 * k;
+	/* Sent before any connection exists: push sockets queue them until the dials succeed. */
+	for (uint32_t s = 0; s < k; s++) {
+		for (uint32_t i = 0; i < 4; i++) {
+			for (uint32_t j = 0; j < 4; j++) {
+				if (j == i)
+					continue;
+				size_t len = frame_make(buf, sizeof(buf), i, j, s);
+				assert_int_equal(net_send_replica(cl.net[i], j, (const uint8_t *)buf,
+								  len), BFT_OK);
+			}
+		}
+	}
+	assert_true(pump(&cl, WAIT_MS, tally_frame, &t));
+	assert_false(t.bad);
+	for (uint32_t i = 0; i < 4; i++) {
+		struct net_stats st;
+		uint64_t bound = 0;
+
+		for (uint32_t j = 0; j < 4; j++) {
+			struct net_peer_stats ps;
+			if (i == j)
+				continue;
+			assert_int_equal(t.got[i][j], k);
+			net_peer_stats(cl.net[i], j, &ps);
+			assert_int_equal(ps.sent, k);
+			assert_int_equal(ps.dropped_full, 0);
+			bound += ps.received;
+		}
+		net_stats(cl.net[i], &st);
+		assert_int_equal(st.replica_received, 3 * k);
+		/* Only the first frame on each connection arrived before its binding. */
+		assert_int_equal(st.replica_received_unbound + bound, 3 * k);
+		assert_true(st.replica_received_unbound <= 3);
+	}
+	cluster_close(&cl);
+}
+
+static void test_net_send_all_reaches_every_other_replica(void **state)
+{
+	struct cluster cl;
+	uint32_t seen[MAXN] = {0};
+	uint32_t total = 0;
+	uint64_t deadline;
+	char buf[64];
+	size_t len;
+
+	(void)state;
+	cluster_open(&cl, 4, 0xf, 0, false);
+	len = frame_make(buf, sizeof(buf), 0, 9, 0); /* "to" is not checked here */
+	assert_int_equal(net_send_all(cl.net[0], (const uint8_t *)buf, len), BFT_OK);
+	assert_int_equal(net_send_replica(cl.net[0], 0, (const uint8_t *)buf, len), BFT_EINVAL);
+	assert_int_equal(net_send_replica(cl.net[0], 4, (const uint8_t *)buf, len), BFT_EINVAL);
+	deadline = now_ms() + WAIT_MS;
+	while (total < 3 && now_ms() < deadline) {
+		for (uint32_t i = 0; i < 4; i++) {
+			struct net_rx rx;
+			while (net_recv(cl.net[i], &rx)) {
+				uint32_t f, to, s;
+				assert_true(frame_parse(&rx, &f, &to, &s));
+				assert_int_equal(f, 0);
+				seen[i]++;
+				total++;
+				net_rx_release(&rx);
+			}
+		}
+		sleep_ms(5);
+	}
+	/* A short grace period shows there is no second copy anywhere, nor one to ourselves. */
+	sleep_ms(50);
+	for (uint32_t i = 0; i < 4; i++) {
+		struct net_rx rx;
+		while (net_recv(cl.net[i], &rx)) {
+			seen[i]++;
+			net_rx_release(&rx);
+		}
+	}
+	assert_int_equal(seen[0], 0);
+	for (uint32_t i = 1; i < 4; i++)
+		assert_int_equal(seen[i], 1);
+	cluster_close(&cl);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+struct want_small {
+	uint32_t got, sent;
+	uint32_t stop_at; /* 0: stop at the first small frame */
+	bool saw_big;
+};
+
+static bool small_frame(void *ctx, uint32_t at, struct net_rx *rx)
+{
+	struct want_small *w = ctx;
+
+	(void)at;
+	if (rx->len > 16)
+		w->saw_big = true;
+	else
+		w->got++;
+	return w->got > 0 && w->got >= w->stop_at;
+}
+
+static atomic_uint push_added, push_removed;
+
+static void push_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)p;
+	(void)arg;
+	if (ev == NNG_PIPE_EV_ADD_POST)
+		atomic_fetch_add(&push_added, 1u);
+	else if (ev == NNG_PIPE_EV_REM_POST)
+		atomic_fetch_add(&push_removed, 1u);
+}
+
+static void test_net_oversized_frame_is_dropped_and_receiver_keeps_working(void **state)
+{
+	struct cluster cl;
+	struct want_small w = {0};
+	struct net_rx rx;
+	struct net_stats st;
+	nng_socket push;
+	nng_msg *m;
+	uint8_t big[FRAME_MAX + 1];
+	uint32_t first_pipe;
+	uint64_t deadline;
+
+	(void)state;
+	cluster_open(&cl, 2, 0x1, 0, false);
+	memset(big, 'x', sizeof(big));
+	/* Our own sender refuses it outright. */
+	assert_int_equal(net_send_replica(cl.net[0], 1, big, sizeof(big)), BFT_ETOOBIG);
+	assert_int_equal(net_send_replica(cl.net[0], 1, big, 0), BFT_ETOOBIG);
+
+	/* A foreign sender is stopped by nng at the receiver: the frame never surfaces and the
+	 * connection is dropped; after the sender reconnects, small frames flow again. */
+	assert_int_equal(nng_push0_open(&push), 0);
+	atomic_store(&push_added, 0u);
+	atomic_store(&push_removed, 0u);
+	assert_int_equal(nng_pipe_notify(push, NNG_PIPE_EV_ADD_POST, push_pipe_cb, NULL), 0);
+	assert_int_equal(nng_pipe_notify(push, NNG_PIPE_EV_REM_POST, push_pipe_cb, NULL), 0);
+	assert_int_equal(nng_socket_set_ms(push, NNG_OPT_RECONNMINT, 10), 0);
+	assert_int_equal(nng_socket_set_ms(push, NNG_OPT_RECONNMAXT, 50), 0);
+	assert_int_equal(nng_dial(push, cl.peer[0], NULL, NNG_FLAG_NONBLOCK), 0);
+	assert_int_equal(net_msg_copy(&m, (const uint8_t *)"hello", 5), BFT_OK);
+	assert_int_equal(nng_sendmsg(push, m, 0), 0);
+	deadline = now_ms() + WAIT_MS;
+	while (!net_recv(cl.net[0], &rx) && now_ms() < deadline)
+		sleep_ms(2);
+	assert_int_equal(rx.len, 5);
+	first_pipe = rx.pipe;
+	net_rx_release(&rx);
+
+	assert_int_equal(net_msg_copy(&m, big, sizeof(big)), BFT_OK);
+	assert_int_equal(nng_sendmsg(push, m, 0), 0);
+	/* Wait until the receiver dropped that connection, the sender noticed and redialed, and
+	 * only then send again: nng 1.5.2 loses (and leaks) a frame sent into a push connection
+	 * that the peer has closed but the sender has not yet torn down. */
+	deadline = now_ms() + WAIT_MS;
+	while (net_peer_bind(cl.net[0], first_pipe, 1) == BFT_OK && now_ms() < deadline)
+		sleep_ms(2);
+	assert_int_equal(net_peer_bind(cl.net[0], first_pipe, 1), BFT_ESTALE);
+	while ((atomic_load(&push_removed) == 0 || atomic_load(&push_added) < 2) &&
+	       now_ms() < deadline)
+		sleep_ms(2);
+	assert_true(atomic_load(&push_removed) >= 1);
+	assert_true(atomic_load(&push_added) >= 2);
+	net_stats(cl.net[0], &st);
+	assert_true(st.peer_conns <= 1);
+	while (w.got == 0 && now_ms() < deadline) {
+		assert_int_equal(net_msg_copy(&m, (const uint8_t *)"small", 5), BFT_OK);
+		if (nng_sendmsg(push, m, NNG_FLAG_NONBLOCK) != 0)
+			nng_msg_free(m);
+		else
+			w.sent++;
+		(void)pump(&cl, 20, small_frame, &w);
+	}
+	assert_false(w.saw_big);
+	assert_true(w.got > 0);
+	/* Let what is still in flight arrive before closing the sender (best effort: a frame
+	 * that shared a connection with the oversized one may be lost with it). */
+	w.stop_at = w.sent;
+	(void)pump(&cl, 500, small_frame, &w);
+	assert_false(w.saw_big);
+	nng_close(push);
+	cluster_close(&cl);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+static void wait_connected(struct cluster *cl, uint32_t from, uint32_t to);
+
+static void test_net_dead_peer_neither_blocks_nor_starves_the_others(void **state)
+{
+	struct cluster cl;
+	struct tally t;
+	struct net_peer_stats ps;
+	char buf[64];
+	const uint32_t k = 50, depth = 8;
+	uint32_t full = 0;
+	uint64_t t0;
+
+	(void)state;
+	cluster_open(&cl, 4, 0x7, depth, false); /* replica 3 is never started */
+	memset(&t, 0, sizeof(t));
+	t.n = 4;
+	t.cl = &cl;
+	t.want_total = 2 * k;
+	t0 = now_ms();
+	for (uint32_t s = 0; s < k; s++) {
+		for (uint32_t j = 1; j < 4; j++) {
+			size_t len = frame_make(buf, sizeof(buf), 0, j, s);
+			enum bft_err e = net_send_replica(cl.net[0], j, (const uint8_t *)buf, len);
+			if (j == 3) {
+				assert_true(e == BFT_OK || e == BFT_EFULL);
+				full += e == BFT_EFULL;
+			} else if (e != BFT_OK) {
+				/* A live peer may lag at start-up; it must not lag by the whole run. */
+				assert_int_equal(e, BFT_EFULL);
+			}
+		}
+	}
+	/* Non-blocking: 150 sends take nowhere near a connect timeout. */
+	assert_true(now_ms() - t0 < 1000);
+	net_peer_stats(cl.net[0], 3, &ps);
+	assert_int_equal(ps.sent, depth);
+	assert_int_equal(ps.dropped_full, k - depth);
+	assert_int_equal(full, k - depth);
+	assert_false(ps.connected);
+
+	/* The live peers got what their queues took: with depth 8 and no reader yet, at least the
+	 * first 8 each; pump until the tally stops growing, and check nothing was misrouted. */
+	t.want_total = UINT32_MAX;
+	(void)pump(&cl, 1000, tally_frame, &t);
+	assert_false(t.bad);
+	for (uint32_t j = 1; j < 3; j++) {
+		net_peer_stats(cl.net[0], j, &ps);
+		assert_true(t.got[j][0] >= depth);
+		assert_int_equal(t.got[j][0], ps.sent);
+		assert_int_equal(ps.sent + ps.dropped_full, k);
+	}
+	/* Once connected, the live peers take a steady stream with no drops at all, while every
+	 * frame for the dead one keeps being refused at once. */
+	wait_connected(&cl, 0, 1);
+	wait_connected(&cl, 0, 2);
+	memset(&t.got, 0, sizeof(t.got));
+	for (uint32_t s = 0; s < k; s++) {
+		for (uint32_t j = 1; j < 4; j++) {
+			size_t len = frame_make(buf, sizeof(buf), 0, j, 1000 + s);
+			enum bft_err e = net_send_replica(cl.net[0], j, (const uint8_t *)buf, len);
+			assert_int_equal(e, j == 3 ? BFT_EFULL : BFT_OK);
+		}
+		(void)pump(&cl, 2, tally_frame, &t);
+	}
+	(void)pump(&cl, 200, tally_frame, &t);
+	assert_false(t.bad);
+	assert_int_equal(t.got[1][0], k);
+	assert_int_equal(t.got[2][0], k);
+	net_peer_stats(cl.net[0], 3, &ps);
+	assert_int_equal(ps.dropped_full, 2 * k - depth);
+	cluster_close(&cl);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+struct want_from {
+	uint32_t at, from;
+	bool got;
+};
+
+static bool frame_from(void *ctx, uint32_t at, struct net_rx *rx)
+{
+	struct want_from *w = ctx;
+	uint32_t f, to, s;
+
+	if (at == w->at && frame_parse(rx, &f, &to, &s) && f == w->from)
+		w->got = true;
+	return w->got;
+}
+
+/* Sends from -> to every 20 ms until to receives one; bounded by WAIT_MS. */
+static bool deliver_eventually(struct cluster *cl, uint32_t from, uint32_t to)
+{
+	struct want_from w = { to, from, false };
+	uint64_t deadline = now_ms() + WAIT_MS;
+	char buf[64];
+	uint32_t s = 0;
+
+	while (!w.got && now_ms() < deadline) {
+		size_t len = frame_make(buf, sizeof(buf), from, to, s++);
+		(void)net_send_replica(cl->net[from], to, (const uint8_t *)buf, len);
+		(void)pump(cl, 20, frame_from, &w);
+	}
+	return w.got;
+}
+
+static void test_net_restarted_replica_is_reconnected(void **state)
+{
+	struct cluster cl;
+	char err[256];
+	enum bft_err e = BFT_ESTATE;
+
+	(void)state;
+	cluster_open(&cl, 4, 0xf, 0, false);
+	assert_true(deliver_eventually(&cl, 0, 2));
+	assert_true(deliver_eventually(&cl, 2, 1));
+
+	net_close(cl.net[2]);
+	cl.net[2] = NULL;
+	/* Frames sent while it is down go to its queue or are lost; neither blocks us. */
+	assert_int_equal(net_send_replica(cl.net[0], 2, (const uint8_t *)"f0t2n999", 8), BFT_OK);
+	/* Reopen on the same ports; the kernel may hold them for a moment after the close. */
+	for (int i = 0; i < 100 && e == BFT_ESTATE; i++) {
+		e = net_replica_open(&cl.net[2], &cl.cfg[2], err, sizeof(err));
+		if (e == BFT_ESTATE)
+			sleep_ms(50);
+	}
+	assert_int_equal(e, BFT_OK);
+	assert_true(deliver_eventually(&cl, 0, 2));
+	assert_true(deliver_eventually(&cl, 3, 2));
+	assert_true(deliver_eventually(&cl, 2, 0));
+	assert_true(deliver_eventually(&cl, 2, 3));
+	cluster_close(&cl);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+struct client_ctx {
+	struct cluster *cl;
+	uint32_t requests;
+	uint32_t pipes[2][MAXN]; /* [client][replica] */
+};
+
+/* The replica's side: a request "req<id>" is "verified" as client id, bound, and answered. */
+static bool answer_request(void *ctx, uint32_t at, struct net_rx *rx)
+{
+	struct client_ctx *c = ctx;
+	char tmp[32], reply[64];
+	unsigned id;
+
+	assert_int_equal(rx->from, NET_FROM_CLIENT);
+	assert_true(rx->len < sizeof(tmp));
+	memcpy(tmp, rx->bytes, rx->len);
+	tmp[rx->len] = '\0';
+	assert_int_equal(sscanf(tmp, "req%u", &id), 1);
+	assert_int_equal(net_client_bind(c->cl->net[at], rx->pipe, id), BFT_OK);
+	c->pipes[id == 7 ? 0 : 1][at] = rx->pipe;
+	snprintf(reply, sizeof(reply), "rep%u from %u", id, at);
+	assert_int_equal(net_send_client(c->cl->net[at], id, (const uint8_t *)reply,
+					 strlen(reply)), BFT_OK);
+	c->requests++;
+	return c->requests == 4;
+}
+
+static void expect_replies(struct net_client *nc, unsigned id)
+{
+	bool seen[2] = { false, false };
+
+	for (int i = 0; i < 2; i++) {
+		struct net_rx rx;
+		char tmp[64], want[64];
+
+		assert_true(net_client_recv(nc, WAIT_MS, &rx));
+		assert_int_equal(rx.from, NET_FROM_REPLICA);
+		assert_true(rx.replica < 2);
+		assert_false(seen[rx.replica]);
+		seen[rx.replica] = true;
+		assert_true(rx.len < sizeof(tmp));
+		memcpy(tmp, rx.bytes, rx.len);
+		tmp[rx.len] = '\0';
+		snprintf(want, sizeof(want), "rep%u from %u", id, rx.replica);
+		assert_string_equal(tmp, want);
+		net_rx_release(&rx);
+	}
+}
+
+static void test_net_client_reply_goes_to_the_right_client(void **state)
+{
+	struct cluster cl;
+	struct client_ctx ctx;
+	struct net_client *a = NULL, *b = NULL;
+	struct net_rx rx;
+	struct net_stats st;
+	uint64_t deadline;
+
+	(void)state;
+	cluster_open(&cl, 4, 0x3, 0, true); /* replicas 0 and 1 serve clients */
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cl = &cl;
+	assert_int_equal(net_client_open(&a, 2, cl.client_ptr, FRAME_MAX), BFT_OK);
+	assert_int_equal(net_client_open(&b, 2, cl.client_ptr, FRAME_MAX), BFT_OK);
+	/* Queued until connected. */
+	assert_int_equal(net_client_send_all(a, (const uint8_t *)"req7", 4), BFT_OK);
+	assert_int_equal(net_client_send_all(b, (const uint8_t *)"req9", 4), BFT_OK);
+	assert_true(pump(&cl, WAIT_MS, answer_request, &ctx));
+	expect_replies(a, 7);
+	expect_replies(b, 9);
+	assert_int_equal(net_client_connected(a), 2);
+	assert_false(net_client_recv(a, 0, &rx));
+
+	/* Nobody is bound as client 8; and a connection that never existed cannot be bound. */
+	assert_int_equal(net_send_client(cl.net[0], 8, (const uint8_t *)"x", 1), BFT_ESTALE);
+	assert_int_equal(net_client_bind(cl.net[0], 0x7ffffff0u, 8), BFT_ESTALE);
+	net_stats(cl.net[0], &st);
+	assert_int_equal(st.client_received, 2);
+	assert_int_equal(st.client_sent, 2);
+	assert_int_equal(st.client_dropped_unknown, 1);
+	assert_int_equal(st.clients_bound, 2);
+	assert_int_equal(st.client_conns, 2);
+
+	/* When a client goes away, its binding goes with its connection. */
+	net_client_close(a);
+	deadline = now_ms() + WAIT_MS;
+	while (net_send_client(cl.net[0], 7, (const uint8_t *)"x", 1) == BFT_OK &&
+	       now_ms() < deadline)
+		sleep_ms(10);
+	assert_int_equal(net_send_client(cl.net[0], 7, (const uint8_t *)"x", 1), BFT_ESTALE);
+	assert_int_equal(net_client_bind(cl.net[0], ctx.pipes[0][0], 7), BFT_ESTALE);
+	net_stats(cl.net[0], &st);
+	assert_int_equal(st.clients_bound, 1);
+	/* b is unaffected. */
+	assert_int_equal(net_send_client(cl.net[0], 9, (const uint8_t *)"rep9 from 0", 11), BFT_OK);
+	assert_true(net_client_recv(b, WAIT_MS, &rx));
+	assert_int_equal(rx.replica, 0);
+	net_rx_release(&rx);
+	net_client_close(b);
+	cluster_close(&cl);
+}
+
+static void test_net_client_endpoint_limits_connections(void **state)
+{
+	struct cluster cl;
+	struct net_client *c[3] = { NULL, NULL, NULL };
+	struct net_stats st;
+	char err[256];
+	uint64_t deadline;
+
+	(void)state;
+	cluster_open(&cl, 2, 0x0, 0, true);
+	cl.cfg[0].conns_max = 2;
+	assert_int_equal(net_replica_open(&cl.net[0], &cl.cfg[0], err, sizeof(err)), BFT_OK);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(net_client_open(&c[i], 1, cl.client_ptr, FRAME_MAX), BFT_OK);
+	deadline = now_ms() + WAIT_MS;
+	do {
+		sleep_ms(10);
+		net_stats(cl.net[0], &st);
+	} while ((st.conns_rejected == 0 || st.client_conns < 2) && now_ms() < deadline);
+	assert_int_equal(st.client_conns, 2);
+	assert_true(st.conns_rejected >= 1);
+	for (int i = 0; i < 3; i++)
+		net_client_close(c[i]);
+	cluster_close(&cl);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+struct count_ctx {
+	uint32_t got;
+	uint32_t seq_seen[64];
+};
+
+static bool count_frame(void *ctx, uint32_t at, struct net_rx *rx)
+{
+	struct count_ctx *c = ctx;
+	uint32_t f, to, s;
+
+	(void)at;
+	assert_true(frame_parse(rx, &f, &to, &s));
+	if (s < 64)
+		c->seq_seen[s]++;
+	c->got++;
+	return false;
+}
+
+static void wait_connected(struct cluster *cl, uint32_t from, uint32_t to)
+{
+	struct net_peer_stats ps;
+	uint64_t deadline = now_ms() + WAIT_MS;
+
+	do {
+		net_peer_stats(cl->net[from], to, &ps);
+		if (!ps.connected)
+			sleep_ms(5);
+	} while (!ps.connected && now_ms() < deadline);
+	assert_true(ps.connected);
+}
+
+static void send_seqs(struct cluster *cl, uint32_t from, uint32_t to, uint32_t count)
+{
+	char buf[64];
+
+	for (uint32_t s = 0; s < count; s++) {
+		size_t len = frame_make(buf, sizeof(buf), from, to, s);
+		assert_int_equal(net_send_replica(cl->net[from], to, (const uint8_t *)buf, len),
+				 BFT_OK);
+	}
+}
+
+static void test_net_fault_shim_drops_duplicates_and_delays(void **state)
+{
+	struct cluster cl;
+	struct count_ctx c;
+	struct net_peer_stats ps;
+	struct net_fault f;
+
+	(void)state;
+	cluster_open(&cl, 2, 0x3, 0, false);
+	wait_connected(&cl, 0, 1);
+
+	/* Drop everything. */
+	memset(&f, 0, sizeof(f));
+	f.drop_ppm = 1000000;
+	assert_int_equal(net_fault_set(cl.net[0], 1, &f, 42), BFT_OK);
+	send_seqs(&cl, 0, 1, 10);
+	memset(&c, 0, sizeof(c));
+	(void)pump(&cl, 200, count_frame, &c);
+	assert_int_equal(c.got, 0);
+	net_peer_stats(cl.net[0], 1, &ps);
+	assert_int_equal(ps.fault_dropped, 10);
+	assert_int_equal(ps.sent, 0);
+
+	/* Duplicate everything. */
+	memset(&f, 0, sizeof(f));
+	f.dup_ppm = 1000000;
+	assert_int_equal(net_fault_set(cl.net[0], 1, &f, 42), BFT_OK);
+	send_seqs(&cl, 0, 1, 5);
+	memset(&c, 0, sizeof(c));
+	(void)pump(&cl, 500, count_frame, &c);
+	assert_int_equal(c.got, 10);
+	for (uint32_t s = 0; s < 5; s++)
+		assert_int_equal(c.seq_seen[s], 2);
+
+	/* Hold everything for 150 ms: nothing before that, everything after a flush. */
+	memset(&f, 0, sizeof(f));
+	f.delay_ms_min = 150;
+	f.delay_ms_max = 150;
+	assert_int_equal(net_fault_set(cl.net[0], 1, &f, 42), BFT_OK);
+	send_seqs(&cl, 0, 1, 3);
+	{
+		int t = net_fault_timeout_ms(cl.net[0]);
+		struct net_stats st;
+		assert_true(t > 0 && t <= 150);
+		net_stats(cl.net[0], &st);
+		assert_int_equal(st.held, 3);
+	}
+	memset(&c, 0, sizeof(c));
+	(void)pump(&cl, 50, count_frame, &c);
+	assert_int_equal(c.got, 0);
+	(void)pump(&cl, 1000, count_frame, &c);
+	assert_int_equal(c.got, 3);
+	assert_int_equal(net_fault_timeout_ms(cl.net[0]), -1);
+
+	/* Random delays reorder, but everything arrives exactly once. */
+	f.delay_ms_min = 0;
+	f.delay_ms_max = 40;
+	assert_int_equal(net_fault_set(cl.net[0], 1, &f, 7), BFT_OK);
+	send_seqs(&cl, 0, 1, 40);
+	memset(&c, 0, sizeof(c));
+	(void)pump(&cl, 1000, count_frame, &c);
+	assert_int_equal(c.got, 40);
+	for (uint32_t s = 0; s < 40; s++)
+		assert_int_equal(c.seq_seen[s], 1);
+
+	/* Bad settings are refused; all zero switches the shim off. */
+	f.delay_ms_min = 50;
+	f.delay_ms_max = 10;
+	assert_int_equal(net_fault_set(cl.net[0], 1, &f, 1), BFT_EINVAL);
+	memset(&f, 0, sizeof(f));
+	f.drop_ppm = 1000001;
+	assert_int_equal(net_fault_set(cl.net[0], 1, &f, 1), BFT_EINVAL);
+	assert_int_equal(net_fault_set(cl.net[0], 0, &f, 1), BFT_EINVAL);
+	assert_int_equal(net_fault_set(cl.net[0], 1, NULL, 1), BFT_OK);
+	cluster_close(&cl);
+}
+
+static void test_net_fault_shim_is_reproducible_from_its_seed(void **state)
+{
+	struct cluster cl;
+	struct net_fault f;
+	struct net_peer_stats ps;
+	uint64_t dropped[3];
+
+	(void)state;
+	/* The peer is never started: sends only exercise the shim's choices. */
+	cluster_open(&cl, 2, 0x1, 0, false);
+	memset(&f, 0, sizeof(f));
+	f.drop_ppm = 500000;
+	for (int run = 0; run < 3; run++) {
+		uint64_t before;
+		net_peer_stats(cl.net[0], 1, &ps);
+		before = ps.fault_dropped;
+		assert_int_equal(net_fault_set(cl.net[0], 1, &f, run == 2 ? 1234 : 99), BFT_OK);
+		for (int i = 0; i < 200; i++)
+			(void)net_send_replica(cl.net[0], 1, (const uint8_t *)"x", 1);
+		net_peer_stats(cl.net[0], 1, &ps);
+		dropped[run] = ps.fault_dropped - before;
+	}
+	assert_int_equal(dropped[0], dropped[1]);
+	assert_true(dropped[0] > 50 && dropped[0] < 150);
+	assert_true(dropped[2] > 50 && dropped[2] < 150);
+	cluster_close(&cl);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+static void test_net_open_rejects_bad_config_and_busy_port(void **state)
+{
+	struct cluster cl;
+	struct net *net = NULL;
+	struct net_replica_config c;
+	char err[256];
+	const char *bad[2] = { "nope://x", "tcp://127.0.0.1:1" };
+
+	(void)state;
+	cluster_open(&cl, 2, 0x1, 0, false);
+	c = cl.cfg[1];
+	c.self = 2;
+	assert_int_equal(net_replica_open(&net, &c, err, sizeof(err)), BFT_EINVAL);
+	c = cl.cfg[1];
+	c.frame_max = 0;
+	assert_int_equal(net_replica_open(&net, &c, err, sizeof(err)), BFT_EINVAL);
+	c = cl.cfg[1];
+	c.send_queue = NET_QUEUE_MAX + 1;
+	assert_int_equal(net_replica_open(&net, &c, err, sizeof(err)), BFT_EINVAL);
+	c = cl.cfg[1];
+	c.n = 1;
+	c.self = 0;
+	assert_int_equal(net_replica_open(&net, &c, err, sizeof(err)), BFT_EINVAL);
+	c = cl.cfg[1];
+	c.peer_addrs = bad;
+	c.self = 0;
+	assert_int_equal(net_replica_open(&net, &c, err, sizeof(err)), BFT_EINVAL);
+	assert_non_null(strstr(err, "nope://x"));
+	/* Replica 0's port is taken by replica 0 itself. */
+	c = cl.cfg[0];
+	assert_int_equal(net_replica_open(&net, &c, err, sizeof(err)), BFT_ESTATE);
+	assert_non_null(strstr(err, cl.peer[0]));
+	assert_null(net);
+	assert_int_equal(net_client_open(NULL, 1, cl.client_ptr, 10), BFT_EINVAL);
+	cluster_close(&cl);
+}
+
+/* ------------------------------------------------------------------------------------------- */
+
+static uint64_t lcg(uint64_t *s)
+{
+	*s = *s * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+	return *s >> 33;
+}
+
+/* The tables behind connections and clients against a plain array, under random churn. */
+static void test_net_map_matches_a_reference_under_churn(void **state)
+{
+	enum { KEYS = 300, LIMIT = 100 };
+	struct net_map m;
+	int32_t ref[KEYS]; /* -1: absent, else the value */
+	uint32_t count = 0;
+	uint64_t s = 1;
+
+	(void)state;
+	assert_int_equal(net_map_init(&m, LIMIT), BFT_OK);
+	for (int i = 0; i < KEYS; i++)
+		ref[i] = -1;
+	for (int step = 0; step < 200000; step++) {
+		uint32_t key = (uint32_t)(lcg(&s) % KEYS);
+		uint32_t op = (uint32_t)(lcg(&s) % 10);
+		uint32_t val = (uint32_t)(lcg(&s) % 8);
+		uint32_t got;
+
+		if (op < 5) {
+			enum bft_err e = net_map_put(&m, key * UINT64_C(0x100000001), val);
+			if (ref[key] < 0 && count == LIMIT) {
+				assert_int_equal(e, BFT_EFULL);
+			} else {
+				assert_int_equal(e, BFT_OK);
+				count += ref[key] < 0;
+				ref[key] = (int32_t)val;
+			}
+		} else if (op < 9) {
+			bool had = net_map_del(&m, key * UINT64_C(0x100000001));
+			assert_int_equal(had, ref[key] >= 0);
+			count -= ref[key] >= 0;
+			ref[key] = -1;
+		} else {
+			uint32_t want = 0;
+			for (int i = 0; i < KEYS; i++) {
+				if (ref[i] == (int32_t)val) {
+					ref[i] = -1;
+					want++;
+				}
+			}
+			assert_int_equal(net_map_del_val(&m, val), want);
+			count -= want;
+		}
+		assert_int_equal(m.count, count);
+		if (step % 1000 == 0) {
+			for (uint32_t i = 0; i < KEYS; i++) {
+				bool has = net_map_get(&m, i * UINT64_C(0x100000001), &got);
+				assert_int_equal(has, ref[i] >= 0);
+				if (has)
+					assert_int_equal(got, (uint32_t)ref[i]);
+			}
+		}
+	}
+	net_map_free(&m);
+	assert_int_equal(net_map_init(&m, 0), BFT_EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_net_map_matches_a_reference_under_churn),
+		cmocka_unit_test(test_net_open_rejects_bad_config_and_busy_port),
+		cmocka_unit_test(test_net_four_replicas_exchange_all_to_all),
+		cmocka_unit_test(test_net_send_all_reaches_every_other_replica),
+		cmocka_unit_test(test_net_oversized_frame_is_dropped_and_receiver_keeps_working),
+		cmocka_unit_test(test_net_dead_peer_neither_blocks_nor_starves_the_others),
+		cmocka_unit_test(test_net_restarted_replica_is_reconnected),
+		cmocka_unit_test(test_net_client_reply_goes_to_the_right_client),
+		cmocka_unit_test(test_net_client_endpoint_limits_connections),
+		cmocka_unit_test(test_net_fault_shim_drops_duplicates_and_delays),
+		cmocka_unit_test(test_net_fault_shim_is_reproducible_from_its_seed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
