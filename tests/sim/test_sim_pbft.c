@@ -50,6 +50,7 @@
 
 struct sweep {
 	const char *name;
+	const char *test;             /* the cmocka test running it, for SIM_FILTER in replay hints */
 	uint32_t n;
 	uint64_t first, count;        /* default seeds first..first+count-1 */
 	uint64_t long_count;          /* with SIM_LONG=1 */
@@ -319,8 +320,8 @@ static void sweep_run(const struct sweep *sw)
 		printf("[ SIM      ] %s: failing seeds:", sw->name);
 		for (uint64_t i = 0; i < t.failures && i < MAX_REPORTED; i++)
 			printf(" %llu", (unsigned long long)t.first_failures[i]);
-		printf("%s (replay: SEED=<seed> SIM_N=%u %s)\n",
-		       t.failures > MAX_REPORTED ? " ..." : "", sw->n, "build/tests/sim/test_sim_pbft");
+		printf("%s (replay: SEED=<seed> SIM_FILTER=%s build/tests/sim/test_sim_pbft)\n",
+		       t.failures > MAX_REPORTED ? " ..." : "", sw->test);
 	}
 	fflush(stdout);
 	assert_int_equal(t.failures, 0);
@@ -329,7 +330,8 @@ static void sweep_run(const struct sweep *sw)
 static void test_sim_pbft_n4_faulty_network(void **state)
 {
 	const struct sweep sw = {
-		.name = "pbft n=4", .n = 4, .first = 1, .count = 500, .long_count = 10000,
+		.name = "pbft n=4", .test = "test_sim_pbft_n4_faulty_network", .n = 4,
+		.first = 1, .count = 500, .long_count = 10000,
 		.requests_per_client = 30,
 	};
 
@@ -340,7 +342,8 @@ static void test_sim_pbft_n4_faulty_network(void **state)
 static void test_sim_pbft_n7_faulty_network(void **state)
 {
 	const struct sweep sw = {
-		.name = "pbft n=7", .n = 7, .first = 1, .count = 200, .long_count = 2000,
+		.name = "pbft n=7", .test = "test_sim_pbft_n7_faulty_network", .n = 7,
+		.first = 1, .count = 200, .long_count = 2000,
 		.requests_per_client = 30,
 	};
 
@@ -354,7 +357,8 @@ static void test_sim_pbft_n7_faulty_network(void **state)
 static void test_sim_pbft_n4_one_byzantine(void **state)
 {
 	const struct sweep sw = {
-		.name = "pbft n=4 byzantine", .n = 4, .first = 1, .count = 150, .long_count = 3000,
+		.name = "pbft n=4 byzantine", .test = "test_sim_pbft_n4_one_byzantine", .n = 4,
+		.first = 1, .count = 150, .long_count = 3000,
 		.requests_per_client = 30,
 		.opt_in = true,
 		.byz_modes = BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | BFT_BYZ_EQUIVOCATE |
