@@ -11,6 +11,8 @@
  *   SIM_TRACE=1                                   print every event (use with SEED)
  *   SIM_JOBS=k                                    worker processes (default: 2)
  *   SIM_FILTER='*byzantine*'                      only the tests whose names match
+ *   SIM_BYZ=1, SIM_PIPELINE=1                     the opt-in sweeps (one Byzantine replica;
+ *                                                 clients with 4 requests in flight)
  *
  * Each seed is one independent run, so the sweep is split across worker processes (fork): the
  * runs stay deterministic and a failure replays with SEED= in a single process.
@@ -56,7 +58,9 @@ struct sweep {
 	uint64_t long_count;          /* with SIM_LONG=1 */
 	uint32_t byz_modes;           /* 0: all correct; else one replica per seed gets one of these */
 	uint32_t requests_per_client;
-	bool opt_in;                  /* runs only with SIM_BYZ=1 or SIM_LONG=1 (or SEED/SEEDS) */
+	const char *opt_in;           /* non-NULL: runs only with this variable set, SIM_LONG=1, or
+	                               * SEED/SEEDS */
+	uint32_t client_outstanding;  /* 0: the default (1, PBFT's closed-loop client) */
 };
 
 /* Aggregated over a sweep (summed in each worker, then over the workers). */
@@ -123,6 +127,8 @@ static void seed_config(const struct sweep *sw, uint64_t seed, struct sim_config
 	sim_config_default(c, &sim_engine_pbft, sw->n);
 	c->seed = seed;
 	c->requests_per_client = sw->requests_per_client;
+	if (sw->client_outstanding != 0)
+		c->client_outstanding = sw->client_outstanding;
 	sim_config_random_faults(c);
 	if (sw->byz_modes != 0) {
 		struct sim_rng r;
@@ -288,9 +294,9 @@ static void sweep_run(const struct sweep *sw)
 		skip();
 		return;
 	}
-	if (sw->opt_in && !env_flag("SIM_BYZ") && !env_flag("SIM_LONG") &&
+	if (sw->opt_in != NULL && !env_flag(sw->opt_in) && !env_flag("SIM_LONG") &&
 	    !env_range(&lo, &hi)) {
-		printf("[ SIM      ] %s: opt-in (SIM_BYZ=1), skipped\n", sw->name);
+		printf("[ SIM      ] %s: opt-in (%s=1), skipped\n", sw->name, sw->opt_in);
 		skip();
 		return;
 	}
@@ -360,11 +366,27 @@ static void test_sim_pbft_n4_one_byzantine(void **state)
 		.name = "pbft n=4 byzantine", .test = "test_sim_pbft_n4_one_byzantine", .n = 4,
 		.first = 1, .count = 150, .long_count = 3000,
 		.requests_per_client = 30,
-		.opt_in = true,
+		.opt_in = "SIM_BYZ",
 		.byz_modes = BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | BFT_BYZ_EQUIVOCATE |
 			     BFT_BYZ_WRONG_DIGEST | BFT_BYZ_SLOW_PRIMARY | BFT_BYZ_VC_SPAM |
 			     BFT_BYZ_BOGUS_NEWVIEW | BFT_BYZ_REPLAY | BFT_BYZ_BAD_SIGNATURE |
 			     BFT_BYZ_WRONG_REPLY | BFT_BYZ_BAD_CHECKPOINT,
+	};
+
+	(void)state;
+	sweep_run(&sw);
+}
+
+/* Pipelining clients: 4 requests in flight each (the log keeps a 64-request window per client).
+ * Opt-in (SIM_PIPELINE=1, and part of SIM_LONG) while PBFT still fails some seeds. */
+static void test_sim_pbft_n4_pipelined_clients(void **state)
+{
+	const struct sweep sw = {
+		.name = "pbft n=4 pipelined", .test = "test_sim_pbft_n4_pipelined_clients", .n = 4,
+		.first = 1, .count = 100, .long_count = 3000,
+		.requests_per_client = 40,
+		.client_outstanding = 4,
+		.opt_in = "SIM_PIPELINE",
 	};
 
 	(void)state;
@@ -449,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_sim_pbft_n4_faulty_network),
 		cmocka_unit_test(test_sim_pbft_n7_faulty_network),
 		cmocka_unit_test(test_sim_pbft_n4_one_byzantine),
+		cmocka_unit_test(test_sim_pbft_n4_pipelined_clients),
 	};
 
 	const char *filter = getenv("SIM_FILTER");
