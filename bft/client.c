@@ -7,6 +7,7 @@
  * BFT_EFULL rather than unbounded growth.
  */
 #include "bft/client.h"
+#include "bft/log.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,17 @@ static enum bft_err slot_send(struct client_slot *s, enum bft_dest dest, uint64_
 	return bft_out_msg(out, dest, to, BFT_MSG_REQUEST, copy, s->env.len);
 }
 
+/* Replicas answer retransmissions only within their per-client window of request ids
+ * (log.h): a new id may not run that far ahead of the oldest one still in flight. */
+static bool window_allows(const struct bft_client *c)
+{
+	for (uint32_t i = 0; i < c->cfg.outstanding_max; i++)
+		if (c->slots[i].state != SLOT_FREE &&
+		    c->next_reqid - c->slots[i].reqid >= BFT_LOG_CLIENT_WINDOW)
+			return false;
+	return true;
+}
+
 /** See client.h. */
 enum bft_err bft_client_submit(struct bft_client *c, uint64_t now_ms, const uint8_t *op,
 			       size_t op_len, uint32_t flags, uint64_t *reqid,
@@ -197,6 +209,8 @@ enum bft_err bft_client_submit(struct bft_client *c, uint64_t now_ms, const uint
 		}
 	}
 	if (s == NULL)
+		return BFT_EFULL;
+	if (!window_allows(c))
 		return BFT_EFULL;
 
 	/* malloc(0) may return NULL, so an empty op is stored as a one-byte buffer. */
@@ -401,6 +415,10 @@ static enum bft_err slot_fallback(struct bft_client *c, struct client_slot *s, u
 
 	if (c->next_reqid == UINT64_MAX)
 		return BFT_ESTATE;
+	/* The new id must stay within the replicas' window of the oldest request in flight, as
+	 * for a submission; if not, the query is retransmitted as it is and falls back later. */
+	if (!window_allows(c))
+		return BFT_EFULL;
 	s->reqid = c->next_reqid;
 	s->flags &= ~BFT_REQ_READONLY;
 	e = slot_sign(c, s, now_ms);

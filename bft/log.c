@@ -9,14 +9,16 @@
 
 #include "crypto/cr_merkle.h"
 
+/* Exactly-once bookkeeping keeps, per client, a bitmap of its last CLIENT_WINDOW request ids and
+ * their results, so a client may have up to that many requests in flight, have each executed
+ * once whatever their order, and get the reply of any of them again on retransmission. The
+ * result cache must cover the whole window: a request executed inside the window but whose
+ * result was evicted could never be answered again (its retransmissions are duplicates). */
+#define CLIENT_WINDOW BFT_LOG_CLIENT_WINDOW
+#define RESULT_CACHE CLIENT_WINDOW
 /* A client may have at most this many requests queued; a client pipelining deeper than this
  * sees BFT_EFULL rather than crowding out the others. */
-#define CLIENT_PENDING_MAX 64u
-/* Exactly-once bookkeeping keeps a bitmap of the last 64 request ids of each client, so a client
- * may have up to 64 requests in flight and still have each executed once whatever their order. */
-#define CLIENT_WINDOW 64u
-/* Results kept per client for answering retransmissions (slot = reqid mod this). */
-#define RESULT_CACHE 8u
+#define CLIENT_PENDING_MAX CLIENT_WINDOW
 /* The checkpoint votes one replica may have outstanding above the stable checkpoint. */
 #define VOTES_PER_REPLICA_EXTRA 2u
 

@@ -20,6 +20,11 @@
 
 #include "bft/engine.h"
 
+/* Per client, the log remembers which of its last BFT_LOG_CLIENT_WINDOW request ids were
+ * executed, with their results. A client must keep every request in flight within that window
+ * (bft_client_submit enforces it): an older retransmission could no longer be answered. */
+#define BFT_LOG_CLIENT_WINDOW 32u
+
 struct bft_log_config {
 	uint32_t n;                       /* replicas */
 	bft_replica_id self;

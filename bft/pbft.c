@@ -1556,10 +1556,13 @@ static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 		p->retransmit_ms = now + p->cfg.retransmit_ms;
 		bft_seq le = bft_log_last_executed(p->log);
 		if (has_work(p) && le == p->progress_seq) {
+			/* During a view change, our VIEW-CHANGE again (it may have been lost), and
+			 * in any case a FETCH: peers already in the view answer with its NEW-VIEW,
+			 * and peers ahead of us with the checkpoint proof that starts a transfer. */
 			if (!p->active && p->vc[p->self] != NULL)
 				e = send_copy(out, BFT_TO_ALL, 0, BFT_MSG_VIEWCHANGE, p->vc[p->self],
 					      p->vc_len[p->self]);
-			else
+			if (e == BFT_OK)
 				e = send_fetch(p, BFT_TO_ALL, 0, BFT_FETCH_LOG, le, 0, out);
 			if (e != BFT_OK)
 				return e;

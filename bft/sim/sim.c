@@ -760,11 +760,16 @@ static void client_submit(struct sim *s, uint32_t j)
 		if (slot == s->cfg.client_outstanding)
 			break; /* completed but not yet polled: wait for the poll */
 		sim_op_encode(op, j, counter, kind);
-		/* Record the submission before anything can execute it. */
-		sim_check_submitted(s->ck, j, counter, kind);
 		bft_out_reset(&s->out);
 		e = bft_client_submit(c->c, s->now, op, sizeof(op), kind ? BFT_REQ_READONLY : 0,
 				      &reqid, &s->out);
+		/* The client holds back a request that would run past the replicas' exactly-once
+		 * window (log.h): try again when an older one completes. */
+		if (e == BFT_EFULL)
+			break;
+		/* Record the submission before anything can execute it (send_out, below). */
+		if (e == BFT_OK)
+			sim_check_submitted(s->ck, j, counter, kind);
 		if (e != BFT_OK) {
 			sim_check_fail(s->ck, "sim: client %u could not submit: %s", j,
 				       bft_strerror(e));
