@@ -116,7 +116,7 @@ check-core: $(call obj,$(BFT_SRC))
 space := $(empty) $(empty)
 
 # Each suite runs even when an earlier one failed; the target fails if any did.
-test-unit: $(TEST_BINS)
+test-unit: $(TEST_BINS) $(PROG_BINS)
 	@fail=0; for t in $(TEST_BINS); do echo "== $$t"; $$t || fail=1; done; \
 	if [ $$fail -ne 0 ]; then echo "SOME TEST SUITES FAILED"; exit 1; fi; echo "ALL TEST SUITES PASSED"
 
