@@ -16,6 +16,7 @@
 #include "crypto/cr_sign.h"
 #include "node/ctl.h"
 #include "node/history.h"
+#include "bft/wire.h"
 #include "node/kv_op.h"
 
 /* Exit codes: distinct for what scripts need to tell apart. */
@@ -56,6 +57,9 @@ static void usage(FILE *f)
 		"                              with REL one of = != < > <= >=; OP is 'put K V',\n"
 		"                              'get K', 'del K' or 'list P'\n"
 		"  status                      each replica's protocol, view, progress and health\n"
+		"  inject KIND REPLICA [COUNT] testing aid: send REPLICA hostile frames (KIND is\n"
+		"                              malformed, unknown-client or bad-signature); each must\n"
+		"                              be refused and counted in its /metrics\n"
 		"  workload [-n OPS] [--keys K] [--seed S] [--clients C] [--history FILE]\n"
 		"           [--wall-clock]     a mixed put/get/cas/del workload whose every answer is\n"
 		"                              checked against a local model; prints a summary.\n"
@@ -555,6 +559,78 @@ static int cmd_status(const struct args *a)
 		printf("]\n");
 	node_config_free(&cfg);
 	return down == 0 ? EXIT_OK : EXIT_FAIL;
+}
+
+static uint64_t xs(uint64_t *s);
+
+/* --- inject: hostile frames for tests --------------------------------------------------------- */
+
+/* Sends replica `to` frames a correct client never sends, so tests can check that each is
+ * refused, counted in /metrics, and that the replica keeps serving:
+ *   malformed:      random bytes, and a valid request cut short;
+ *   unknown-client: a well-formed request from a client id the cluster does not know;
+ *   bad-signature:  a request from this client whose signature does not verify. */
+static int cmd_inject(const struct args *a, const char *kind, uint32_t to, uint32_t count)
+{
+	struct ctl *c = open_session(a, 1);
+	uint64_t s = ctl_now_ms() | 1;
+	struct wire_buf env = {0};
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST};
+	int rc = EXIT_OK;
+
+	if (to >= ctl_config(c)->n) {
+		fprintf(stderr, "bftctl: there is no replica %u\n", to);
+		ctl_close(c);
+		return EXIT_USAGE;
+	}
+	/* Give the connection a moment to come up: pair1 drops what it cannot deliver. */
+	for (int i = 0; i < 50; i++) {
+		struct bft_client_result res;
+		(void)ctl_poll(c, 20, &res);
+	}
+	m.u.request.op = (struct bft_bytes){.p = (const uint8_t *)"\x92\x01\xa1k", .len = 4};
+	for (uint32_t i = 0; i < count; i++) {
+		enum bft_err e = BFT_OK;
+		env.len = 0;
+		m.u.request.reqid = (ctl_now_ms() << 16) + i;
+		if (strcmp(kind, "malformed") == 0) {
+			uint8_t junk[200];
+			size_t len = 1 + xs(&s) % sizeof(junk);
+			for (size_t j = 0; j < len; j++)
+				junk[j] = (uint8_t)xs(&s);
+			if (i % 2 == 0) {
+				e = ctl_send_raw(c, to, junk, len);
+			} else {
+				m.sender = a->client_id;
+				if (wire_encode(&m, ctl_identity(c), &env) == BFT_OK)
+					e = ctl_send_raw(c, to, env.p, env.len / 2);
+			}
+		} else if (strcmp(kind, "unknown-client") == 0) {
+			m.sender = ctl_config(c)->nclients + 1000 + i;
+			if (wire_encode(&m, ctl_identity(c), &env) == BFT_OK)
+				e = ctl_send_raw(c, to, env.p, env.len);
+		} else if (strcmp(kind, "bad-signature") == 0) {
+			m.sender = a->client_id;
+			if (wire_encode(&m, ctl_identity(c), &env) == BFT_OK) {
+				env.p[env.len - 1 - i % 64] ^= 0x20;
+				e = ctl_send_raw(c, to, env.p, env.len);
+			}
+		} else {
+			die_usage("inject takes malformed, unknown-client or bad-signature");
+		}
+		if (e != BFT_OK)
+			rc = EXIT_FAIL;
+	}
+	/* Let nng hand the frames to the kernel before the sockets close. */
+	for (int i = 0; i < 10; i++) {
+		struct bft_client_result res;
+		(void)ctl_poll(c, 20, &res);
+	}
+	wire_buf_free(&env);
+	ctl_close(c);
+	if (!a->json)
+		printf("sent %u %s frame%s to replica %u\n", count, kind, count == 1 ? "" : "s", to);
+	return rc;
 }
 
 /* --- workload ------------------------------------------------------------------------------- */
@@ -1129,6 +1205,12 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "txn") == 0)
 		return cmd_txn(&a, argc, argv);
+	if (strcmp(cmd, "inject") == 0) {
+		if (argc < 2 || argc > 3)
+			die_usage("inject takes KIND REPLICA [COUNT]");
+		return cmd_inject(&a, argv[0], (uint32_t)parse_u64(argv[1], "REPLICA"),
+				  argc == 3 ? (uint32_t)parse_u64(argv[2], "COUNT") : 10);
+	}
 	if (strcmp(cmd, "status") == 0) {
 		if (argc != 0)
 			die_usage("status takes no arguments");

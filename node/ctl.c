@@ -232,3 +232,13 @@ int ctl_call(struct ctl *c, const uint8_t *op, size_t len, uint32_t flags, uint3
 	snprintf(err, errlen, "timeout");
 	return -1;
 }
+
+enum bft_err ctl_send_raw(struct ctl *c, uint32_t r, const uint8_t *bytes, size_t len)
+{
+	return net_client_send(c->net, r, bytes, len);
+}
+
+const struct cr_identity *ctl_identity(const struct ctl *c)
+{
+	return &c->id;
+}

@@ -49,4 +49,11 @@ bool ctl_poll(struct ctl *c, int wait_ms, struct bft_client_result *res);
 uint32_t ctl_outstanding(const struct ctl *c);
 void ctl_stats(const struct ctl *c, struct bft_client_stats *st);
 
+/** Sends raw bytes to replica r's client endpoint, bypassing the client core (for tests that
+ *  feed replicas malformed or forged frames). */
+enum bft_err ctl_send_raw(struct ctl *c, uint32_t r, const uint8_t *bytes, size_t len);
+
+/** The client's signing identity (tests forge frames with it). */
+const struct cr_identity *ctl_identity(const struct ctl *c);
+
 #endif

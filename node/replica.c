@@ -314,13 +314,27 @@ static void publish(struct node_replica *r)
 			"\"view_active\":%s,\"primary\":%s,\"last_executed\":%llu,"
 			"\"stable_checkpoint\":%llu,\"high_watermark\":%llu,\"pending\":%u,"
 			"\"view_changes\":%llu,\"state_transfers\":%llu,\"commits\":%llu,"
-			"\"byzantine_modes\":%u,\"health\":\"%s\",\"peers\":[",
+			"\"byzantine_modes\":%u,\"health\":\"%s\",",
 			r->opts.id, node_protocol_name(r->cfg.protocol), pbft ? "pbft_view" : "epoch",
 			(unsigned long long)st.view, (unsigned long long)st.view,
 			st.active ? "true" : "false", primary, (unsigned long long)st.last_executed,
 			(unsigned long long)st.low, (unsigned long long)st.high, st.pending,
 			(unsigned long long)st.view_changes, (unsigned long long)st.state_transfers,
 			(unsigned long long)r->m.commits, r->opts.byz.modes, health);
+	/* The stable checkpoint's digest: equal across correct replicas at equal positions, which
+	 * is how tests and operators compare replicas' states. */
+	{
+		bft_seq sseq;
+		uint8_t d[CR_DIGEST_BYTES];
+		const struct bft_bytes *proof;
+		uint32_t nproof;
+		char hex[2 * CR_DIGEST_BYTES + 1];
+		bft_log_stable(r->pbft != NULL ? pbft_log(r->pbft) : hb_log(r->hb), &sseq, d, &proof,
+			       &nproof);
+		sodium_bin2hex(hex, sizeof(hex), d, sizeof(d));
+		slen += snprintf(status + slen, sizeof(status) - (size_t)slen,
+				 "\"stable_digest\":\"%s\",\"peers\":[", hex);
+	}
 	off = slen;
 	for (uint32_t i = 0; i < r->cfg.n && off < (int)sizeof(status) - 64; i++) {
 		struct net_peer_stats ps;
