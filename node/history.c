@@ -1396,7 +1396,7 @@ struct ck {
 	size_t nunk, cap_unk;
 	struct ck_demand *dem; /* deletes that reads showed must have happened */
 	size_t ndem, cap_dem;
-	char show[3][160];     /* short quoted keys and values for messages */
+	char show[3][200];     /* short quoted keys and values for messages */
 	bool nomem;
 };
 
@@ -1433,15 +1433,31 @@ static uint64_t op_ret(const struct ck *c, size_t i)
 	return op->outcome == HIST_UNKNOWN ? UINT64_MAX : op->ret_us;
 }
 
-/* A short quoted form of bytes for a message, in one of three slots. */
+/* A short quoted form of bytes for a message, in one of three slots: as sb_str writes it, but
+ * without allocating (it runs for every op checked, violation or not). */
 static const char *show(struct ck *c, int slot, const uint8_t *p, size_t len)
 {
-	struct sb b = {0};
+	char *o = c->show[slot];
+	size_t n = len > 40 ? 40 : len, k = 0;
 
-	sb_str(&b, p, len, 40);
-	snprintf(c->show[slot], sizeof(c->show[slot]), "%s", b.p ? b.p : "?");
-	free(b.p);
-	return c->show[slot];
+	/* 40 bytes of at most 4 characters each, the quotes and the length fit in the slot. */
+	o[k++] = '"';
+	for (size_t i = 0; i < n; i++) {
+		if (raw_byte(p[i])) {
+			o[k++] = (char)p[i];
+		} else if (p[i] == '"' || p[i] == '\\') {
+			o[k++] = '\\';
+			o[k++] = (char)p[i];
+		} else {
+			snprintf(o + k, 5, "\\x%02x", p[i]);
+			k += 4;
+		}
+	}
+	o[k++] = '"';
+	o[k] = '\0';
+	if (n < len)
+		snprintf(o + k, sizeof(c->show[slot]) - k, "...(%zu bytes)", len);
+	return o;
 }
 
 static bool is_first(const struct ck *c)
@@ -1519,10 +1535,37 @@ static size_t op_at(const struct ck *c, uint64_t rev)
 	}
 	if (lo < c->nrevs && c->revs[lo].rev == rev)
 		return c->revs[lo].op;
-	for (size_t i = 0; i < c->nextra; i++)
-		if (c->extra[i].rev == rev)
-			return c->extra[i].op;
+	lo = 0;
+	hi = c->nextra;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->extra[mid].rev < rev)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < c->nextra && c->extra[lo].rev == rev)
+		return c->extra[lo].op;
 	return NONE;
+}
+
+/* Records that UNKNOWN op took effect, creating revision rev (free: op_at said so). The placed
+ * ops are kept sorted by revision for op_at. */
+static bool place_unknown(struct ck *c, size_t op, uint64_t rev)
+{
+	size_t i;
+
+	if (push_extra(c) == NULL)
+		return false;
+	for (i = c->nextra - 1; i > 0 && c->extra[i - 1].rev > rev; i--)
+		c->extra[i] = c->extra[i - 1];
+	c->extra[i].rev = rev;
+	c->extra[i].op = op;
+	c->o[op].applied = true;
+	c->o[op].at = rev;
+	c->rep->unknown_applied++;
+	return true;
 }
 
 /* Index of the first event in the sorted wr at or after (key, rev). */
@@ -2149,7 +2192,6 @@ static void infer_from_read(struct ck *c, struct ck_rd *r)
 	r->bad = true;
 	if (cand != NONE) {
 		const struct ck_op *o = &c->o[cand];
-		struct ck_rev *x;
 
 		if (o->has_lb && o->lb > place_write(r->mrev)) {
 			struct ck_slice s[3] = {{o->lb_op, NULL},
@@ -2163,14 +2205,8 @@ static void infer_from_read(struct ck *c, struct ck_rd *r)
 				  (unsigned long long)(o->lb / 2));
 			return;
 		}
-		x = push_extra(c);
-		if (x == NULL)
+		if (!place_unknown(c, cand, r->mrev))
 			return;
-		x->rev = r->mrev;
-		x->op = cand;
-		c->o[cand].applied = true;
-		c->o[cand].at = r->mrev;
-		c->rep->unknown_applied++;
 		add_inferred(c, cand, r);
 		r->bad = false;
 		return;
@@ -2279,29 +2315,35 @@ static void ck_values(struct ck *c)
 
 /* --- 6. per key, in revision order ---------------------------------------------------------- */
 
+/* What the write before another left of its key, for messages. */
+static void describe_prev(const struct ck_wr *prev, const char *k, char *buf, size_t len)
+{
+	if (prev == NULL)
+		snprintf(buf, len, "no earlier write to %s is in the history", k);
+	else if (prev->del)
+		snprintf(buf, len, "#%zu deleted %s at revision %llu", prev->op, k,
+			 (unsigned long long)prev->rev);
+	else
+		snprintf(buf, len, "#%zu left version %llu (create_rev %llu) at revision %llu",
+			 prev->op, (unsigned long long)prev->ver, (unsigned long long)prev->crev,
+			 (unsigned long long)prev->rev);
+}
+
 /* The write e against the one before it (prev, NULL when none): versions count writes since
  * the key was created, a DEL needs a key to delete. */
 static void check_write(struct ck *c, const struct ck_wr *prev, const struct ck_wr *e)
 {
 	const struct hist_op *op = &c->h->ops[e->op];
-	const char *k = show(c, 0, e->key, e->klen);
-	uint64_t ver, crev;
 	struct ck_slice s[2] = {{prev ? prev->op : NONE, NULL}, {e->op, NULL}};
+	uint64_t ver, crev;
 	char before[512];
+	const char *k;
 
-	if (prev == NULL)
-		snprintf(before, sizeof(before), "no earlier write to %s is in the history", k);
-	else if (prev->del)
-		snprintf(before, sizeof(before), "#%zu deleted %s at revision %llu", prev->op, k,
-			 (unsigned long long)prev->rev);
-	else
-		snprintf(before, sizeof(before), "#%zu left version %llu (create_rev %llu) at "
-						 "revision %llu",
-			 prev->op, (unsigned long long)prev->ver, (unsigned long long)prev->crev,
-			 (unsigned long long)prev->rev);
 	if (e->del) {
 		if ((prev != NULL && !prev->del) || could_intervene(c, e->key, e->klen, e->op))
 			return;
+		k = show(c, 0, e->key, e->klen);
+		describe_prev(prev, k, before, sizeof(before));
 		violation(c, s, 2, "delete of a missing key: #%zu deleted %s at revision %llu, but "
 				   "%s",
 			  e->op, k, (unsigned long long)e->rev, before);
@@ -2320,6 +2362,8 @@ static void check_write(struct ck *c, const struct ck_wr *prev, const struct ck_
 	}
 	if ((e->ver == ver && e->crev == crev) || could_intervene(c, e->key, e->klen, e->op))
 		return;
+	k = show(c, 0, e->key, e->klen);
+	describe_prev(prev, k, before, sizeof(before));
 	if (op->kind == HIST_CAS && op->outcome == HIST_OK)
 		violation(c, s, 2, "cas on a wrong version: #%zu expected version %llu of %s and "
 				   "succeeded at revision %llu, but %s",
@@ -2427,7 +2471,6 @@ static void assign_deletes(struct ck *c)
 		     i++) {
 			struct ck_op *o = &c->o[c->unk[i].op];
 			uint64_t lo = dm->lo, d;
-			struct ck_rev *x;
 
 			if (!c->unk[i].del || c->unk[i].call_us >= ret)
 				continue;
@@ -2442,14 +2485,8 @@ static void assign_deletes(struct ck *c)
 				;
 			if (d > r->rev)
 				continue;
-			x = push_extra(c);
-			if (x == NULL)
+			if (!place_unknown(c, c->unk[i].op, d))
 				return;
-			x->rev = d;
-			x->op = c->unk[i].op;
-			o->applied = true;
-			o->at = d;
-			c->rep->unknown_applied++;
 			done = true;
 		}
 		if (!done)
