@@ -12,10 +12,19 @@
  * skew larger than an operation's latency can produce false violations).
  *
  * Checking. The store numbers its state changes: every write that changes something creates the
- * next revision, and every result carries the revision of the state it ran on (docs/KV.md). That
- * order is the witness: no search over interleavings is needed. Writes are placed at the
- * revision they created, reads (and ops that changed nothing) just after the write of the
- * revision they report. hist_check then verifies
+ * next revision, and every result carries the revision of the state after the op (docs/KV.md;
+ * in node/kv.c: a PUT, a successful CAS, a DEL that deleted and a TXN that wrote carry the
+ * revision they created, which is also the mod_rev they report; a GET, a LIST, a failed CAS, a
+ * DEL of a missing key, a TXN that wrote nothing and a refused op carry the store's revision,
+ * which they left as it was; a read on the fast path carries the revision of the replicas'
+ * state it ran on, which 2f+1 of them agreed on). That order is the witness: no search over
+ * interleavings is needed. Writes are placed at the revision they created, reads (and ops
+ * that changed nothing) just after the write of the revision they report: a read's place is
+ * that exact revision, not merely somewhere in [the mod_rev it saw, the next write of its
+ * key), so a read that reports a revision older than one already observed is caught even when
+ * its value happens to be still current (the revision is part of what it returned). A failed
+ * CAS is a read of the key's version, a DEL of a missing key a read of its absence.
+ * hist_check then verifies
  *   - real time: when op A returned before op B was called, A's place is not after B's (and for
  *     two writes strictly before);
  *   - values: every read returns the state of its key after the last write to that key at or
