@@ -293,7 +293,7 @@ static int run_op(const struct args *a, struct wire_buf *op, bool read_only)
 			timeout ? ": no f+1 replicas agreed on an answer in time (the operation may "
 				  "or may not have happened)"
 				: "");
-		ctl_close(c);
+		ctl_close_at_exit(c);
 		wire_buf_free(op);
 		return timeout ? EXIT_TIMEOUT : EXIT_FAIL;
 	}
@@ -307,7 +307,7 @@ static int run_op(const struct args *a, struct wire_buf *op, bool read_only)
 		kv_result_free(&r);
 	}
 	free(res);
-	ctl_close(c);
+	ctl_close_at_exit(c);
 	wire_buf_free(op);
 	return rc;
 }
@@ -580,7 +580,7 @@ static int cmd_inject(const struct args *a, const char *kind, uint32_t to, uint3
 
 	if (to >= ctl_config(c)->n) {
 		fprintf(stderr, "bftctl: there is no replica %u\n", to);
-		ctl_close(c);
+		ctl_close_at_exit(c);
 		return EXIT_USAGE;
 	}
 	/* Give the connection a moment to come up: pair1 drops what it cannot deliver. */
@@ -627,7 +627,7 @@ static int cmd_inject(const struct args *a, const char *kind, uint32_t to, uint3
 		(void)ctl_poll(c, 20, &res);
 	}
 	wire_buf_free(&env);
-	ctl_close(c);
+	ctl_close_at_exit(c);
 	if (!a->json)
 		printf("sent %u %s frame%s to replica %u\n", count, kind, count == 1 ? "" : "s", to);
 	return rc;
@@ -1097,7 +1097,7 @@ static int cmd_workload(const struct args *a, uint64_t ops, uint32_t nkeys, uint
 		       (unsigned long long)wrong, (unsigned long long)timeouts, p50, p99);
 	free(model);
 	free(lat);
-	ctl_close(c);
+	ctl_close_at_exit(c);
 	return wrong > 0 ? EXIT_FAIL : timeouts > 0 ? EXIT_TIMEOUT : EXIT_OK;
 }
 

@@ -27,6 +27,10 @@ struct ctl_opts {
 /** Opens a session: loads the config and the client key, connects to every replica. */
 int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t errlen);
 void ctl_close(struct ctl *c);
+/** As ctl_close, for a process about to exit: the sockets are left to the exit to reclaim.
+ *  nng_close can wait a long time on a connection still being dialled, and a command-line
+ *  client must not hang on its way out. */
+void ctl_close_at_exit(struct ctl *c);
 const struct node_config *ctl_config(const struct ctl *c);
 
 /** Milliseconds of a monotonic clock (the one ctl uses). */
