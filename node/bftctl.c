@@ -938,7 +938,7 @@ static int cmd_workload_clients(const struct args *a, uint64_t ops, uint32_t nke
 		       (unsigned long long)t.late, (unsigned long long)t.unsent, p50, p99);
 	free(lat);
 	for (uint32_t i = 0; i < nclients; i++) {
-		ctl_close(cl[i].c);
+		ctl_close_at_exit(cl[i].c);
 		free(cl[i].seen);
 	}
 	free(cl);
