@@ -64,7 +64,7 @@ SIM_TSRC  := $(wildcard tests/sim/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC) $(SIM_TSRC))
 TEST_HELPERS := $(filter-out $(UNIT_SRC) $(SIM_TSRC),$(wildcard tests/unit/*.c tests/sim/*.c))
 
-.PHONY: all deps test test-unit asan check-core fuzz bench-crypto sim clean run
+.PHONY: all deps test test-unit test-integration asan check-core fuzz bench-crypto sim clean run
 all: deps $(PROG_BINS) $(LIBS_ALL)
 
 deps:
@@ -122,6 +122,11 @@ test-unit: $(TEST_BINS) $(PROG_BINS)
 
 test: deps all check-core
 	@$(MAKE) --no-print-directory test-unit
+	@$(MAKE) --no-print-directory test-integration
+
+# Real bftnode processes on 127.0.0.1, through scripts/cluster.sh (PROTOCOLS="pbft hbbft").
+test-integration: all
+	@bash tests/integration/test_cluster.sh
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin SAN=1 test-unit
