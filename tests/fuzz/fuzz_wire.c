@@ -12,6 +12,13 @@
 
 #include "bft/wire.h"
 
+/* A broken invariant: abort, which libFuzzer reports as a crash with the input that caused it. */
+static void fuzz_fail(void) __attribute__((noreturn));
+static void fuzz_fail(void)
+{
+	abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A cluster of 7 replicas and 2^20 clients: small enough that the sender check rejects many
@@ -31,14 +38,14 @@ static void check_list(const struct bft_bytes *items, uint32_t n, const uint8_t 
 {
 	for (uint32_t i = 0; i < n; i++)
 		if (!inside(&items[i], data, size))
-			abort();
+			fuzz_fail();
 }
 
 /* Every byte string of an accepted message borrows from the input. */
 static void check_borrowed(const struct bft_msg *m, const uint8_t *data, size_t size)
 {
 	if (!inside(&m->frame, data, size) || !inside(&m->signed_part, data, size))
-		abort();
+		fuzz_fail();
 	switch (m->type) {
 	case BFT_MSG_REQUEST:
 		check_list(&m->u.request.op, 1, data, size);
@@ -65,14 +72,14 @@ static void check_borrowed(const struct bft_msg *m, const uint8_t *data, size_t 
 	case BFT_MSG_HB_ECHO:
 		check_list(&m->u.hb_rbc.shard, 1, data, size);
 		if (m->u.hb_rbc.nbranch > BFT_HB_BRANCH_MAX)
-			abort();
+			fuzz_fail();
 		break;
 	case BFT_MSG_STATE:
 		check_list(&m->u.state.data, 1, data, size);
 		check_list(m->u.state.branch, m->u.state.nbranch, data, size);
 		for (uint32_t i = 0; i < m->u.state.nbranch; i++)
 			if (m->u.state.branch[i].len != CR_DIGEST_BYTES)
-				abort();
+				fuzz_fail();
 		break;
 	default:
 		break;
@@ -89,14 +96,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	wire_limits_default(&l, FUZZ_REPLICAS, FUZZ_CLIENTS);
 	if (wire_decode(&l, data, size, &m) != BFT_OK) {
 		if (memcmp(&m, &zero, sizeof(m)) != 0)
-			abort();
+			fuzz_fail();
 		return 0;
 	}
 	check_borrowed(&m, data, size);
 	if (wire_encode(&m, NULL, &again) != BFT_OK)
-		abort();
+		fuzz_fail();
 	if (again.len != size || memcmp(again.p, data, size) != 0)
-		abort();
+		fuzz_fail();
 	wire_buf_free(&again);
 	wire_msg_free(&m);
 	return 0;
