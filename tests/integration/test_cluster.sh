@@ -16,8 +16,9 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 bin="$root/bin"
 protocols=${PROTOCOLS:-"pbft hbbft"}
 work=$(mktemp -d /tmp/bft-it-XXXXXX)
-# A port range per run, so concurrent runs (and leftovers) do not collide.
-base_port=$((20000 + ($$ % 400) * 100))
+# A port range per run, so concurrent runs (and leftovers) do not collide; below Linux's
+# ephemeral range (32768 and up), where outgoing connections would take ports from under us.
+base_port=$((10000 + ($$ % 180) * 120))
 passed=0
 failed=0
 current=
@@ -45,13 +46,22 @@ metric() { # replica, metric line prefix -> summed value
   curl -sf --max-time 2 "http://$addr/metrics" | grep -F "$2" | awk '{s+=$NF} END{print s+0}'
 }
 
-up() { # protocol, name, extra cluster.sh args...
-  local proto=$1 name=$2; shift 2
+up() { # protocol, name, extra cluster.sh args... (another port range if one is taken)
+  local proto=$1 name=$2 try; shift 2
   dir="$work/$name"
   current=$dir
-  base_port=$((base_port + 20))
-  "$root/scripts/cluster.sh" up -f 1 --protocol "$proto" --dir "$dir" --base-port "$base_port" \
-    --fsync batch "$@" >/dev/null
+  for try in 1 2 3; do
+    base_port=$((base_port + 12))
+    [ $base_port -gt 32000 ] && base_port=$((10000 + RANDOM % 2000))
+    rm -rf "$dir"
+    "$root/scripts/cluster.sh" up -f 1 --protocol "$proto" --dir "$dir" --base-port "$base_port" \
+      --fsync batch "$@" >/dev/null 2>"$work/up.err" && return 0
+    "$root/scripts/cluster.sh" down --dir "$dir" >/dev/null 2>&1
+    grep -q "Address in use" "$work/up.err" "$dir"/logs/*.log 2>/dev/null || break
+    echo "  (ports from $base_port taken, trying others)"
+  done
+  cat "$work/up.err" >&2
+  return 1
 }
 down() { "$root/scripts/cluster.sh" down --dir "$dir" >/dev/null 2>&1; }
 
