@@ -111,6 +111,16 @@ struct pbft {
 	bool restored;           /* recovered from records: re-send our votes at the first step */
 	bft_seq highest_pp;      /* the highest sequence number pre-prepared in this view */
 
+	/* PRE-PREPAREs, PREPAREs and COMMITs of a view we have not installed yet: the new primary
+	 * sends NEW-VIEW and then the O set's PRE-PREPAREs, and the network may deliver those
+	 * first. They are kept (verified, bounded) and replayed when the view is installed. */
+	struct early {
+		uint8_t *frame;
+		uint32_t len;
+		bft_view view;
+	} *early;
+	uint32_t nearly, early_max;
+
 	struct pbft_status st;
 };
 
@@ -247,6 +257,12 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 			return BFT_ENOMEM;
 		}
 	}
+	p->early_max = 4 * p->nslots;
+	p->early = calloc(p->early_max, sizeof(*p->early));
+	if (p->early == NULL) {
+		pbft_free(p);
+		return BFT_ENOMEM;
+	}
 	p->active = true;
 	p->next_seq = 1;
 	p->byz_rng = cfg->byz ? cfg->byz->seed | 1u : 1u;
@@ -272,6 +288,10 @@ void pbft_free(struct pbft *p)
 	free(p->vc);
 	free(p->vc_len);
 	free(p->vc_view);
+	if (p->early != NULL)
+		for (uint32_t i = 0; i < p->nearly; i++)
+			free(p->early[i].frame);
+	free(p->early);
 	free(p->seen_seq);
 	free(p->served_ms);
 	free(p->chunk_ms);
@@ -571,6 +591,67 @@ static enum bft_err accept_preprepare(struct pbft *p, struct slot *s, const stru
 	return e;
 }
 
+/* Keeps a verified message of a view not installed yet (see struct early). Only the next few
+ * views are worth keeping; a full buffer drops the oldest, so a faulty replica flooding future
+ * views costs bounded memory and can only delay, through retransmission, what it pushes out. */
+static enum bft_err keep_early(struct pbft *p, const struct bft_msg *m, bft_view view)
+{
+	uint8_t *c;
+
+	if (view > p->view + 2)
+		return BFT_EVIEW;
+	c = dup_bytes(m->frame.p, m->frame.len);
+	if (c == NULL)
+		return BFT_ENOMEM;
+	if (p->nearly == p->early_max) {
+		free(p->early[0].frame);
+		memmove(p->early, p->early + 1, (p->early_max - 1) * sizeof(*p->early));
+		p->nearly--;
+	}
+	p->early[p->nearly++] = (struct early){.frame = c, .len = m->frame.len, .view = view};
+	return BFT_OK;
+}
+
+static enum bft_err on_phase(struct pbft *p, const struct bft_msg *m, uint64_t now,
+			     struct bft_out *out);
+static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint64_t now,
+				  struct bft_out *out);
+
+/* Replays the kept messages of the view just installed, drops those of older views. */
+static enum bft_err replay_early(struct pbft *p, uint64_t now, struct bft_out *out)
+{
+	struct early *list = p->early;
+	uint32_t n = p->nearly, keep = 0;
+	enum bft_err e = BFT_OK;
+
+	p->early = calloc(p->early_max, sizeof(*p->early));
+	p->nearly = 0;
+	if (p->early == NULL) {
+		p->early = list;
+		p->nearly = n;
+		return BFT_ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		struct bft_msg m;
+		if (list[i].view == p->view &&
+		    wire_decode(&p->cfg.log.limits, list[i].frame, list[i].len, &m) == BFT_OK) {
+			/* Rejections here were counted when the message first came; ignore them. */
+			if (m.type == BFT_MSG_PREPREPARE)
+				(void)on_preprepare(p, &m, now, out);
+			else
+				(void)on_phase(p, &m, now, out);
+			wire_msg_free(&m);
+		} else if (list[i].view > p->view && keep < p->early_max && p->nearly < p->early_max) {
+			p->early[p->nearly++] = list[i];
+			list[i].frame = NULL;
+			keep++;
+		}
+		free(list[i].frame);
+	}
+	free(list);
+	return e;
+}
+
 static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint64_t now,
 				  struct bft_out *out)
 {
@@ -581,10 +662,12 @@ static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint6
 	/* TOCS §4.2: a backup accepts a pre-prepare if it is in view v, the signature is right
 	 * (checked by the caller), it has not accepted one for (v, n) with another digest, n is
 	 * between the watermarks, and the digest is that of the batch. */
-	if (!p->active || pp->view != p->view)
-		return BFT_EVIEW;
 	if (m->sender != pbft_primary(pp->view, p->n))
 		return BFT_ENOTPRIMARY;
+	if (pp->view > p->view || (pp->view == p->view && !p->active))
+		return keep_early(p, m, pp->view);
+	if (!p->active || pp->view != p->view)
+		return BFT_EVIEW;
 	if (!bft_log_in_window(p->log, pp->seq))
 		return BFT_ESEQ;
 	if (pp->seq <= bft_log_last_executed(p->log) && slot_get(p, pp->seq) == NULL)
@@ -623,6 +706,8 @@ static enum bft_err on_phase(struct pbft *p, const struct bft_msg *m, uint64_t n
 	struct slot *s;
 	enum bft_err e;
 
+	if (ph->view > p->view || (ph->view == p->view && !p->active))
+		return keep_early(p, m, ph->view);
 	if (!p->active || ph->view != p->view)
 		return BFT_EVIEW;
 	if (!bft_log_in_window(p->log, ph->seq))
@@ -1213,8 +1298,9 @@ static enum bft_err enter_view(struct pbft *p, const struct bft_msg *vcs, uint32
 			if (e != BFT_OK)
 				return e;
 		}
-	/* Messages for this view that arrived during the change were dropped; slots update as
-	 * the new PRE-PREPAREs come. */
+	e = replay_early(p, now, out);
+	if (e != BFT_OK)
+		return e;
 	return propose(p, now, out);
 }
 

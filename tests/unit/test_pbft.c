@@ -492,8 +492,18 @@ static void test_pbft_rejects_preprepare_from_wrong_view(void **state)
 
 	(void)state;
 	make_request(c, 0, 1, "x", &req);
-	make_preprepare(c, 1, 1, 1, 0, &req, 1, false, &pp); /* replica 1 is primary of view 1 */
+	/* Replica 0 is the primary of view 4 too: far ahead of view 0, refused outright. */
+	make_preprepare(c, 0, 4, 1, 0, &req, 1, false, &pp);
 	assert_int_equal(feed(c, 2, &pp), BFT_EVIEW);
+	wire_buf_free(&pp);
+	/* View 1, the next one, is kept for when its NEW-VIEW installs it, not accepted now:
+	 * the replica stays in view 0 and prepares nothing. */
+	make_preprepare(c, 1, 1, 1, 0, &req, 1, false, &pp);
+	assert_int_equal(feed(c, 2, &pp), BFT_OK);
+	assert_int_equal(c->qtail, c->qhead);
+	struct pbft_status st;
+	status(c, 2, &st);
+	assert_int_equal(st.view, 0);
 	wire_buf_free(&pp);
 	wire_buf_free(&req);
 	cluster_free(c);
