@@ -358,15 +358,13 @@ static void test_sim_pbft_n7_faulty_network(void **state)
 }
 
 /* f = 1 Byzantine replica, chosen per seed, running one of the modes of bft/byz.h, on top of
- * the same faulty network. Opt-in (SIM_BYZ=1, and part of SIM_LONG) while PBFT still fails
- * some of these seeds on liveness, so that `make test` stays green for everyone. */
+ * the same faulty network. */
 static void test_sim_pbft_n4_one_byzantine(void **state)
 {
 	const struct sweep sw = {
 		.name = "pbft n=4 byzantine", .test = "test_sim_pbft_n4_one_byzantine", .n = 4,
-		.first = 1, .count = 150, .long_count = 3000,
+		.first = 1, .count = 300, .long_count = 3000,
 		.requests_per_client = 30,
-		.opt_in = "SIM_BYZ",
 		.byz_modes = BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | BFT_BYZ_EQUIVOCATE |
 			     BFT_BYZ_WRONG_DIGEST | BFT_BYZ_SLOW_PRIMARY | BFT_BYZ_VC_SPAM |
 			     BFT_BYZ_BOGUS_NEWVIEW | BFT_BYZ_REPLAY | BFT_BYZ_BAD_SIGNATURE |
@@ -377,8 +375,8 @@ static void test_sim_pbft_n4_one_byzantine(void **state)
 	sweep_run(&sw);
 }
 
-/* Pipelining clients: 4 requests in flight each (the log keeps a 64-request window per client).
- * Opt-in (SIM_PIPELINE=1, and part of SIM_LONG) while PBFT still fails some seeds. */
+/* Pipelining clients: 4 requests in flight each (the log keeps a 32-request window per client,
+ * and the client core never runs past it). */
 static void test_sim_pbft_n4_pipelined_clients(void **state)
 {
 	const struct sweep sw = {
@@ -386,7 +384,6 @@ static void test_sim_pbft_n4_pipelined_clients(void **state)
 		.first = 1, .count = 100, .long_count = 3000,
 		.requests_per_client = 40,
 		.client_outstanding = 4,
-		.opt_in = "SIM_PIPELINE",
 	};
 
 	(void)state;
