@@ -787,7 +787,7 @@ static void wl_start(const struct args *a, struct hist *h, struct wl_client *w,
 		     const char *prefix, uint32_t nkeys, uint64_t *s, struct wl_totals *t)
 {
 	uint32_t k = (uint32_t)(xs(s) % nkeys), pick = (uint32_t)(xs(s) % 100);
-	char key[64], value[64];
+	char key[96], value[64];
 	struct wire_buf op = {0};
 	enum bft_err e;
 	bool ro = false;
@@ -846,7 +846,7 @@ static int cmd_workload_clients(const struct args *a, uint64_t ops, uint32_t nke
 	struct wl_totals t = {0};
 	uint64_t s = seed | 1;
 	uint32_t rr = 0;
-	char prefix[24];
+	char prefix[64];
 	double p50, p99, *lat;
 	size_t nlat = 0;
 
@@ -854,7 +854,10 @@ static int cmd_workload_clients(const struct args *a, uint64_t ops, uint32_t nke
 		fprintf(stderr, "bftctl: out of memory\n");
 		return EXIT_FAIL;
 	}
-	snprintf(prefix, sizeof(prefix), "w%llx-", (unsigned long long)(ctl_now_ms() ^ seed));
+	/* Keys unique to this run and this client: concurrent workloads never share a key, so each
+	 * one's model of its keys is exact. */
+	snprintf(prefix, sizeof(prefix), "w%llx-%llu-%llu-", (unsigned long long)ctl_now_ms(),
+		 (unsigned long long)a->client_id, (unsigned long long)seed);
 	for (uint32_t i = 0; i < nclients; i++) {
 		struct args ai = *a;
 
@@ -955,15 +958,18 @@ static int cmd_workload(const struct args *a, uint64_t ops, uint32_t nkeys, uint
 	struct model_key *model = calloc(nkeys, sizeof(*model));
 	double *lat = calloc(ops ? ops : 1, sizeof(*lat));
 	uint64_t s = seed | 1, done = 0, wrong = 0, timeouts = 0, counts[5] = {0};
-	char key[64], err[256];
-	char prefix[24];
+	char key[96], err[256];
+	char prefix[64];
 
 	if (model == NULL || lat == NULL) {
 		fprintf(stderr, "bftctl: out of memory\n");
 		return EXIT_FAIL;
 	}
 	/* Keys unique to this run, so earlier runs against the same cluster do not interfere. */
-	snprintf(prefix, sizeof(prefix), "w%llx-", (unsigned long long)(ctl_now_ms() ^ seed));
+	/* Keys unique to this run and this client: concurrent workloads never share a key, so each
+	 * one's model of its keys is exact. */
+	snprintf(prefix, sizeof(prefix), "w%llx-%llu-%llu-", (unsigned long long)ctl_now_ms(),
+		 (unsigned long long)a->client_id, (unsigned long long)seed);
 	for (uint64_t i = 0; i < ops; i++) {
 		uint32_t k = (uint32_t)(xs(&s) % nkeys);
 		uint32_t pick = (uint32_t)(xs(&s) % 100);
