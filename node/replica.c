@@ -262,8 +262,6 @@ static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t n
 	if ((unsigned)m.type < METRICS_TYPES)
 		r->m.msgs_in[m.type]++;
 	if (from_client) {
-		/* Only now that the signature holds may this connection speak for the client. */
-		(void)net_client_bind(r->net, rx->pipe, m.sender);
 		if (r->req_arrival[m.sender] == 0)
 			r->req_arrival[m.sender] = now;
 	} else if (m.type != BFT_MSG_REQUEST && rx->replica == NET_NO_REPLICA) {
@@ -271,6 +269,12 @@ static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t n
 	}
 	struct bft_event ev = {.now_ms = now, .type = BFT_EV_MESSAGE, .msg = &m};
 	e = engine_step(r, &ev);
+	/* Replies go to the connection a client's request or retransmission came on; a signature
+	 * alone is not enough: anyone can replay an old signed request on their own connection.
+	 * A stale replay (older than the client's window) binds nothing; a replay of a recent one
+	 * diverts at most the cached reply, until the client's next request binds it back. */
+	if (from_client && (e == BFT_OK || e == BFT_EDUP))
+		(void)net_client_bind(r->net, rx->pipe, m.sender);
 	if (e != BFT_OK)
 		reject(r, now, e, m.sender, m.type == BFT_MSG_REQUEST, node_msg_type_name(m.type, tb));
 out:
