@@ -187,46 +187,18 @@ static uint32_t rd_u32(struct rd *r)
 	return p ? get_u32(p) : 0;
 }
 
-static enum bft_err buf_reserve(struct wire_buf *b, size_t more)
-{
-	size_t ncap;
-	uint8_t *p;
-
-	if (b->cap - b->len >= more)
-		return BFT_OK;
-	ncap = b->cap ? b->cap : 256;
-	while (ncap - b->len < more)
-		ncap *= 2;
-	p = realloc(b->p, ncap);
-	if (p == NULL)
-		return BFT_ENOMEM;
-	b->p = p;
-	b->cap = ncap;
-	return BFT_OK;
-}
-
-static enum bft_err buf_put(struct wire_buf *b, const void *data, size_t len)
-{
-	if (buf_reserve(b, len) != BFT_OK)
-		return BFT_ENOMEM;
-	if (len)
-		memcpy(b->p + b->len, data, len);
-	b->len += len;
-	return BFT_OK;
-}
-
 static enum bft_err buf_u64(struct wire_buf *b, uint64_t v)
 {
 	uint8_t t[8];
 	put_u64(t, v);
-	return buf_put(b, t, 8);
+	return wire_buf_append(b, t, 8);
 }
 
 static enum bft_err buf_u32(struct wire_buf *b, uint32_t v)
 {
 	uint8_t t[4];
 	put_u32(t, v);
-	return buf_put(b, t, 4);
+	return wire_buf_append(b, t, 4);
 }
 
 /* Signs and encodes m, then hands the bytes to *out as a message. */
@@ -687,7 +659,7 @@ static enum bft_err snapshot_take(struct bft_log *lg, struct wire_buf *b)
 			if (e == BFT_OK)
 				e = buf_u32(b, order[i]->len);
 			if (e == BFT_OK)
-				e = buf_put(b, order[i]->result, order[i]->len);
+				e = wire_buf_append(b, order[i]->result, order[i]->len);
 		}
 	}
 	if (e != BFT_OK)
@@ -975,18 +947,18 @@ static enum bft_err emit_checkpoint_record(struct bft_log *lg, struct bft_out *o
 		return BFT_OK;
 	e = buf_u64(&b, lg->stable);
 	if (e == BFT_OK)
-		e = buf_put(&b, lg->stable_digest, CR_DIGEST_BYTES);
+		e = wire_buf_append(&b, lg->stable_digest, CR_DIGEST_BYTES);
 	if (e == BFT_OK)
 		e = buf_u32(&b, lg->nproof);
 	for (uint32_t i = 0; i < lg->nproof && e == BFT_OK; i++) {
 		e = buf_u32(&b, lg->proof[i].len);
 		if (e == BFT_OK)
-			e = buf_put(&b, lg->proof[i].p, lg->proof[i].len);
+			e = wire_buf_append(&b, lg->proof[i].p, lg->proof[i].len);
 	}
 	if (e == BFT_OK)
 		e = buf_u64(&b, o->snap_len);
 	if (e == BFT_OK)
-		e = buf_put(&b, o->snap, o->snap_len);
+		e = wire_buf_append(&b, o->snap, o->snap_len);
 	if (e != BFT_OK) {
 		wire_buf_free(&b);
 		return e;

@@ -63,6 +63,16 @@ static int wire_buf_reserve(struct wire_buf *b, size_t n)
 	return 0;
 }
 
+enum bft_err wire_buf_append(struct wire_buf *b, const void *data, size_t len)
+{
+	if (wire_buf_reserve(b, len) != 0)
+		return BFT_ENOMEM;
+	if (len > 0)
+		memcpy(b->p + b->len, data, len);
+	b->len += len;
+	return BFT_OK;
+}
+
 static int wire_enc_write(void *data, const char *buf, size_t len)
 {
 	struct wire_enc *e = data;

@@ -65,6 +65,8 @@ struct wire_buf {
 	size_t cap;
 };
 void wire_buf_free(struct wire_buf *b);
+/** Appends len bytes to *b, growing it (amortised O(1)). BFT_OK or BFT_ENOMEM (b unchanged). */
+enum bft_err wire_buf_append(struct wire_buf *b, const void *data, size_t len) BFT_WUR;
 
 /**
  * Decodes one envelope from buf[0..len).
