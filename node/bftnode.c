@@ -12,6 +12,7 @@
 #include "crypto/cr_sign.h"
 #include "node/nlog.h"
 #include "node/replica.h"
+#include "node/solo.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -38,22 +39,53 @@ static void usage(FILE *f)
 		"                           (default 200)\n"
 		"      --fault SPEC         inject network faults on every outgoing peer link:\n"
 		"                           drop=PPM,dup=PPM,delay=MIN-MAX (ms), e.g. drop=10000\n"
+		"      --solo               benchmark baseline, NOT fault tolerant: serve alone as\n"
+		"                           replica 0 with no consensus (node/solo.h; -i must be 0)\n"
 		"  -l, --log-level LEVEL    debug | info | warn | error (default info)\n"
-		"      --list-byzantine     print every Byzantine mode with a line on what it does\n"
+		"      --list-byzantine[=PROTOCOL]\n"
+		"                           print every Byzantine mode, the protocols it applies to\n"
+		"                           and what it does; =pbft or =hbbft: just that protocol's\n"
+		"                           mode names, one a line\n"
 		"  -h, --help               this text\n"
 		"\n"
 		"SIGTERM or SIGINT stops the replica cleanly: the log is flushed and synced.\n"
 		"Exit status: 0 after a clean stop, 1 on a start-up or fatal error, 2 on a usage error.\n");
 }
 
-static void list_byzantine(void)
+/* Every mode with the protocols it applies to and a line on what it does; with a protocol
+ * ("pbft" or "hbbft"), only the names of that protocol's modes, one a line, for scripts (the
+ * Byzantine test suite runs each of them, so a new mode is picked up without editing it). */
+static int list_byzantine(const char *protocol)
 {
-	printf("Byzantine modes (bftnode --byzantine MODE[,MODE...]):\n");
+	uint32_t want = 0;
+
+	if (protocol != NULL) {
+		if (strcmp(protocol, "pbft") == 0) {
+			want = BFT_BYZ_PBFT_MODES;
+		} else if (strcmp(protocol, "hbbft") == 0) {
+			want = BFT_BYZ_HB_MODES;
+		} else {
+			fprintf(stderr, "bftnode: --list-byzantine=PROTOCOL is pbft or hbbft, not '%s'\n",
+				protocol);
+			return 2;
+		}
+		for (uint32_t bit = 1; bit != 0; bit <<= 1)
+			if ((want & bit) != 0 && bft_byz_mode_name(bit) != NULL)
+				printf("%s\n", bft_byz_mode_name(bit));
+		return 0;
+	}
+	printf("Byzantine modes (bftnode --byzantine MODE[,MODE...]); a mode outside the\n"
+	       "cluster's protocol is refused at start-up:\n");
 	for (uint32_t bit = 1; bit != 0; bit <<= 1) {
 		const char *name = bft_byz_mode_name(bit);
+		const char *where = (bit & BFT_BYZ_PBFT_MODES) && (bit & BFT_BYZ_HB_MODES) ? "pbft,hbbft"
+				    : (bit & BFT_BYZ_PBFT_MODES)                             ? "pbft"
+				    : (bit & BFT_BYZ_HB_MODES)                               ? "hbbft"
+											     : "none";
 		if (name != NULL)
-			printf("  %-22s %s\n", name, bft_byz_mode_help(bit));
+			printf("  %-22s %-11s %s\n", name, where, bft_byz_mode_help(bit));
 	}
+	return 0;
 }
 
 static int parse_modes(const char *arg, struct bft_byz *byz)
@@ -86,7 +118,8 @@ int main(int argc, char **argv)
 		{"crash-after", required_argument, NULL, 'C'},
 		{"fault", required_argument, NULL, 'F'},
 		{"log-level", required_argument, NULL, 'l'},
-		{"list-byzantine", no_argument, NULL, 'L'},
+		{"list-byzantine", optional_argument, NULL, 'L'},
+		{"solo", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -95,7 +128,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	char err[1024];
 	char *end;
-	int id_set = 0, c, rc;
+	int id_set = 0, solo = 0, c, rc;
 
 	opts.byz.crash_after = 200;
 	while ((c = getopt_long(argc, argv, "c:i:d:b:l:h", longopts, NULL)) != -1) {
@@ -135,9 +168,11 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'S':
+			solo = 1;
+			break;
 		case 'L':
-			list_byzantine();
-			return 0;
+			return list_byzantine(optarg);
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -154,6 +189,18 @@ int main(int argc, char **argv)
 	if (cr_init() != 0) {
 		fprintf(stderr, "bftnode: libsodium failed to initialise\n");
 		return 1;
+	}
+	if (solo) {
+		if (opts.id != 0) {
+			fprintf(stderr, "bftnode: --solo serves as replica 0 only\n");
+			return 2;
+		}
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		signal(SIGPIPE, SIG_IGN);
+		return node_solo_run(opts.config_path, opts.data_dir, &stop_flag) == 0 ? 0 : 1;
 	}
 	if (node_replica_open(&r, &opts, err, sizeof(err)) != 0) {
 		fprintf(stderr, "bftnode: %s\n", err);

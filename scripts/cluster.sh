@@ -3,7 +3,7 @@
 #
 #   scripts/cluster.sh up [-f F] [--protocol pbft|hbbft] [--byzantine ID:MODE[,MODE]]...
 #                         [--dir DIR] [--clients C] [--base-port P] [--fsync always|batch|never]
-#                         [--fault SPEC]
+#                         [--fault SPEC] [--set KEY=VALUE]...
 #   scripts/cluster.sh down [--dir DIR] [--purge]
 #   scripts/cluster.sh status [--dir DIR]
 #   scripts/cluster.sh kill ID [--dir DIR]        (SIGKILL: a crash)
@@ -14,10 +14,12 @@
 # The cluster lives in DIR (default: run/cluster in the repository): cluster.ini and keys from
 # bftkeygen, data/replica-ID (write-ahead logs), logs/replica-ID.log, pids/ID.pid. `up` records
 # DIR/cluster.ini in ~/.bft/current so that bftctl finds the cluster without -c.
+# --set KEY=VALUE overrides a key that bftkeygen wrote (checkpoint_interval=16, view_timeout_ms=500).
+# BFT_BIN=DIR runs the programs in DIR instead of the repository's bin/ (make BIN=DIR).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-bin="$root/bin"
+bin=${BFT_BIN:-$root/bin}   # BFT_BIN: programs built elsewhere (make BIN=...)
 dir="$root/run/cluster"
 f=1
 protocol=pbft
@@ -28,9 +30,10 @@ fault=
 purge=0
 follow=0
 byz=()
+sets=()
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 
 cmd=${1:-}
 [ -n "$cmd" ] || { usage; exit 2; }
@@ -51,6 +54,7 @@ while [ $# -gt 0 ]; do
     --base-port) base_port=$2; shift 2 ;;
     --fsync) fsync=$2; shift 2 ;;
     --fault) fault=$2; shift 2 ;;
+    --set) [ $# -ge 2 ] && [[ "$2" =~ ^[a-z_]+=[^/]*$ ]] || die "--set wants KEY=VALUE"; sets+=("$2"); shift 2 ;;
     --purge) purge=1; shift ;;
     --follow) follow=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -107,6 +111,10 @@ up)
       --base-port "$base_port" --protocol "$protocol" --force >/dev/null
   fi
   if [ -n "$fsync" ]; then sed -i "s/^fsync *=.*/fsync = $fsync/" "$ini"; fi
+  for kv in "${sets[@]+"${sets[@]}"}"; do
+    grep -q "^${kv%%=*} *=" "$ini" || die "--set: cluster.ini has no key '${kv%%=*}'"
+    sed -i "s/^${kv%%=*} *=.*/${kv%%=*} = ${kv#*=}/" "$ini"
+  done
   mkdir -p "$dir/pids"
   rm -f "$dir"/pids/*.args
   for i in $(seq 0 $((n - 1))); do
