@@ -19,6 +19,8 @@
 /* A client may have at most this many requests queued; a client pipelining deeper than this
  * sees BFT_EFULL rather than crowding out the others. */
 #define CLIENT_PENDING_MAX CLIENT_WINDOW
+/* Registrations from different keys all come from the registrar id: they may queue more. */
+#define REGISTRAR_PENDING_MAX 256u
 /* The checkpoint votes one replica may have outstanding above the stable checkpoint. */
 #define VOTES_PER_REPLICA_EXTRA 2u
 
@@ -86,6 +88,11 @@ struct bft_log {
 	uint64_t unproposed_bytes;
 
 	struct client_state *clients;
+	/* client keys: the listed ones, then the open slots as registrations execute (log.h) */
+	uint8_t (*pks)[CR_PK_BYTES];
+	uint64_t n_static;          /* listed clients: ids 0 .. n_static - 1 */
+	bft_client_id registrar;    /* UINT64_MAX without open clients */
+	uint32_t n_open;            /* open slots registered, ids n_static .. n_static + n_open - 1 */
 
 	bft_seq last_executed;
 
@@ -224,6 +231,7 @@ static enum bft_err send_msg(struct bft_log *lg, struct bft_msg *m, enum bft_des
 enum bft_err bft_log_new(struct bft_log **out, const struct bft_log_config *cfg)
 {
 	struct bft_log *lg;
+	uint64_t n_static;
 
 	if (cfg->n < 4 || cfg->self >= cfg->n || cfg->id == NULL || cfg->replica_pks == NULL ||
 	    cfg->checkpoint_interval == 0 || cfg->window < cfg->checkpoint_interval ||
@@ -231,21 +239,30 @@ enum bft_err bft_log_new(struct bft_log **out, const struct bft_log_config *cfg)
 	    cfg->batch_max_requests > cfg->limits.batch_max || cfg->state_chunk_bytes == 0 ||
 	    cfg->state_chunk_bytes > cfg->limits.chunk_max || cfg->app.execute == NULL ||
 	    cfg->app.snapshot == NULL || cfg->app.restore == NULL ||
-	    (cfg->limits.n_clients > 0 && cfg->client_pks == NULL))
+	    (cfg->open_clients > 0 && cfg->limits.n_clients < (uint64_t)cfg->open_clients + 1))
+		return BFT_EINVAL;
+	n_static = cfg->open_clients > 0 ? cfg->limits.n_clients - cfg->open_clients - 1
+					 : cfg->limits.n_clients;
+	if (n_static > 0 && cfg->client_pks == NULL)
 		return BFT_EINVAL;
 	lg = calloc(1, sizeof(*lg));
 	if (lg == NULL)
 		return BFT_ENOMEM;
 	lg->cfg = *cfg;
 	lg->f = bft_f(cfg->n);
+	lg->n_static = n_static;
+	lg->registrar = cfg->open_clients > 0 ? cfg->limits.n_clients - 1 : UINT64_MAX;
 	lg->clients = calloc(cfg->limits.n_clients ? cfg->limits.n_clients : 1,
 			     sizeof(*lg->clients));
+	lg->pks = calloc(cfg->limits.n_clients ? cfg->limits.n_clients : 1, sizeof(*lg->pks));
 	lg->nown = cfg->window / cfg->checkpoint_interval + 1;
 	lg->own = calloc(lg->nown, sizeof(*lg->own));
-	if (lg->clients == NULL || lg->own == NULL) {
+	if (lg->clients == NULL || lg->pks == NULL || lg->own == NULL) {
 		bft_log_free(lg);
 		return BFT_ENOMEM;
 	}
+	if (n_static > 0)
+		memcpy(lg->pks, cfg->client_pks, n_static * sizeof(*lg->pks));
 	*out = lg;
 	return BFT_OK;
 }
@@ -289,6 +306,7 @@ void bft_log_free(struct bft_log *lg)
 			for (uint32_t i = 0; i < RESULT_CACHE; i++)
 				free(lg->clients[c].cache[i].result);
 	free(lg->clients);
+	free(lg->pks);
 	proof_free(lg->proof, lg->nproof);
 	for (uint32_t i = 0; i < lg->nvotes; i++)
 		free(lg->votes[i].env);
@@ -337,9 +355,11 @@ static const struct cached_result *cached(const struct client_state *cs, uint64_
 	return c->reqid == reqid && c->result != NULL ? c : NULL;
 }
 
-static enum bft_err send_reply(struct bft_log *lg, bft_client_id client, uint64_t reqid,
-			       bft_view view, const uint8_t *result, uint32_t len,
-			       struct bft_out *out)
+/* A REPLY to client for reqid, sent to destination `to` (the client, or a registration's
+ * route). */
+static enum bft_err send_reply_to(struct bft_log *lg, uint64_t to, bft_client_id client,
+				  uint64_t reqid, bft_view view, const uint8_t *result, uint32_t len,
+				  struct bft_out *out)
 {
 	struct bft_msg m = {.type = BFT_MSG_REPLY};
 
@@ -347,7 +367,113 @@ static enum bft_err send_reply(struct bft_log *lg, bft_client_id client, uint64_
 	m.u.reply.client = client;
 	m.u.reply.reqid = reqid;
 	m.u.reply.result = (struct bft_bytes){.p = result, .len = len};
-	return send_msg(lg, &m, BFT_TO_CLIENT, client, out);
+	return send_msg(lg, &m, BFT_TO_CLIENT, to, out);
+}
+
+static enum bft_err send_reply(struct bft_log *lg, bft_client_id client, uint64_t reqid,
+			       bft_view view, const uint8_t *result, uint32_t len,
+			       struct bft_out *out)
+{
+	return send_reply_to(lg, client, client, reqid, view, result, len, out);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Open clients (log.h) */
+
+uint64_t bft_register_reqid(const uint8_t pk[CR_PK_BYTES])
+{
+	uint8_t d[CR_DIGEST_BYTES];
+	uint64_t v;
+
+	cr_digest(d, "bft.client.register", pk, CR_PK_BYTES);
+	v = get_u64(d) & (UINT64_MAX >> 1);
+	return v != 0 ? v : 1;
+}
+
+/* True when client id c has a key now: a listed client or a registered open slot. */
+static bool client_known(const struct bft_log *lg, bft_client_id c)
+{
+	if (c < lg->n_static)
+		return true;
+	return c != lg->registrar && c - lg->n_static < lg->n_open;
+}
+
+/* True for an id of the open slots, registered or not. */
+static bool client_open(const struct bft_log *lg, bft_client_id c)
+{
+	return c >= lg->n_static && c < lg->cfg.limits.n_clients && c != lg->registrar;
+}
+
+/* The key a registration registers, when it is well formed: op is a key and reqid derives
+ * from it (so retransmissions of one registration are one request, and registrations of
+ * different keys do not collide in the queue). */
+static const uint8_t *registration_pk(const struct bft_msg *req)
+{
+	if (req->u.request.op.len != CR_PK_BYTES || req->u.request.flags != 0 ||
+	    req->u.request.reqid != bft_register_reqid(req->u.request.op.p))
+		return NULL;
+	return req->u.request.op.p;
+}
+
+/* The id pk holds already, or UINT64_MAX. A linear scan: registrations are rare and bounded
+ * by open_clients. */
+static uint64_t registered_id(const struct bft_log *lg, const uint8_t *pk)
+{
+	for (uint64_t c = 0; c < lg->n_static + lg->n_open; c++)
+		if (c != lg->registrar && memcmp(lg->pks[c], pk, CR_PK_BYTES) == 0)
+			return c;
+	return UINT64_MAX;
+}
+
+static enum bft_err send_registration(struct bft_log *lg, uint64_t reqid, bft_view view,
+				      uint8_t status, uint64_t id, struct bft_out *out)
+{
+	uint8_t res[BFT_REGISTER_RESULT_BYTES];
+
+	res[0] = status;
+	put_u64(res + 1, id);
+	return send_reply_to(lg, bft_register_route(reqid), lg->registrar, reqid, view, res,
+			     sizeof(res), out);
+}
+
+const uint8_t *bft_log_request_pk(const struct bft_log *lg, const struct bft_msg *req)
+{
+	if (req->type != BFT_MSG_REQUEST || req->sender >= lg->cfg.limits.n_clients)
+		return NULL;
+	if (req->sender == lg->registrar)
+		return registration_pk(req);
+	return client_known(lg, req->sender) ? lg->pks[req->sender] : NULL;
+}
+
+bft_client_id bft_log_registrar(const struct bft_log *lg)
+{
+	return lg->registrar;
+}
+
+uint32_t bft_log_open_registered(const struct bft_log *lg)
+{
+	return lg->n_open;
+}
+
+/* Executes registration m at its place in the log: every correct replica gives the same key
+ * the same id. */
+static enum bft_err execute_registration(struct bft_log *lg, const struct bft_msg *m,
+					 bft_view view, struct bft_out *out)
+{
+	const uint8_t *pk = registration_pk(m);
+	uint64_t id;
+
+	if (pk == NULL)
+		return BFT_OK; /* bft_log_check_batch let it through: cannot happen; skip it */
+	id = registered_id(lg, pk);
+	if (id == UINT64_MAX) {
+		if (lg->n_open >= lg->cfg.open_clients)
+			return send_registration(lg, m->u.request.reqid, view, BFT_REGISTER_FULL, 0,
+						 out);
+		id = lg->n_static + lg->n_open++;
+		memcpy(lg->pks[id], pk, CR_PK_BYTES);
+	}
+	return send_registration(lg, m->u.request.reqid, view, BFT_REGISTER_OK, id, out);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -400,7 +526,24 @@ enum bft_err bft_log_submit(struct bft_log *lg, const struct bft_msg *req, uint6
 		return BFT_ESENDER;
 	cs = &lg->clients[req->sender];
 	reqid = req->u.request.reqid;
-	if (already_executed(cs, reqid)) {
+	if (req->sender == lg->registrar) {
+		const uint8_t *pk = registration_pk(req);
+		uint64_t id;
+
+		if (pk == NULL)
+			return BFT_EMALFORMED;
+		/* Registrations are permanent and slots never free up, so a key that holds an id,
+		 * or a cluster out of slots, is answered from the state at once. */
+		id = registered_id(lg, pk);
+		if (id != UINT64_MAX || lg->n_open >= lg->cfg.open_clients) {
+			(void)send_registration(lg, reqid, 0,
+						id != UINT64_MAX ? BFT_REGISTER_OK : BFT_REGISTER_FULL,
+						id != UINT64_MAX ? id : 0, out);
+			return BFT_EDUP;
+		}
+	} else if (!client_known(lg, req->sender)) {
+		return BFT_ESENDER;
+	} else if (already_executed(cs, reqid)) {
 		/* PBFT §4.1: a retransmission of an executed request gets the same reply again. */
 		cr = cached(cs, reqid);
 		if (cr == NULL)
@@ -410,7 +553,8 @@ enum bft_err bft_log_submit(struct bft_log *lg, const struct bft_msg *req, uint6
 	}
 	if (pending_find(lg, req->sender, reqid) != NULL)
 		return BFT_EDUP;
-	if (lg->npending >= lg->cfg.pending_max || cs->npending >= CLIENT_PENDING_MAX)
+	if (lg->npending >= lg->cfg.pending_max ||
+	    cs->npending >= (req->sender == lg->registrar ? REGISTRAR_PENDING_MAX : CLIENT_PENDING_MAX))
 		return BFT_EFULL;
 	p = malloc(sizeof(*p) + req->frame.len);
 	if (p == NULL)
@@ -442,7 +586,8 @@ enum bft_err bft_log_query(struct bft_log *lg, const struct bft_msg *req, bft_vi
 	struct wire_buf result = {0};
 	enum bft_err e;
 
-	if (req->type != BFT_MSG_REQUEST || req->sender >= lg->cfg.limits.n_clients)
+	if (req->type != BFT_MSG_REQUEST || req->sender >= lg->cfg.limits.n_clients ||
+	    !client_known(lg, req->sender))
 		return BFT_ESENDER;
 	if (!(req->u.request.flags & BFT_REQ_READONLY) || lg->cfg.app.query == NULL)
 		return BFT_EINVAL;
@@ -589,8 +734,15 @@ enum bft_err bft_log_check_batch(const struct bft_log *lg, const struct bft_byte
 		/* A request we queued ourselves was verified on arrival; the same bytes need no
 		 * second Ed25519 verification (the dominant cost per request). */
 		p = pending_find(lg, m.sender, m.u.request.reqid);
-		if (p == NULL || p->len != reqs[i].len || memcmp(p->bytes, reqs[i].p, p->len) != 0)
-			e = wire_verify(&m, lg->cfg.client_pks[m.sender]);
+		if (p == NULL || p->len != reqs[i].len || memcmp(p->bytes, reqs[i].p, p->len) != 0) {
+			const uint8_t *pk = bft_log_request_pk(lg, &m);
+
+			if (pk != NULL)
+				e = wire_verify(&m, pk);
+			else if (m.sender == lg->registrar)
+				e = BFT_EMALFORMED;
+			/* else an open slot not registered yet: checked at execution (log.h). */
+		}
 		for (uint32_t j = 0; j < i && e == BFT_OK; j++) {
 			struct bft_msg o;
 			if (wire_decode(&lg->cfg.limits, reqs[j].p, reqs[j].len, &o) != BFT_OK)
@@ -606,12 +758,15 @@ enum bft_err bft_log_check_batch(const struct bft_log *lg, const struct bft_byte
 
 /* ---------------------------------------------------------------------------------------- */
 /* Snapshots: [magic "BFTS", version u32, count u32, count client entries, app length u64, app]
+ * With open clients, version 2 puts the registered keys first: after the version,
+ * [registered u32, registered x key(32)] in id order, then the rest as in version 1.
  * client entry: [id u64, last u64, mask u64, ncached u32, ncached x (reqid u64, len u32, bytes)]
  * Entries appear in increasing client id and only for clients that executed something, cached
  * results in increasing request id, so equal states serialize to equal bytes. */
 
 #define SNAP_MAGIC 0x53544642u /* "BFTS" little-endian */
 #define SNAP_VERSION 1u
+#define SNAP_VERSION_OPEN 2u
 
 static enum bft_err snapshot_take(struct bft_log *lg, struct wire_buf *b)
 {
@@ -624,7 +779,13 @@ static enum bft_err snapshot_take(struct bft_log *lg, struct wire_buf *b)
 			count++;
 	e = buf_u32(b, SNAP_MAGIC);
 	if (e == BFT_OK)
-		e = buf_u32(b, SNAP_VERSION);
+		e = buf_u32(b, lg->cfg.open_clients > 0 ? SNAP_VERSION_OPEN : SNAP_VERSION);
+	if (e == BFT_OK && lg->cfg.open_clients > 0) {
+		e = buf_u32(b, lg->n_open);
+		if (e == BFT_OK && lg->n_open > 0)
+			e = wire_buf_append(b, lg->pks[lg->n_static],
+					    (size_t)lg->n_open * CR_PK_BYTES);
+	}
 	if (e == BFT_OK)
 		e = buf_u32(b, count);
 	for (uint64_t c = 0; c < lg->cfg.limits.n_clients && e == BFT_OK; c++) {
@@ -680,13 +841,20 @@ static enum bft_err snapshot_install(struct bft_log *lg, const uint8_t *p, size_
 	struct rd r = {.p = p, .len = len};
 	struct client_state *nt;
 	uint64_t nclients = lg->cfg.limits.n_clients;
-	uint32_t count;
+	uint32_t count, n_open = 0;
 	uint64_t prev = 0, app_len;
-	const uint8_t *app;
+	const uint8_t *app, *open_pks = NULL;
 	enum bft_err e = BFT_EMALFORMED;
 
-	if (rd_u32(&r) != SNAP_MAGIC || rd_u32(&r) != SNAP_VERSION)
+	if (rd_u32(&r) != SNAP_MAGIC ||
+	    rd_u32(&r) != (lg->cfg.open_clients > 0 ? SNAP_VERSION_OPEN : SNAP_VERSION))
 		return BFT_EMALFORMED;
+	if (lg->cfg.open_clients > 0) {
+		n_open = rd_u32(&r);
+		if (r.bad || n_open > lg->cfg.open_clients)
+			return BFT_EMALFORMED;
+		open_pks = rd_take(&r, (size_t)n_open * CR_PK_BYTES);
+	}
 	count = rd_u32(&r);
 	if (r.bad || count > nclients)
 		return BFT_EMALFORMED;
@@ -698,7 +866,8 @@ static enum bft_err snapshot_install(struct bft_log *lg, const uint8_t *p, size_
 		struct client_state *cs;
 		uint32_t k;
 
-		if (r.bad || id >= nclients || (i > 0 && id <= prev))
+		if (r.bad || id >= nclients || (i > 0 && id <= prev) ||
+		    (id >= lg->n_static && id - lg->n_static >= n_open))
 			goto fail;
 		prev = id;
 		cs = &nt[id];
@@ -744,6 +913,12 @@ static enum bft_err snapshot_install(struct bft_log *lg, const uint8_t *p, size_
 	}
 	free(lg->clients);
 	lg->clients = nt;
+	if (lg->cfg.open_clients > 0) {
+		memset(lg->pks[lg->n_static], 0, (size_t)lg->cfg.open_clients * CR_PK_BYTES);
+		if (n_open > 0)
+			memcpy(lg->pks[lg->n_static], open_pks, (size_t)n_open * CR_PK_BYTES);
+		lg->n_open = n_open;
+	}
 	/* Requests the installed state already executed leave the queue. */
 	for (struct pend *q = lg->head, *next; q != NULL; q = next) {
 		next = q->next;
@@ -1151,6 +1326,7 @@ enum bft_err bft_log_execute(struct bft_log *lg, bft_seq seq, bft_view view, uin
 	uint8_t digest[CR_DIGEST_BYTES];
 	struct wire_buf result = {0};
 	enum bft_err e;
+	bool local;
 
 	if (seq != lg->last_executed + 1)
 		return BFT_ESTATE;
@@ -1173,8 +1349,25 @@ enum bft_err bft_log_execute(struct bft_log *lg, bft_seq seq, bft_view view, uin
 		}
 		cs = &lg->clients[m.sender];
 		p = pending_find(lg, m.sender, m.u.request.reqid);
+		local = p != NULL && p->len == reqs[i].len && memcmp(p->bytes, reqs[i].p, p->len) == 0;
 		if (p != NULL)
 			pending_remove(lg, p);
+		if (m.sender == lg->registrar) {
+			e = execute_registration(lg, &m, view, out);
+			wire_msg_free(&m);
+			if (e != BFT_OK)
+				break;
+			continue;
+		}
+		/* An open client's signature was left for now when its slot was not registered at
+		 * validation; every replica decides it here, on the same registrations (log.h). A
+		 * request we queued ourselves was checked against the registered key on arrival. */
+		if (client_open(lg, m.sender) &&
+		    (!client_known(lg, m.sender) ||
+		     (!local && wire_verify(&m, lg->pks[m.sender]) != BFT_OK))) {
+			wire_msg_free(&m);
+			continue;
+		}
 		if (already_executed(cs, m.u.request.reqid)) {
 			wire_msg_free(&m);
 			continue;

@@ -30,7 +30,10 @@ struct bft_log_config {
 	bft_replica_id self;
 	const struct cr_identity *id;     /* borrowed: signs CHECKPOINTs and REPLYs */
 	const uint8_t (*replica_pks)[CR_PK_BYTES]; /* borrowed, n entries */
-	const uint8_t (*client_pks)[CR_PK_BYTES];  /* borrowed, limits.n_clients entries */
+	const uint8_t (*client_pks)[CR_PK_BYTES];  /* borrowed: the listed clients' keys, entries
+	                                            * limits.n_clients, or n_clients - open_clients - 1
+	                                            * when open_clients > 0 */
+	uint32_t open_clients;            /* slots for clients that register at run time (0: none) */
 	struct wire_limits limits;
 	struct bft_app app;
 	uint32_t checkpoint_interval;     /* K: a checkpoint every K positions */
@@ -41,6 +44,38 @@ struct bft_log_config {
 	uint32_t pending_max;             /* requests waiting to be ordered, at most */
 	uint32_t state_chunk_bytes;       /* state transfer chunk size (<= limits.chunk_max) */
 };
+
+/*
+ * Open clients. A cluster may accept clients whose keys are not in its configuration
+ * (open_clients > 0). Such a client first registers: it sends a REQUEST whose sender is the
+ * registrar id (limits.n_clients - 1), whose op is its 32-byte public key, whose reqid is
+ * bft_register_reqid(pk), and which is signed by that key (proof of possession). Registration
+ * is ordered like any request, so every correct replica assigns the same id: the next free
+ * open slot, in log order, ids n_static .. n_static + open_clients - 1. Registering a key
+ * again returns the id it already has; once the slots are used up the result says so. The
+ * result is BFT_REGISTER_RESULT_BYTES: status (0 registered, 1 no free slot), then the id as a
+ * little-endian u64. The REPLY names the registrar as client and goes to the virtual client
+ * destination bft_register_route(reqid), which the node binds to the connection the
+ * registration came on. The slot table is part of the checkpointed state.
+ *
+ * A request from an open id is checked against the key registered for that id. Whether an id
+ * is registered depends on what was executed, and replicas validate a proposed batch at
+ * different points of their execution; so a batch entry from an open id not yet registered is
+ * accepted by bft_log_check_batch and its signature is checked at execution instead, where
+ * every replica sees the same registrations: one that fails there is skipped by all, so a
+ * faulty client or primary cannot make correct replicas disagree on a batch (the "big MAC"
+ * attack of Aardvark, Clement et al. NSDI 2009 §3).
+ */
+#define BFT_REGISTER_RESULT_BYTES 9u
+#define BFT_REGISTER_OK 0u
+#define BFT_REGISTER_FULL 1u
+/** The request id a registration of pk must carry: 63 bits of a tagged hash, never 0. */
+uint64_t bft_register_reqid(const uint8_t pk[CR_PK_BYTES]);
+/** The destination of the REPLY to registration reqid (top bit set: not a client id). */
+static inline uint64_t bft_register_route(uint64_t reqid)
+{
+	return (UINT64_C(1) << 63) | reqid;
+}
 
 /** Sensible defaults (K=64, W=256, batches of 256 requests / 256 KiB / 2 ms, 65536 pending). */
 void bft_log_config_default(struct bft_log_config *c);
@@ -73,6 +108,17 @@ enum bft_err bft_log_submit(struct bft_log *lg, const struct bft_msg *req, uint6
  */
 enum bft_err bft_log_query(struct bft_log *lg, const struct bft_msg *req, bft_view view,
 			   struct bft_out *out) BFT_WUR;
+
+/**
+ * The key that must have signed REQUEST req: a listed client's key, an open client's registered
+ * key, or for a registration the key it registers. NULL when the sender is not a client the
+ * cluster knows now (an unregistered open slot, or a registration whose op is not a key).
+ */
+const uint8_t *bft_log_request_pk(const struct bft_log *lg, const struct bft_msg *req);
+/** The registrar's client id; UINT64_MAX when the cluster has no open clients. */
+bft_client_id bft_log_registrar(const struct bft_log *lg);
+/** Open clients registered so far. */
+uint32_t bft_log_open_registered(const struct bft_log *lg);
 
 /** Requests queued and not yet ordered. */
 uint32_t bft_log_pending(const struct bft_log *lg);

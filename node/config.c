@@ -239,6 +239,7 @@ void node_config_defaults(struct node_config *c)
 	c->frame_max = NODE_CFG_DEFAULT_FRAME_MAX;
 	c->op_max = NODE_CFG_DEFAULT_OP_MAX;
 	c->open_clients = false;
+	c->open_clients_max = 1024;
 	c->fsync = NODE_FSYNC_ALWAYS;
 	c->state_chunk_bytes = NODE_CFG_DEFAULT_STATE_CHUNK_BYTES;
 	c->hb_batch_size = NODE_CFG_DEFAULT_HB_BATCH_SIZE;
@@ -302,7 +303,7 @@ struct cfg_key {
 enum {
 	CK_F, CK_N, CK_PROTOCOL, CK_CHECKPOINT_INTERVAL, CK_WINDOW, CK_BATCH_MAX_REQUESTS,
 	CK_BATCH_MAX_BYTES, CK_BATCH_DELAY_MS, CK_VIEW_TIMEOUT_MS, CK_FRAME_MAX, CK_OP_MAX,
-	CK_OPEN_CLIENTS, CK_FSYNC, CK_STATE_CHUNK_BYTES, CK_HB_BATCH_SIZE, CK_COUNT
+	CK_OPEN_CLIENTS, CK_OPEN_CLIENTS_MAX, CK_FSYNC, CK_STATE_CHUNK_BYTES, CK_HB_BATCH_SIZE, CK_COUNT
 };
 
 #define NC(field) offsetof(struct node_config, field)
@@ -326,6 +327,8 @@ static const struct cfg_key cfg_cluster_keys[CK_COUNT] = {
 	[CK_FRAME_MAX] = { "frame_max", CFG_U32, NC(frame_max), 1u << 16, 1u << 30, false },
 	[CK_OP_MAX] = { "op_max", CFG_U32, NC(op_max), 1, 1u << 28, false },
 	[CK_OPEN_CLIENTS] = { "open_clients", CFG_BOOL, NC(open_clients), 0, 0, false },
+	[CK_OPEN_CLIENTS_MAX] = { "open_clients_max", CFG_U32, NC(open_clients_max), 1, 1u << 20,
+				  false },
 	[CK_FSYNC] = { "fsync", CFG_FSYNC, NC(fsync), 0, 0, false },
 	[CK_STATE_CHUNK_BYTES] = { "state_chunk_bytes", CFG_U32, NC(state_chunk_bytes),
 				   1024, 1u << 28, false },
@@ -1488,9 +1491,14 @@ out:
 	return rc;
 }
 
+uint64_t node_config_client_ids(const struct node_config *c)
+{
+	return c->open_clients ? (uint64_t)c->nclients + c->open_clients_max + 1 : c->nclients;
+}
+
 void node_config_wire_limits(const struct node_config *c, struct wire_limits *l)
 {
-	wire_limits_default(l, c->n, c->nclients);
+	wire_limits_default(l, c->n, node_config_client_ids(c));
 	l->frame_max = c->frame_max;
 	l->op_max = c->op_max;
 	l->batch_max = c->batch_max_requests;

@@ -134,6 +134,7 @@ struct node_config {
 	uint32_t frame_max;             /* bytes of one message on the wire */
 	uint32_t op_max;                /* bytes of one request's operation */
 	bool open_clients;              /* accept requests from clients not listed here */
+	uint32_t open_clients_max;      /* ... at most this many of them (they register, log.h) */
 	enum node_fsync fsync;
 	uint32_t state_chunk_bytes;     /* state transfer chunk size */
 	uint32_t hb_batch_size;         /* Honey Badger: B, requests per epoch over all proposers */
@@ -179,6 +180,9 @@ void node_config_free(struct node_config *c);
  *  frame_max, op_max, batch_max (the larger of batch_max_requests and, for hbbft,
  *  hb_batch_size) and chunk_max (state_chunk_bytes) from the config. */
 void node_config_wire_limits(const struct node_config *c, struct wire_limits *l);
+/** The client id space: the listed clients, then with open_clients the open slots and the
+ *  registrar id (bft/log.h "Open clients"). */
+uint64_t node_config_client_ids(const struct node_config *c);
 
 /** A replica's secrets. The identity's secret half and both shares are in sodium_malloc memory,
  *  read-only; node_replica_keys_free wipes them. */

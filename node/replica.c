@@ -43,6 +43,8 @@ struct node_replica {
 	uint64_t last_now;
 	uint64_t next_publish;
 	uint64_t *req_arrival;   /* per client: when its latest request arrived (0 = none) */
+	uint64_t nclient_ids;    /* client id space (config.h node_config_client_ids) */
+	bft_client_id registrar; /* open clients' registration id, UINT64_MAX when closed */
 	char data_dir[DATA_PATH_MAX];
 };
 
@@ -194,7 +196,7 @@ static void flush_messages(struct node_replica *r, uint64_t now)
 			break;
 		case BFT_TO_CLIENT:
 			e = net_send_client(r->net, m->to, m->bytes, m->len);
-			if (m->to < r->cfg.nclients && r->req_arrival[m->to] != 0) {
+			if (m->to < r->nclient_ids && r->req_arrival[m->to] != 0) {
 				node_hist_add(&r->m.request_ms, (double)(now - r->req_arrival[m->to]));
 				r->req_arrival[m->to] = 0;
 			}
@@ -253,7 +255,17 @@ static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t n
 		reject(r, now, BFT_ETYPE, m.sender, false, "reply");
 		goto out;
 	}
-	pk = m.type == BFT_MSG_REQUEST ? r->cfg.client_pks[m.sender] : r->cfg.replica_pks[m.sender];
+	if (m.type == BFT_MSG_REQUEST) {
+		/* Listed clients, registered open clients, and registrations (bft/log.h). */
+		pk = bft_log_request_pk(r->pbft != NULL ? pbft_log(r->pbft) : hb_log(r->hb), &m);
+		if (pk == NULL) {
+			r->m.unknown_clients++;
+			reject(r, now, BFT_ESENDER, m.sender, true, "request of an unknown client");
+			goto out;
+		}
+	} else {
+		pk = r->cfg.replica_pks[m.sender];
+	}
 	if (wire_verify(&m, pk) != BFT_OK) {
 		reject(r, now, BFT_EBADSIG, m.sender, m.type == BFT_MSG_REQUEST,
 		       node_msg_type_name(m.type, tb));
@@ -274,7 +286,9 @@ static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t n
 	 * A stale replay (older than the client's window) binds nothing; a replay of a recent one
 	 * diverts at most the cached reply, until the client's next request binds it back. */
 	if (from_client && (e == BFT_OK || e == BFT_EDUP))
-		(void)net_client_bind(r->net, rx->pipe, m.sender);
+		(void)net_client_bind(r->net, rx->pipe,
+				      m.sender == r->registrar ? bft_register_route(m.u.request.reqid)
+							       : m.sender);
 	if (e != BFT_OK)
 		reject(r, now, e, m.sender, m.type == BFT_MSG_REQUEST, node_msg_type_name(m.type, tb));
 out:
@@ -482,7 +496,8 @@ int node_replica_open(struct node_replica **out, const struct node_replica_opts 
 	if (node_config_load_replica_keys(&r->cfg, opts->id, &r->keys, err, errlen) != 0)
 		goto fail;
 	node_config_wire_limits(&r->cfg, &r->limits);
-	r->req_arrival = calloc(r->cfg.nclients ? r->cfg.nclients : 1, sizeof(*r->req_arrival));
+	r->nclient_ids = node_config_client_ids(&r->cfg);
+	r->req_arrival = calloc(r->nclient_ids ? r->nclient_ids : 1, sizeof(*r->req_arrival));
 	if (r->req_arrival == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -504,6 +519,7 @@ int node_replica_open(struct node_replica **out, const struct node_replica_opts 
 	pc.log.id = &r->keys.ident;
 	pc.log.replica_pks = (const uint8_t(*)[CR_PK_BYTES])r->cfg.replica_pks;
 	pc.log.client_pks = (const uint8_t(*)[CR_PK_BYTES])r->cfg.client_pks;
+	pc.log.open_clients = r->cfg.open_clients ? r->cfg.open_clients_max : 0;
 	pc.log.limits = r->limits;
 	pc.log.app = app;
 	pc.log.checkpoint_interval = r->cfg.checkpoint_interval;
@@ -548,6 +564,7 @@ int node_replica_open(struct node_replica **out, const struct node_replica_opts 
 			 bft_strerror(e));
 		goto fail;
 	}
+	r->registrar = bft_log_registrar(r->pbft != NULL ? pbft_log(r->pbft) : hb_log(r->hb));
 
 	/* Durable state: recover, then keep logging. */
 	if (opts->data_dir != NULL) {
@@ -588,7 +605,7 @@ int node_replica_open(struct node_replica **out, const struct node_replica_opts 
 		.peer_addrs = (const char *const *)peers,
 		.client_addr = client_url,
 		.frame_max = r->cfg.frame_max,
-		.clients_max = r->cfg.nclients + 64,
+		.clients_max = r->nclient_ids + 256 < 65536 ? (uint32_t)r->nclient_ids + 256 : 65536,
 	};
 	if (net_replica_open(&r->net, &nc, err, errlen) != BFT_OK)
 		goto fail;
