@@ -53,6 +53,7 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 	struct ctl *c = calloc(1, sizeof(*c));
 	struct bft_client_config cc = {0};
 	char **addrs = NULL;
+	uint32_t nrep;
 	int rc = -1;
 
 	if (c == NULL) {
@@ -81,6 +82,11 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 		   0) {
 		goto out;
 	}
+	if (opts->replicas > 1) {
+		snprintf(err, errlen, "replicas: 0 (all) or 1 (the no-consensus baseline)");
+		goto out;
+	}
+	nrep = opts->replicas == 1 ? 1 : c->cfg.n;
 	addrs = calloc(c->cfg.n, sizeof(*addrs));
 	if (addrs == NULL)
 		goto oom;
@@ -92,13 +98,13 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 		snprintf(addrs[i], 320, "tcp://%s",
 			 node_endpoint_format(&c->cfg.replicas[i].client, hp, sizeof(hp)));
 	}
-	if (net_client_open(&c->net, c->cfg.n, (const char *const *)addrs, c->cfg.frame_max) !=
+	if (net_client_open(&c->net, nrep, (const char *const *)addrs, c->cfg.frame_max) !=
 	    BFT_OK) {
 		snprintf(err, errlen, "cannot open client sockets");
 		goto out;
 	}
 	cc.id = opts->client_id;
-	cc.n = c->cfg.n;
+	cc.n = nrep;
 	cc.replica_pks = (const uint8_t(*)[CR_PK_BYTES])c->cfg.replica_pks;
 	cc.key = &c->id;
 	node_config_wire_limits(&c->cfg, &cc.limits);
@@ -203,6 +209,11 @@ bool ctl_poll(struct ctl *c, int wait_ms, struct bft_client_result *res)
 uint32_t ctl_outstanding(const struct ctl *c)
 {
 	return bft_client_outstanding(c->client);
+}
+
+size_t ctl_poll_fds(struct ctl *c, struct pollfd *fds, size_t max)
+{
+	return net_client_poll_fds(c->net, fds, max);
 }
 
 void ctl_stats(const struct ctl *c, struct bft_client_stats *st)

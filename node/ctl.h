@@ -7,6 +7,7 @@
 #ifndef NODE_CTL_H
 #define NODE_CTL_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,10 @@ struct ctl_opts {
 	const char *key_file;        /* NULL: the [client N] key_file of the config */
 	uint32_t outstanding_max;    /* requests in flight (1 for plain calls) */
 	uint32_t retransmit_ms;      /* first retransmission timeout (0: 500) */
+	/* Added for the benchmark's no-consensus baseline (bftnode --solo): 1 talks to replica 0
+	 * alone as a cluster of n = 1, f = 0 (one signed reply suffices). 0: every replica of
+	 * the config, the normal case. Other values are refused. */
+	uint32_t replicas;
 };
 
 /** Opens a session: loads the config and the client key, connects to every replica. */
@@ -51,6 +56,11 @@ enum bft_err ctl_submit(struct ctl *c, const uint8_t *op, size_t len, uint32_t f
  *  any (true). */
 bool ctl_poll(struct ctl *c, int wait_ms, struct bft_client_result *res);
 uint32_t ctl_outstanding(const struct ctl *c);
+
+/** pollfd entries (POLLIN, one per replica connection) for a caller that multiplexes many
+ *  sessions in one poll(); returns how many were written. After poll(), ctl_poll(c, 0, ...)
+ *  drains what arrived and runs the retransmission timers. */
+size_t ctl_poll_fds(struct ctl *c, struct pollfd *fds, size_t max);
 void ctl_stats(const struct ctl *c, struct bft_client_stats *st);
 
 /** Sends raw bytes to replica r's client endpoint, bypassing the client core (for tests that
