@@ -14,6 +14,7 @@
 #include <nng/supplemental/http/http.h>
 
 #include "crypto/cr_sign.h"
+#include "node/bench.h"
 #include "node/ctl.h"
 #include "node/history.h"
 #include "bft/wire.h"
@@ -68,6 +69,16 @@ static void usage(FILE *f)
 		"                              linearizability; --history FILE: record (and check) the\n"
 		"                              history and save it; --wall-clock: record CLOCK_REALTIME\n"
 		"                              times, to merge histories of several processes\n"
+		"  bench [--clients C] [--depth D] [--rate R] [--op OP] [--value-size B]\n"
+		"        [--keys K] [--duration S] [--warmup S] [--solo] [--seed N]\n"
+		"                              load generator: C clients (ids from --client-id on),\n"
+		"                              each checking f+1 signed replies; closed loop with D\n"
+		"                              requests in flight per client (1..32, default 1), or\n"
+		"                              open loop at R ops/s (latency from the due time);\n"
+		"                              OP: put (default), get, cas, mix:put=50,get=50[,cas=N];\n"
+		"                              defaults: 64-byte values, 10000 keys, 10 s after 2 s of\n"
+		"                              warm-up; a progress line per second on stderr; --json;\n"
+		"                              --solo: against bftnode --solo (n=1, no consensus)\n"
 		"  check-history FILE          check a saved history for linearizability (exit 0 yes,\n"
 		"                              1 no: the smallest slice showing why is printed,\n"
 		"                              2 the file cannot be read)\n"
@@ -1107,6 +1118,115 @@ static int cmd_workload(const struct args *a, uint64_t ops, uint32_t nkeys, uint
 	return wrong > 0 ? EXIT_FAIL : timeouts > 0 ? EXIT_TIMEOUT : EXIT_OK;
 }
 
+static double parse_seconds(const char *s, const char *what)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (*s == '\0' || *end != '\0' || !(v >= 0) || v > 1e6)
+		die_usage("%s wants seconds, not '%s'", what, s);
+	return v;
+}
+
+/* bftctl bench: node/bench.h runs it; this parses its options. */
+static int cmd_bench(const struct args *a, int argc, char **argv)
+{
+	static const struct option bopts[] = {
+		{"clients", required_argument, NULL, 'C'},
+		{"depth", required_argument, NULL, 'D'},
+		{"rate", required_argument, NULL, 'R'},
+		{"op", required_argument, NULL, 'o'},
+		{"value-size", required_argument, NULL, 'V'},
+		{"keys", required_argument, NULL, 'k'},
+		{"key-prefix", required_argument, NULL, 'P'},
+		{"duration", required_argument, NULL, 'd'},
+		{"warmup", required_argument, NULL, 'w'},
+		{"seed", required_argument, NULL, 's'},
+		{"retransmit-ms", required_argument, NULL, 'r'},
+		{"solo", no_argument, NULL, 'S'},
+		{"quiet", no_argument, NULL, 'q'},
+		{NULL, 0, NULL, 0},
+	};
+	struct bench_opts o;
+	struct bench_report rep;
+	char err[1024];
+	int c;
+
+	bench_opts_default(&o);
+	o.config = a->config;
+	o.first_client = a->client_id;
+	o.timeout_ms = a->timeout_ms;
+	optind = 0;
+	argc++;
+	argv--;
+	while ((c = getopt_long(argc, argv, "", bopts, NULL)) != -1) {
+		switch (c) {
+		case 'C':
+			o.clients = (uint32_t)parse_u64(optarg, "--clients");
+			break;
+		case 'D':
+			o.depth = (uint32_t)parse_u64(optarg, "--depth");
+			break;
+		case 'R':
+			o.rate = (double)parse_u64(optarg, "--rate");
+			break;
+		case 'o':
+			if (bench_parse_op(&o, optarg, err, sizeof(err)) != 0)
+				die_usage("%s", err);
+			break;
+		case 'V':
+			o.value_size = (uint32_t)parse_u64(optarg, "--value-size");
+			break;
+		case 'k':
+			o.keys = (uint32_t)parse_u64(optarg, "--keys");
+			break;
+		case 'P':
+			o.key_prefix = optarg;
+			break;
+		case 'd':
+			o.duration_s = parse_seconds(optarg, "--duration");
+			break;
+		case 'w':
+			o.warmup_s = parse_seconds(optarg, "--warmup");
+			break;
+		case 's':
+			o.seed = parse_u64(optarg, "--seed");
+			break;
+		case 'r':
+			o.retransmit_ms = (uint32_t)parse_u64(optarg, "--retransmit-ms");
+			break;
+		case 'S':
+			o.replicas = 1;
+			break;
+		case 'q':
+			o.progress = false;
+			break;
+		default:
+			die_usage("bench: unknown option (see bftctl --help)");
+		}
+	}
+	if (optind != argc)
+		die_usage("bench takes options only");
+	if (o.clients == 0 || o.clients > BENCH_CLIENTS_MAX)
+		die_usage("--clients must be 1..%u", BENCH_CLIENTS_MAX);
+	if (o.depth == 0 || o.depth > BENCH_DEPTH_MAX)
+		die_usage("--depth must be 1..%u: replicas keep each client's last %u results, and "
+			  "a client never runs further ahead", BENCH_DEPTH_MAX, BENCH_DEPTH_MAX);
+	if (o.keys == 0)
+		die_usage("--keys must be at least 1");
+	if (o.duration_s <= 0)
+		die_usage("--duration must be above 0");
+	if (o.clients > 1 && a->key_file != NULL)
+		die_usage("--client-key is one client's key: it cannot serve --clients C > 1");
+	if (bench_run(&o, &rep, err, sizeof(err)) != 0) {
+		fprintf(stderr, "bftctl: bench: %s\n", err);
+		return EXIT_FAIL;
+	}
+	bench_report_print(stdout, &o, &rep, a->json);
+	bench_report_free(&rep);
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1222,6 +1342,8 @@ int main(int argc, char **argv)
 			die_usage("status takes no arguments");
 		return cmd_status(&a);
 	}
+	if (strcmp(cmd, "bench") == 0)
+		return cmd_bench(&a, argc, argv);
 	if (strcmp(cmd, "workload") == 0) {
 		static const struct option wopts[] = {
 			{"ops", required_argument, NULL, 'n'},
