@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bft/log.h"
 #include "crypto/cr_keyfile.h"
 #include "net/net.h"
 
@@ -16,6 +17,7 @@ struct ctl {
 	struct bft_out out;
 	uint64_t timer_ms;
 	uint64_t ignored;  /* frames the client core refused (counted in its stats by reason) */
+	bft_client_id client_id;
 };
 
 uint64_t ctl_now_ms(void)
@@ -48,12 +50,81 @@ static void ctl_flush(struct ctl *c)
 	bft_out_reset(&c->out);
 }
 
+/* The listed client whose key is pk, or UINT64_MAX. */
+static uint64_t listed_id(const struct node_config *cfg, const uint8_t *pk)
+{
+	for (uint32_t i = 0; i < cfg->nclients; i++)
+		if (memcmp(cfg->client_pks[i], pk, CR_PK_BYTES) == 0)
+			return i;
+	return UINT64_MAX;
+}
+
+#define REGISTER_TIMEOUT_MS 15000u
+
+/* An open cluster's client registers its key (bft/log.h "Open clients"): one request from the
+ * registrar id, sent to every replica, whose result f+1 replicas vouch for is our client id.
+ * Registering again returns the same id, so a client may do this on every start. */
+static int register_key(struct ctl *c, const struct ctl_opts *opts, uint32_t nrep, char *err,
+			size_t errlen)
+{
+	struct bft_client_config rc = {0};
+	uint8_t *res = NULL;
+	size_t res_len = 0;
+	double ms;
+	uint64_t id = 0;
+	int ok;
+
+	rc.id = node_config_client_ids(&c->cfg) - 1;
+	rc.n = nrep;
+	rc.replica_pks = (const uint8_t(*)[CR_PK_BYTES])c->cfg.replica_pks;
+	rc.key = &c->id;
+	node_config_wire_limits(&c->cfg, &rc.limits);
+	rc.send = BFT_SEND_ALL;
+	rc.retransmit_ms = opts->retransmit_ms ? opts->retransmit_ms : 500;
+	rc.outstanding_max = 1;
+	rc.first_reqid = bft_register_reqid(c->id.pk);
+	if (bft_client_new(&c->client, &rc) != BFT_OK) {
+		snprintf(err, errlen, "invalid client configuration");
+		return -1;
+	}
+	ok = ctl_call(c, c->id.pk, CR_PK_BYTES, 0, REGISTER_TIMEOUT_MS, &res, &res_len, &ms, err,
+		      errlen);
+	bft_client_free(c->client);
+	c->client = NULL;
+	if (ok != 0) {
+		char why[128];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, errlen, "registering this client's key with the cluster: %s", why);
+		return -1;
+	}
+	if (res_len != BFT_REGISTER_RESULT_BYTES || res[0] != BFT_REGISTER_OK) {
+		snprintf(err, errlen, "%s",
+			 res_len == BFT_REGISTER_RESULT_BYTES && res[0] == BFT_REGISTER_FULL
+				 ? "the cluster has no free slot for another client (open_clients_max)"
+				 : "the cluster answered the registration with a malformed result");
+		free(res);
+		return -1;
+	}
+	for (int i = 8; i >= 1; i--)
+		id = (id << 8) | res[i];
+	free(res);
+	c->client_id = id;
+	return 0;
+}
+
+bft_client_id ctl_client_id(const struct ctl *c)
+{
+	return c->client_id;
+}
+
 int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t errlen)
 {
 	struct ctl *c = calloc(1, sizeof(*c));
 	struct bft_client_config cc = {0};
 	char **addrs = NULL;
 	uint32_t nrep;
+	uint64_t listed;
+	bool must_register = false;
 	int rc = -1;
 
 	if (c == NULL) {
@@ -64,20 +135,30 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 		free(c);
 		return -1;
 	}
-	if (opts->client_id >= c->cfg.nclients) {
-		snprintf(err, errlen, "%s: there is no client %llu (the cluster has %u clients)",
-			 opts->config_path, (unsigned long long)opts->client_id, c->cfg.nclients);
-		goto out;
-	}
+	c->client_id = opts->client_id;
 	if (opts->key_file != NULL) {
 		struct cr_key_id kid;
 		if (cr_keyfile_read_identity(opts->key_file, &kid, &c->id, err, errlen) != 0)
 			goto out;
-		if (memcmp(c->id.pk, c->cfg.client_pks[opts->client_id], CR_PK_BYTES) != 0) {
-			snprintf(err, errlen, "%s is not the key of client %llu in %s", opts->key_file,
-				 (unsigned long long)opts->client_id, opts->config_path);
+		listed = listed_id(&c->cfg, c->id.pk);
+		if (listed == UINT64_MAX && !c->cfg.open_clients) {
+			snprintf(err, errlen,
+				 "%s is not the key of a client of %s, and the cluster does not accept "
+				 "other clients (open_clients = false)",
+				 opts->key_file, opts->config_path);
 			goto out;
 		}
+		if (listed != UINT64_MAX && opts->client_id != listed) {
+			snprintf(err, errlen, "%s is the key of client %llu in %s, not of client %llu",
+				 opts->key_file, (unsigned long long)listed, opts->config_path,
+				 (unsigned long long)opts->client_id);
+			goto out;
+		}
+		must_register = listed == UINT64_MAX;
+	} else if (opts->client_id >= c->cfg.nclients) {
+		snprintf(err, errlen, "%s: there is no client %llu (the cluster has %u clients)",
+			 opts->config_path, (unsigned long long)opts->client_id, c->cfg.nclients);
+		goto out;
 	} else if (node_config_load_client_identity(&c->cfg, opts->client_id, &c->id, err, errlen) !=
 		   0) {
 		goto out;
@@ -103,7 +184,9 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 		snprintf(err, errlen, "cannot open client sockets");
 		goto out;
 	}
-	cc.id = opts->client_id;
+	if (must_register && register_key(c, opts, nrep, err, errlen) != 0)
+		goto out;
+	cc.id = c->client_id;
 	cc.n = nrep;
 	cc.replica_pks = (const uint8_t(*)[CR_PK_BYTES])c->cfg.replica_pks;
 	cc.key = &c->id;

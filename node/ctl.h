@@ -37,6 +37,9 @@ void ctl_close(struct ctl *c);
  *  client must not hang on its way out. */
 void ctl_close_at_exit(struct ctl *c);
 const struct node_config *ctl_config(const struct ctl *c);
+/** The client id this session acts as: the listed one, or the one an open cluster assigned
+ *  when the key was registered (bft/log.h "Open clients"). */
+bft_client_id ctl_client_id(const struct ctl *c);
 
 /** Milliseconds of a monotonic clock (the one ctl uses). */
 uint64_t ctl_now_ms(void);

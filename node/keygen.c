@@ -249,6 +249,7 @@ int node_keygen_format_ini(const struct node_keygen_opts *o, const struct node_k
 		"; such a client registers its key once and gets an id (at most open_clients_max\n"
 		"; of them, default 1024). Default false.\n"
 		"open_clients = false\n"
+		"open_clients_max = 1024\n"
 		"; fsync: always (a record is on disk before anything that depends on it is sent),\n"
 		"; batch (once per committed batch) or never (tests only). Default always.\n"
 		"fsync = always\n"
