@@ -127,6 +127,7 @@ test: deps all check-core
 # Real bftnode processes on 127.0.0.1, through scripts/cluster.sh (PROTOCOLS="pbft hbbft").
 test-integration: all
 	@bash tests/integration/test_cluster.sh
+	@bash tests/integration/test_open_clients.sh
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin SAN=1 test-unit
