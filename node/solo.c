@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "bft/wire.h"
@@ -169,6 +170,15 @@ static int solo_open(struct solo *s, const char *config_path, const char *data_d
 			snprintf(slash, sizeof(dir) - (size_t)(slash - dir), "/data/solo");
 		else
 			snprintf(dir, sizeof(dir), "data/solo");
+	}
+	/* The log creates its own directory, one level: make the ones above it. */
+	for (char *p = strchr(dir + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+			fprintf(stderr, "bftnode --solo: cannot create %s: %s\n", dir, strerror(errno));
+			return -1;
+		}
+		*p = '/';
 	}
 	if (wal_open(&s->wal, dir, ignore_record, NULL, NULL, err, sizeof(err)) != BFT_OK) {
 		fprintf(stderr, "bftnode --solo: %s\n", err);
