@@ -6,6 +6,8 @@
 #   make CC=clang     the same with clang
 #   make fuzz         libFuzzer target for the message decoder (clang; FUZZ_SECONDS=60)
 #   make bench-crypto micro-benchmarks of the crypto layer
+#   make bench        cluster benchmark table (scripts/bench.sh; BENCH_QUICK=1: ~2 min)
+#   make bench-memory replica RSS after 1,000,000 puts (scripts/bench.sh --memory)
 #   make check-core   bft/ objects reference no I/O, clock, thread or nng symbol
 #
 # Sources are found by wildcard: a new crypto/x.c joins libcr, a new tests/unit/test_x.c becomes a
@@ -64,7 +66,8 @@ SIM_TSRC  := $(wildcard tests/sim/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC) $(SIM_TSRC))
 TEST_HELPERS := $(filter-out $(UNIT_SRC) $(SIM_TSRC),$(wildcard tests/unit/*.c tests/sim/*.c))
 
-.PHONY: all deps test test-unit test-integration asan check-core fuzz bench-crypto sim clean run
+.PHONY: all deps test test-unit test-integration asan check-core fuzz bench-crypto sim clean run \
+        bench bench-memory
 all: deps $(PROG_BINS) $(LIBS_ALL)
 
 deps:
@@ -154,6 +157,12 @@ fuzz: deps
 
 bench-crypto: deps $(BUILD)/bench/bench_crypto
 	$(BUILD)/bench/bench_crypto
+
+# Real clusters on 127.0.0.1 (docs/PERFORMANCE.md); bounded to ~10 min, BENCH_QUICK=1 ~2 min.
+bench: all
+	@BENCH_QUICK=$(BENCH_QUICK) BFT_BIN=$(abspath $(BIN)) bash scripts/bench.sh
+bench-memory: all
+	@BFT_BIN=$(abspath $(BIN)) bash scripts/bench.sh --memory
 
 $(BUILD)/bench/%: $(BUILD)/bench/%.o $(LIBS_ALL)
 	@mkdir -p $(dir $@)
