@@ -319,6 +319,7 @@ void pbft_status(const struct pbft *p, struct pbft_status *st)
 	st->high = bft_log_high(p->log);
 	st->next_seq = p->next_seq;
 	st->pending = bft_log_pending(p->log);
+	st->behind = bft_log_behind(p->log, &(bft_seq){0});
 }
 
 /* ---------------------------------------------------------------------------------------- */

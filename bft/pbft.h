@@ -59,6 +59,7 @@ struct pbft_status {
 	uint64_t view_changes;  /* views entered after the first */
 	uint64_t state_transfers;
 	uint64_t slow_primary_suspicions; /* view changes started by the pre-prepare deadline */
+	bool behind;            /* a stable checkpoint above last_executed is known: fetching */
 	uint64_t faults[BFT_ERR_COUNT]; /* rejected inputs by reason */
 };
 void pbft_status(const struct pbft *p, struct pbft_status *st);

@@ -1,7 +1,9 @@
 /*
  * sim: the scheduler, the virtual network and the run loop (sim.h describes the model).
  *
- * Node numbering: replicas are nodes 0..n-1, clients are nodes n..n+nclients-1. An event is a
+ * Node numbering: replicas are nodes 0..n-1, clients are nodes n..n+nclients-1, and the twins
+ * (second instances of a replica's key, sim.h) nodes n+nclients..; a replica *instance* index
+ * is 0..n-1 for the replicas and n+k for twin k. An event is a
  * delivery (bytes from one node to another), a timer, or a client's next submission; the queue
  * is a binary heap ordered by (time, insertion counter), which makes equal-time events come
  * out in the order they were scheduled and the whole run a function of the seed.
@@ -59,9 +61,11 @@ struct vcache_entry {
 
 struct sim_replica {
 	void *engine;
-	struct cr_identity id;
+	struct cr_identity id;    /* empty for a twin: it borrows its replica's */
 	struct sim_app *app;
+	uint32_t rid;             /* the replica id it runs as */
 	bool faulty;
+	bool fell_behind;         /* status said "behind" after some step */
 	uint64_t timer_at;
 	struct bft_record *recs;
 	size_t nrecs, recs_cap, rec_bytes;
@@ -92,13 +96,15 @@ struct sim {
 	uint8_t (*replica_pks)[CR_PK_BYTES];
 	uint8_t (*client_pks)[CR_PK_BYTES];
 	struct wire_limits limits;
-	struct sim_replica *rep;
+	struct sim_replica *rep;  /* n + ntwins instances */
+	uint32_t ninst;
 	struct sim_client *cli;
 	struct bft_out out;
 	struct vcache_entry *vcache;
 	struct trace_entry trace[TRACE_RING];
 	uint64_t ntrace;
 	uint32_t clients_done;
+	bool catching_up;         /* the clients are done; waiting for replicas to converge */
 	struct sim_stats st;
 };
 
@@ -275,12 +281,30 @@ static uint8_t peek_type(const struct sim_buf *b)
 	return b != NULL && b->len >= 3 && b->p[2] < 0x80 ? b->p[2] : 0;
 }
 
+/* Node <-> replica instance (see the numbering at the top). */
+static bool node_is_replica(const struct sim *s, uint32_t node)
+{
+	return node < s->cfg.n || node >= s->cfg.n + s->cfg.nclients;
+}
+
+static uint32_t inst_of_node(const struct sim *s, uint32_t node)
+{
+	return node < s->cfg.n ? node : node - s->cfg.nclients;
+}
+
+static uint32_t node_of_inst(const struct sim *s, uint32_t inst)
+{
+	return inst < s->cfg.n ? inst : inst + s->cfg.nclients;
+}
+
 static void node_name(const struct sim *s, uint32_t node, char out[16])
 {
 	if (node < s->cfg.n)
 		snprintf(out, 16, "r%u", node);
-	else
+	else if (node < s->cfg.n + s->cfg.nclients)
 		snprintf(out, 16, "c%u", node - s->cfg.n);
+	else
+		snprintf(out, 16, "r%u'", s->rep[inst_of_node(s, node)].rid);
 }
 
 /* The fields of a decoded message worth seeing in a trace line. */
@@ -462,8 +486,26 @@ static bool side(const struct sim *s, uint32_t node)
 	return node < s->cfg.n && (s->cfg.partition_mask & (1u << node)) != 0;
 }
 
+/* The phase of the partition schedule in force now, or NULL before the first. */
+static const struct sim_phase *phase_now(const struct sim *s)
+{
+	const struct sim_phase *ph = NULL;
+
+	for (uint32_t k = 0; k < s->cfg.nphases && s->cfg.phases[k].start_ms <= s->now; k++)
+		ph = &s->cfg.phases[k];
+	return ph;
+}
+
 static bool cut(const struct sim *s, uint32_t from, uint32_t to)
 {
+	if (s->cfg.nphases > 0) {
+		const struct sim_phase *ph;
+
+		if (!node_is_replica(s, from) || !node_is_replica(s, to))
+			return false;
+		ph = phase_now(s);
+		return ph != NULL && ph->group[inst_of_node(s, from)] != ph->group[inst_of_node(s, to)];
+	}
 	return s->cfg.partition_mask != 0 && s->now >= s->cfg.partition_start_ms &&
 	       s->now < s->cfg.partition_end_ms && side(s, from) != side(s, to);
 }
@@ -515,12 +557,24 @@ static void net_send(struct sim *s, uint32_t from, uint32_t to, struct sim_buf *
 	}
 }
 
+/* Sends b to every instance of replica id j: the replica itself and its twins. */
+static void send_to_replica(struct sim *s, uint32_t from, uint32_t j, struct sim_buf *b)
+{
+	net_send(s, from, j, b);
+	for (uint32_t k = 0; k < s->cfg.ntwins; k++)
+		if (s->cfg.twin_of[k] == j)
+			net_send(s, from, node_of_inst(s, s->cfg.n + k), b);
+}
+
 /* Sends everything in s->out from node `from`. Replicas may address replicas and clients;
  * clients only replicas. A destination out of range is a bug in a correct engine or a choice
- * of a faulty one: either way it is counted and goes nowhere. */
+ * of a faulty one: either way it is counted and goes nowhere. An instance never sends to its
+ * own id, so twins do not talk to each other directly. */
 static void send_out(struct sim *s, uint32_t from)
 {
 	uint32_t n = s->cfg.n;
+	bool replica = node_is_replica(s, from);
+	uint32_t self = replica ? s->rep[inst_of_node(s, from)].rid : UINT32_MAX;
 
 	for (size_t i = 0; i < s->out.nmsgs; i++) {
 		const struct bft_out_msg *m = &s->out.msgs[i];
@@ -533,17 +587,17 @@ static void send_out(struct sim *s, uint32_t from)
 		switch (m->dest) {
 		case BFT_TO_ALL:
 			for (uint32_t j = 0; j < n; j++)
-				if (j != from)
-					net_send(s, from, j, b);
+				if (j != self)
+					send_to_replica(s, from, j, b);
 			break;
 		case BFT_TO_REPLICA:
 			if (m->to < n)
-				net_send(s, from, (uint32_t)m->to, b);
+				send_to_replica(s, from, (uint32_t)m->to, b);
 			else
 				s->st.bad_destination++;
 			break;
 		case BFT_TO_CLIENT:
-			if (from < n && m->to < s->cfg.nclients)
+			if (replica && m->to < s->cfg.nclients)
 				net_send(s, from, n + (uint32_t)m->to, b);
 			else
 				s->st.bad_destination++;
@@ -563,6 +617,34 @@ static void send_out(struct sim *s, uint32_t from)
  * 32-byte digest, so a collision in the index only costs a re-verification, never a wrong
  * answer.
  */
+/*
+ * The simulator holds every signer's secret key, and Ed25519 signing is deterministic (RFC 8032
+ * §5.1.6; our signers never randomise), so a signature equal to the one the claimed signer's
+ * key gives over the same signed part is valid, and signing costs well under half a
+ * verification. Anything else (a corrupted signature, a signature over other bytes, a signer
+ * that randomised its nonce) falls back to the real wire_verify, so the answer is exactly
+ * wire_verify's. The signed part's digest is recomputed here as wire.c does (tag "bft.env.v1",
+ * wire_internal.h); were that to change, the fast path would only ever miss, never lie.
+ */
+static bool verify_by_resigning(struct sim *s, const struct bft_msg *m,
+				const uint8_t pk[CR_PK_BYTES])
+{
+	const struct cr_identity *id = NULL;
+	uint8_t d[CR_DIGEST_BYTES], sig[CR_SIG_BYTES];
+
+	if (m->signed_part.p == NULL || m->signed_part.len == 0)
+		return false;
+	if (m->type == BFT_MSG_REQUEST && m->sender < s->cfg.nclients)
+		id = &s->cli[m->sender].id;
+	else if (m->type != BFT_MSG_REQUEST && m->sender < s->cfg.n)
+		id = &s->rep[m->sender].id;
+	if (id == NULL || id->sk == NULL || memcmp(id->pk, pk, CR_PK_BYTES) != 0)
+		return false;
+	cr_digest(d, "bft.env.v1", m->signed_part.p, m->signed_part.len);
+	cr_sign(id, d, sizeof(d), sig);
+	return memcmp(sig, m->sig, CR_SIG_BYTES) == 0;
+}
+
 static bool verify(struct sim *s, const struct bft_msg *m, const uint8_t pk[CR_PK_BYTES])
 {
 	struct cr_hash h;
@@ -582,7 +664,12 @@ static bool verify(struct sim *s, const struct bft_msg *m, const uint8_t pk[CR_P
 		s->st.verify_cached++;
 		return e->state == 1;
 	}
-	ok = wire_verify(m, pk) == BFT_OK;
+	if (verify_by_resigning(s, m, pk)) {
+		s->st.verify_fast++;
+		ok = true;
+	} else {
+		ok = wire_verify(m, pk) == BFT_OK;
+	}
 	memcpy(e->key, key, sizeof(key));
 	e->state = ok ? 1 : 2;
 	return ok;
@@ -636,6 +723,7 @@ static void replica_step(struct sim *s, uint32_t i, const struct bft_event *ev,
 			 const struct sim_buf *in, uint32_t from)
 {
 	struct sim_replica *r = &s->rep[i];
+	uint32_t node = node_of_inst(s, i);
 	enum bft_err e;
 
 	bft_out_reset(&s->out);
@@ -644,21 +732,28 @@ static void replica_step(struct sim *s, uint32_t i, const struct bft_event *ev,
 	if (e != BFT_OK && (unsigned)e < BFT_ERR_COUNT)
 		s->st.engine_rejected[e]++;
 	if (ev->type == BFT_EV_MESSAGE)
-		trace(s, TR_DELIVER, from, i, in, (int)e, 0, ev->msg);
+		trace(s, TR_DELIVER, from, node, in, (int)e, 0, ev->msg);
 	else
-		trace(s, TR_TIMER, i, i, NULL, (int)e, ev->now_ms, NULL);
+		trace(s, TR_TIMER, node, node, NULL, (int)e, ev->now_ms, NULL);
 	keep_records(s, r);
+	if (!r->faulty && !r->fell_behind && s->cfg.engine->status != NULL) {
+		struct sim_engine_status es;
+
+		memset(&es, 0, sizeof(es));
+		s->cfg.engine->status(r->engine, &es);
+		r->fell_behind = es.behind;
+	}
 	for (size_t k = 0; k < s->out.ncommitted; k++) {
 		const struct bft_committed *c = &s->out.committed[k];
 
 		if (r->faulty)
 			continue;
-		trace(s, TR_COMMIT, i, i, NULL, 0, c->seq, NULL);
+		trace(s, TR_COMMIT, node, node, NULL, 0, c->seq, NULL);
 		if (c->seq > s->st.max_committed)
 			s->st.max_committed = c->seq;
-		(void)sim_check_commit(s->ck, i, c->seq, c->digest);
+		(void)sim_check_commit(s->ck, r->rid, c->seq, c->digest);
 	}
-	send_out(s, i);
+	send_out(s, node);
 	/* The latest deadline asked for wins; 0 means "no new deadline", and the pending one is
 	 * kept (a spurious timer event is harmless by contract, a lost one is not). A deadline
 	 * already past fires 1 ms later: a real node's clock would have moved on too, and an
@@ -668,7 +763,7 @@ static void replica_step(struct sim *s, uint32_t i, const struct bft_event *ev,
 
 		r->timer_at = s->out.timer_ms;
 		tev.kind = EV_TIMER;
-		tev.to = i;
+		tev.to = node;
 		tev.timer_at = s->out.timer_ms;
 		tev.at = s->out.timer_ms > s->now ? s->out.timer_ms : s->now + 1;
 		if (!heap_push(s, tev))
@@ -702,7 +797,7 @@ static void deliver_to_replica(struct sim *s, uint32_t from, uint32_t i, struct 
 	ev.now_ms = s->now;
 	ev.type = BFT_EV_MESSAGE;
 	ev.msg = &m;
-	replica_step(s, i, &ev, b, from);
+	replica_step(s, inst_of_node(s, i), &ev, b, from);
 	wire_msg_free(&m);
 }
 
@@ -860,6 +955,17 @@ static int identity_for(struct cr_identity *id, uint64_t seed, uint64_t stream, 
 	return rc;
 }
 
+static bool twins_ok(const struct sim_config *c)
+{
+	for (uint32_t k = 0; k < c->ntwins; k++)
+		if (c->twin_of[k] >= c->n)
+			return false;
+	for (uint32_t k = 1; k < c->nphases; k++)
+		if (c->phases[k].start_ms < c->phases[k - 1].start_ms)
+			return false;
+	return true;
+}
+
 static bool config_ok(const struct sim_config *c)
 {
 	return c->engine != NULL && c->engine->create != NULL && c->engine->step != NULL &&
@@ -868,7 +974,8 @@ static bool config_ok(const struct sim_config *c)
 	       c->requests_per_client >= 1 && c->client_outstanding >= 1 &&
 	       c->client_retransmit_ms >= 1 && c->latency_min_ms <= c->latency_max_ms &&
 	       c->time_limit_ms > 0 && c->max_events > 0 &&
-	       (c->n == SIM_MAX_REPLICAS || (c->partition_mask >> c->n) == 0);
+	       (c->n == SIM_MAX_REPLICAS || (c->partition_mask >> c->n) == 0) &&
+	       c->ntwins <= SIM_MAX_TWINS && c->nphases <= SIM_MAX_PHASES && twins_ok(c);
 }
 
 /** See sim.h. */
@@ -892,7 +999,8 @@ enum bft_err sim_new(struct sim **out, const struct sim_config *cfg)
 	s->ck = sim_check_new(n, nc, cfg->requests_per_client);
 	s->replica_pks = calloc(n, sizeof(*s->replica_pks));
 	s->client_pks = calloc(nc, sizeof(*s->client_pks));
-	s->rep = calloc(n, sizeof(*s->rep));
+	s->ninst = n + cfg->ntwins;
+	s->rep = calloc(s->ninst, sizeof(*s->rep));
 	s->cli = calloc(nc, sizeof(*s->cli));
 	s->vcache = calloc((size_t)1 << VCACHE_BITS, sizeof(*s->vcache));
 	if (s->ck == NULL || s->replica_pks == NULL || s->client_pks == NULL || s->rep == NULL ||
@@ -911,25 +1019,32 @@ enum bft_err sim_new(struct sim **out, const struct sim_config *cfg)
 		memcpy(s->client_pks[j], s->cli[j].id.pk, CR_PK_BYTES);
 	}
 
-	for (uint32_t i = 0; i < n; i++) {
+	/* A twinned replica is Byzantine as far as the checks go: its key equivocates. */
+	for (uint32_t k = 0; k < cfg->ntwins; k++)
+		sim_check_set_faulty(s->ck, cfg->twin_of[k]);
+	for (uint32_t i = 0; i < s->ninst; i++) {
 		struct sim_replica *r = &s->rep[i];
 		struct sim_node_config nc_cfg;
+		uint32_t rid = i < n ? i : cfg->twin_of[i - n];
 
-		r->faulty = cfg->byz[i].modes != 0;
-		if (r->faulty)
-			sim_check_set_faulty(s->ck, i);
-		r->app = sim_app_new(s->ck, i, nc, cfg->requests_per_client);
+		r->rid = rid;
+		r->faulty = cfg->byz[rid].modes != 0;
+		for (uint32_t k = 0; k < cfg->ntwins; k++)
+			r->faulty = r->faulty || cfg->twin_of[k] == rid;
+		if (cfg->byz[rid].modes != 0)
+			sim_check_set_faulty(s->ck, rid);
+		r->app = sim_app_new(s->ck, rid, nc, cfg->requests_per_client);
 		if (r->app == NULL)
 			goto fail;
 		memset(&nc_cfg, 0, sizeof(nc_cfg));
 		nc_cfg.n = n;
-		nc_cfg.self = i;
-		nc_cfg.id = &r->id;
+		nc_cfg.self = rid;
+		nc_cfg.id = &s->rep[rid].id;
 		nc_cfg.replica_pks = (const uint8_t (*)[CR_PK_BYTES])s->replica_pks;
 		nc_cfg.client_pks = (const uint8_t (*)[CR_PK_BYTES])s->client_pks;
 		nc_cfg.limits = s->limits;
 		nc_cfg.app = sim_app_callbacks(r->app);
-		nc_cfg.byz = r->faulty ? &s->cfg.byz[i] : NULL;
+		nc_cfg.byz = s->cfg.byz[rid].modes != 0 ? &s->cfg.byz[rid] : NULL;
 		nc_cfg.checkpoint_interval = cfg->checkpoint_interval;
 		nc_cfg.window = cfg->window;
 		nc_cfg.batch_max_requests = cfg->batch_max_requests;
@@ -981,7 +1096,7 @@ void sim_free(struct sim *s)
 		buf_unref(s->heap[i].buf);
 	free(s->heap);
 	if (s->rep != NULL) {
-		for (uint32_t i = 0; i < s->cfg.n; i++) {
+		for (uint32_t i = 0; i < s->ninst; i++) {
 			struct sim_replica *r = &s->rep[i];
 
 			if (r->engine != NULL)
@@ -1036,21 +1151,22 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 			break;
 		}
 		s->st.delivered++;
-		if (ev->to < n)
+		if (node_is_replica(s, ev->to))
 			deliver_to_replica(s, ev->from, ev->to, ev->buf);
 		else
 			deliver_to_client(s, ev->from, ev->to - n, ev->buf);
 		break;
 	case EV_TIMER:
-		if (ev->to < n) {
+		if (node_is_replica(s, ev->to)) {
 			struct bft_event tev = {0};
+			uint32_t i = inst_of_node(s, ev->to);
 
-			if (ev->timer_at != s->rep[ev->to].timer_at)
+			if (ev->timer_at != s->rep[i].timer_at)
 				break; /* superseded by a later request */
-			s->rep[ev->to].timer_at = 0;
+			s->rep[i].timer_at = 0;
 			tev.now_ms = s->now;
 			tev.type = BFT_EV_TIMER;
-			replica_step(s, ev->to, &tev, NULL, ev->to);
+			replica_step(s, i, &tev, NULL, ev->to);
 		} else {
 			if (ev->timer_at != s->cli[ev->to - n].timer_at)
 				break;
@@ -1066,23 +1182,73 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 	}
 }
 
+/* True when every correct replica instance has executed as far as the furthest of them. On
+ * false, *lag, *at and *best say which one is short and by how much. */
+static bool converged(const struct sim *s, uint32_t *lag, bft_seq *at, bft_seq *best)
+{
+	bft_seq lo = UINT64_MAX, hi = 0;
+
+	if (s->cfg.engine->status == NULL)
+		return true;
+	for (uint32_t i = 0; i < s->ninst; i++) {
+		struct sim_engine_status es;
+
+		if (s->rep[i].faulty)
+			continue;
+		memset(&es, 0, sizeof(es));
+		s->cfg.engine->status(s->rep[i].engine, &es);
+		if (es.last_executed < lo) {
+			lo = es.last_executed;
+			*lag = i;
+		}
+		if (es.last_executed > hi)
+			hi = es.last_executed;
+	}
+	*at = lo;
+	*best = hi;
+	return lo == UINT64_MAX || lo == hi;
+}
+
 /** See sim.h. */
 bool sim_run(struct sim *s)
 {
-	while (!failed(s) && s->clients_done < s->cfg.nclients) {
+	uint64_t catch_up_until = 0;
+
+	while (!failed(s)) {
 		struct sim_event ev;
 
-		if (s->nheap == 0) {
-			sim_check_fail(s->ck, "liveness: nothing left to happen at t=%" PRIu64
-				       " ms with requests outstanding", s->now);
+		if (s->clients_done >= s->cfg.nclients) {
+			uint32_t lag = 0;
+			bft_seq at = 0, best = 0;
+
+			if (s->st.done_ms == 0)
+				s->st.done_ms = s->now;
+			if (s->cfg.catch_up_ms == 0 || converged(s, &lag, &at, &best))
+				break;
+			if (!s->catching_up) {
+				s->catching_up = true;
+				catch_up_until = s->now + s->cfg.catch_up_ms;
+			}
+			if (s->nheap == 0 || s->heap[0].at > catch_up_until) {
+				sim_check_fail(s->ck, "catch-up: replica %u executed %" PRIu64 " of %"
+					       PRIu64 " positions %" PRIu64 " ms after the last "
+					       "request completed%s", s->rep[lag].rid, at, best,
+					       s->cfg.catch_up_ms, s->rep[lag].fell_behind ?
+					       " (it fell behind a stable checkpoint)" : "");
+				break;
+			}
+		} else if (s->nheap == 0) {
+			if (!s->cfg.safety_only)
+				sim_check_fail(s->ck, "liveness: nothing left to happen at t=%" PRIu64
+					       " ms with requests outstanding", s->now);
 			break;
-		}
-		if (s->heap[0].at > s->cfg.time_limit_ms) {
+		} else if (s->heap[0].at > s->cfg.time_limit_ms) {
 			s->now = s->cfg.time_limit_ms;
-			sim_check_fail(s->ck, "liveness: not every request completed within %"
-				       PRIu64 " ms (%" PRIu64 " of %" PRIu64 " done)",
-				       s->cfg.time_limit_ms, s->st.completed,
-				       (uint64_t)s->cfg.nclients * s->cfg.requests_per_client);
+			if (!s->cfg.safety_only)
+				sim_check_fail(s->ck, "liveness: not every request completed within %"
+					       PRIu64 " ms (%" PRIu64 " of %" PRIu64 " done)",
+					       s->cfg.time_limit_ms, s->st.completed,
+					       (uint64_t)s->cfg.nclients * s->cfg.requests_per_client);
 			break;
 		}
 		if (s->st.events >= s->cfg.max_events) {
@@ -1097,7 +1263,7 @@ bool sim_run(struct sim *s)
 		dispatch(s, &ev);
 		buf_unref(ev.buf);
 	}
-	if (!failed(s))
+	if (!failed(s) && !s->cfg.safety_only)
 		(void)sim_check_all_completed(s->ck);
 	s->st.end_ms = s->now;
 	return !failed(s);
@@ -1115,7 +1281,9 @@ void sim_get_stats(const struct sim *s, struct sim_stats *st)
 	*st = s->st;
 	st->max_view = 0;
 	st->view_changes = 0;
-	for (uint32_t i = 0; i < s->cfg.n; i++) {
+	st->state_transfers = 0;
+	st->fell_behind = st->transferred = 0;
+	for (uint32_t i = 0; i < s->ninst; i++) {
 		struct sim_engine_status es;
 
 		if (s->rep[i].faulty || s->cfg.engine->status == NULL)
@@ -1125,6 +1293,11 @@ void sim_get_stats(const struct sim *s, struct sim_stats *st)
 		if (es.view > st->max_view)
 			st->max_view = es.view;
 		st->view_changes += es.view_changes;
+		st->state_transfers += es.state_transfers;
+		if (es.state_transfers > 0)
+			st->transferred++;
+		if (s->rep[i].fell_behind)
+			st->fell_behind++;
 	}
 	for (uint32_t j = 0; j < s->cfg.nclients; j++) {
 		struct bft_client_stats cs;
@@ -1138,13 +1311,13 @@ void sim_get_stats(const struct sim *s, struct sim_stats *st)
 /** See sim.h. */
 void *sim_engine(const struct sim *s, uint32_t i)
 {
-	return i < s->cfg.n ? s->rep[i].engine : NULL;
+	return i < s->ninst ? s->rep[i].engine : NULL;
 }
 
 /** See sim.h. */
 const struct bft_record *sim_records(const struct sim *s, uint32_t i, size_t *n)
 {
-	if (i >= s->cfg.n) {
+	if (i >= s->ninst) {
 		*n = 0;
 		return NULL;
 	}
@@ -1216,16 +1389,28 @@ void sim_print_report(const struct sim *s, FILE *f)
 		PRIu64 "\n", st.end_ms, st.events, st.sent, st.delivered, st.dropped,
 		st.duplicated, st.partitioned, st.completed,
 		(uint64_t)c->nclients * c->requests_per_client, st.max_committed, st.max_view);
-	for (uint32_t i = 0; i < c->n; i++) {
+	fprintf(f, "           %u correct replicas fell behind, %u transferred state (%" PRIu64
+		" transfers); last request done at %" PRIu64 " ms\n", st.fell_behind,
+		st.transferred, st.state_transfers, st.done_ms);
+	for (uint32_t k = 0; k < c->ntwins; k++)
+		fprintf(f, "twin:      replica %u runs twice (instance %u)\n", c->twin_of[k], c->n + k);
+	for (uint32_t k = 0; k < c->nphases; k++) {
+		fprintf(f, "phase %u:   from %" PRIu64 " ms, groups", k, c->phases[k].start_ms);
+		for (uint32_t i = 0; i < s->ninst; i++)
+			fprintf(f, " %u", c->phases[k].group[i]);
+		fprintf(f, "\n");
+	}
+	for (uint32_t i = 0; i < s->ninst; i++) {
 		struct sim_engine_status es;
 
 		memset(&es, 0, sizeof(es));
 		if (c->engine->status != NULL)
 			c->engine->status(s->rep[i].engine, &es);
-		fprintf(f, "replica %u%s: view %" PRIu64 "%s, executed %" PRIu64 ", window (%"
+		fprintf(f, "replica %u%s%s: view %" PRIu64 "%s, executed %" PRIu64 ", window (%"
 			PRIu64 ", %" PRIu64 "], next seq %" PRIu64 ", %u pending, %" PRIu64
 			" view changes, %" PRIu64 " state transfers, app position %" PRIu64
-			", timer %" PRIu64 "\n", i, s->rep[i].faulty ? " (byzantine)" : "", es.view,
+			", timer %" PRIu64 "\n", s->rep[i].rid, i >= c->n ? "'" : "",
+			s->rep[i].faulty ? " (byzantine)" : "", es.view,
 			es.view_active ? "" : " (changing)", es.last_executed, es.low, es.high,
 			es.next_seq, es.pending, es.view_changes, es.state_transfers,
 			sim_app_position(s->rep[i].app), s->rep[i].timer_at);

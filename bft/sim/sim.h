@@ -28,6 +28,8 @@
 
 #define SIM_MAX_REPLICAS 32u /* partition_mask is a 32-bit set of replicas */
 #define SIM_MAX_CLIENTS  64u
+#define SIM_MAX_TWINS    4u  /* second instances of a replica's key (Twins) */
+#define SIM_MAX_PHASES   8u  /* phases of a partition schedule */
 
 /* ------------------------------------------------------------------------------------------ */
 /* The PRNG: splitmix64 (Steele, Lea, Flood, "Fast splittable pseudorandom number generators",
@@ -76,6 +78,8 @@ struct sim_engine_status {
 	bft_seq next_seq;             /* the next sequence number a primary would assign */
 	uint32_t pending;             /* requests queued, not yet ordered */
 	uint64_t view_changes, state_transfers;
+	bool behind;                  /* knows a stable checkpoint above what it executed (the
+	                               * engine leaves it false when it has no such notion) */
 };
 
 struct sim_engine_ops {
@@ -136,6 +140,29 @@ struct sim_config {
 	uint64_t max_events;
 
 	FILE *trace_out;  /* non-NULL: print every trace entry there as it happens */
+
+	/* Twins (Bano et al., "Twins: BFT Systems Made Robust", 2021): twin k is a second
+	 * instance of replica twin_of[k], with the same key and correct code. A message addressed
+	 * to that replica reaches every instance of it (partitions permitting); both instances'
+	 * messages carry its id. The twinned replica counts as Byzantine for the checks. */
+	uint32_t ntwins;
+	uint32_t twin_of[SIM_MAX_TWINS];
+	/* A partition schedule, used instead of partition_mask when nphases > 0: phase k is in
+	 * force from phases[k].start_ms (increasing) until the next phase starts; while it is,
+	 * two replica instances talk only if they are in the same group. Instances are numbered
+	 * 0..n-1 (the replicas), then n..n+ntwins-1 (the twins). Clients reach every instance. */
+	uint32_t nphases;
+	struct sim_phase {
+		uint64_t start_ms;
+		uint8_t group[SIM_MAX_REPLICAS + SIM_MAX_TWINS];
+	} phases[SIM_MAX_PHASES];
+	/* Safety only: a run that reaches time_limit_ms (or runs out of events) with requests
+	 * outstanding is not a failure; every other check still applies. */
+	bool safety_only;
+	/* After every request completed, correct replicas must all reach the same executed
+	 * position (the highest any of them reached) within catch_up_ms more of virtual time;
+	 * one that fell behind a stable checkpoint gets there by state transfer. 0: unchecked. */
+	uint64_t catch_up_ms;
 };
 
 /**
@@ -170,6 +197,11 @@ struct sim_stats {
 	uint64_t view_changes;                     /* summed over correct replicas */
 	uint64_t end_ms;                           /* virtual time when the run stopped */
 	uint64_t trace_hash;                       /* FNV-1a over every event: same seed, same hash */
+	uint64_t verify_fast;                      /* signatures checked by re-signing (sim.c) */
+	uint64_t state_transfers;                  /* summed over correct replicas */
+	uint32_t fell_behind;                      /* correct replicas that were ever behind */
+	uint32_t transferred;                      /* correct replicas with >= 1 state transfer */
+	uint64_t done_ms;                          /* when the last request completed (0: never) */
 };
 
 struct sim;

@@ -57,6 +57,7 @@ static void pbft_sim_status(const void *engine, struct sim_engine_status *st)
 	st->pending = ps.pending;
 	st->view_changes = ps.view_changes;
 	st->state_transfers = ps.state_transfers;
+	st->behind = ps.behind;
 }
 
 static void pbft_sim_free(void *engine)
