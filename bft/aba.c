@@ -44,6 +44,7 @@ struct aba {
 	bool decided;
 	uint8_t decision;
 	uint64_t late_bad;             /* senders whose kept coin share failed later */
+	uint64_t checked;              /* senders whose coin share was verified */
 };
 
 void aba_coin_name(uint64_t epoch, uint32_t instance, uint32_t round,
@@ -56,6 +57,14 @@ void aba_coin_name(uint64_t epoch, uint32_t instance, uint32_t round,
 		out[15 + i] = (uint8_t)(instance >> (8 * i));
 		out[19 + i] = (uint8_t)(round >> (8 * i));
 	}
+}
+
+/* The fixed coin of round r (aba.h "Coin schedule"), or -1 for the threshold coin. */
+static int fixed_coin(const struct aba *a, uint32_t r)
+{
+	if (!a->cfg.fixed_coins || r % 3 == 2)
+		return -1;
+	return r % 3 == 0 ? 1 : 0;
 }
 
 static void slot_reset(struct aba *a, struct aba_round *s, uint32_t round)
@@ -174,6 +183,14 @@ uint64_t aba_take_late_faults(struct aba *a)
 	return m;
 }
 
+uint64_t aba_take_checked(struct aba *a)
+{
+	uint64_t m = a->checked;
+
+	a->checked = 0;
+	return m;
+}
+
 int aba_coin(const struct aba *a, uint32_t r)
 {
 	const struct aba_round *s = &a->slots[r % a->nslots];
@@ -238,12 +255,56 @@ static enum bft_err send_bval(struct aba *a, struct aba_round *s, uint8_t b, str
 	return emit(o, BFT_MSG_HB_BVAL, s->round, b, NULL);
 }
 
+/* The memo key of the coin named `name` under our key set: g^x identifies x. */
+static void coin_key(const struct aba *a, const uint8_t name[ABA_COIN_NAME_BYTES],
+		     uint8_t key[CR_DIGEST_BYTES])
+{
+	struct cr_hash h;
+
+	bft_memo_key_init(&h, "aba.coin.value");
+	cr_hash_update(&h, a->cfg.coin_pk->h, CR_POINT_BYTES);
+	cr_hash_update_u64(&h, a->cfg.coin_pk->f);
+	cr_hash_update(&h, name, ABA_COIN_NAME_BYTES);
+	bft_memo_key_final(&h, key);
+}
+
+/* cr_coin_share_verify, through the memo when there is one: the key covers everything the
+ * verification reads (the key set's purpose and size, the claimed index's verification key,
+ * the name and the share). 0 when valid. */
+static int share_verify(struct aba *a, const uint8_t name[ABA_COIN_NAME_BYTES],
+			const struct cr_coin_share *sh)
+{
+	const struct cr_thresh_pubkey *pk = a->cfg.coin_pk;
+	uint8_t key[CR_DIGEST_BYTES], enc[CR_COIN_SHARE_BYTES];
+	struct cr_hash h;
+	int rc;
+
+	if (sh->index >= 1 && sh->index <= 64)
+		a->checked |= 1ull << (sh->index - 1);
+	if (a->cfg.memo == NULL || sh->index < 1 || sh->index > pk->n || pk->n > CR_THRESH_N_MAX)
+		return cr_coin_share_verify(pk, name, ABA_COIN_NAME_BYTES, sh);
+	cr_coin_share_encode(enc, sh);
+	bft_memo_key_init(&h, "aba.coin.verify");
+	cr_hash_update_u64(&h, pk->purpose);
+	cr_hash_update_u64(&h, pk->n);
+	cr_hash_update(&h, pk->vk[sh->index - 1], CR_POINT_BYTES);
+	cr_hash_update(&h, name, ABA_COIN_NAME_BYTES);
+	cr_hash_update(&h, enc, sizeof(enc));
+	bft_memo_key_final(&h, key);
+	rc = bft_memo_verdict(a->cfg.memo, key);
+	if (rc >= 0)
+		return rc == 1 ? 0 : -1;
+	rc = cr_coin_share_verify(pk, name, ABA_COIN_NAME_BYTES, sh);
+	bft_memo_put_verdict(a->cfg.memo, key, rc == 0);
+	return rc;
+}
+
 /* Combines the coin once f+1 verified shares are in (ours among them or not). */
 static void try_coin(struct aba *a, struct aba_round *s)
 {
 	struct cr_coin_share use[CR_THRESH_N_MAX];
 	struct cr_coin_value v;
-	uint8_t name[ABA_COIN_NAME_BYTES];
+	uint8_t name[ABA_COIN_NAME_BYTES], vkey[CR_DIGEST_BYTES], val[32];
 	size_t k = 0;
 
 	if (s->coin_known || s->valid_shares < a->cfg.f + 1)
@@ -252,10 +313,21 @@ static void try_coin(struct aba *a, struct aba_round *s)
 		if (s->share_state[j] == SHARE_VALID)
 			use[k++] = s->shares[j];
 	aba_coin_name(a->cfg.epoch, a->cfg.instance, s->round, name);
+	/* Any f+1 verified shares give the same coin, H(C)^x for the key set's x (cr_coin.h), so
+	 * a memo (memo.h) may hold the value another engine combined for the same name. */
+	coin_key(a, name, vkey);
+	if (bft_memo_value(a->cfg.memo, vkey, val)) {
+		s->coin_known = true;
+		s->coin = val[0] & 1u;
+		return;
+	}
 	/* Only verified shares are combined (cr_coin.h): any f+1 of them give the same coin. */
 	if (cr_coin_combine(&v, a->cfg.coin_pk, name, sizeof(name), use, k, a->cfg.cache) == 0) {
 		s->coin_known = true;
 		s->coin = v.bit;
+		memset(val, 0, sizeof(val));
+		val[0] = v.bit;
+		bft_memo_put_value(a->cfg.memo, vkey, val);
 	}
 }
 
@@ -269,7 +341,7 @@ static void verify_seen(struct aba *a, struct aba_round *s)
 	for (uint32_t j = 0; j < a->cfg.n && s->valid_shares < a->cfg.f + 1; j++) {
 		if (s->share_state[j] != SHARE_SEEN)
 			continue;
-		if (cr_coin_share_verify(a->cfg.coin_pk, name, sizeof(name), &s->shares[j]) == 0) {
+		if (share_verify(a, name, &s->shares[j]) == 0) {
 			s->share_state[j] = SHARE_VALID;
 			s->valid_shares++;
 		} else {
@@ -368,8 +440,17 @@ static enum bft_err progress(struct aba *a, struct aba_out *o)
 				}
 			}
 			if (c >= n - f) {
+				int fc = fixed_coin(a, s->round);
+
 				s->vals = vals;
-				e = release_coin(a, s, o);
+				if (fc >= 0) {
+					/* A fixed coin: nothing to release, known at once. */
+					s->released = true;
+					s->coin_known = true;
+					s->coin = (uint8_t)fc;
+				} else {
+					e = release_coin(a, s, o);
+				}
 				changed = true;
 			}
 		}
@@ -503,6 +584,8 @@ enum bft_err aba_on_coin(struct aba *a, bft_replica_id from, uint32_t round,
 	e = round_check(a, round);
 	if (e != BFT_OK)
 		return e;
+	if (fixed_coin(a, round) >= 0)
+		return BFT_EINVAL; /* a round with a fixed coin has no shares */
 	s = slot(a, round);
 	if (s->share_state[from] != SHARE_NONE)
 		return BFT_EDUP;
@@ -519,7 +602,7 @@ enum bft_err aba_on_coin(struct aba *a, bft_replica_id from, uint32_t round,
 		return BFT_OK;
 	}
 	aba_coin_name(a->cfg.epoch, a->cfg.instance, round, name);
-	if (cr_coin_share_verify(a->cfg.coin_pk, name, sizeof(name), &sh) != 0) {
+	if (share_verify(a, name, &sh) != 0) {
 		s->share_state[from] = SHARE_INVALID;
 		return BFT_EBADSHARE;
 	}

@@ -28,6 +28,20 @@
  * replicas decided, the f+1 or more undecided correct ones supply the coin shares; once f+1
  * correct ones decided, their TERMs decide everybody.
  *
+ * Coin schedule (fixed_coins). Agreement never depends on the coin being unpredictable, only on
+ * it being common: if a correct replica decides b in round r (vals = {b} and coin = b), every
+ * correct replica has b in its vals_r (the CONF quorums intersect in a correct replica) and so
+ * leaves round r with est = b, whatever the coin was, as long as it was the same everywhere. An
+ * unpredictable coin is needed only for termination against an adversary that schedules
+ * messages, and only in infinitely many rounds: a round whose coin the adversary knows may not
+ * terminate, any round with the threshold coin (released after the CONF quorum) does with
+ * probability at least 1/2. So rounds 0 mod 3 use the common coin 1 and rounds 1 mod 3 the
+ * common coin 0, and only rounds 2 mod 3 the threshold coin — the schedule of the hbbft
+ * implementation of Honey Badger. In the common case of an ACS every correct replica inputs 1
+ * (the broadcast was delivered) and decides in round 0, or inputs 0 and decides in round 1,
+ * without any coin share; under attack the expected number of rounds at most triples. A coin
+ * share for a round with a fixed coin is never sent by a correct replica: BFT_EINVAL.
+ *
  * Byzantine input never crashes; rejections: a round below the current one BFT_ESTALE (late, not
  * a fault), more than rounds_ahead above it BFT_ESEQ (dropped, counted); a repeated BVAL value,
  * AUX, CONF, TERM or coin share BFT_EDUP; a second, different AUX, CONF or TERM BFT_ECONFLICT (the
@@ -39,6 +53,7 @@
 
 #include <stdbool.h>
 
+#include "bft/memo.h"
 #include "bft/msg.h"
 #include "crypto/cr_coin.h"
 
@@ -54,6 +69,10 @@ struct aba_config {
 	/** 32 fresh random bytes for a coin share's proof (from the engine's DRBG). */
 	void (*rand)(void *ctx, uint8_t out[32]);
 	void *rand_ctx;
+	/** Rounds 0, 1 mod 3 use the fixed coins 1 and 0, only rounds 2 mod 3 the threshold coin
+	 *  (see "Coin schedule" above); false: the threshold coin in every round. */
+	bool fixed_coins;
+	struct bft_memo *memo;                   /* borrowed, may be NULL (memo.h) */
 };
 
 /** One message this replica must broadcast: type is BFT_MSG_HB_BVAL, _AUX, _CONF, _TERM or _COIN;
@@ -96,6 +115,10 @@ bool aba_decided(const struct aba *a, bool *v);
 /** The senders (bit j) whose coin share, kept unverified while not needed, failed when it was
  *  verified later; cleared by the call. Their faults, found after the message was accepted. */
 uint64_t aba_take_late_faults(struct aba *a);
+
+/** The senders (bit j) whose coin shares were verified (found valid or not) since the last call;
+ *  cleared by the call. For statistics: a bad share is detected only once it is checked. */
+uint64_t aba_take_checked(struct aba *a);
 
 /** The current round. */
 uint32_t aba_round(const struct aba *a);

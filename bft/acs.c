@@ -31,7 +31,8 @@ enum bft_err acs_new(struct acs **out, const struct acs_config *cfg)
 					.epoch = cfg->epoch, .instance = j, .coin_pk = cfg->coin_pk,
 					.coin_sk = cfg->coin_sk, .cache = cfg->cache,
 					.rounds_ahead = cfg->rounds_ahead, .rand = cfg->rand,
-					.rand_ctx = cfg->rand_ctx};
+					.rand_ctx = cfg->rand_ctx, .fixed_coins = cfg->fixed_coins,
+					.memo = cfg->memo};
 
 		e = rbc_new(&a->rbc[j], &rc);
 		if (e == BFT_OK)

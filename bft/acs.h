@@ -31,6 +31,8 @@ struct acs_config {
 	uint32_t rounds_ahead;
 	void (*rand)(void *ctx, uint8_t out[32]);
 	void *rand_ctx;
+	bool fixed_coins;                         /* aba_config */
+	struct bft_memo *memo;                    /* borrowed, may be NULL */
 };
 
 struct acs;

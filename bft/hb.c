@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bft/acs.h"
+#include "bft/memo.h"
 #include "crypto/cr_coin.h"
 #include "crypto/cr_merkle.h"
 #include "crypto/cr_tdh2.h"
@@ -115,6 +116,7 @@ void hb_config_default(struct hb_config *c)
 	c->batch_size = 64;
 	c->epochs_ahead_max = 4;
 	c->retransmit_ms = 1000;
+	c->fixed_coins = true;
 }
 
 void hb_label(uint64_t epoch, uint32_t proposer, uint8_t out[HB_LABEL_BYTES])
@@ -430,6 +432,7 @@ static enum bft_err send_aba_outs(struct hb *h, struct epoch *ep, struct bft_out
 			if (am->round > h->st.aba_rounds_max)
 				h->st.aba_rounds_max = am->round;
 			if (am->type == BFT_MSG_HB_COIN) {
+				h->st.coins_threshold++;
 				m.u.hb_coin.epoch = ep->e;
 				m.u.hb_coin.instance = j;
 				m.u.hb_coin.round = am->round;
@@ -503,6 +506,88 @@ static void check_finished(struct epoch *ep, uint32_t n)
 	ep->finished = true;
 }
 
+/* The memo key (memo.h) of a question about ciphertext ct under label: the key set's g^x and
+ * threshold, the label and the ciphertext, plus what the caller adds. */
+static void ct_key_init(const struct hb *h, struct cr_hash *c, const char *tag,
+			const struct cr_tdh2_ct *ct, const uint8_t label[HB_LABEL_BYTES])
+{
+	uint8_t enc[CR_TDH2_CT_BYTES];
+
+	cr_tdh2_ct_encode(enc, ct);
+	bft_memo_key_init(c, tag);
+	cr_hash_update(c, h->cfg.enc_pk->h, CR_POINT_BYTES);
+	cr_hash_update_u64(c, h->cfg.enc_pk->f);
+	cr_hash_update(c, label, HB_LABEL_BYTES);
+	cr_hash_update(c, enc, sizeof(enc));
+}
+
+/* cr_tdh2_ct_check through the memo. 0 when the ciphertext is valid. */
+static int ct_check(struct hb *h, const struct cr_tdh2_ct *ct,
+		    const uint8_t label[HB_LABEL_BYTES])
+{
+	uint8_t key[CR_DIGEST_BYTES];
+	struct cr_hash c;
+	int rc;
+
+	if (h->cfg.memo == NULL)
+		return cr_tdh2_ct_check(ct, label, HB_LABEL_BYTES);
+	ct_key_init(h, &c, "hb.ct.check", ct, label);
+	bft_memo_key_final(&c, key);
+	rc = bft_memo_verdict(h->cfg.memo, key);
+	if (rc >= 0)
+		return rc == 1 ? 0 : -1;
+	rc = cr_tdh2_ct_check(ct, label, HB_LABEL_BYTES);
+	bft_memo_put_verdict(h->cfg.memo, key, rc == 0);
+	return rc;
+}
+
+/* cr_tdh2_share_verify_checked (the ciphertext passed ct_check when it became known, so the
+ * check is not repeated for every share) through the memo. 0 when the share is valid. */
+static int dec_share_verify(struct hb *h, const struct cr_tdh2_ct *ct,
+			    const uint8_t label[HB_LABEL_BYTES], const struct cr_tdh2_share *sh)
+{
+	const struct cr_thresh_pubkey *pk = h->cfg.enc_pk;
+	uint8_t key[CR_DIGEST_BYTES], enc[CR_TDH2_SHARE_BYTES];
+	struct cr_hash c;
+	int rc;
+
+	if (sh->index >= 1 && sh->index <= pk->n && sh->index <= HB_N_MAX)
+		h->st.dec_checked[sh->index - 1]++;
+	if (h->cfg.memo == NULL || sh->index < 1 || sh->index > pk->n)
+		return cr_tdh2_share_verify_checked(pk, ct, label, HB_LABEL_BYTES, sh);
+	cr_tdh2_share_encode(enc, sh);
+	ct_key_init(h, &c, "hb.dec.verify", ct, label);
+	cr_hash_update(&c, pk->vk[sh->index - 1], CR_POINT_BYTES);
+	cr_hash_update(&c, enc, sizeof(enc));
+	bft_memo_key_final(&c, key);
+	rc = bft_memo_verdict(h->cfg.memo, key);
+	if (rc >= 0)
+		return rc == 1 ? 0 : -1;
+	rc = cr_tdh2_share_verify_checked(pk, ct, label, HB_LABEL_BYTES, sh);
+	bft_memo_put_verdict(h->cfg.memo, key, rc == 0);
+	return rc;
+}
+
+/* cr_tdh2_combine of k >= f+1 verified shares. Every f+1 verified shares of one ciphertext give
+ * the same key (cr_tdh2.h), so the memo may answer with the key another engine combined. */
+static int combine(struct hb *h, const struct dec_slot *d, const uint8_t label[HB_LABEL_BYTES],
+		   const struct cr_tdh2_share *use, size_t k, uint8_t key[CR_TDH2_KEY_BYTES])
+{
+	uint8_t mk[CR_DIGEST_BYTES];
+	struct cr_hash c;
+
+	if (h->cfg.memo == NULL)
+		return cr_tdh2_combine(key, h->cfg.enc_pk, &d->ct, use, k, h->enc_cache);
+	ct_key_init(h, &c, "hb.dec.key", &d->ct, label);
+	bft_memo_key_final(&c, mk);
+	if (bft_memo_value(h->cfg.memo, mk, key))
+		return 0;
+	if (cr_tdh2_combine(key, h->cfg.enc_pk, &d->ct, use, k, h->enc_cache) != 0)
+		return -1;
+	bft_memo_put_value(h->cfg.memo, mk, key);
+	return 0;
+}
+
 /* Combines f+1 verified shares and opens the proposal (cr_tdh2.h: never combine unverified
  * shares — with a non-committing AEAD a faulty share could steer replicas to different keys). */
 static void try_open(struct hb *h, struct epoch *ep, uint32_t j)
@@ -524,7 +609,7 @@ static void try_open(struct hb *h, struct epoch *ep, uint32_t j)
 	d->plain = malloc(d->plain_len ? d->plain_len : 1);
 	if (d->plain == NULL)
 		return; /* ours; retried on the next share */
-	if (cr_tdh2_combine(key, h->cfg.enc_pk, &d->ct, use, k, h->enc_cache) != 0 ||
+	if (combine(h, d, label, use, k, key) != 0 ||
 	    cr_tdh2_open(d->plain, d->plain_len, d->sealed, d->sealed_len, label, sizeof(label),
 			 key) != 0 ||
 	    parse_proposal(h, d->plain, d->plain_len, &t, &c) != 0) {
@@ -551,7 +636,7 @@ static enum bft_err verify_share(struct hb *h, struct epoch *ep, uint32_t j, uin
 	uint8_t label[HB_LABEL_BYTES];
 
 	hb_label(ep->e, j, label);
-	if (cr_tdh2_share_verify(h->cfg.enc_pk, &d->ct, label, sizeof(label), &d->sh[from]) != 0) {
+	if (dec_share_verify(h, &d->ct, label, &d->sh[from]) != 0) {
 		d->st[from] = SH_INVALID;
 		return BFT_EBADSHARE;
 	}
@@ -583,12 +668,14 @@ static enum bft_err begin_decrypt(struct hb *h, struct epoch *ep, struct bft_out
 		}
 		hb_label(ep->e, j, label);
 		drbg(h, rnd);
-		/* Shoup-Gennaro: an invalid ciphertext is never decrypted. cr_tdh2_share_make runs
-		 * the validity check itself and refuses such a ciphertext; our key share was
-		 * checked against the key set in hb_new, so a refusal means the ciphertext. The
-		 * check is a function of the agreed bytes: it fails at every correct replica. */
+		/* Shoup-Gennaro: an invalid ciphertext is never decrypted, so it is checked before
+		 * our share is made (once: the share verifications below rely on it); our key
+		 * share was checked against the key set in hb_new. The check is a function of the
+		 * agreed bytes: it fails at every correct replica. */
 		if (len < CR_TDH2_SEAL_OVERHEAD || cr_tdh2_sealed_ct(&d->ct, v, len) != 0 ||
-		    cr_tdh2_share_make(&mine, h->cfg.enc_sk, &d->ct, label, sizeof(label), rnd) != 0) {
+		    ct_check(h, &d->ct, label) != 0 ||
+		    cr_tdh2_share_make_checked(&mine, h->cfg.enc_sk, &d->ct, label, sizeof(label),
+					       rnd) != 0) {
 			drop_proposal(h, ep, j, BFT_EBADCERT);
 			continue;
 		}
@@ -896,7 +983,11 @@ static enum bft_err dispatch(struct hb *h, struct epoch *ep, const struct bft_ms
 	 * senders (aba_take_late_faults). */
 	for (uint32_t j = 0; j < h->n; j++) {
 		uint64_t late = aba_take_late_faults(acs_aba(ep->acs, j));
+		uint64_t checked = aba_take_checked(acs_aba(ep->acs, j));
 
+		for (uint32_t i = 0; checked != 0 && i < h->n; i++)
+			if ((checked >> i) & 1u)
+				h->st.coin_checked[i]++;
 		for (uint32_t i = 0; late != 0 && i < h->n; i++)
 			if ((late >> i) & 1u)
 				fault(h, i, BFT_EBADSHARE);
@@ -1038,7 +1129,8 @@ static enum bft_err epoch_new(struct hb *h, uint64_t e, struct epoch **out)
 	struct acs_config ac = {.n = h->n, .f = h->f, .self = h->self, .epoch = e, .rs = &h->rs,
 				.payload_max = h->payload_max, .coin_pk = h->cfg.coin_pk,
 				.coin_sk = h->cfg.coin_sk, .cache = h->coin_cache,
-				.rounds_ahead = ROUNDS_AHEAD, .rand = drbg_cb, .rand_ctx = h};
+				.rounds_ahead = ROUNDS_AHEAD, .rand = drbg_cb, .rand_ctx = h,
+				.fixed_coins = h->cfg.fixed_coins, .memo = h->cfg.memo};
 	enum bft_err err;
 
 	if (ep == NULL)

@@ -60,10 +60,15 @@ struct hb_config {
 	uint32_t epochs_ahead_max;  /* epochs buffered beyond the lowest unexecuted one */
 	uint32_t retransmit_ms;     /* no progress for this long: retransmit (0: never) */
 	const struct bft_byz *byz;  /* borrowed; NULL for a correct replica */
+	/* ABA rounds 0 and 1 mod 3 with fixed common coins (aba.h "Coin schedule"); default on. */
+	bool fixed_coins;
+	/* A memo of verification results shared by the engines of one process (memo.h): the
+	 * simulator's; borrowed, NULL (the default) computes everything. */
+	struct bft_memo *memo;
 };
 
 /** Defaults for everything but log.n/self/id/keys/app and the threshold keys:
- *  B = 64, 4 epochs ahead, retransmission after 1000 ms. */
+ *  B = 64, 4 epochs ahead, retransmission after 1000 ms, fixed coins, no memo. */
 void hb_config_default(struct hb_config *c);
 
 struct hb;
@@ -104,6 +109,9 @@ struct hb_status {
 	uint64_t rejected[BFT_ERR_COUNT];    /* every non-OK step result, by reason */
 	uint64_t faults[BFT_ERR_COUNT];      /* misbehaviour detected, by reason */
 	uint64_t sender_faults[HB_N_MAX];    /* misbehaviour detected, by sender */
+	uint64_t coin_checked[HB_N_MAX];     /* coin shares verified (valid or not), by sender */
+	uint64_t dec_checked[HB_N_MAX];      /* decryption shares verified, by sender */
+	uint64_t coins_threshold;            /* ABA rounds that used the threshold coin */
 };
 void hb_status(const struct hb *h, struct hb_status *st);
 struct bft_log *hb_log(struct hb *h);

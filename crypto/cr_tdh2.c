@@ -13,6 +13,7 @@
  */
 #include "crypto/cr_tdh2.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "crypto/cr_hash.h"
@@ -151,9 +152,10 @@ int cr_tdh2_ct_check(const struct cr_tdh2_ct *ct, const uint8_t *label, size_t l
 	return sodium_memcmp(e, ct->e, CR_SCALAR_BYTES) == 0 ? 0 : -1;
 }
 
-int cr_tdh2_share_make(struct cr_tdh2_share *out, const struct cr_thresh_share *sk,
-		       const struct cr_tdh2_ct *ct, const uint8_t *label, size_t label_len,
-		       const uint8_t rand[CR_TDH2_RAND_BYTES])
+/* The share itself, for a ciphertext already checked under the label (the callers check). */
+static int share_make(struct cr_tdh2_share *out, const struct cr_thresh_share *sk,
+		      const struct cr_tdh2_ct *ct, const uint8_t *label, size_t label_len,
+		      const uint8_t rand[CR_TDH2_RAND_BYTES], bool check)
 {
 	struct cr_tdh2_share tmp;
 	uint8_t vk[CR_POINT_BYTES];
@@ -167,7 +169,7 @@ int cr_tdh2_share_make(struct cr_tdh2_share *out, const struct cr_thresh_share *
 	/* Shoup-Gennaro §5, decryption: a server first checks the ciphertext and refuses an
 	 * invalid one. Releasing u^{x_i} for an unchecked u would hand an attacker a decryption
 	 * oracle for any u it likes (a mauled copy of someone else's ciphertext). */
-	if (cr_tdh2_ct_check(ct, label, label_len) != 0)
+	if (check && cr_tdh2_ct_check(ct, label, label_len) != 0)
 		goto fail;
 	if (cr_point_mul_base(vk, sk->x) != 0 || cr_point_mul(tmp.ui, sk->x, ct->u) != 0)
 		goto fail;
@@ -183,8 +185,23 @@ fail:
 	return -1;
 }
 
-int cr_tdh2_share_verify(const struct cr_thresh_pubkey *pk, const struct cr_tdh2_ct *ct,
-			 const uint8_t *label, size_t label_len, const struct cr_tdh2_share *share)
+int cr_tdh2_share_make(struct cr_tdh2_share *out, const struct cr_thresh_share *sk,
+		       const struct cr_tdh2_ct *ct, const uint8_t *label, size_t label_len,
+		       const uint8_t rand[CR_TDH2_RAND_BYTES])
+{
+	return share_make(out, sk, ct, label, label_len, rand, true);
+}
+
+int cr_tdh2_share_make_checked(struct cr_tdh2_share *out, const struct cr_thresh_share *sk,
+			       const struct cr_tdh2_ct *ct, const uint8_t *label, size_t label_len,
+			       const uint8_t rand[CR_TDH2_RAND_BYTES])
+{
+	return share_make(out, sk, ct, label, label_len, rand, false);
+}
+
+static int share_verify(const struct cr_thresh_pubkey *pk, const struct cr_tdh2_ct *ct,
+			const uint8_t *label, size_t label_len, const struct cr_tdh2_share *share,
+			bool check)
 {
 	uint8_t ctx[CR_DIGEST_BYTES];
 
@@ -193,11 +210,24 @@ int cr_tdh2_share_verify(const struct cr_thresh_pubkey *pk, const struct cr_tdh2
 	if (share->index < 1 || share->index > pk->n || cr_point_check(share->ui) != 0)
 		return -1;
 	/* A share of an invalid ciphertext is never valid: honest parties refuse to make one. */
-	if (cr_tdh2_ct_check(ct, label, label_len) != 0)
+	if (check && cr_tdh2_ct_check(ct, label, label_len) != 0)
 		return -1;
 	tdh2_share_ctx(ctx, ct, label, label_len);
 	return cr_dleq_verify(&share->proof, cr_group_g, pk->vk[share->index - 1], ct->u,
 			      share->ui, ctx, sizeof(ctx));
+}
+
+int cr_tdh2_share_verify(const struct cr_thresh_pubkey *pk, const struct cr_tdh2_ct *ct,
+			 const uint8_t *label, size_t label_len, const struct cr_tdh2_share *share)
+{
+	return share_verify(pk, ct, label, label_len, share, true);
+}
+
+int cr_tdh2_share_verify_checked(const struct cr_thresh_pubkey *pk, const struct cr_tdh2_ct *ct,
+				 const uint8_t *label, size_t label_len,
+				 const struct cr_tdh2_share *share)
+{
+	return share_verify(pk, ct, label, label_len, share, false);
 }
 
 int cr_tdh2_combine(uint8_t m[CR_TDH2_KEY_BYTES], const struct cr_thresh_pubkey *pk,

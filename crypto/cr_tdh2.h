@@ -102,6 +102,20 @@ int cr_tdh2_share_verify(const struct cr_thresh_pubkey *pk, const struct cr_tdh2
 			 const uint8_t *label, size_t label_len,
 			 const struct cr_tdh2_share *share) CR_WUR;
 
+/** cr_tdh2_share_make without the ciphertext check, for a caller that ran cr_tdh2_ct_check on
+ *  exactly this *ct and label and got 0 (Honey Badger checks each agreed ciphertext once, then
+ *  makes its share and verifies everybody's). Calling it on an unchecked ciphertext is the
+ *  decryption oracle that cr_tdh2_share_make's check exists to prevent. */
+int cr_tdh2_share_make_checked(struct cr_tdh2_share *out, const struct cr_thresh_share *sk,
+			       const struct cr_tdh2_ct *ct, const uint8_t *label, size_t label_len,
+			       const uint8_t rand[CR_TDH2_RAND_BYTES]) CR_WUR;
+
+/** cr_tdh2_share_verify without repeating the ciphertext check (about half its cost), under the
+ *  same precondition as cr_tdh2_share_make_checked: *ct passed cr_tdh2_ct_check under label. */
+int cr_tdh2_share_verify_checked(const struct cr_thresh_pubkey *pk, const struct cr_tdh2_ct *ct,
+				 const uint8_t *label, size_t label_len,
+				 const struct cr_tdh2_share *share) CR_WUR;
+
 /** Combines count >= f+1 verified shares of *ct (each accepted by cr_tdh2_share_verify: see the
  *  warning above) into the plaintext m. The first f+1 shares are used; their indices must be
  *  distinct and in 1..pk->n. cache (caller-owned, may be NULL) memoises Lagrange coefficients.

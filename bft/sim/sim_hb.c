@@ -7,6 +7,11 @@
  * the same at every replica of a run, different between seeds — and the engine's first
  * BFT_EV_RANDOM is a hash of its own public key. Every replica of a run thus derives the same
  * keys and a seed replays bit for bit.
+ *
+ * The engines of a process share one verification memo (bft/memo.h): a coin or decryption share
+ * broadcast to n replicas is then checked once, not n - 1 times, like the simulator's signature
+ * memo. The memo changes no outcome (a run with and without it has the same trace, which the
+ * simulation tests check); sim_hb_set_memo(false) turns it off.
  */
 #include "bft/sim/sim_hb.h"
 
@@ -14,12 +19,27 @@
 #include <string.h>
 
 #include "bft/hb.h"
+#include "bft/memo.h"
 #include "crypto/cr_dealer.h"
+
+#define MEMO_BITS 16u
+
+/* The memo shared by the live engines of this process: created with the first, freed with the
+ * last (the simulator runs one run at a time per process). */
+static struct bft_memo *memo;
+static uint32_t memo_users;
+static bool memo_off;
+
+void sim_hb_set_memo(bool on)
+{
+	memo_off = !on;
+}
 
 struct sim_hb {
 	struct hb *h;
 	struct cr_thresh_pubkey coin_pk, enc_pk;
 	struct cr_thresh_share coin_sk, enc_sk;
+	bool memo;          /* uses the shared memo */
 };
 
 static enum bft_err deal(struct sim_hb *s, const struct sim_node_config *nc)
@@ -86,8 +106,19 @@ static enum bft_err hb_sim_create(void **engine, const struct sim_node_config *n
 	hc.coin_sk = &s->coin_sk;
 	hc.enc_sk = &s->enc_sk;
 	hc.byz = nc->byz;
+	if (!memo_off && memo == NULL)
+		memo = bft_memo_new(MEMO_BITS); /* NULL when out of memory: computed every time */
+	if (!memo_off && memo != NULL) {
+		hc.memo = memo;
+		memo_users++;
+		s->memo = true;
+	}
 	e = hb_new(&s->h, &hc);
 	if (e != BFT_OK) {
+		if (s->memo && --memo_users == 0) {
+			bft_memo_free(memo);
+			memo = NULL;
+		}
 		cr_thresh_share_wipe(&s->coin_sk);
 		cr_thresh_share_wipe(&s->enc_sk);
 		free(s);
@@ -129,6 +160,10 @@ static void hb_sim_free(void *engine)
 	if (s == NULL)
 		return;
 	hb_free(s->h);
+	if (s->memo && --memo_users == 0) {
+		bft_memo_free(memo);
+		memo = NULL;
+	}
 	cr_thresh_share_wipe(&s->coin_sk);
 	cr_thresh_share_wipe(&s->enc_sk);
 	free(s);

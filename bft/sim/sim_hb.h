@@ -14,4 +14,7 @@ extern const struct sim_engine_ops sim_engine_hb;
 /** The struct hb inside an engine that sim_engine_hb created (for status and tests). */
 struct hb *sim_hb_engine(void *engine);
 
+/** Whether engines created from now on share the process's verification memo (default true). */
+void sim_hb_set_memo(bool on);
+
 #endif

@@ -18,6 +18,8 @@
 static struct cr_thresh_pubkey pk;
 static struct cr_thresh_share sk[N];
 static uint64_t rand_ctr;
+static bool fixed;          /* mk(): the fixed-coin schedule (aba.h "Coin schedule") */
+static uint64_t coins_sent; /* COIN messages enqueued by run() */
 
 static int setup(void **state)
 {
@@ -39,7 +41,7 @@ static struct aba *mk(uint32_t self, uint64_t epoch)
 {
 	struct aba_config c = {.n = N, .f = F, .self = self, .epoch = epoch, .instance = 2,
 			       .coin_pk = &pk, .coin_sk = &sk[self], .rounds_ahead = 4,
-			       .rand = test_rand};
+			       .rand = test_rand, .fixed_coins = fixed};
 	struct aba *a = NULL;
 
 	assert_int_equal(aba_new(&a, &c), BFT_OK);
@@ -56,7 +58,8 @@ static size_t qh, qt;
 
 static void enqueue(uint32_t from, struct aba_out *o, uint32_t silent)
 {
-	for (size_t i = 0; i < o->n; i++)
+	for (size_t i = 0; i < o->n; i++) {
+		coins_sent += o->msgs[i].type == BFT_MSG_HB_COIN;
 		for (uint32_t to = 0; to < N; to++)
 			if (to != from && !((silent >> to) & 1u)) {
 				assert_true(qt < sizeof(q) / sizeof(q[0]));
@@ -65,6 +68,7 @@ static void enqueue(uint32_t from, struct aba_out *o, uint32_t silent)
 				q[qt].m = o->msgs[i];
 				qt++;
 			}
+	}
 	o->n = 0;
 }
 
@@ -360,6 +364,83 @@ static void test_aba_f_plus_1_terms_decide_without_input(void **state)
 	aba_free(a);
 }
 
+/* aba.h "Coin schedule": with unanimous inputs nobody needs a coin share — all ones decide in
+ * round 0 (fixed coin 1), all zeros in round 1 (fixed coin 0) — under any order. */
+static void test_aba_fixed_coins_decide_unanimous_inputs_without_shares(void **state)
+{
+	const bool ones[N] = {true, true, true, true}, zeros[N] = {false, false, false, false};
+	bool d[N];
+
+	(void)state;
+	fixed = true;
+	for (uint64_t order = 0; order < 10; order++) {
+		coins_sent = 0;
+		run(ones, 0, order, d);
+		for (uint32_t i = 0; i < N; i++)
+			assert_true(d[i]);
+		assert_int_equal(coins_sent, 0);
+		coins_sent = 0;
+		run(zeros, 0, order, d);
+		for (uint32_t i = 0; i < N; i++)
+			assert_false(d[i]);
+		assert_int_equal(coins_sent, 0);
+	}
+	/* Without the schedule the same runs need the threshold coin. */
+	fixed = false;
+	coins_sent = 0;
+	run(ones, 0, 3, d);
+	assert_true(coins_sent > 0);
+}
+
+/* Mixed inputs with fixed coins still agree, through the threshold coin of rounds 2 mod 3 when
+ * the fixed ones do not settle it; one replica silent as well. */
+static void test_aba_fixed_coins_agree_on_mixed_inputs(void **state)
+{
+	const bool in[N] = {true, false, true, false};
+	bool d[N];
+
+	(void)state;
+	fixed = true;
+	for (uint64_t order = 1; order < 40; order++) {
+		uint32_t silent = order % 5 == 0 ? 1u << (order % N) : 0, k = N;
+
+		run(in, silent, order, d);
+		for (uint32_t i = 0; i < N; i++) {
+			if ((silent >> i) & 1u)
+				continue;
+			if (k == N)
+				k = i;
+			assert_true(d[i] == d[k]);
+		}
+	}
+	fixed = false;
+}
+
+/* A coin share for a round whose coin is fixed is something no correct replica sends. */
+static void test_aba_fixed_coin_rounds_reject_coin_shares(void **state)
+{
+	struct aba *a, *b;
+	struct aba_out o = {0};
+	struct cr_coin_share sh;
+	uint8_t name[ABA_COIN_NAME_BYTES], enc[CR_COIN_SHARE_BYTES], r[32] = {7};
+
+	(void)state;
+	fixed = true;
+	a = mk(0, 0);
+	b = mk(1, 0);
+	fixed = false;
+	for (uint32_t round = 0; round < 3; round++) {
+		aba_coin_name(0, 2, round, name);
+		assert_int_equal(cr_coin_share_make(&sh, &sk[1], name, sizeof(name), r), 0);
+		cr_coin_share_encode(enc, &sh);
+		assert_int_equal(aba_on_coin(a, 1, round, enc, &o),
+				 round == 2 ? BFT_OK : BFT_EINVAL);
+	}
+	aba_free(a);
+	aba_free(b);
+	aba_out_free(&o);
+}
+
 static void test_aba_coin_name_layout(void **state)
 {
 	uint8_t name[ABA_COIN_NAME_BYTES];
@@ -403,6 +484,9 @@ int main(void)
 		cmocka_unit_test(test_aba_rejects_invalid_coin_shares),
 		cmocka_unit_test(test_aba_shares_beyond_the_needed_ones_are_kept_unverified),
 		cmocka_unit_test(test_aba_f_plus_1_terms_decide_without_input),
+		cmocka_unit_test(test_aba_fixed_coins_decide_unanimous_inputs_without_shares),
+		cmocka_unit_test(test_aba_fixed_coins_agree_on_mixed_inputs),
+		cmocka_unit_test(test_aba_fixed_coin_rounds_reject_coin_shares),
 		cmocka_unit_test(test_aba_coin_name_layout),
 		cmocka_unit_test(test_aba_refuses_bad_configurations),
 	};
