@@ -28,17 +28,20 @@ enum bft_byz_mode {
 	BFT_BYZ_BAD_DEC_SHARE = 1u << 15,  /* invalid decryption shares */
 	BFT_BYZ_BAD_CIPHERTEXT = 1u << 16, /* proposes a ciphertext that fails the TDH2 check */
 	BFT_BYZ_CENSOR = 1u << 17,         /* never proposes the requests of even-numbered clients */
+	/* Both engines; the core only marks it, the node (node/) sends the junk. */
+	BFT_BYZ_FLOOD = 1u << 18,          /* junk and oversized frames at a bounded rate */
 };
 
 /* The modes each engine implements; a mode outside its engine's set is refused at start-up. */
 #define BFT_BYZ_PBFT_MODES                                                                       \
 	(BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | BFT_BYZ_EQUIVOCATE | BFT_BYZ_WRONG_DIGEST |        \
 	 BFT_BYZ_SLOW_PRIMARY | BFT_BYZ_VC_SPAM | BFT_BYZ_BOGUS_NEWVIEW | BFT_BYZ_REPLAY |         \
-	 BFT_BYZ_BAD_SIGNATURE | BFT_BYZ_WRONG_REPLY | BFT_BYZ_BAD_CHECKPOINT)
+	 BFT_BYZ_BAD_SIGNATURE | BFT_BYZ_WRONG_REPLY | BFT_BYZ_BAD_CHECKPOINT | BFT_BYZ_FLOOD)
 #define BFT_BYZ_HB_MODES                                                                         \
 	(BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | BFT_BYZ_BAD_RBC_SHARDS | BFT_BYZ_RBC_EQUIVOCATE |  \
 	 BFT_BYZ_ABA_EQUIVOCATE | BFT_BYZ_BAD_COIN_SHARE | BFT_BYZ_BAD_DEC_SHARE |                 \
-	 BFT_BYZ_BAD_CIPHERTEXT | BFT_BYZ_CENSOR)
+	 BFT_BYZ_BAD_CIPHERTEXT | BFT_BYZ_CENSOR | BFT_BYZ_REPLAY | BFT_BYZ_BAD_SIGNATURE |        \
+	 BFT_BYZ_WRONG_REPLY | BFT_BYZ_FLOOD)
 
 struct bft_byz {
 	uint32_t modes;          /* bitwise OR of bft_byz_mode */
@@ -52,5 +55,53 @@ uint32_t bft_byz_mode_from_name(const char *name);
 const char *bft_byz_mode_name(uint32_t mode);
 /** One line describing a single mode bit (for --list-byzantine), or NULL. */
 const char *bft_byz_mode_help(uint32_t mode);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Transforms shared by the engines: each engine's byz_apply runs its own protocol-specific ones
+ * first, then these (so that a message an engine changed is then also corrupted, counted,
+ * silenced). */
+
+/** The wrong result a wrong-reply replica sends. */
+#define BFT_BYZ_LIE "byzantine-lie"
+
+/**
+ * wrong-reply: every REPLY in out->msgs[from..] gets the result BFT_BYZ_LIE instead of its own,
+ * re-signed with id (a validly signed wrong answer: only f+1 matching replies protect a client).
+ * A reply that does not decode under limits, or that fails to re-encode, is left as it was.
+ */
+void bft_byz_wrong_replies(const struct wire_limits *limits, const struct cr_identity *id,
+			   struct bft_out *out, size_t from);
+
+#define BFT_BYZ_REPLAY_KEEP 32u
+#define BFT_BYZ_REPLAY_PERIOD_MS 20u
+
+/** What a replaying replica remembers of what it sent (bounded: BFT_BYZ_REPLAY_KEEP frames). */
+struct bft_byz_replay {
+	uint8_t *frame[BFT_BYZ_REPLAY_KEEP];
+	uint32_t len[BFT_BYZ_REPLAY_KEEP];
+	enum bft_msg_type type[BFT_BYZ_REPLAY_KEEP];
+	uint64_t rng;
+	uint64_t last_ms;   /* when one was last re-sent */
+	uint64_t replayed;  /* how many were re-sent */
+};
+
+/** Starts an empty replay memory with a deterministic choice sequence from seed. */
+void bft_byz_replay_init(struct bft_byz_replay *r, uint64_t seed);
+void bft_byz_replay_free(struct bft_byz_replay *r);
+/**
+ * replay: remembers some of the replica messages in out (at most four per step, into random
+ * slots, so that old ones survive for a while), then, at most once per
+ * BFT_BYZ_REPLAY_PERIOD_MS, re-broadcasts a remembered frame — usually one of an earlier epoch,
+ * view or sequence number, byte for byte as it was signed then. Out of memory only skips.
+ */
+void bft_byz_replay_step(struct bft_byz_replay *r, uint64_t now_ms, struct bft_out *out);
+
+/**
+ * The last transforms, in this order: bad-signature (flips a bit of every signature),
+ * crash-after (counting every message in *sent; from the crash_after-th on nothing is sent),
+ * silent (nothing is sent); then removes the messages these (or the engine) emptied (len 0),
+ * freeing their bytes.
+ */
+void bft_byz_finish(const struct bft_byz *bz, uint64_t *sent, struct bft_out *out);
 
 #endif

@@ -104,6 +104,7 @@ struct hb {
 	uint32_t fetch_peer;
 
 	uint64_t byz_sent;
+	struct bft_byz_replay replay;
 	struct hb_status st;
 };
 
@@ -286,12 +287,14 @@ enum bft_err hb_new(struct hb **out, const struct hb_config *cfg)
 		hb_free(h);
 		return BFT_ENOMEM;
 	}
+	bft_byz_replay_init(&h->replay, 0);
 	cr_lagrange_cache_init(h->coin_cache);
 	cr_lagrange_cache_init(h->enc_cache);
 	/* A correct replica sends about 1 + n (2 + 5 r) messages per epoch for r ABA rounds; the
 	 * bound leaves room for several rounds in every buffered epoch. */
 	h->buf_per_sender = cfg->epochs_ahead_max * (32u * n + 64u);
 	h->fetch_peer = (h->self + 1) % n;
+	bft_byz_replay_init(&h->replay, cfg->byz != NULL ? cfg->byz->seed : 0);
 	*out = h;
 	return BFT_OK;
 }
@@ -316,6 +319,7 @@ void hb_free(struct hb *h)
 	free(h->buf_count);
 	free(h->coin_cache);
 	free(h->enc_cache);
+	bft_byz_replay_free(&h->replay);
 	cr_rs_free(&h->rs);
 	bft_log_free(h->log);
 	free(h);
@@ -1579,7 +1583,7 @@ static bool byz_variant(struct hb *h, struct bft_msg *m, uint8_t **scratch)
 	}
 }
 
-static void byz_apply(struct hb *h, struct bft_out *out)
+static void byz_apply(struct hb *h, uint64_t now, struct bft_out *out)
 {
 	const struct bft_byz *bz = h->cfg.byz;
 	size_t n0 = out->nmsgs;
@@ -1630,24 +1634,15 @@ static void byz_apply(struct hb *h, struct bft_out *out)
 		wire_msg_free(&m);
 		free(orig);
 	}
-	if (bz->modes & BFT_BYZ_CRASH_AFTER)
-		for (size_t i = 0; i < out->nmsgs; i++)
-			if (h->byz_sent++ >= bz->crash_after)
-				out->msgs[i].len = 0;
-	if (bz->modes & BFT_BYZ_SILENT)
-		for (size_t i = 0; i < out->nmsgs; i++)
-			out->msgs[i].len = 0;
-	{
-		size_t k = 0;
-
-		for (size_t i = 0; i < out->nmsgs; i++) {
-			if (out->msgs[i].len == 0)
-				free(out->msgs[i].bytes);
-			else
-				out->msgs[k++] = out->msgs[i];
-		}
-		out->nmsgs = k;
-	}
+	/* The behaviours both engines share (byz.h): wrong results to clients; old messages of
+	 * earlier epochs re-sent (harmless: each is stale or a duplicate where it arrives, and
+	 * not a fault, since a retransmission looks the same); then bad signatures, crash,
+	 * silence. */
+	if (bz->modes & BFT_BYZ_WRONG_REPLY)
+		bft_byz_wrong_replies(&h->cfg.log.limits, h->cfg.log.id, out, 0);
+	if (bz->modes & BFT_BYZ_REPLAY)
+		bft_byz_replay_step(&h->replay, now, out);
+	bft_byz_finish(bz, &h->byz_sent, out);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1765,6 +1760,6 @@ enum bft_err hb_step(struct hb *h, const struct bft_event *ev, struct bft_out *o
 		e2 = drive(h, now, out);
 	arm_timer(h, now, out);
 	if (h->cfg.byz != NULL)
-		byz_apply(h, out);
+		byz_apply(h, now, out);
 	return e != BFT_OK ? e : e2;
 }

@@ -24,48 +24,69 @@
 
 #define MEMO_BITS 16u
 
-/* The memo shared by the live engines of this process: created with the first, freed with the
- * last (the simulator runs one run at a time per process). */
+/* The memo shared by the engines of this process, created with the first and kept for the
+ * process's lifetime: an entry answers only the exact question it was computed for (its key
+ * covers every input), so entries of an earlier run are never wrong, merely unused. */
 static struct bft_memo *memo;
-static uint32_t memo_users;
 static bool memo_off;
 
 void sim_hb_set_memo(bool on)
 {
 	memo_off = !on;
+	if (!on) {
+		bft_memo_free(memo);
+		memo = NULL;
+	}
 }
+
 
 struct sim_hb {
 	struct hb *h;
 	struct cr_thresh_pubkey coin_pk, enc_pk;
 	struct cr_thresh_share coin_sk, enc_sk;
-	bool memo;          /* uses the shared memo */
 };
+
+/* The key sets of the last deal, kept because every replica of a run asks for the same ones
+ * (dealing costs 2n scalar multiplications per key set). Test-harness memory: the simulator's
+ * threshold keys are not secrets. */
+static struct {
+	bool valid;
+	uint8_t seed[CR_THRESH_SEED_BYTES];
+	uint32_t n;
+	struct cr_thresh_pubkey coin_pk, enc_pk;
+	struct cr_thresh_share coin[CR_THRESH_N_MAX], enc[CR_THRESH_N_MAX];
+} dealt;
 
 static enum bft_err deal(struct sim_hb *s, const struct sim_node_config *nc)
 {
-	struct cr_thresh_share *shares = calloc(nc->n, sizeof(*shares));
 	uint8_t seed[CR_THRESH_SEED_BYTES];
 	struct cr_hash hs;
-	int rc;
+	int rc = 0;
 
-	if (shares == NULL)
-		return BFT_ENOMEM;
+	if (nc->n == 0 || nc->n > CR_THRESH_N_MAX)
+		return BFT_EINVAL;
 	cr_hash_init(&hs, "sim.hb.keys");
 	for (uint32_t i = 0; i < nc->n; i++)
 		cr_hash_update(&hs, nc->replica_pks[i], CR_PK_BYTES);
 	cr_hash_final(&hs, seed);
-	rc = cr_dealer_deal(&s->coin_pk, shares, nc->n, bft_f(nc->n), CR_THRESH_COIN, seed);
-	if (rc == 0)
-		s->coin_sk = shares[nc->self];
-	if (rc == 0)
-		rc = cr_dealer_deal(&s->enc_pk, shares, nc->n, bft_f(nc->n), CR_THRESH_ENC, seed);
-	if (rc == 0)
-		s->enc_sk = shares[nc->self];
-	for (uint32_t i = 0; i < nc->n; i++)
-		cr_thresh_share_wipe(&shares[i]);
-	free(shares);
-	return rc == 0 ? BFT_OK : BFT_EINVAL;
+	if (!dealt.valid || dealt.n != nc->n || memcmp(dealt.seed, seed, sizeof(seed)) != 0) {
+		dealt.valid = false;
+		rc = cr_dealer_deal(&dealt.coin_pk, dealt.coin, nc->n, bft_f(nc->n), CR_THRESH_COIN,
+				    seed);
+		if (rc == 0)
+			rc = cr_dealer_deal(&dealt.enc_pk, dealt.enc, nc->n, bft_f(nc->n),
+					    CR_THRESH_ENC, seed);
+		if (rc != 0)
+			return BFT_EINVAL;
+		dealt.valid = true;
+		dealt.n = nc->n;
+		memcpy(dealt.seed, seed, sizeof(seed));
+	}
+	s->coin_pk = dealt.coin_pk;
+	s->enc_pk = dealt.enc_pk;
+	s->coin_sk = dealt.coin[nc->self];
+	s->enc_sk = dealt.enc[nc->self];
+	return BFT_OK;
 }
 
 static enum bft_err hb_sim_create(void **engine, const struct sim_node_config *nc)
@@ -108,17 +129,10 @@ static enum bft_err hb_sim_create(void **engine, const struct sim_node_config *n
 	hc.byz = nc->byz;
 	if (!memo_off && memo == NULL)
 		memo = bft_memo_new(MEMO_BITS); /* NULL when out of memory: computed every time */
-	if (!memo_off && memo != NULL) {
+	if (!memo_off && memo != NULL)
 		hc.memo = memo;
-		memo_users++;
-		s->memo = true;
-	}
 	e = hb_new(&s->h, &hc);
 	if (e != BFT_OK) {
-		if (s->memo && --memo_users == 0) {
-			bft_memo_free(memo);
-			memo = NULL;
-		}
 		cr_thresh_share_wipe(&s->coin_sk);
 		cr_thresh_share_wipe(&s->enc_sk);
 		free(s);
@@ -160,13 +174,14 @@ static void hb_sim_free(void *engine)
 	if (s == NULL)
 		return;
 	hb_free(s->h);
-	if (s->memo && --memo_users == 0) {
-		bft_memo_free(memo);
-		memo = NULL;
-	}
 	cr_thresh_share_wipe(&s->coin_sk);
 	cr_thresh_share_wipe(&s->enc_sk);
 	free(s);
+}
+
+const struct cr_thresh_pubkey *sim_hb_coin_pk(void *engine)
+{
+	return &((struct sim_hb *)engine)->coin_pk;
 }
 
 struct hb *sim_hb_engine(void *engine)

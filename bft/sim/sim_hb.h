@@ -14,7 +14,11 @@ extern const struct sim_engine_ops sim_engine_hb;
 /** The struct hb inside an engine that sim_engine_hb created (for status and tests). */
 struct hb *sim_hb_engine(void *engine);
 
-/** Whether engines created from now on share the process's verification memo (default true). */
+/** Whether engines created from now on share the process's verification memo (default true;
+ *  false also frees it). */
 void sim_hb_set_memo(bool on);
+
+/** The coin key set the binding dealt to an engine of sim_engine_hb (public half). */
+const struct cr_thresh_pubkey *sim_hb_coin_pk(void *engine);
 
 #endif
