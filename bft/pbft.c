@@ -1732,11 +1732,6 @@ static void byz_apply(struct pbft *p, uint64_t now, struct bft_out *out)
 				d[0] ^= 0x5a;
 				byz_reseal(p, om, &m);
 			}
-			if ((bz->modes & BFT_BYZ_WRONG_REPLY) && m.type == BFT_MSG_REPLY) {
-				static const uint8_t lie[] = "byzantine-lie";
-				m.u.reply.result = (struct bft_bytes){.p = lie, .len = sizeof(lie) - 1};
-				byz_reseal(p, om, &m);
-			}
 			if ((bz->modes & BFT_BYZ_BAD_CHECKPOINT) && m.type == BFT_MSG_CHECKPOINT) {
 				m.u.checkpoint.digest[0] ^= 0xa5;
 				byz_reseal(p, om, &m);
@@ -1765,6 +1760,8 @@ static void byz_apply(struct pbft *p, uint64_t now, struct bft_out *out)
 		wire_msg_free(&m);
 		free(orig);
 	}
+	if (bz->modes & BFT_BYZ_WRONG_REPLY)
+		bft_byz_wrong_replies(&p->cfg.log.limits, p->cfg.log.id, out, 0);
 	if (bz->modes & BFT_BYZ_REPLAY) {
 		/* Remember some of what we sent; re-send old messages now and then. */
 		for (size_t i = 0; i < out->nmsgs && i < 4; i++) {
@@ -1792,26 +1789,8 @@ static void byz_apply(struct pbft *p, uint64_t now, struct bft_out *out)
 		if (seal(p, &m, &env) == BFT_OK)
 			ignore_err(bft_out_msg(out, BFT_TO_ALL, 0, BFT_MSG_VIEWCHANGE, env.p, env.len));
 	}
-	if (bz->modes & BFT_BYZ_BAD_SIGNATURE)
-		for (size_t i = 0; i < out->nmsgs; i++)
-			out->msgs[i].bytes[out->msgs[i].len - 1] ^= 0x01;
-	if (bz->modes & BFT_BYZ_CRASH_AFTER) {
-		for (size_t i = 0; i < out->nmsgs; i++)
-			if (p->byz_sent++ >= bz->crash_after)
-				out->msgs[i].len = 0;
-	}
-	if (bz->modes & (BFT_BYZ_SILENT))
-		for (size_t i = 0; i < out->nmsgs; i++)
-			out->msgs[i].len = 0;
-	/* Drop the messages marked empty. */
-	size_t k = 0;
-	for (size_t i = 0; i < out->nmsgs; i++) {
-		if (out->msgs[i].len == 0)
-			free(out->msgs[i].bytes);
-		else
-			out->msgs[k++] = out->msgs[i];
-	}
-	out->nmsgs = k;
+	/* bad-signature, crash-after, silent, as Honey Badger does them (byz.h). */
+	bft_byz_finish(bz, &p->byz_sent, out);
 }
 
 /* ---------------------------------------------------------------------------------------- */
