@@ -3,7 +3,7 @@
 #
 #   scripts/cluster.sh up [-f F] [--protocol pbft|hbbft] [--byzantine ID:MODE[,MODE]]...
 #                         [--dir DIR] [--clients C] [--base-port P] [--fsync always|batch|never]
-#                         [--fault SPEC] [--set KEY=VALUE]...
+#                         [--fault SPEC] [--set KEY=VALUE]... [--netns PREFIX]
 #   scripts/cluster.sh down [--dir DIR] [--purge]
 #   scripts/cluster.sh status [--dir DIR]
 #   scripts/cluster.sh kill ID [--dir DIR]        (SIGKILL: a crash)
@@ -15,6 +15,8 @@
 # bftkeygen, data/replica-ID (write-ahead logs), logs/replica-ID.log, pids/ID.pid. `up` records
 # DIR/cluster.ini in ~/.bft/current so that bftctl finds the cluster without -c.
 # --set KEY=VALUE overrides a key that bftkeygen wrote (checkpoint_interval=16, view_timeout_ms=500).
+# --netns PREFIX runs replica ID inside the network namespace PREFIXID (which the caller made,
+# e.g. tests/integration/test_partition.sh); kill/restart keep doing so.
 # BFT_BIN=DIR runs the programs in DIR instead of the repository's bin/ (make BIN=DIR).
 set -euo pipefail
 
@@ -31,9 +33,10 @@ purge=0
 follow=0
 byz=()
 sets=()
+netns=
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 
 cmd=${1:-}
 [ -n "$cmd" ] || { usage; exit 2; }
@@ -55,6 +58,7 @@ while [ $# -gt 0 ]; do
     --fsync) fsync=$2; shift 2 ;;
     --fault) fault=$2; shift 2 ;;
     --set) [ $# -ge 2 ] && [[ "$2" =~ ^[a-z_]+=[^/]*$ ]] || die "--set wants KEY=VALUE"; sets+=("$2"); shift 2 ;;
+    --netns) netns=$2; shift 2 ;;
     --purge) purge=1; shift ;;
     --follow) follow=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -75,10 +79,11 @@ pidfile() { echo "$dir/pids/$1.pid"; }
 alive() { local p; p=$(cat "$(pidfile "$1")" 2>/dev/null) && kill -0 "$p" 2>/dev/null; }
 
 start_one() { # start replica $1 with the arguments recorded for it
-  local i=$1 args=()
+  local i=$1 args=() ns=() pfx=
   [ -f "$dir/pids/$i.args" ] && read -r -a args < "$dir/pids/$i.args"
+  [ -f "$dir/pids/netns" ] && pfx=$(cat "$dir/pids/netns") && ns=(ip netns exec "$pfx$i")
   mkdir -p "$dir/logs" "$dir/pids"
-  nohup "$bin/bftnode" -c "$ini" -i "$i" --data-dir "$dir/data/replica-$i" "${args[@]}" \
+  nohup "${ns[@]+"${ns[@]}"}" "$bin/bftnode" -c "$ini" -i "$i" --data-dir "$dir/data/replica-$i" "${args[@]}" \
     >>"$dir/logs/replica-$i.log" 2>&1 < /dev/null &
   echo $! > "$(pidfile "$i")"
 }
@@ -116,7 +121,8 @@ up)
     sed -i "s/^${kv%%=*} *=.*/${kv%%=*} = ${kv#*=}/" "$ini"
   done
   mkdir -p "$dir/pids"
-  rm -f "$dir"/pids/*.args
+  rm -f "$dir"/pids/*.args "$dir/pids/netns"
+  [ -n "$netns" ] && echo "$netns" > "$dir/pids/netns"
   for i in $(seq 0 $((n - 1))); do
     args=()
     [ -n "$fault" ] && args+=(--fault "$fault")
