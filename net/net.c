@@ -77,6 +77,38 @@ enum bft_err net_msg_copy(nng_msg **out, const uint8_t *bytes, size_t len)
 	return BFT_OK;
 }
 
+enum bft_err net_aio_new(nng_aio **out)
+{
+	if (nng_aio_alloc(out, NULL, NULL) != 0)
+		return BFT_ENOMEM;
+	nng_aio_set_timeout(*out, NNG_DURATION_ZERO);
+	return BFT_OK;
+}
+
+int net_aio_sendmsg(nng_socket s, nng_aio *aio, nng_msg *m)
+{
+	int rv;
+
+	nng_aio_set_msg(aio, m);
+	nng_send_aio(s, aio);
+	nng_aio_wait(aio);
+	rv = nng_aio_result(aio);
+	/* A zero timeout reports a full queue as a timeout; nng_sendmsg said EAGAIN. */
+	return rv == NNG_ETIMEDOUT ? NNG_EAGAIN : rv;
+}
+
+int net_aio_recvmsg(nng_socket s, nng_aio *aio, nng_msg **m)
+{
+	int rv;
+
+	nng_recv_aio(s, aio);
+	nng_aio_wait(aio);
+	rv = nng_aio_result(aio);
+	if (rv == 0)
+		*m = nng_aio_get_msg(aio);
+	return rv;
+}
+
 static nng_pipe pipe_of(uint32_t id)
 {
 	nng_pipe p = NNG_PIPE_INITIALIZER;
@@ -223,6 +255,10 @@ static enum bft_err open_peer(struct net *net, const struct net_replica_config *
 	nng_dialer d;
 	int rv;
 
+	if (net_aio_new(&peer->saio) != BFT_OK) {
+		net_errf(err, errlen, "net: out of memory");
+		return BFT_ENOMEM;
+	}
 	rv = nng_push0_open(&peer->sock);
 	if (rv != 0) {
 		net_errf(err, errlen, "net: push socket: %s", nng_strerror(rv));
@@ -266,6 +302,10 @@ static enum bft_err open_pull(struct net *net, const struct net_replica_config *
 	const char *url = cfg->listen_addr != NULL ? cfg->listen_addr : cfg->peer_addrs[cfg->self];
 	int rv;
 
+	if (net_aio_new(&net->pull_raio) != BFT_OK) {
+		net_errf(err, errlen, "net: out of memory");
+		return BFT_ENOMEM;
+	}
 	rv = nng_pull0_open(&net->pull);
 	if (rv != 0) {
 		net_errf(err, errlen, "net: pull socket: %s", nng_strerror(rv));
@@ -292,6 +332,10 @@ static enum bft_err open_client_endpoint(struct net *net, const struct net_repli
 {
 	int rv;
 
+	if (net_aio_new(&net->cli_raio) != BFT_OK || net_aio_new(&net->cli_saio) != BFT_OK) {
+		net_errf(err, errlen, "net: out of memory");
+		return BFT_ENOMEM;
+	}
 	rv = nng_pair1_open_poly(&net->cli);
 	if (rv != 0) {
 		net_errf(err, errlen, "net: client socket: %s", nng_strerror(rv));
@@ -387,6 +431,12 @@ void net_close(struct net *net)
 	for (uint32_t i = 0; net->peers != NULL && i < net->n; i++)
 		if (net->peers[i].open)
 			nng_close(net->peers[i].sock);
+	/* The sockets are closed, so no operation is pending on these (nng_aio_free is NULL-safe). */
+	for (uint32_t i = 0; net->peers != NULL && i < net->n; i++)
+		nng_aio_free(net->peers[i].saio);
+	nng_aio_free(net->pull_raio);
+	nng_aio_free(net->cli_raio);
+	nng_aio_free(net->cli_saio);
 	if (net->held != NULL)
 		net_fault_clear(net);
 	free(net->held);
@@ -408,7 +458,7 @@ enum bft_err net_peer_push(struct net *net, uint32_t to, nng_msg *m)
 
 	/* Non-blocking: a full queue means the peer is slow, dead or partitioned; dropping the
 	 * frame is what an asynchronous network does, and the protocols are built for it. */
-	rv = nng_sendmsg(peer->sock, m, NNG_FLAG_NONBLOCK);
+	rv = net_aio_sendmsg(peer->sock, peer->saio, m);
 	if (rv == 0) {
 		peer->st.sent++;
 		return BFT_OK;
@@ -475,7 +525,7 @@ enum bft_err net_send_client(struct net *net, bft_client_id client_id, const uin
 	/* If the pipe closes between the lookup and the send, poly pair1 drops the frame: the
 	 * same outcome as a reply lost in flight, which the client's retransmission covers. */
 	nng_msg_set_pipe(m, pipe_of(pipe));
-	rv = nng_sendmsg(net->cli, m, NNG_FLAG_NONBLOCK);
+	rv = net_aio_sendmsg(net->cli, net->cli_saio, m);
 	if (rv != 0) {
 		nng_msg_free(m);
 		net->st.client_dropped_full++;
@@ -545,12 +595,12 @@ size_t net_poll_fds(struct net *net, struct pollfd *fds, size_t max)
 
 /* Takes one well-sized frame from sock without blocking, discarding (and counting) at most a
  * budget of bad ones. */
-static nng_msg *recv_one(struct net *net, nng_socket sock)
+static nng_msg *recv_one(struct net *net, nng_socket sock, nng_aio *aio)
 {
 	nng_msg *m;
 
 	for (uint32_t i = 0; i < NET_DISCARD_BUDGET; i++) {
-		if (nng_recvmsg(sock, &m, NNG_FLAG_NONBLOCK) != 0)
+		if (net_aio_recvmsg(sock, aio, &m) != 0)
 			return NULL;
 		size_t len = nng_msg_len(m);
 		if (len > 0 && len <= net->frame_max)
@@ -569,7 +619,7 @@ bool net_recv(struct net *net, struct net_rx *rx)
 
 		if (mesh ? !net->pull_open : !net->cli_open)
 			continue;
-		m = recv_one(net, mesh ? net->pull : net->cli);
+		m = recv_one(net, mesh ? net->pull : net->cli, mesh ? net->pull_raio : net->cli_raio);
 		if (m == NULL)
 			continue;
 		/* Start with the other endpoint next time, so a flood on one cannot starve the

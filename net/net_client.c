@@ -17,6 +17,7 @@
 struct net_client_conn {
 	bool open;
 	nng_socket sock;   /* pair1, dialing one replica's client address */
+	nng_aio *saio, *raio; /* reused for every send and receive (net_aio_sendmsg) */
 	atomic_uint conns; /* live pipes: written by nng threads */
 };
 
@@ -45,6 +46,8 @@ static int open_conn(struct net_client_conn *c, const char *url, uint32_t frame_
 	nng_dialer d;
 	int rv;
 
+	if (net_aio_new(&c->saio) != BFT_OK || net_aio_new(&c->raio) != BFT_OK)
+		return NNG_ENOMEM;
 	rv = nng_pair1_open(&c->sock);
 	if (rv != 0)
 		return rv;
@@ -120,6 +123,10 @@ void net_client_close(struct net_client *c)
 	for (uint32_t i = 0; i < c->n; i++)
 		if (c->conn[i].open)
 			nng_close(c->conn[i].sock);
+	for (uint32_t i = 0; i < c->n; i++) {
+		nng_aio_free(c->conn[i].saio);
+		nng_aio_free(c->conn[i].raio);
+	}
 	free(c->conn);
 	free(c);
 }
@@ -137,7 +144,7 @@ enum bft_err net_client_send(struct net_client *c, uint32_t r, const uint8_t *by
 	e = net_msg_copy(&m, bytes, len);
 	if (e != BFT_OK)
 		return e;
-	rv = nng_sendmsg(c->conn[r].sock, m, NNG_FLAG_NONBLOCK);
+	rv = net_aio_sendmsg(c->conn[r].sock, c->conn[r].saio, m);
 	if (rv != 0) {
 		nng_msg_free(m);
 		c->dropped_full++;
@@ -165,7 +172,7 @@ static bool client_try_recv(struct net_client *c, struct net_rx *rx)
 		uint32_t r = (c->turn + k) % c->n;
 		nng_msg *m;
 
-		if (nng_recvmsg(c->conn[r].sock, &m, NNG_FLAG_NONBLOCK) != 0)
+		if (net_aio_recvmsg(c->conn[r].sock, c->conn[r].raio, &m) != 0)
 			continue;
 		if (nng_msg_len(m) == 0 || nng_msg_len(m) > c->frame_max) {
 			nng_msg_free(m);

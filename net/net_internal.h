@@ -65,6 +65,7 @@ struct net_peer {
 	uint32_t id;
 	bool open;                /* sock is open (false for self) */
 	nng_socket sock;          /* push0, dialing the peer's peer address */
+	nng_aio *saio;            /* reused for every send on sock (net_aio_sendmsg) */
 	atomic_uint conns;        /* live pipes on sock: written by nng threads */
 	struct net_peer_stats st; /* event loop only (st.connected is filled from conns) */
 	bool faulty;              /* the fault shim applies */
@@ -79,8 +80,10 @@ struct net {
 
 	nng_socket pull;          /* pull0: the mesh */
 	bool pull_open;
+	nng_aio *pull_raio;       /* reused for every receive on pull */
 	nng_socket cli;           /* pair1 poly: the client endpoint */
 	bool cli_open;
+	nng_aio *cli_raio, *cli_saio; /* reused for every receive and send on cli */
 	struct net_peer *peers;   /* n entries; peers[self] unused */
 	unsigned turn;            /* which endpoint net_recv tries first */
 
@@ -106,6 +109,18 @@ enum bft_err net_peer_push(struct net *net, uint32_t to, nng_msg *m);
 enum bft_err net_fault_send(struct net *net, uint32_t to, const uint8_t *bytes, size_t len);
 /** Frees every held frame (net_close). */
 void net_fault_clear(struct net *net);
+
+/*
+ * Non-blocking send and receive through an aio the caller keeps, instead of nng_sendmsg and
+ * nng_recvmsg with NNG_FLAG_NONBLOCK, which allocate, initialise and free an aio (a mutex, a
+ * condition variable, a task) on every call: per frame, that was a visible share of a replica's
+ * time (docs/PERFORMANCE.md). Same semantics: the operation completes or fails at once (a zero
+ * timeout); on a failed send the message stays the caller's. One aio per socket and direction,
+ * used by the event loop thread only.
+ */
+enum bft_err net_aio_new(nng_aio **out);
+int net_aio_sendmsg(nng_socket s, nng_aio *aio, nng_msg *m);
+int net_aio_recvmsg(nng_socket s, nng_aio *aio, nng_msg **m);
 
 /** An nng message holding a copy of bytes[0..len). */
 enum bft_err net_msg_copy(nng_msg **out, const uint8_t *bytes, size_t len);
