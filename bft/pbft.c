@@ -23,6 +23,7 @@
 #define REPLAY_KEEP 32u
 #define BYZ_PERIOD_MS 20u     /* a faulty replica's replay and spam, at most this often */
 #define CHUNKS_PER_PERIOD 16u /* state chunks served to one peer per retransmit period */
+#define PUSH_BACKOFF_MAX 32u  /* proof pushes to a lagging peer back off to this many periods */
 
 struct vote {
 	bool have;
@@ -104,6 +105,8 @@ struct pbft {
 	bft_view byz_spam_view;
 	uint64_t byz_replay_ms, byz_spam_ms; /* the unsolicited sends run at a bounded rate */
 	uint64_t *served_ms;     /* per peer: when we last answered its FETCH(LOG) */
+	uint64_t *push_ms;       /* per peer: when to push it our stable checkpoint proof (0: no) */
+	uint32_t *push_periods;  /* per peer: the current back-off, in retransmit periods */
 	uint64_t *chunk_ms;      /* per peer: start of its current state-chunk allowance */
 	uint32_t *chunks;        /* per peer: chunks served in that allowance */
 
@@ -172,6 +175,30 @@ static void slot_clear_view_state(struct pbft *p, struct slot *s)
 	memset(&s->ppm, 0, sizeof(s->ppm));
 	votes_clear(s->prep, p->n);
 	votes_clear(s->commit, p->n);
+	s->sent_prepare = s->sent_commit = s->prepared = s->committed = false;
+}
+
+/* Before a PRE-PREPARE of view v is accepted into a slot: drops what the slot held of older
+ * views (their PRE-PREPARE, votes and flags) but keeps the PREPAREs and COMMITs of view v that
+ * arrived before the PRE-PREPARE did. The network reorders: throwing those away would leave
+ * the slot short of a quorum that was in fact reached (TOCS §4.2 logs messages as they come,
+ * whatever their order). */
+static void slot_clear_before(struct pbft *p, struct slot *s, bft_view v)
+{
+	if (s->has_pp) {
+		wire_msg_free(&s->ppm);
+		free(s->pp);
+	}
+	s->has_pp = false;
+	s->pp = NULL;
+	s->pp_len = 0;
+	memset(&s->ppm, 0, sizeof(s->ppm));
+	for (uint32_t i = 0; i < p->n; i++) {
+		if (s->prep[i].have && s->prep[i].view < v)
+			votes_clear(&s->prep[i], 1);
+		if (s->commit[i].have && s->commit[i].view < v)
+			votes_clear(&s->commit[i], 1);
+	}
 	s->sent_prepare = s->sent_commit = s->prepared = s->committed = false;
 }
 
@@ -244,8 +271,11 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 	p->served_ms = calloc(p->n, sizeof(*p->served_ms));
 	p->chunk_ms = calloc(p->n, sizeof(*p->chunk_ms));
 	p->chunks = calloc(p->n, sizeof(*p->chunks));
+	p->push_ms = calloc(p->n, sizeof(*p->push_ms));
+	p->push_periods = calloc(p->n, sizeof(*p->push_periods));
 	if (p->slots == NULL || p->vc == NULL || p->vc_len == NULL || p->vc_view == NULL ||
-	    p->seen_seq == NULL || p->served_ms == NULL || p->chunk_ms == NULL || p->chunks == NULL) {
+	    p->seen_seq == NULL || p->served_ms == NULL || p->chunk_ms == NULL || p->chunks == NULL ||
+	    p->push_ms == NULL || p->push_periods == NULL) {
 		pbft_free(p);
 		return BFT_ENOMEM;
 	}
@@ -296,6 +326,8 @@ void pbft_free(struct pbft *p)
 	free(p->served_ms);
 	free(p->chunk_ms);
 	free(p->chunks);
+	free(p->push_ms);
+	free(p->push_periods);
 	free(p->nv);
 	for (uint32_t i = 0; i < p->nreplay; i++)
 		free(p->replay[i]);
@@ -567,7 +599,7 @@ static enum bft_err accept_preprepare(struct pbft *p, struct slot *s, const stru
 		free(copy);
 		return e;
 	}
-	slot_clear_view_state(p, s);
+	slot_clear_before(p, s, m->u.preprepare.view);
 	s->has_pp = true;
 	s->view = m->u.preprepare.view;
 	memcpy(s->digest, m->u.preprepare.digest, CR_DIGEST_BYTES);
@@ -1626,6 +1658,34 @@ static bool slow_primary_suspected(const struct pbft *p, uint64_t now)
 	return d != 0 && now >= d;
 }
 
+/*
+ * A replica that was cut off while the others went on, and has no request of its own pending,
+ * hears nothing that tells it so: the PRE-PREPAREs, COMMITs and CHECKPOINTs went out once,
+ * while it could not receive them. PBFT's implementation has replicas exchange status messages
+ * for this (TOCS §5.2, retransmission). Here a replica that executed further than a peer has
+ * shown it (seen_seq: the highest sequence number in anything the peer sent) pushes to that
+ * peer what a FETCH(LOG) from it would get: the stable checkpoint's 2f+1 signed CHECKPOINTs
+ * when the peer is below it (which starts its state transfer, TOCS §6.2), the NEW-VIEW, and
+ * the signed messages of the slots above. The first push waits one retransmission period (the
+ * peer's own messages are usually on their way), later ones back off, doubling up to
+ * PUSH_BACKOFF_MAX periods, so a dead or faulty peer costs a bounded trickle; a peer that was
+ * only quiet treats what it gets as duplicates.
+ */
+static enum bft_err push_progress(struct pbft *p, uint64_t now, struct bft_out *out)
+{
+	enum bft_err e = BFT_OK;
+
+	for (uint32_t r = 0; r < p->n && e == BFT_OK; r++) {
+		if (p->push_ms[r] == 0 || now < p->push_ms[r])
+			continue;
+		e = serve_log(p, r, p->seen_seq[r], out);
+		if (p->push_periods[r] < PUSH_BACKOFF_MAX)
+			p->push_periods[r] *= 2;
+		p->push_ms[r] = now + (uint64_t)p->push_periods[r] * p->cfg.retransmit_ms;
+	}
+	return e;
+}
+
 static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 {
 	bool behind = bft_log_behind(p->log, &(bft_seq){0});
@@ -1656,6 +1716,9 @@ static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 		}
 		p->progress_seq = le;
 	}
+	e = push_progress(p, now, out);
+	if (e != BFT_OK)
+		return e;
 	if (behind)
 		return BFT_OK;
 	/* TOCS §4.4: a backup waiting for a request too long suspects the primary. */
@@ -2003,6 +2066,8 @@ enum bft_err pbft_restore(struct pbft *p, const struct bft_record *rec)
 	case BFT_REC_PREPARED:
 		e = restore_certificate(p, rec);
 		return e == BFT_ESTALE ? BFT_OK : e;
+	case BFT_REC_HB_PROPOSAL:
+		return BFT_OK; /* Honey Badger's record (hb_restore): no meaning here */
 	}
 	return BFT_EMALFORMED;
 }
@@ -2053,6 +2118,21 @@ static void arm_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 	}
 	if (!p->active && p->vc_deadline != 0)
 		bft_out_timer(out, p->vc_deadline);
+	/* push_progress's deadlines: a peer newly seen lagging is given one period to send its
+	 * own messages first; one that caught up is struck off. */
+	bft_seq done = bft_log_last_executed(p->log);
+	for (uint32_t r = 0; r < p->n; r++) {
+		if (r == p->self || p->seen_seq[r] >= done) {
+			p->push_ms[r] = 0;
+			p->push_periods[r] = 0;
+			continue;
+		}
+		if (p->push_ms[r] == 0) {
+			p->push_periods[r] = 1;
+			p->push_ms[r] = now + p->cfg.retransmit_ms;
+		}
+		bft_out_timer(out, p->push_ms[r]);
+	}
 	if (p->fetch_deadline != 0)
 		bft_out_timer(out, p->fetch_deadline);
 	if (has_work(p)) {

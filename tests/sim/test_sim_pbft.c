@@ -61,6 +61,11 @@ struct sweep {
 	const char *opt_in;           /* non-NULL: runs only with this variable set, SIM_LONG=1, or
 	                               * SEED/SEEDS */
 	uint32_t client_outstanding;  /* 0: the default (1, PBFT's closed-loop client) */
+
+	/* Per-mode sweeps (mode != 0): f = (n-1)/3 replicas run exactly this mode (see
+	 * mode_faulty for which), on a short, sparse workload that spans the fault schedule. */
+	uint32_t mode;
+	bool expect_transfer;         /* assert that some seeds exercised state transfer */
 };
 
 /* Aggregated over a sweep (summed in each worker, then over the workers). */
@@ -69,6 +74,11 @@ struct totals {
 	uint64_t first_failures[MAX_REPORTED];
 	uint64_t events, sent, dropped, duplicated, delayed, partitioned, completed, fallbacks;
 	uint64_t view_changes, seqs_min, seqs_sum, max_view, end_ms_max;
+	uint64_t behind_seeds, transfer_seeds, transfers;   /* state transfer */
+	uint64_t vc_seeds;            /* seeds where a correct replica changed view */
+	uint64_t after_heal_max;      /* latest completion after the network healed, ms */
+	uint64_t rejected[BFT_ERR_COUNT];
+	uint64_t verify_fast;
 };
 
 static double wall_seconds(void)
@@ -121,11 +131,109 @@ static uint32_t pick_mode(uint32_t modes, struct sim_rng *r)
 	return 0;
 }
 
+/* The modes that only a primary can express. */
+#define PRIMARY_MODES (BFT_BYZ_EQUIVOCATE | BFT_BYZ_SLOW_PRIMARY)
+
+/* The f replicas that run a per-mode sweep's mode. A primary's mode puts the view-0 primary
+ * among them (and the other f-1 at random); bogus-new-view takes the primaries of views
+ * 1..f, which only act once a view change happens (mode_partition forces one); any other
+ * mode takes f replicas at random. */
+static uint32_t mode_faulty(const struct sweep *sw, struct sim_rng *r)
+{
+	uint32_t f = (sw->n - 1) / 3, mask = 0, k = 0;
+
+	if (sw->mode == BFT_BYZ_BOGUS_NEWVIEW) {
+		for (uint32_t i = 1; i <= f; i++)
+			mask |= 1u << i;
+		return mask;
+	}
+	if (sw->mode & PRIMARY_MODES) {
+		mask = 1;
+		k = 1;
+	}
+	while (k < f) {
+		uint32_t i = (uint32_t)sim_rng_below(r, sw->n);
+
+		if ((mask & (1u << i)) == 0) {
+			mask |= 1u << i;
+			k++;
+		}
+	}
+	return mask;
+}
+
+/* The partition of a per-mode seed (drops, duplicates and delays come from
+ * sim_config_random_faults). Odd seeds keep its random partition of 1..n/2 replicas, started
+ * within the first 600 ms so that it overlaps the workload; even seeds cut off one correct
+ * replica for 1..2.5 s while the others go on, which is what makes a replica fall behind a
+ * stable checkpoint and fetch the state. Bogus-new-view always cuts off the (correct) view-0
+ * primary early, so that the faulty primary of view 1 must lead a view change. */
+static void mode_partition(const struct sweep *sw, uint64_t seed, uint32_t faulty,
+			   struct sim_rng *r, struct sim_config *c)
+{
+	if (sw->mode == BFT_BYZ_BOGUS_NEWVIEW) {
+		c->partition_mask = 1;
+		c->partition_start_ms = sim_rng_range(r, 50, 400);
+		c->partition_end_ms = c->partition_start_ms + sim_rng_range(r, 600, 2000);
+		return;
+	}
+	if (seed % 2 == 1) {
+		c->partition_start_ms = sim_rng_below(r, 600);
+		c->partition_end_ms = c->partition_start_ms + sim_rng_range(r, 200, 2000);
+		return;
+	}
+	for (;;) {
+		uint32_t i = (uint32_t)sim_rng_below(r, sw->n);
+
+		if ((faulty & (1u << i)) == 0) {
+			c->partition_mask = 1u << i;
+			break;
+		}
+	}
+	c->partition_start_ms = sim_rng_range(r, 50, 500);
+	c->partition_end_ms = c->partition_start_ms + sim_rng_range(r, 1000, 2500);
+}
+
+/* Liveness after the heal: every request completes within this much virtual time after the
+ * network became reliable and the partition healed. */
+#define AFTER_HEAL_MS 20000u
+
 /* The configuration of one seed of a sweep: everything comes from the seed. */
 static void seed_config(const struct sweep *sw, uint64_t seed, struct sim_config *c)
 {
 	sim_config_default(c, &sim_engine_pbft, sw->n);
 	c->seed = seed;
+	if (sw->mode != 0) {
+		struct sim_rng r;
+		uint32_t faulty;
+		uint64_t heal;
+
+		/* Cheap seeds: 3 clients of requests_per_client requests, sparse (think time up
+		 * to 250 ms) so that a handful of requests spans the whole fault schedule, and
+		 * K = 4, W = 16 so that they still cross several checkpoints. */
+		c->requests_per_client = sw->requests_per_client;
+		c->think_max_ms = 250;
+		c->checkpoint_interval = 4;
+		c->window = 16;
+		sim_config_random_faults(c);
+		sim_rng_seed(&r, sim_seed_derive(seed, 'M', sw->mode));
+		faulty = mode_faulty(sw, &r);
+		for (uint32_t i = 0; i < sw->n; i++) {
+			if ((faulty & (1u << i)) == 0)
+				continue;
+			c->byz[i].modes = sw->mode;
+			c->byz[i].crash_after = sim_rng_range(&r, 10, 400);
+			c->byz[i].seed = sim_rng_next(&r);
+		}
+		mode_partition(sw, seed, faulty, &r, c);
+		heal = c->partition_end_ms > c->faults_until_ms ? c->partition_end_ms
+								 : c->faults_until_ms;
+		c->time_limit_ms = heal + AFTER_HEAL_MS;
+		c->catch_up_ms = 10000;
+		if (env_flag("SIM_TRACE"))
+			c->trace_out = stdout;
+		return;
+	}
 	c->requests_per_client = sw->requests_per_client;
 	if (sw->client_outstanding != 0)
 		c->client_outstanding = sw->client_outstanding;
@@ -144,8 +252,24 @@ static void seed_config(const struct sweep *sw, uint64_t seed, struct sim_config
 		c->trace_out = stdout;
 }
 
-static void totals_add(struct totals *t, const struct sim_stats *st, bool ok, uint64_t seed)
+static void totals_add(struct totals *t, const struct sim_stats *st, bool ok, uint64_t seed,
+		       const struct sim_config *c)
 {
+	uint64_t heal = c->partition_end_ms > c->faults_until_ms ? c->partition_end_ms
+								 : c->faults_until_ms;
+
+	if (st->fell_behind > 0)
+		t->behind_seeds++;
+	if (st->transferred > 0)
+		t->transfer_seeds++;
+	t->transfers += st->state_transfers;
+	if (st->view_changes > 0)
+		t->vc_seeds++;
+	if (st->done_ms > heal && st->done_ms - heal > t->after_heal_max)
+		t->after_heal_max = st->done_ms - heal;
+	for (int i = 0; i < BFT_ERR_COUNT; i++)
+		t->rejected[i] += st->engine_rejected[i];
+	t->verify_fast += st->verify_fast;
 	if (!ok) {
 		if (t->failures < MAX_REPORTED)
 			t->first_failures[t->failures] = seed;
@@ -189,6 +313,15 @@ static void totals_merge(struct totals *t, const struct totals *w)
 	t->fallbacks += w->fallbacks;
 	t->view_changes += w->view_changes;
 	t->seqs_sum += w->seqs_sum;
+	t->behind_seeds += w->behind_seeds;
+	t->transfer_seeds += w->transfer_seeds;
+	t->transfers += w->transfers;
+	t->vc_seeds += w->vc_seeds;
+	if (w->after_heal_max > t->after_heal_max)
+		t->after_heal_max = w->after_heal_max;
+	for (int i = 0; i < BFT_ERR_COUNT; i++)
+		t->rejected[i] += w->rejected[i];
+	t->verify_fast += w->verify_fast;
 	if (w->max_view > t->max_view)
 		t->max_view = w->max_view;
 	if (w->end_ms_max > t->end_ms_max)
@@ -211,7 +344,7 @@ static void run_seeds(const struct sweep *sw, uint64_t lo, uint64_t hi, uint64_t
 			printf("=== sim FAILURE: seed=%llu (report suppressed)\n",
 			       (unsigned long long)seed);
 		fflush(stdout);
-		totals_add(t, &st, ok, seed);
+		totals_add(t, &st, ok, seed, &c);
 		if (seed > hi - stride)
 			break; /* no wrap-around at UINT64_MAX */
 	}
@@ -282,6 +415,54 @@ static void run_parallel(const struct sweep *sw, uint64_t lo, uint64_t hi, bool 
 	}
 }
 
+static void report_failures(const struct sweep *sw, const struct totals *t)
+{
+	if (t->failures == 0)
+		return;
+	printf("[ SIM      ] %s: failing seeds:", sw->name);
+	for (uint64_t i = 0; i < t->failures && i < MAX_REPORTED; i++)
+		printf(" %llu", (unsigned long long)t->first_failures[i]);
+	printf("%s (replay: SEED=<seed> SIM_FILTER=%s build/tests/sim/test_sim_pbft)\n",
+	       t->failures > MAX_REPORTED ? " ..." : "", sw->test);
+}
+
+/* One line per (mode, n), then the mode's own claims. */
+static void mode_summary(const struct sweep *sw, uint64_t lo, uint64_t hi, const struct totals *t,
+			 double secs)
+{
+	printf("[ SIM      ] %s: %llu seeds (%llu..%llu), %llu failed, %.1f s; %llu events, "
+	       "%llu msgs (%.1f%% dropped, %llu cut); view change on %llu seeds (max view %llu); "
+	       "fell behind on %llu seeds, state transfer on %llu (%llu transfers); done <= %llu "
+	       "ms after the heal; rejected: %llu bad cert, %llu view, %llu conflict, %llu digest\n",
+	       sw->name, (unsigned long long)t->runs, (unsigned long long)lo,
+	       (unsigned long long)hi, (unsigned long long)t->failures, secs,
+	       (unsigned long long)t->events, (unsigned long long)t->sent,
+	       t->sent ? 100.0 * (double)t->dropped / (double)t->sent : 0.0,
+	       (unsigned long long)t->partitioned, (unsigned long long)t->vc_seeds,
+	       (unsigned long long)t->max_view, (unsigned long long)t->behind_seeds,
+	       (unsigned long long)t->transfer_seeds, (unsigned long long)t->transfers,
+	       (unsigned long long)t->after_heal_max,
+	       (unsigned long long)t->rejected[BFT_EBADCERT],
+	       (unsigned long long)t->rejected[BFT_EVIEW],
+	       (unsigned long long)t->rejected[BFT_ECONFLICT],
+	       (unsigned long long)t->rejected[BFT_EDIGEST]);
+	report_failures(sw, t);
+	fflush(stdout);
+	assert_int_equal(t->failures, 0);
+	/* The partition of every even seed is designed to leave one correct replica behind a
+	 * stable checkpoint while the others go on: where the faulty replicas still take part in
+	 * ordering, some of those seeds must have gone through a state transfer. */
+	if (sw->expect_transfer && t->runs >= 20)
+		assert_true(t->transfer_seeds > 0);
+	/* A primary's fault must cost it its view: on every seed a correct replica changed
+	 * view (the liveness bound after the heal is the rest of the claim). */
+	if (sw->mode & (PRIMARY_MODES | BFT_BYZ_BOGUS_NEWVIEW))
+		assert_int_equal(t->vc_seeds, t->runs);
+	/* A bogus NEW-VIEW is recomputed and refused by the backups. */
+	if (sw->mode == BFT_BYZ_BOGUS_NEWVIEW && t->runs >= 20)
+		assert_true(t->rejected[BFT_EBADCERT] > 0);
+}
+
 static void sweep_run(const struct sweep *sw)
 {
 	uint64_t lo = sw->first, hi = sw->first + sw->count - 1;
@@ -308,6 +489,10 @@ static void sweep_run(const struct sweep *sw)
 	verbose = one && lo == hi;
 	t0 = wall_seconds();
 	run_parallel(sw, lo, hi, verbose, &t);
+	if (sw->mode != 0) {
+		mode_summary(sw, lo, hi, &t, wall_seconds() - t0);
+		return;
+	}
 	printf("[ SIM      ] %s: %llu seeds (%llu..%llu), %llu failed, %.1f s; %llu events, "
 	       "%llu msgs (%.1f%% dropped, %.1f%% dup, %.1f%% delayed, %llu cut), seqs min %llu "
 	       "avg %llu, %llu view changes, max view %llu, %llu read-only fallbacks, latest end "
@@ -322,13 +507,7 @@ static void sweep_run(const struct sweep *sw)
 	       (unsigned long long)(t.runs ? t.seqs_sum / t.runs : 0),
 	       (unsigned long long)t.view_changes, (unsigned long long)t.max_view,
 	       (unsigned long long)t.fallbacks, (unsigned long long)t.end_ms_max);
-	if (t.failures != 0) {
-		printf("[ SIM      ] %s: failing seeds:", sw->name);
-		for (uint64_t i = 0; i < t.failures && i < MAX_REPORTED; i++)
-			printf(" %llu", (unsigned long long)t.first_failures[i]);
-		printf("%s (replay: SEED=<seed> SIM_FILTER=%s build/tests/sim/test_sim_pbft)\n",
-		       t.failures > MAX_REPORTED ? " ..." : "", sw->test);
-	}
+	report_failures(sw, &t);
 	fflush(stdout);
 	assert_int_equal(t.failures, 0);
 }
@@ -388,6 +567,62 @@ static void test_sim_pbft_n4_pipelined_clients(void **state)
 
 	(void)state;
 	sweep_run(&sw);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Per-mode Byzantine sweeps: for every PBFT mode of bft/byz.h, n = 4 with f = 1 and n = 7 with
+ * f = 2 replicas running it, 200 seeds each, on the faulty network with a partition that
+ * heals. Each is its own cmocka test, test_sim_pbft_n<N>_<mode> (SIM_FILTER selects). */
+
+#define MODE_SEEDS 200u
+#define MODE_SEEDS_LONG 2000u
+
+static const uint32_t pbft_modes[] = {
+	BFT_BYZ_SILENT, BFT_BYZ_CRASH_AFTER, BFT_BYZ_EQUIVOCATE, BFT_BYZ_WRONG_DIGEST,
+	BFT_BYZ_SLOW_PRIMARY, BFT_BYZ_VC_SPAM, BFT_BYZ_BOGUS_NEWVIEW, BFT_BYZ_REPLAY,
+	BFT_BYZ_BAD_SIGNATURE, BFT_BYZ_WRONG_REPLY, BFT_BYZ_BAD_CHECKPOINT,
+};
+#define NMODES (sizeof(pbft_modes) / sizeof(pbft_modes[0]))
+
+static struct sweep mode_sweeps[2 * NMODES];
+static char mode_names[2 * NMODES][2][64];
+
+/* The modes whose faulty replicas still take part in ordering (or do until they crash), so
+ * that the others can go on without a cut-off correct replica: their sweeps must show state
+ * transfers. */
+#define ORDERING_MODES (BFT_BYZ_CRASH_AFTER | BFT_BYZ_VC_SPAM | BFT_BYZ_REPLAY | \
+			BFT_BYZ_WRONG_REPLY | BFT_BYZ_EQUIVOCATE | BFT_BYZ_SLOW_PRIMARY)
+
+static void mode_sweeps_init(void)
+{
+	for (uint32_t k = 0; k < 2 * NMODES; k++) {
+		struct sweep *sw = &mode_sweeps[k];
+		uint32_t mode = pbft_modes[k % NMODES];
+		uint32_t n = k < NMODES ? 4 : 7;
+
+		snprintf(mode_names[k][0], sizeof(mode_names[k][0]), "pbft n=%u %s", n,
+			 bft_byz_mode_name(mode));
+		snprintf(mode_names[k][1], sizeof(mode_names[k][1]), "test_sim_pbft_n%u_%s", n,
+			 bft_byz_mode_name(mode));
+		for (char *c = mode_names[k][1]; *c != '\0'; c++)
+			if (*c == '-')
+				*c = '_';
+		memset(sw, 0, sizeof(*sw));
+		sw->name = mode_names[k][0];
+		sw->test = mode_names[k][1];
+		sw->n = n;
+		sw->first = 1;
+		sw->count = MODE_SEEDS;
+		sw->long_count = MODE_SEEDS_LONG;
+		sw->mode = mode;
+		sw->requests_per_client = 5;
+		sw->expect_transfer = (mode & ORDERING_MODES) != 0;
+	}
+}
+
+static void test_sim_pbft_mode(void **state)
+{
+	sweep_run(*state);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -463,13 +698,23 @@ static void test_sim_pbft_checker_catches_a_broken_invariant(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
+	struct CMUnitTest tests[5 + 2 * NMODES] = {
 		cmocka_unit_test(test_sim_pbft_checker_catches_a_broken_invariant),
 		cmocka_unit_test(test_sim_pbft_n4_faulty_network),
 		cmocka_unit_test(test_sim_pbft_n7_faulty_network),
 		cmocka_unit_test(test_sim_pbft_n4_one_byzantine),
 		cmocka_unit_test(test_sim_pbft_n4_pipelined_clients),
 	};
+
+	mode_sweeps_init();
+	for (uint32_t k = 0; k < 2 * NMODES; k++) {
+		struct CMUnitTest *t = &tests[5 + k];
+
+		memset(t, 0, sizeof(*t));
+		t->name = mode_sweeps[k].test;
+		t->test_func = test_sim_pbft_mode;
+		t->initial_state = &mode_sweeps[k];
+	}
 
 	const char *filter = getenv("SIM_FILTER");
 
