@@ -49,6 +49,7 @@ enum bft_rec_kind {
 	BFT_REC_PREPARED,      /* a prepared certificate (pcert encoding) */
 	BFT_REC_COMMIT,        /* [seq, time_ms, requests...]: a batch committed and executed */
 	BFT_REC_CHECKPOINT,    /* a stable checkpoint: seq, digest, proof and the state snapshot */
+	BFT_REC_HB_PROPOSAL,   /* Honey Badger: this replica's sealed proposal for an epoch (hb.h) */
 };
 
 struct bft_record {

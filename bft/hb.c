@@ -103,6 +103,15 @@ struct hb {
 	uint64_t fetch_deadline;
 	uint32_t fetch_peer;
 
+	/* Proposals read back by hb_restore, by epoch (at most the two that can be active). */
+	struct restored {
+		bool used;
+		uint64_t epoch;
+		uint32_t nreq;
+		uint8_t *sealed;
+		size_t len;
+	} restored[HB_ACTIVE];
+
 	uint64_t byz_sent;
 	struct bft_byz_replay replay;
 	struct hb_status st;
@@ -320,6 +329,8 @@ void hb_free(struct hb *h)
 	free(h->coin_cache);
 	free(h->enc_cache);
 	bft_byz_replay_free(&h->replay);
+	for (uint32_t i = 0; i < HB_ACTIVE; i++)
+		free(h->restored[i].sealed);
 	cr_rs_free(&h->rs);
 	bft_log_free(h->log);
 	free(h);
@@ -852,6 +863,90 @@ static enum bft_err send_vals(struct hb *h, struct epoch *ep, struct rbc *r, uin
 	return send_msg(h, &m, true, ep->e, BFT_TO_REPLICA, j, out);
 }
 
+/* BFT_REC_HB_PROPOSAL (hb.h): [epoch u64][requests u32][sealed]. */
+static enum bft_err proposal_record(const struct epoch *ep, const uint8_t *sealed, size_t slen,
+				    struct bft_out *out)
+{
+	uint8_t *rec = malloc(12 + slen);
+
+	if (rec == NULL)
+		return BFT_ENOMEM;
+	put_u64(rec, ep->e);
+	put_u32(rec + 8, ep->nproposed);
+	memcpy(rec + 12, sealed, slen);
+	return bft_out_record(out, BFT_REC_HB_PROPOSAL, ep->e + 1, rec, 12 + slen);
+}
+
+static struct restored *restored_for(struct hb *h, uint64_t epoch)
+{
+	for (uint32_t i = 0; i < HB_ACTIVE; i++)
+		if (h->restored[i].used && h->restored[i].epoch == epoch)
+			return &h->restored[i];
+	return NULL;
+}
+
+/* Forgets restored proposals of epochs below `below` (executed, or skipped by a transfer). */
+static void restored_gc(struct hb *h, uint64_t below)
+{
+	for (uint32_t i = 0; i < HB_ACTIVE; i++)
+		if (h->restored[i].used && h->restored[i].epoch < below) {
+			free(h->restored[i].sealed);
+			h->restored[i] = (struct restored){0};
+		}
+}
+
+enum bft_err hb_restore(struct hb *h, const struct bft_record *rec)
+{
+	struct restored *slot = NULL;
+	uint64_t epoch;
+	uint8_t *copy;
+	enum bft_err e;
+
+	switch (rec->kind) {
+	case BFT_REC_CHECKPOINT:
+		e = bft_log_restore_checkpoint(h->log, rec->bytes, rec->len);
+		if (e == BFT_OK)
+			restored_gc(h, bft_log_last_executed(h->log));
+		return e;
+	case BFT_REC_COMMIT:
+		e = bft_log_restore_commit(h->log, rec->bytes, rec->len);
+		if (e == BFT_EDUP)
+			e = BFT_OK;
+		if (e == BFT_OK)
+			restored_gc(h, bft_log_last_executed(h->log));
+		return e;
+	case BFT_REC_HB_PROPOSAL:
+		break;
+	default:
+		return BFT_OK; /* PBFT's records have no meaning here */
+	}
+	if (rec->len < 12 + CR_TDH2_SEAL_OVERHEAD || rec->len - 12 > h->payload_max ||
+	    get_u32(rec->bytes + 8) > h->per_prop)
+		return BFT_EMALFORMED;
+	epoch = get_u64(rec->bytes);
+	if (epoch < bft_log_last_executed(h->log))
+		return BFT_OK; /* that epoch is over */
+	/* A later record for the same epoch cannot exist (one proposal per epoch); keep the
+	 * two highest epochs, the most that can be active at once. */
+	slot = restored_for(h, epoch);
+	for (uint32_t i = 0; slot == NULL && i < HB_ACTIVE; i++)
+		if (!h->restored[i].used)
+			slot = &h->restored[i];
+	for (uint32_t i = 0; slot == NULL && i < HB_ACTIVE; i++)
+		if (h->restored[i].epoch < epoch &&
+		    (slot == NULL || h->restored[i].epoch < slot->epoch))
+			slot = &h->restored[i];
+	if (slot == NULL)
+		return BFT_OK; /* older than both kept ones */
+	copy = dup_bytes(rec->bytes + 12, rec->len - 12);
+	if (copy == NULL)
+		return BFT_ENOMEM;
+	free(slot->sealed);
+	*slot = (struct restored){.used = true, .epoch = epoch, .nreq = get_u32(rec->bytes + 8),
+				  .sealed = copy, .len = rec->len - 12};
+	return BFT_OK;
+}
+
 static enum bft_err propose(struct hb *h, struct epoch *ep, uint64_t now, struct bft_out *out)
 {
 	const struct bft_byz *bz = h->cfg.byz;
@@ -861,9 +956,24 @@ static enum bft_err propose(struct hb *h, struct epoch *ep, uint64_t now, struct
 	size_t slen = 0, shard_len;
 	struct rbc_out ro = {0};
 	struct rbc *r = acs_rbc(ep->acs, h->self);
+	struct restored *rs;
 	enum bft_err e;
 
-	if (ep->proposed || ep->acs_done || !h->have_random)
+	if (ep->proposed || ep->acs_done)
+		return BFT_OK;
+	rs = restored_for(h, ep->e);
+	if (rs != NULL) {
+		/* Proposed before a restart: the very same bytes again (hb_restore). */
+		sealed = rs->sealed;
+		slen = rs->len;
+		ep->nproposed = rs->nreq;
+		rs->sealed = NULL;
+		rs->used = false;
+		h->st.proposals_restored++;
+		ep->proposed = true;
+		goto broadcast;
+	}
+	if (!h->have_random)
 		return BFT_OK;
 	e = bft_log_peek(h->log, h->cfg.batch_size, &reqs, &nreq);
 	if (e != BFT_OK)
@@ -887,6 +997,14 @@ static enum bft_err propose(struct hb *h, struct epoch *ep, uint64_t now, struct
 	ep->proposed = true;
 	if (bz != NULL && (bz->modes & BFT_BYZ_BAD_CIPHERTEXT))
 		sealed[0] ^= 0x01; /* c no longer matches e = H2(c, L, ...): the check fails */
+	/* The proposal is durable before any VAL leaves (engine.h: records first), so that a
+	 * restarted replica proposes it again rather than a different value for this epoch. */
+	e = proposal_record(ep, sealed, slen, out);
+	if (e != BFT_OK) {
+		free(sealed);
+		return e;
+	}
+broadcast:
 	if (bz != NULL && (bz->modes & BFT_BYZ_BAD_RBC_SHARDS)) {
 		e = rbc_encode(&h->rs, sealed, slen, &shards, &shard_len);
 		if (e == BFT_OK) {
@@ -1314,6 +1432,7 @@ static enum bft_err drive(struct hb *h, uint64_t now, struct bft_out *out)
 			h->ep[1] = NULL;
 		}
 		buffer_gc(h, le);
+		restored_gc(h, le);
 		if (h->ep[0] != NULL && h->ep[0]->finished) {
 			e = execute_epoch(h, h->ep[0], out);
 			if (e != BFT_OK)

@@ -91,6 +91,19 @@ void hb_free(struct hb *h);
  */
 enum bft_err hb_step(struct hb *h, const struct bft_event *ev, struct bft_out *out);
 
+/**
+ * Replays one record of the write-ahead log into a new engine, in the order the records were
+ * written, before its first hb_step: BFT_REC_CHECKPOINT and BFT_REC_COMMIT go to the shared log
+ * (bft_log_restore_*; a commit at or below the last executed position is skipped), and
+ * BFT_REC_HB_PROPOSAL — [epoch u64 LE][requests u32 LE][sealed proposal] — makes the engine
+ * propose exactly those sealed bytes again if that epoch runs, never a new proposal: a replica
+ * that sent VALs for epoch e and restarted must not broadcast a second, different value for e
+ * (that would be equivocation, HB §4.2's RBC tolerates it only from faulty proposers). PBFT's
+ * records are ignored. BFT_EMALFORMED for a proposal record that does not parse or is longer
+ * than this engine's largest proposal; the log's errors for the others; BFT_ENOMEM.
+ */
+enum bft_err hb_restore(struct hb *h, const struct bft_record *rec) BFT_WUR;
+
 struct hb_status {
 	uint64_t epoch;             /* the lowest unexecuted epoch (= last_executed) */
 	uint32_t active;            /* epochs running (0, 1 or 2) */
@@ -106,6 +119,7 @@ struct hb_status {
 	uint64_t buffered;          /* messages buffered for later epochs */
 	uint64_t dropped_ahead;     /* ... and dropped: beyond the bound or the buffer full */
 	uint64_t retransmissions;
+	uint64_t proposals_restored; /* epochs proposed again from a BFT_REC_HB_PROPOSAL record */
 	uint64_t rejected[BFT_ERR_COUNT];    /* every non-OK step result, by reason */
 	uint64_t faults[BFT_ERR_COUNT];      /* misbehaviour detected, by reason */
 	uint64_t sender_faults[HB_N_MAX];    /* misbehaviour detected, by sender */

@@ -15,6 +15,7 @@
 #include "bft/pbft.h"
 #include "bft/wire.h"
 #include "net/net.h"
+#include "node/flood.h"
 #include "node/http.h"
 #include "node/kv.h"
 #include "node/metrics.h"
@@ -35,6 +36,8 @@ struct node_replica {
 	struct hb *hb;
 	struct wal *wal;
 	struct net *net;
+	struct node_flood *flood;      /* the flood Byzantine mode's junk traffic, else NULL */
+	uint64_t size_dropped_seen;    /* net_stats.size_dropped already counted in the metrics */
 	struct node_http *http;
 	struct node_metrics m;
 	struct bft_out out;      /* accumulated over one loop iteration */
@@ -309,6 +312,18 @@ static void publish(struct node_replica *r)
 	bool pbft = r->pbft != NULL;
 
 	engine_view(r, &st);
+	/* Frames the transport dropped for their size (empty, or over frame_max) never reach
+	 * on_frame: count them here, under "too_big" from an unknown sender (the transport drops
+	 * them before anyone could tell who sent them). */
+	{
+		struct net_stats ns;
+		net_stats(r->net, &ns);
+		if (ns.size_dropped > r->size_dropped_seen) {
+			r->m.rejected[BFT_ETOOBIG][METRICS_SENDERS_MAX + 1] +=
+				ns.size_dropped - r->size_dropped_seen;
+			r->size_dropped_seen = ns.size_dropped;
+		}
+	}
 	g = (struct node_gauges){.protocol = node_protocol_name(r->cfg.protocol),
 				 .view = st.view,
 				 .last_executed = st.last_executed,
@@ -619,6 +634,14 @@ int node_replica_open(struct node_replica **out, const struct node_replica_opts 
 				goto fail;
 			}
 	}
+	if (opts->byz.modes & BFT_BYZ_FLOOD) {
+		struct node_flood_config fc = {.self = opts->id, .n = r->cfg.n,
+					       .peer_addrs = (const char *const *)peers,
+					       .frame_max = r->cfg.frame_max,
+					       .seed = opts->byz.seed};
+		if (node_flood_open(&r->flood, &fc, err, errlen) != 0)
+			goto fail;
+	}
 	if (r->cfg.replicas[opts->id].status.port != 0) {
 		char hp[300];
 		node_endpoint_format(&r->cfg.replicas[opts->id].status, hp, sizeof(hp));
@@ -699,6 +722,7 @@ int node_replica_run(struct node_replica *r, volatile sig_atomic_t *stop)
 		if (persist(r, true) != 0)
 			return -1;
 		flush_messages(r, now);
+		node_flood_tick(r->flood, r->net, now);
 		if (now >= r->next_publish) {
 			publish(r);
 			r->next_publish = now + PUBLISH_MS;
@@ -715,6 +739,16 @@ void node_replica_close(struct node_replica *r)
 	if (r == NULL)
 		return;
 	node_http_stop(r->http);
+	if (r->flood != NULL) {
+		struct node_flood_stats fs;
+		node_flood_stats(r->flood, &fs);
+		nlog(NLOG_INFO, "flood sent %llu junk frames on our links, %llu on side links, %llu "
+		     "oversized, %llu empty (%llu refused by full queues)",
+		     (unsigned long long)fs.junk_mesh, (unsigned long long)fs.junk_side,
+		     (unsigned long long)fs.oversized, (unsigned long long)fs.empty,
+		     (unsigned long long)fs.refused);
+		node_flood_close(r->flood);
+	}
 	if (r->net != NULL)
 		net_close(r->net);
 	if (r->wal != NULL) {

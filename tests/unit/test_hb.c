@@ -214,6 +214,34 @@ static void random_event(struct cluster *c, uint32_t i)
 /* cluster_new: ABA's fixed-coin schedule (the default) or the threshold coin in every round. */
 static bool fixed_coins = true;
 
+/* Replica i's engine configuration in cluster c. */
+static void config_for(struct cluster *c, uint32_t i, struct hb_config *out)
+{
+	struct hb_config hc;
+
+	hb_config_default(&hc);
+	hc.log.n = N;
+	hc.log.self = i;
+	hc.log.id = &c->id[i];
+	hc.log.replica_pks = (const uint8_t (*)[CR_PK_BYTES])c->pks;
+	hc.log.client_pks = (const uint8_t (*)[CR_PK_BYTES])c->cpks;
+	hc.log.limits = c->limits;
+	hc.log.app = (struct bft_app){.ctx = &c->app[i], .execute = app_execute,
+				      .snapshot = app_snapshot, .restore = app_restore};
+	hc.log.checkpoint_interval = 4;
+	hc.log.window = 16;
+	hc.coin_pk = &c->coin_pk;
+	hc.enc_pk = &c->enc_pk;
+	hc.coin_sk = &c->coin_sk[i];
+	hc.enc_sk = &c->enc_sk[i];
+	hc.batch_size = 8;
+	hc.epochs_ahead_max = 2;
+	hc.fixed_coins = fixed_coins;
+	if (c->byz[i].modes != 0)
+		hc.byz = &c->byz[i];
+	*out = hc;
+}
+
 static struct cluster *cluster_new(const uint32_t *byz_modes, bool randomness)
 {
 	struct cluster *c = calloc(1, sizeof(*c));
@@ -242,28 +270,9 @@ static struct cluster *cluster_new(const uint32_t *byz_modes, bool randomness)
 	for (uint32_t i = 0; i < N; i++) {
 		struct hb_config hc;
 
-		hb_config_default(&hc);
-		hc.log.n = N;
-		hc.log.self = i;
-		hc.log.id = &c->id[i];
-		hc.log.replica_pks = (const uint8_t (*)[CR_PK_BYTES])c->pks;
-		hc.log.client_pks = (const uint8_t (*)[CR_PK_BYTES])c->cpks;
-		hc.log.limits = c->limits;
-		hc.log.app = (struct bft_app){.ctx = &c->app[i], .execute = app_execute,
-					      .snapshot = app_snapshot, .restore = app_restore};
-		hc.log.checkpoint_interval = 4;
-		hc.log.window = 16;
-		hc.coin_pk = &c->coin_pk;
-		hc.enc_pk = &c->enc_pk;
-		hc.coin_sk = &c->coin_sk[i];
-		hc.enc_sk = &c->enc_sk[i];
-		hc.batch_size = 8;
-		hc.epochs_ahead_max = 2;
-		hc.fixed_coins = fixed_coins;
-		if (byz_modes != NULL && byz_modes[i] != 0) {
+		if (byz_modes != NULL && byz_modes[i] != 0)
 			c->byz[i].modes = byz_modes[i];
-			hc.byz = &c->byz[i];
-		}
+		config_for(c, i, &hc);
 		assert_int_equal(hb_new(&c->h[i], &hc), BFT_OK);
 		if (randomness)
 			random_event(c, i);
@@ -859,6 +868,139 @@ static void test_hb_refuses_mismatched_keys(void **state)
 	cluster_free(c);
 }
 
+/* Feeds frame b to engine h directly, its output into *out (not routed). */
+static enum bft_err step_into(struct cluster *c, struct hb *h, const struct wire_buf *b,
+			      struct bft_out *out)
+{
+	struct bft_msg m;
+	struct bft_event ev = {.type = BFT_EV_MESSAGE, .msg = &m, .now_ms = c->now};
+	enum bft_err e;
+
+	assert_int_equal(wire_decode(&c->limits, b->p, b->len, &m), BFT_OK);
+	e = hb_step(h, &ev, out);
+	wire_msg_free(&m);
+	return e;
+}
+
+static void random_into(struct hb *h, uint8_t tag)
+{
+	uint8_t r[32];
+	struct bft_event ev = {.type = BFT_EV_RANDOM, .random = r, .random_len = sizeof(r)};
+	struct bft_out out = {0};
+
+	seed_bytes(r, tag, 0);
+	assert_int_equal(hb_step(h, &ev, &out), BFT_OK);
+	bft_out_free(&out);
+}
+
+/* The VAL frame for replica `to` in *out, or NULL. */
+static const struct bft_out_msg *val_for(const struct bft_out *out, uint32_t to)
+{
+	for (size_t i = 0; i < out->nmsgs; i++)
+		if (out->msgs[i].type == BFT_MSG_HB_VAL && out->msgs[i].dest == BFT_TO_REPLICA &&
+		    out->msgs[i].to == to)
+			return &out->msgs[i];
+	return NULL;
+}
+
+/* A replica records its sealed proposal before its VALs leave; restarted from that record
+ * mid-epoch, with other randomness, it sends the identical VALs again (never a second value),
+ * and the epoch commits. A replica that lost the record would propose something else. */
+static void test_hb_restart_mid_epoch_sends_the_identical_vals(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+	struct bft_out before = {0}, after = {0}, control = {0};
+	struct wire_buf req;
+	struct hb_config hc;
+	struct hb *lost;
+	struct hb_status st;
+	size_t nprop = 0;
+
+	(void)state;
+	make_request(c, 0, &req);
+	assert_int_equal(step_into(c, c->h[0], &req, &before), BFT_OK);
+	for (size_t i = 0; i < before.nrecords; i++)
+		if (before.records[i].kind == BFT_REC_HB_PROPOSAL) {
+			nprop++;
+			assert_int_equal(before.records[i].seq, 1); /* epoch 0 is position 1 */
+		}
+	assert_int_equal(nprop, 1);
+	for (uint32_t j = 1; j < N; j++)
+		assert_non_null(val_for(&before, j));
+
+	/* Crash: only what was persisted survives. */
+	hb_free(c->h[0]);
+	config_for(c, 0, &hc);
+	assert_int_equal(hb_new(&c->h[0], &hc), BFT_OK);
+	for (size_t i = 0; i < before.nrecords; i++)
+		assert_int_equal(hb_restore(c->h[0], &before.records[i]), BFT_OK);
+	random_into(c->h[0], 'x');
+	/* The client retransmits; epoch 0 runs again. */
+	assert_int_equal(step_into(c, c->h[0], &req, &after), BFT_OK);
+	for (uint32_t j = 1; j < N; j++) {
+		const struct bft_out_msg *a = val_for(&before, j), *b = val_for(&after, j);
+
+		assert_non_null(b);
+		assert_int_equal(a->len, b->len);
+		assert_memory_equal(a->bytes, b->bytes, a->len);
+	}
+	hb_status(c->h[0], &st);
+	assert_int_equal(st.proposals_restored, 1);
+	for (size_t i = 0; i < after.nrecords; i++)
+		assert_int_not_equal(after.records[i].kind, BFT_REC_HB_PROPOSAL);
+
+	/* Without the record the same restart proposes a different value. */
+	assert_int_equal(hb_new(&lost, &hc), BFT_OK);
+	random_into(lost, 'x');
+	assert_int_equal(step_into(c, lost, &req, &control), BFT_OK);
+	assert_non_null(val_for(&control, 1));
+	assert_true(val_for(&control, 1)->len != val_for(&before, 1)->len ||
+		    memcmp(val_for(&control, 1)->bytes, val_for(&before, 1)->bytes,
+			   val_for(&before, 1)->len) != 0);
+	hb_free(lost);
+	bft_out_free(&control);
+
+	/* The re-sent proposal is the one the epoch commits with. */
+	route(c, 0, &after);
+	for (uint32_t i = 1; i < N; i++)
+		assert_int_equal(deliver_frame(c, i, req.p, req.len), BFT_OK);
+	run(c);
+	assert_agree(c, 0xf, 1);
+	for (uint32_t i = 0; i < N; i++)
+		assert_int_equal(c->app[i].count, 1);
+	wire_buf_free(&req);
+	bft_out_free(&before);
+	bft_out_free(&after);
+	cluster_free(c);
+}
+
+/* hb_restore: a proposal record that does not parse is refused; PBFT's records and proposals
+ * of finished epochs are ignored. */
+static void test_hb_restore_rejects_malformed_proposal_records(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+	uint8_t buf[12 + CR_TDH2_SEAL_OVERHEAD + 8] = {0};
+	struct bft_record rec = {.kind = BFT_REC_HB_PROPOSAL, .seq = 1, .bytes = buf};
+	struct hb_status st;
+
+	(void)state;
+	rec.len = 11;
+	assert_int_equal(hb_restore(c->h[0], &rec), BFT_EMALFORMED);
+	rec.len = 12 + CR_TDH2_SEAL_OVERHEAD - 1;
+	assert_int_equal(hb_restore(c->h[0], &rec), BFT_EMALFORMED);
+	rec.len = sizeof(buf);
+	buf[8] = 200; /* more requests than one proposal may hold */
+	assert_int_equal(hb_restore(c->h[0], &rec), BFT_EMALFORMED);
+	buf[8] = 1;
+	assert_int_equal(hb_restore(c->h[0], &rec), BFT_OK);
+	rec.kind = BFT_REC_VIEW;
+	rec.len = 9;
+	assert_int_equal(hb_restore(c->h[0], &rec), BFT_OK);
+	hb_status(c->h[0], &st);
+	assert_int_equal(st.proposals_restored, 0);
+	cluster_free(c);
+}
+
 static void test_hb_label_layout(void **state)
 {
 	uint8_t l[HB_LABEL_BYTES];
@@ -890,6 +1032,8 @@ int main(void)
 		cmocka_unit_test(test_hb_checkpoints_through_the_shared_log),
 		cmocka_unit_test(test_hb_survives_random_messages),
 		cmocka_unit_test(test_hb_refuses_mismatched_keys),
+		cmocka_unit_test(test_hb_restart_mid_epoch_sends_the_identical_vals),
+		cmocka_unit_test(test_hb_restore_rejects_malformed_proposal_records),
 		cmocka_unit_test(test_hb_label_layout),
 	};
 
