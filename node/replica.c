@@ -117,23 +117,14 @@ static enum bft_err engine_step(struct node_replica *r, const struct bft_event *
 	return e;
 }
 
-/* Replays one record of the write-ahead log into the engine. Honey Badger keeps no state of
- * its own across epochs: its position is the shared log's, so the log's records suffice. */
+/* Replays one record of the write-ahead log into the engine: the shared log's records, and
+ * Honey Badger's own proposal of an unfinished epoch (hb_restore), which it must send again
+ * unchanged rather than propose anew. */
 static enum bft_err engine_restore(struct node_replica *r, const struct bft_record *rec)
 {
-	enum bft_err e;
-
 	if (r->pbft != NULL)
 		return pbft_restore(r->pbft, rec);
-	switch (rec->kind) {
-	case BFT_REC_CHECKPOINT:
-		return bft_log_restore_checkpoint(hb_log(r->hb), rec->bytes, rec->len);
-	case BFT_REC_COMMIT:
-		e = bft_log_restore_commit(hb_log(r->hb), rec->bytes, rec->len);
-		return e == BFT_EDUP ? BFT_OK : e;
-	default:
-		return BFT_OK; /* PBFT's own records have no meaning here */
-	}
+	return hb_restore(r->hb, rec);
 }
 
 /* Writes the records of the steps taken so far to the log, and makes them durable as the
