@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -70,6 +72,17 @@ struct wal {
 
 	bool failed;             /* a write or sync failed: refuse everything (wal.h "Errors") */
 	struct wal_stats st;
+
+	/* Asynchronous sync (wal_sync_begin): one helper thread runs fdatasync on the segment while
+	 * the event loop goes on. The fields under mu are shared with it; the rest are the loop's. */
+	bool thr_started;
+	pthread_t thr;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int efd;                 /* eventfd, readable once the in-flight sync has finished */
+	bool inflight;           /* a sync was handed to the thread and not yet collected */
+	bool job, job_done, quit;/* under mu */
+	int job_fd, job_errno;   /* under mu */
 };
 
 /* ------------------------------------------------------------------------------------------- */
@@ -351,9 +364,14 @@ static enum bft_err seg_create(struct wal *w, uint64_t n, char *err, size_t errl
 
 /* Ends the current segment (written and, unless never, synced: only the last segment may have
  * a torn tail) and starts the next. */
+static enum bft_err sync_quiesce(struct wal *w, char *err, size_t errlen);
+
 static enum bft_err seg_rotate(struct wal *w, char *err, size_t errlen)
 {
-	enum bft_err e = seg_sync(w, err, errlen);
+	enum bft_err e = sync_quiesce(w, err, errlen);
+
+	if (e == BFT_OK)
+		e = seg_sync(w, err, errlen);
 
 	if (e != BFT_OK)
 		return e;
@@ -490,11 +508,150 @@ static enum bft_err ckpt_commit(struct wal *w, char *err, size_t errlen)
 	return BFT_OK;
 }
 
+/* ------------------------------------------------------------------------------------------- */
+/* Asynchronous sync (wal.h "wal_sync_begin") */
+
+static void *sync_thread(void *arg)
+{
+	struct wal *w = arg;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->job && !w->quit)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->quit)
+			break;
+		int fd = w->job_fd;
+		pthread_mutex_unlock(&w->mu);
+		/* Everything written to fd before this call is durable when it returns; writes that
+		 * race with it are not counted on (the loop syncs them next time). */
+		int rc = fdatasync(fd), en = rc != 0 ? errno : 0;
+		pthread_mutex_lock(&w->mu);
+		w->job = false;
+		w->job_done = true;
+		w->job_errno = rc != 0 ? (en != 0 ? en : EIO) : 0;
+		/* Wakes the event loop's poll(); a failed write here only delays the loop until it
+		 * collects the result some other way (wal_sync_end is also called without waiting). */
+		if (write(w->efd, &one, sizeof(one)) < 0)
+			(void)0;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Collects the in-flight sync: waits for it when `wait`, else only looks. *done says whether it
+ * is over (no sync in flight counts as over). A failed fdatasync fails the log. */
+static enum bft_err sync_collect(struct wal *w, bool wait, bool *done, char *err, size_t errlen)
+{
+	int en;
+	uint64_t v;
+	char name[NAME_MAX_WAL];
+
+	*done = true;
+	if (!w->inflight)
+		return BFT_OK;
+	pthread_mutex_lock(&w->mu);
+	while (wait && !w->job_done)
+		pthread_cond_wait(&w->cv, &w->mu);
+	if (!w->job_done) {
+		pthread_mutex_unlock(&w->mu);
+		*done = false;
+		return BFT_OK;
+	}
+	w->job_done = false;
+	en = w->job_errno;
+	pthread_mutex_unlock(&w->mu);
+	if (read(w->efd, &v, sizeof(v)) < 0)
+		(void)0; /* already drained: the count is only a wake-up */
+	w->inflight = false;
+	if (en != 0) {
+		errno = en;
+		seg_name(name, w->seg);
+		return fail_io(w, err, errlen, "fdatasync", name);
+	}
+	return BFT_OK;
+}
+
+/* Waits for a sync in flight: everything that closes, rotates or renames files, or syncs on its
+ * own, comes after it. */
+static enum bft_err sync_quiesce(struct wal *w, char *err, size_t errlen)
+{
+	bool done;
+
+	return sync_collect(w, true, &done, err, errlen);
+}
+
+enum bft_err wal_sync_begin(struct wal *w, bool *done, char *err, size_t errlen)
+{
+	enum bft_err e;
+
+	*done = false;
+	if ((e = check_usable(w, err, errlen)) != BFT_OK)
+		return e;
+	if ((e = sync_quiesce(w, err, errlen)) != BFT_OK)
+		return e;
+	/* A pending checkpoint must be put into effect (rename, directory fsync) after the records
+	 * are durable: rare, so it takes the synchronous path. So does never (no fdatasync). */
+	if (w->ckpt_pending || w->policy == WAL_FSYNC_NEVER) {
+		e = wal_sync(w, err, errlen);
+		*done = e == BFT_OK;
+		return e;
+	}
+	if ((e = buf_write(w, err, errlen)) != BFT_OK)
+		return e;
+	w->pending = false;
+	w->unsynced = 0;
+	if (!w->dirty) {
+		*done = true;
+		return BFT_OK;
+	}
+	if (!w->thr_started) {
+		if (pthread_create(&w->thr, NULL, sync_thread, w) != 0) {
+			/* No thread: sync here, as wal_sync would. */
+			e = seg_sync(w, err, errlen);
+			*done = e == BFT_OK;
+			return e;
+		}
+		w->thr_started = true;
+	}
+	w->dirty = false;
+	w->st.syncs++;
+	w->inflight = true;
+	pthread_mutex_lock(&w->mu);
+	w->job_fd = w->fd;
+	w->job = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return BFT_OK;
+}
+
+enum bft_err wal_sync_end(struct wal *w, bool wait, bool *done, char *err, size_t errlen)
+{
+	*done = false;
+	if (w->failed)
+		return check_usable(w, err, errlen);
+	return sync_collect(w, wait, done, err, errlen);
+}
+
+bool wal_sync_inflight(const struct wal *w)
+{
+	return w->inflight;
+}
+
+int wal_sync_fd(const struct wal *w)
+{
+	return w->efd;
+}
+
 enum bft_err wal_sync(struct wal *w, char *err, size_t errlen)
 {
 	enum bft_err e;
 
 	if ((e = check_usable(w, err, errlen)) != BFT_OK)
+		return e;
+	if ((e = sync_quiesce(w, err, errlen)) != BFT_OK)
 		return e;
 	if ((e = seg_sync(w, err, errlen)) != BFT_OK)
 		return e;
@@ -522,6 +679,8 @@ enum bft_err wal_checkpoint(struct wal *w, uint64_t seq, const uint8_t *bytes, s
 	int fd;
 
 	if ((e = check_usable(w, err, errlen)) != BFT_OK)
+		return e;
+	if ((e = sync_quiesce(w, err, errlen)) != BFT_OK)
 		return e;
 	if ((uint64_t)len > w->snapshot_max) {
 		errf(err, errlen, "%s: a snapshot of %zu bytes is over the %" PRIu64 "-byte limit",
@@ -606,6 +765,19 @@ void wal_close(struct wal *w)
 {
 	if (w == NULL)
 		return;
+	if (w->thr_started) {
+		bool done;
+		(void)sync_collect(w, true, &done, NULL, 0);
+		pthread_mutex_lock(&w->mu);
+		w->quit = true;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->thr, NULL);
+	}
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	if (w->efd >= 0)
+		close(w->efd);
 	if (w->fd >= 0) {
 		if (!w->failed)
 			(void)buf_write(w, NULL, 0);
@@ -1132,6 +1304,16 @@ enum bft_err wal_open_config(struct wal **out, const struct wal_config *cfg, wal
 		return BFT_ENOMEM;
 	}
 	w->dirfd = w->lockfd = w->fd = -1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->efd < 0) {
+		errf(err, errlen, "wal: eventfd: %s", strerror(errno));
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		free(w);
+		return BFT_ESTATE;
+	}
 	w->policy = cfg->fsync;
 	w->batch_ms = cfg->batch_ms != 0 ? cfg->batch_ms : DEF_BATCH_MS;
 	w->batch_bytes = cfg->batch_bytes != 0 ? cfg->batch_bytes : DEF_BATCH_BYTES;

@@ -171,6 +171,26 @@ int wal_sync_timeout_ms(const struct wal *w);
  */
 enum bft_err wal_sync(struct wal *w, char *err, size_t errlen) BFT_WUR;
 
+/**
+ * Asynchronous group commit, for an event loop that must not stop while the disk flushes.
+ * wal_sync_begin writes the buffer and hands the segment's fdatasync to a helper thread (started
+ * on first use); every record appended before the call is durable once wal_sync_end reports the
+ * sync done (*done true). Records appended meanwhile are not covered: begin another sync after
+ * collecting this one. Only one sync is in flight at a time: begin first collects (waiting for)
+ * one still in flight. A pending checkpoint, or the never policy, takes the synchronous path
+ * (*done true at once). Everything else that touches files (rotation in wal_append, wal_sync,
+ * wal_checkpoint, wal_close) first waits for a sync in flight, so the helper thread never syncs
+ * a closed descriptor. A failed fdatasync fails the log as wal_sync's would.
+ * wal_sync_fd is an eventfd that poll() sees readable once the sync in flight has finished.
+ */
+enum bft_err wal_sync_begin(struct wal *w, bool *done, char *err, size_t errlen) BFT_WUR;
+/** Collects the sync in flight: *done true when it is over (or none was in flight); with wait,
+ *  blocks until it is. */
+enum bft_err wal_sync_end(struct wal *w, bool wait, bool *done, char *err, size_t errlen) BFT_WUR;
+/** True while a sync is in flight (begun and not collected). */
+bool wal_sync_inflight(const struct wal *w);
+int wal_sync_fd(const struct wal *w);
+
 /** Writes buffered records to the file without syncing (they then survive a process crash). */
 enum bft_err wal_flush(struct wal *w, char *err, size_t errlen) BFT_WUR;
 

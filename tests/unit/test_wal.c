@@ -652,6 +652,77 @@ static void test_wal_files_are_private(void **state)
 	tdir_remove(&d);
 }
 
+/* The asynchronous group commit: a sync in flight does not stop appends, rotation waits for it
+ * (the helper thread never syncs a closed segment), the eventfd wakes a poller once it is over,
+ * a pending checkpoint takes the synchronous path, and everything survives a reopen. */
+static void test_wal_async_sync_covers_what_was_appended_before_it(void **state)
+{
+	struct tdir d;
+	struct collect c = {0};
+	struct wal_recovery r;
+	struct wal_stats st;
+	struct wal *w;
+	struct pollfd pfd;
+	char err[256];
+	bool done;
+
+	(void)state;
+	tdir_make(&d);
+	w = open_cfg(&d, WAL_FSYNC_BATCH, 4096, &c, &r);
+	/* Nothing in flight: end reports done, and the eventfd is quiet. */
+	assert_false(wal_sync_inflight(w));
+	assert_int_equal(wal_sync_end(w, false, &done, err, sizeof(err)), BFT_OK);
+	assert_true(done);
+	pfd = (struct pollfd){.fd = wal_sync_fd(w), .events = POLLIN};
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+
+	for (uint64_t i = 1; i <= 10; i++)
+		append_rec(w, i);
+	assert_int_equal(wal_sync_begin(w, &done, err, sizeof(err)), BFT_OK);
+	assert_false(done);
+	assert_true(wal_sync_inflight(w));
+	assert_false(wal_pending(w));
+	/* Appends go on while it is in flight, and are pending again. */
+	append_rec(w, 11);
+	assert_true(wal_pending(w));
+	/* The eventfd turns readable when the helper is done; collecting clears it. */
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(wal_sync_end(w, false, &done, err, sizeof(err)), BFT_OK);
+	assert_true(done);
+	assert_false(wal_sync_inflight(w));
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+
+	/* Enough appends to rotate segments (4 KiB) while syncs are in flight. */
+	for (uint64_t i = 12; i <= 300; i++) {
+		append_rec(w, i);
+		if (i % 7 == 0) {
+			assert_int_equal(wal_sync_begin(w, &done, err, sizeof(err)), BFT_OK);
+		}
+	}
+	assert_int_equal(wal_sync_end(w, true, &done, err, sizeof(err)), BFT_OK);
+	assert_true(done);
+	wal_stats(w, &st);
+	assert_true(st.segments_created >= 3);
+
+	/* A pending checkpoint is completed synchronously by begin. */
+	assert_int_equal(wal_checkpoint(w, 300, (const uint8_t *)"s", 1, err, sizeof(err)), BFT_OK);
+	append_rec(w, 301);
+	assert_int_equal(wal_sync_begin(w, &done, err, sizeof(err)), BFT_OK);
+	assert_true(done);
+	assert_int_equal(tdir_count(&d, "wal-"), 1);
+	append_rec(w, 302);
+	assert_int_equal(wal_sync_begin(w, &done, err, sizeof(err)), BFT_OK);
+	wal_close(w); /* waits for the sync in flight */
+	w = open_cfg(&d, WAL_FSYNC_BATCH, 4096, &c, &r);
+	assert_true(r.has_snapshot);
+	assert_int_equal(c.n, 3); /* the snapshot, 301, 302 */
+	expect_rec(&c, 1, 301);
+	expect_rec(&c, 2, 302);
+	wal_close(w);
+	collect_free(&c);
+	tdir_remove(&d);
+}
+
 /* The child half of the crash tests: never returns, never uses cmocka. */
 static void child_write_then_die(const char *dir, uint64_t synced, uint64_t unsynced)
 {
@@ -1053,6 +1124,7 @@ int main(void)
 		cmocka_unit_test(test_wal_every_fsync_policy_recovers_after_a_clean_close),
 		cmocka_unit_test(test_wal_batch_policy_asks_for_a_sync_by_time_or_bytes),
 		cmocka_unit_test(test_wal_files_are_private),
+		cmocka_unit_test(test_wal_async_sync_covers_what_was_appended_before_it),
 		cmocka_unit_test(test_wal_a_dead_process_loses_nothing_it_synced),
 		cmocka_unit_test(test_wal_survives_sigkill_mid_stream_with_checkpoints),
 		cmocka_unit_test(test_wal_checkpoint_without_a_sync_leaves_the_previous_state),
