@@ -66,7 +66,7 @@ SIM_TSRC  := $(wildcard tests/sim/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(UNIT_SRC) $(SIM_TSRC))
 TEST_HELPERS := $(filter-out $(UNIT_SRC) $(SIM_TSRC),$(wildcard tests/unit/*.c tests/sim/*.c))
 
-.PHONY: all deps test test-unit test-integration asan check-core fuzz bench-crypto sim clean run \
+.PHONY: all deps test test-unit test-integration test-byzantine asan check-core fuzz bench-crypto sim clean run \
         bench bench-memory
 all: deps $(PROG_BINS) $(LIBS_ALL)
 
@@ -131,6 +131,11 @@ test: deps all check-core
 test-integration: all
 	@bash tests/integration/test_cluster.sh
 	@bash tests/integration/test_open_clients.sh
+
+# Every Byzantine mode of both protocols on real processes, n=7 colluding pairs, partitions in
+# network namespaces (as root), a short chaos round; prints a table (issue 8; ~15-25 min).
+test-byzantine: all
+	@BFT_BIN=$(abspath $(BIN)) bash tests/integration/test_byzantine.sh
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin SAN=1 test-unit
