@@ -685,6 +685,47 @@ static enum bft_err replay_early(struct pbft *p, uint64_t now, struct bft_out *o
 	return e;
 }
 
+/* The batch half of on_old_commit's commit certificate: a PRE-PREPARE of a view we have left,
+ * from that view's primary, for a slot above what we executed that holds nothing of that view
+ * or later. It is kept only so that 2f+1 COMMITs of its view can execute it; no PREPARE is
+ * sent for it (we are not in its view), and enter_view drops it like any older view's state. */
+static enum bft_err on_old_preprepare(struct pbft *p, const struct bft_msg *m, uint64_t now)
+{
+	const struct bft_preprepare *pp = &m->u.preprepare;
+	struct slot *s;
+	enum bft_err e;
+
+	if (!bft_log_in_window(p->log, pp->seq) || pp->seq <= bft_log_last_executed(p->log))
+		return BFT_EVIEW;
+	s = slot_get(p, pp->seq);
+	if (s != NULL && s->has_pp && s->view >= pp->view)
+		return BFT_EVIEW;
+	if (pp->time_ms > now + TIME_SKEW_MS)
+		return BFT_EINVAL;
+	e = check_preprepare_body(p, m);
+	if (e != BFT_OK)
+		return e;
+	s = slot_claim(p, pp->seq);
+	if (s == NULL)
+		return BFT_ESEQ;
+	uint8_t *copy = dup_bytes(m->frame.p, m->frame.len);
+	struct bft_msg dm;
+	if (copy == NULL)
+		return BFT_ENOMEM;
+	if (wire_decode(&p->cfg.log.limits, copy, m->frame.len, &dm) != BFT_OK) {
+		free(copy);
+		return BFT_EMALFORMED;
+	}
+	slot_clear_before(p, s, pp->view);
+	s->has_pp = true;
+	s->view = pp->view;
+	memcpy(s->digest, pp->digest, CR_DIGEST_BYTES);
+	s->pp = copy;
+	s->pp_len = m->frame.len;
+	s->ppm = dm;
+	return BFT_OK;
+}
+
 static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint64_t now,
 				  struct bft_out *out)
 {
@@ -699,6 +740,8 @@ static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint6
 		return BFT_ENOTPRIMARY;
 	if (pp->view > p->view || (pp->view == p->view && !p->active))
 		return keep_early(p, m, pp->view);
+	if (pp->view < p->view)
+		return on_old_preprepare(p, m, now);
 	if (!p->active || pp->view != p->view)
 		return BFT_EVIEW;
 	if (!bft_log_in_window(p->log, pp->seq))
@@ -732,6 +775,39 @@ static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint6
 	return execute_ready(p, now, out);
 }
 
+/*
+ * A COMMIT of a view we have left, for a slot that still holds that view's PRE-PREPARE (a view
+ * change is in progress, or we moved on alone). 2f+1 matching COMMITs of one view make the
+ * request committed-local there (TOCS §4.2), and the view-change protocol carries a request
+ * committed in view v into every later view at the same sequence number (§4.4, the invariant
+ * the NEW-VIEW's O set keeps): executing it is safe whatever view we are in now. Without this a
+ * replica whose timer fired just before the last COMMITs reached it stays short of them for
+ * good: the others answer its retransmissions with messages of the old view, and it refuses
+ * them, while they have no reason to change view.
+ */
+static enum bft_err on_old_commit(struct pbft *p, const struct bft_msg *m, uint64_t now,
+				  struct bft_out *out)
+{
+	const struct bft_phase *ph = &m->u.phase;
+	struct slot *s = slot_get(p, ph->seq);
+	enum bft_err e;
+
+	if (!bft_log_in_window(p->log, ph->seq))
+		return BFT_ESEQ;
+	if (s == NULL || !s->has_pp || s->view != ph->view || s->committed)
+		return BFT_EVIEW;
+	e = vote_store(&s->commit[m->sender], m);
+	if (e != BFT_OK)
+		return e;
+	if (count_votes(s->commit, p->n, s->view, s->digest, UINT32_MAX) >= p->q) {
+		s->committed = true;
+		return execute_ready(p, now, out);
+	}
+	return BFT_OK;
+}
+
+static enum bft_err on_old_preprepare(struct pbft *p, const struct bft_msg *m, uint64_t now);
+
 static enum bft_err on_phase(struct pbft *p, const struct bft_msg *m, uint64_t now,
 			     struct bft_out *out)
 {
@@ -741,6 +817,8 @@ static enum bft_err on_phase(struct pbft *p, const struct bft_msg *m, uint64_t n
 
 	if (ph->view > p->view || (ph->view == p->view && !p->active))
 		return keep_early(p, m, ph->view);
+	if (m->type == BFT_MSG_COMMIT && ph->view < p->view)
+		return on_old_commit(p, m, now, out);
 	if (!p->active || ph->view != p->view)
 		return BFT_EVIEW;
 	if (!bft_log_in_window(p->log, ph->seq))
@@ -1179,6 +1257,17 @@ static enum bft_err try_newview(struct pbft *p, uint64_t now, struct bft_out *ou
 
 	if (p->active)
 		return BFT_OK;
+	/* TOCS §4.5.2 starts the timer for view v+1 once 2f+1 VIEW-CHANGEs for v are in. We count
+	 * those for v or a later view: a replica that has gone on to a later view will not send one
+	 * for v any more, so waiting for exactly v could wait for ever (two correct replicas in v,
+	 * one in v+1, the faulty one silent), while 2f+1 replicas at v or beyond still show that no
+	 * minority is dragging us along. */
+	uint32_t at_least = 0;
+	for (uint32_t i = 0; i < p->n; i++)
+		if (p->vc[i] != NULL && p->vc_view[i] >= p->view)
+			at_least++;
+	if (at_least >= p->q && p->vc_deadline == 0)
+		p->vc_deadline = now + view_timeout(p);
 	vcs = calloc(p->n, sizeof(*vcs));
 	if (vcs == NULL)
 		return BFT_ENOMEM;
@@ -1188,8 +1277,6 @@ static enum bft_err try_newview(struct pbft *p, uint64_t now, struct bft_out *ou
 		free(vcs);
 		return BFT_OK;
 	}
-	if (p->vc_deadline == 0)
-		p->vc_deadline = now + view_timeout(p);
 	if (!is_primary(p)) {
 		vcs_free(vcs, k);
 		free(vcs);
