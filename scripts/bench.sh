@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh [--quick] [--only LIST] [--clients "1 16 64"] [--ops "put get"]
 #                    [--duration S] [--warmup S] [--depth D] [--fsync batch|always|never]
-#                    [--base-port P] [--out FILE]
+#                    [--base-port P] [--out FILE] [--perf DIR]
 #   scripts/bench.sh --memory [--puts N] [--clients C] [--depth D] [--only pbft4]
 #
 # For each configuration (pbft4, pbft7, hbbft4, hbbft7, and solo: one replica with no consensus,
@@ -20,6 +20,9 @@
 # --memory: one configuration (default pbft4), N puts (default 1,000,000) over 100,000 distinct
 # keys in a closed loop, then every replica's peak and current RSS: the "RSS <= 100 MiB after
 # 1,000,000 puts" check. It takes as long as the cluster needs for N puts.
+#
+# --perf DIR: `perf record -g` every replica during each run's measurement window, to
+# DIR/<config>-<op>-<clients>.data (perf report -i FILE --no-children --sort dso,symbol).
 #
 # Environment: BFT_BIN (programs, default bin/), BENCH_QUICK=1 (as --quick).
 set -euo pipefail
@@ -40,10 +43,11 @@ fsync=batch
 base_port=
 out=
 memory=0
+perfdir=
 puts=1000000
 
 die() { echo "bench.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -58,6 +62,7 @@ while [ $# -gt 0 ]; do
     --base-port) base_port=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --memory) memory=1; shift ;;
+    --perf) perfdir=$2; shift 2 ;;
     --puts) puts=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
@@ -189,10 +194,18 @@ for cfg in $only; do
     for c in $clients_list; do
       declare -A t0=()
       for p in $pids; do t0[$p]=$(cpu_ticks "$p"); done
+      perf_pid=
+      if [ -n "$perfdir" ]; then
+        mkdir -p "$perfdir"
+        ( sleep "$warmup"; exec perf record -q -g -o "$perfdir/$cfg-$op-$c.data" \
+            -p "$(echo $pids | tr ' ' ',')" -- sleep "$duration" ) >/dev/null 2>&1 &
+        perf_pid=$!
+      fi
       j=$("$bin/bftctl" -c "$rundir/cluster.ini" --json -t 10000 bench "${flags[@]+"${flags[@]}"}" \
            --clients "$c" --depth "$depth" --op "$op" --value-size 64 --keys 1000 \
            --duration "$duration" --warmup "$warmup" --quiet 2>"$rundir/bench.err") || {
         echo "  $cfg $op c=$c: bftctl bench failed: $(tail -1 "$rundir/bench.err")" >&2; continue; }
+      [ -z "$perf_pid" ] || wait "$perf_pid" || true
       rj= cpu_sum=0 rss_max=0 i=0
       for p in $pids; do
         dt=$(( $(cpu_ticks "$p") - ${t0[$p]} ))
