@@ -1661,8 +1661,17 @@ static enum bft_err after_stable(struct pbft *p, uint64_t now, struct bft_out *o
 			slot_clear(p, &p->slots[i]);
 	if (p->next_seq <= bft_log_low(p->log))
 		p->next_seq = bft_log_low(p->log) + 1;
-	if (bft_log_behind(p->log, &target) && (p->fetch_deadline == 0 || now >= p->fetch_deadline))
+	if (!bft_log_behind(p->log, &target))
+		return BFT_OK;
+	if (p->fetch_deadline == 0)
 		return fetch_state(p, now, out);
+	if (now >= p->fetch_deadline) {
+		/* The peer asked did not deliver in time: ask the next (TOCS §6.2). Asking the same
+		 * one again would pin us to a faulty or lagging peer for as long as messages keep
+		 * arriving before the timer does. */
+		next_fetch_peer(p);
+		return fetch_state(p, now, out);
+	}
 	return BFT_OK;
 }
 
@@ -2195,7 +2204,11 @@ static enum bft_err try_progress(struct pbft *p, uint64_t now, struct bft_out *o
 
 static void arm_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 {
-	if (p->active && bft_log_pending(p->log) > 0) {
+	bool behind = bft_log_behind(p->log, &(bft_seq){0});
+
+	/* While behind, on_timer judges no primary (see there): no view-change deadlines, which
+	 * would only fire in the past over and over. */
+	if (p->active && bft_log_pending(p->log) > 0 && !behind) {
 		bft_out_timer(out, p->progress_ms + view_timeout(p));
 		if (!is_primary(p))
 			bft_out_timer(out, preprepare_deadline(p));

@@ -1182,8 +1182,12 @@ static void dispatch(struct sim *s, struct sim_event *ev)
 	}
 }
 
-/* True when every correct replica instance has executed as far as the furthest of them. On
- * false, *lag, *at and *best say which one is short and by how much. */
+/* True when every correct replica instance has executed at least up to the highest stable
+ * checkpoint (low watermark) any of them holds: a replica left behind must have caught up,
+ * by state transfer where the log it missed was collected. (Positions above the checkpoint
+ * may legitimately wait for new requests: a replica alone in a later view cannot join the
+ * agreement on them, and the others have no reason to change view while idle, TOCS §4.5.2.)
+ * On false, *lag, *at and *best say which one is short and by how much. */
 static bool converged(const struct sim *s, uint32_t *lag, bft_seq *at, bft_seq *best)
 {
 	bft_seq lo = UINT64_MAX, hi = 0;
@@ -1201,12 +1205,12 @@ static bool converged(const struct sim *s, uint32_t *lag, bft_seq *at, bft_seq *
 			lo = es.last_executed;
 			*lag = i;
 		}
-		if (es.last_executed > hi)
-			hi = es.last_executed;
+		if (es.low > hi)
+			hi = es.low;
 	}
 	*at = lo;
 	*best = hi;
-	return lo == UINT64_MAX || lo == hi;
+	return lo == UINT64_MAX || lo >= hi;
 }
 
 /** See sim.h. */
@@ -1230,9 +1234,9 @@ bool sim_run(struct sim *s)
 				catch_up_until = s->now + s->cfg.catch_up_ms;
 			}
 			if (s->nheap == 0 || s->heap[0].at > catch_up_until) {
-				sim_check_fail(s->ck, "catch-up: replica %u executed %" PRIu64 " of %"
-					       PRIu64 " positions %" PRIu64 " ms after the last "
-					       "request completed%s", s->rep[lag].rid, at, best,
+				sim_check_fail(s->ck, "catch-up: replica %u executed %" PRIu64 ", below "
+					       "the stable checkpoint %" PRIu64 ", %" PRIu64 " ms after the "
+					       "last request completed%s", s->rep[lag].rid, at, best,
 					       s->cfg.catch_up_ms, s->rep[lag].fell_behind ?
 					       " (it fell behind a stable checkpoint)" : "");
 				break;

@@ -159,9 +159,9 @@ struct sim_config {
 	/* Safety only: a run that reaches time_limit_ms (or runs out of events) with requests
 	 * outstanding is not a failure; every other check still applies. */
 	bool safety_only;
-	/* After every request completed, correct replicas must all reach the same executed
-	 * position (the highest any of them reached) within catch_up_ms more of virtual time;
-	 * one that fell behind a stable checkpoint gets there by state transfer. 0: unchecked. */
+	/* After every request completed, every correct replica must have executed up to the
+	 * highest stable checkpoint any correct replica holds within catch_up_ms more of virtual
+	 * time; one that fell behind it gets there by state transfer. 0: unchecked. */
 	uint64_t catch_up_ms;
 };
 
