@@ -163,6 +163,11 @@ struct sim_config {
 	 * highest stable checkpoint any correct replica holds within catch_up_ms more of virtual
 	 * time; one that fell behind it gets there by state transfer. 0: unchecked. */
 	uint64_t catch_up_ms;
+	/* Keys derived from the replica or client number alone, made once per process and
+	 * shared by every run (false: derived from the seed, made and freed per run). Saves the
+	 * secure-memory system calls of n + nclients keys per run; the seed still drives every
+	 * choice the scheduler makes. */
+	bool shared_keys;
 };
 
 /**

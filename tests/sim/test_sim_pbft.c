@@ -203,14 +203,16 @@ static void seed_config(const struct sweep *sw, uint64_t seed, struct sim_config
 {
 	sim_config_default(c, &sim_engine_pbft, sw->n);
 	c->seed = seed;
+	c->shared_keys = true;
 	if (sw->mode != 0) {
 		struct sim_rng r;
 		uint32_t faulty;
 		uint64_t heal;
 
-		/* Cheap seeds: 3 clients of requests_per_client requests, sparse (think time up
+		/* Cheap seeds: 2 clients of requests_per_client requests, sparse (think time up
 		 * to 250 ms) so that a handful of requests spans the whole fault schedule, and
 		 * K = 4, W = 16 so that they still cross several checkpoints. */
+		c->nclients = 2;
 		c->requests_per_client = sw->requests_per_client;
 		c->think_max_ms = 250;
 		c->checkpoint_interval = 4;
