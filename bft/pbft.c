@@ -25,6 +25,7 @@
 #define CHUNKS_PER_PERIOD 16u /* state chunks served to one peer per retransmit period */
 #define PUSH_BACKOFF_MAX 32u  /* proof pushes to a lagging peer back off to this many periods */
 #define RETRANSMIT_BACKOFF_MAX 4u /* a stuck replica's FETCHes back off to this many periods */
+#define VC_AHEAD 2u           /* VIEW-CHANGEs / NEW-VIEWs validated up to view + VC_AHEAD */
 
 struct vote {
 	bool have;
@@ -98,6 +99,8 @@ struct pbft {
 	uint64_t fetch_deadline;
 	uint32_t fetch_peer;
 	bft_seq *seen_seq;      /* highest sequence number each replica sent us in any message */
+	bft_view *seen_view;    /* highest view of each replica's signed PRE-PREPARE, PREPARE,
+	                         * COMMIT, VIEW-CHANGE or NEW-VIEW that reached us */
 
 	/* Byzantine behaviour (NULL for a correct replica) */
 	uint64_t byz_sent;
@@ -271,6 +274,7 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 	p->vc_len = calloc(p->n, sizeof(*p->vc_len));
 	p->vc_view = calloc(p->n, sizeof(*p->vc_view));
 	p->seen_seq = calloc(p->n, sizeof(*p->seen_seq));
+	p->seen_view = calloc(p->n, sizeof(*p->seen_view));
 	p->served_ms = calloc(p->n, sizeof(*p->served_ms));
 	p->chunk_ms = calloc(p->n, sizeof(*p->chunk_ms));
 	p->chunks = calloc(p->n, sizeof(*p->chunks));
@@ -278,7 +282,7 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 	p->push_periods = calloc(p->n, sizeof(*p->push_periods));
 	if (p->slots == NULL || p->vc == NULL || p->vc_len == NULL || p->vc_view == NULL ||
 	    p->seen_seq == NULL || p->served_ms == NULL || p->chunk_ms == NULL || p->chunks == NULL ||
-	    p->push_ms == NULL || p->push_periods == NULL) {
+	    p->push_ms == NULL || p->push_periods == NULL || p->seen_view == NULL) {
 		pbft_free(p);
 		return BFT_ENOMEM;
 	}
@@ -326,6 +330,7 @@ void pbft_free(struct pbft *p)
 			free(p->early[i].frame);
 	free(p->early);
 	free(p->seen_seq);
+	free(p->seen_view);
 	free(p->served_ms);
 	free(p->chunk_ms);
 	free(p->chunks);
@@ -1458,6 +1463,44 @@ static enum bft_err enter_view(struct pbft *p, const struct bft_msg *vcs, uint32
 	return propose(p, now, out);
 }
 
+/*
+ * The cost cap on view-change traffic. Validating a VIEW-CHANGE costs up to W prepared
+ * certificates of 2f+1 signatures each plus a checkpoint proof, and a NEW-VIEW 2f+1 of those; a
+ * faulty replica that sends them for ever higher views (each new view passes the "newer than
+ * what you hold from me" test) could make us pay that per message. TOCS §4.5.2's liveness rules
+ * say why we need not: a view change happens only when f+1 replicas ask for it, so a faulty
+ * replica alone never moves a correct one, and a correct one in a later view shows itself in
+ * what it signs. So a VIEW-CHANGE or NEW-VIEW for a view beyond view + VC_AHEAD is refused
+ * unvalidated (BFT_EVIEW) unless f+1 distinct replicas have signed messages of that view or a
+ * later one (supported_view); and once f+1 have, we join the view they support (the rule of
+ * §4.5.2 that moves a replica to the smallest view among f+1 VIEW-CHANGEs above its own, with
+ * the f+1 counted from any signed message of those views, each of which a correct replica
+ * sends only in its view). Views up to view + VC_AHEAD keep the paper's rules unchanged: a
+ * spammer costs us at most VC_AHEAD validations per view we pass through.
+ */
+static bft_view supported_view(const struct pbft *p)
+{
+	/* The (f+1)-th highest seen view among the other replicas. */
+	bft_view best = 0;
+
+	for (uint32_t i = 0; i < p->n; i++) {
+		uint32_t at_least = 0;
+		if (i == p->self)
+			continue;
+		for (uint32_t j = 0; j < p->n; j++)
+			if (j != p->self && p->seen_view[j] >= p->seen_view[i])
+				at_least++;
+		if (at_least >= p->f + 1 && p->seen_view[i] > best)
+			best = p->seen_view[i];
+	}
+	return best;
+}
+
+static bool view_too_far(const struct pbft *p, bft_view v)
+{
+	return v > p->view + VC_AHEAD && v > supported_view(p);
+}
+
 static enum bft_err on_viewchange(struct pbft *p, const struct bft_msg *m, uint64_t now,
 				  struct bft_out *out)
 {
@@ -1476,6 +1519,8 @@ static enum bft_err on_viewchange(struct pbft *p, const struct bft_msg *m, uint6
 	}
 	if (p->vc[m->sender] != NULL && p->vc_view[m->sender] >= vc->view)
 		return p->vc_view[m->sender] == vc->view ? BFT_EDUP : BFT_ESTALE;
+	if (view_too_far(p, vc->view))
+		return BFT_EVIEW;
 	e = check_viewchange(p, m);
 	if (e != BFT_OK)
 		return e;
@@ -1516,6 +1561,8 @@ static enum bft_err on_newview(struct pbft *p, const struct bft_msg *m, uint64_t
 		return BFT_ESTALE;
 	if (m->sender != pbft_primary(nv->view, p->n))
 		return BFT_ENOTPRIMARY;
+	if (view_too_far(p, nv->view))
+		return BFT_EVIEW;
 	if (nv->nviewchanges < p->q || nv->nviewchanges > p->n)
 		return BFT_EBADCERT;
 	vcs = calloc(nv->nviewchanges, sizeof(*vcs));
@@ -1674,6 +1721,23 @@ static enum bft_err fetch_state(struct pbft *p, uint64_t now, struct bft_out *ou
 	if (p->fetch_peer == p->self)
 		next_fetch_peer(p);
 	p->fetch_deadline = now + p->cfg.fetch_timeout_ms;
+	/* A peer serves only a state it holds as stable (log.h); one that executed that far but
+	 * missed some CHECKPOINTs (they are sent once) would refuse us for good. With the first
+	 * request of a round we hand it the 2f+1 signed CHECKPOINTs that made it stable for us. */
+	if (idx == 0) {
+		const struct bft_bytes *proof;
+		uint32_t nproof;
+		bft_seq stable;
+		uint8_t d[CR_DIGEST_BYTES];
+		enum bft_err e = BFT_OK;
+
+		bft_log_stable(p->log, &stable, d, &proof, &nproof);
+		for (uint32_t i = 0; stable == target && i < nproof && e == BFT_OK; i++)
+			e = send_copy(out, BFT_TO_REPLICA, p->fetch_peer, BFT_MSG_CHECKPOINT,
+				      proof[i].p, proof[i].len);
+		if (e != BFT_OK)
+			return e;
+	}
 	return send_fetch(p, BFT_TO_REPLICA, p->fetch_peer, BFT_FETCH_STATE, target,
 			  (uint32_t)idx, out);
 }
@@ -2213,27 +2277,39 @@ enum bft_err pbft_restore(struct pbft *p, const struct bft_record *rec)
 /* ---------------------------------------------------------------------------------------- */
 /* Entry point */
 
-/* Remembers the highest sequence number a replica's own message spoke of (ahead_of_us). */
+/* Remembers the highest sequence number a replica's own message spoke of (ahead_of_us), and
+ * the highest view it signed a message of (supported_view). */
 static void note_seq(struct pbft *p, const struct bft_msg *m)
 {
 	bft_seq seq = 0;
+	bft_view view = 0;
 
 	switch (m->type) {
 	case BFT_MSG_PREPREPARE:
 		seq = m->u.preprepare.seq;
+		view = m->u.preprepare.view;
 		break;
 	case BFT_MSG_PREPARE:
 	case BFT_MSG_COMMIT:
 		seq = m->u.phase.seq;
+		view = m->u.phase.view;
 		break;
 	case BFT_MSG_CHECKPOINT:
 		seq = m->u.checkpoint.seq;
+		break;
+	case BFT_MSG_VIEWCHANGE:
+		view = m->u.viewchange.view;
+		break;
+	case BFT_MSG_NEWVIEW:
+		view = m->u.newview.view;
 		break;
 	default:
 		return;
 	}
 	if (seq > p->seen_seq[m->sender])
 		p->seen_seq[m->sender] = seq;
+	if (view > p->seen_view[m->sender])
+		p->seen_view[m->sender] = view;
 }
 
 static enum bft_err try_progress(struct pbft *p, uint64_t now, struct bft_out *out)
@@ -2364,7 +2440,12 @@ enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_ou
 	if (e < BFT_ERR_COUNT)
 		p->st.faults[e]++;
 	enum bft_err e2 = BFT_OK;
-	if (bft_log_low(p->log) != low_before || bft_log_behind(p->log, &(bft_seq){0}))
+	/* supported_view: f+1 replicas are in a view beyond the cap: join it. */
+	bft_view sv = supported_view(p);
+	if (sv > p->view + VC_AHEAD)
+		e2 = start_viewchange(p, sv, now, out);
+	if (e2 == BFT_OK &&
+	    (bft_log_low(p->log) != low_before || bft_log_behind(p->log, &(bft_seq){0})))
 		e2 = after_stable(p, now, out);
 	if (e2 == BFT_OK)
 		e2 = try_progress(p, now, out);
