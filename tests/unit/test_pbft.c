@@ -982,6 +982,110 @@ static void test_pbft_restore_refuses_a_forged_prepared_certificate(void **state
 	cluster_free(c);
 }
 
+/* --- the cost cap on view-change traffic (pbft.c supported_view, TOCS §4.5.2) ----------- */
+
+/* A VIEW-CHANGE from `sender` for view v (stable checkpoint 0) carrying one prepared
+ * certificate for seq 1 whose two PREPAREs are both signed by replica 3 while claiming to be
+ * replicas 1 and 2's: validating it means checking signatures, and it fails. */
+static void make_forged_viewchange(struct cluster *c, int sender, bft_view v, struct wire_buf *out)
+{
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_VIEWCHANGE,
+			    .sender = (uint64_t)sender};
+	struct bft_pcert pc;
+	struct wire_buf req, pp, prep[2];
+	struct bft_bytes pb[2];
+
+	struct bft_bytes rb;
+	uint8_t d[CR_DIGEST_BYTES];
+
+	make_request(c, 0, 1, "x", &req);
+	make_preprepare(c, 0, 0, 1, 0, &req, 1, false, &pp);
+	rb = (struct bft_bytes){.p = req.p, .len = (uint32_t)req.len};
+	bft_batch_digest(0, &rb, 1, d);
+	for (int i = 0; i < 2; i++) {
+		struct bft_msg ph = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_PREPARE,
+				     .sender = (uint64_t)(i + 1)};
+		ph.u.phase.seq = 1;
+		memcpy(ph.u.phase.digest, d, sizeof(d));
+		memset(&prep[i], 0, sizeof(prep[i]));
+		assert_int_equal(wire_encode(&ph, &c->rid[3], &prep[i]), BFT_OK);
+		pb[i] = (struct bft_bytes){.p = prep[i].p, .len = (uint32_t)prep[i].len};
+	}
+	pc.preprepare = (struct bft_bytes){.p = pp.p, .len = (uint32_t)pp.len};
+	pc.prepares = pb;
+	pc.nprepares = 2;
+	m.u.viewchange.view = v;
+	m.u.viewchange.prepared = &pc;
+	m.u.viewchange.nprepared = 1;
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(wire_encode(&m, &c->rid[sender], out), BFT_OK);
+	wire_buf_free(&prep[0]);
+	wire_buf_free(&prep[1]);
+	wire_buf_free(&pp);
+	wire_buf_free(&req);
+}
+
+static void make_phase(struct cluster *c, int signer, enum bft_msg_type type, bft_view v,
+		       bft_seq seq, struct wire_buf *out)
+{
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = type, .sender = (uint64_t)signer};
+
+	m.u.phase.view = v;
+	m.u.phase.seq = seq;
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(wire_encode(&m, &c->rid[signer], out), BFT_OK);
+}
+
+static void test_pbft_refuses_view_changes_far_ahead_unvalidated_until_f_plus_1_support_them(
+	void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf vc, nv, ph;
+	struct pbft_status st;
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_NEWVIEW};
+
+	(void)state;
+	/* Within reach (view 0 + 2): validated as TOCS §4.4 says, so the forged certificate is
+	 * found out. */
+	make_forged_viewchange(c, 1, 2, &vc);
+	assert_int_equal(feed(c, 2, &vc), BFT_EBADSIG);
+	wire_buf_free(&vc);
+	/* Beyond it, from one replica alone: refused before any signature is checked (the same
+	 * forged certificate now costs nothing) and nothing changes. */
+	make_forged_viewchange(c, 1, 5, &vc);
+	assert_int_equal(feed(c, 2, &vc), BFT_EVIEW);
+	wire_buf_free(&vc);
+	make_forged_viewchange(c, 1, 1000, &vc);
+	assert_int_equal(feed(c, 2, &vc), BFT_EVIEW);
+	wire_buf_free(&vc);
+	/* A NEW-VIEW far ahead from that view's primary (view 9: replica 1 again) is refused the
+	 * same way, before its VIEW-CHANGEs (none here) are looked at. */
+	m.sender = 1;
+	m.u.newview.view = 9;
+	memset(&nv, 0, sizeof(nv));
+	assert_int_equal(wire_encode(&m, &c->rid[1], &nv), BFT_OK);
+	assert_int_equal(feed(c, 2, &nv), BFT_EVIEW);
+	status(c, 2, &st);
+	assert_int_equal(st.view, 0);
+	assert_true(st.view_active);
+	assert_int_equal(st.faults[BFT_EVIEW], 3);
+	assert_int_equal(st.faults[BFT_EBADSIG], 1);
+	/* A second replica (f+1 = 2 in all) signs a message of view 5: at least one correct
+	 * replica is there, so replica 2 joins view 5 (§4.5.2) ... */
+	make_phase(c, 3, BFT_MSG_COMMIT, 5, 1, &ph);
+	(void)feed(c, 2, &ph);
+	status(c, 2, &st);
+	assert_int_equal(st.view, 5);
+	assert_false(st.view_active);
+	/* ... and VIEW-CHANGEs of view 5 are validated again: the forgery is found out. */
+	make_forged_viewchange(c, 3, 5, &vc);
+	assert_int_equal(feed(c, 2, &vc), BFT_EBADSIG);
+	wire_buf_free(&vc);
+	wire_buf_free(&nv);
+	wire_buf_free(&ph);
+	cluster_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1004,6 +1108,7 @@ int main(void)
 		cmocka_unit_test(test_pbft_backup_restarted_from_its_log_recovers_and_catches_up),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_loses_no_acknowledged_write),
 		cmocka_unit_test(test_pbft_restore_refuses_a_forged_prepared_certificate),
+		cmocka_unit_test(test_pbft_refuses_view_changes_far_ahead_unvalidated_until_f_plus_1_support_them),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_after_a_view_change_keeps_serving),
 		cmocka_unit_test(test_pbft_survives_an_equivocating_primary),
 		cmocka_unit_test(test_pbft_replaces_a_slow_primary_before_its_request_timer_fires),
