@@ -3,7 +3,10 @@
  * partition that heals, checking agreement, validity and exactly-once after every step and
  * liveness at the end (bft/sim/sim.h).
  *
- *   build/tests/sim/test_sim_pbft                 the default sweep (500 seeds n=4, 200 n=7, ...)
+ *   build/tests/sim/test_sim_pbft                 the default sweeps: 200 seeds n=4 and 60 n=7 with
+ *                                                 a faulty network and 30 requests per client,
+ *                                                 50 pipelined, and 200 seeds per (Byzantine
+ *                                                 mode, n = 4 and 7) (test_sim_pbft_n<N>_<mode>)
  *   SEED=123 build/tests/sim/test_sim_pbft        one seed, in every sweep, with its report
  *   SEEDS=1000..1999 build/tests/sim/test_sim_pbft   a range instead of the defaults
  *   SIM_N=7                                       only the sweeps with that many replicas
@@ -11,8 +14,8 @@
  *   SIM_TRACE=1                                   print every event (use with SEED)
  *   SIM_JOBS=k                                    worker processes (default: 2)
  *   SIM_FILTER='*byzantine*'                      only the tests whose names match
- *   SIM_BYZ=1, SIM_PIPELINE=1                     the opt-in sweeps (one Byzantine replica;
- *                                                 clients with 4 requests in flight)
+ *   SIM_BYZ=1                                     the opt-in sweep: one Byzantine replica in a
+ *                                                 mode drawn per seed
  *
  * Each seed is one independent run, so the sweep is split across worker processes (fork): the
  * runs stay deterministic and a failure replays with SEED= in a single process.
@@ -79,6 +82,7 @@ struct totals {
 	uint64_t after_heal_max;      /* latest completion after the network healed, ms */
 	uint64_t rejected[BFT_ERR_COUNT];
 	uint64_t verify_fast;
+	uint64_t faulty_primary_end; /* seeds ending in a view whose primary is faulty */
 };
 
 static double wall_seconds(void)
@@ -272,6 +276,8 @@ static void totals_add(struct totals *t, const struct sim_stats *st, bool ok, ui
 	for (int i = 0; i < BFT_ERR_COUNT; i++)
 		t->rejected[i] += st->engine_rejected[i];
 	t->verify_fast += st->verify_fast;
+	if (c->byz[pbft_primary(st->max_view, c->n)].modes != 0)
+		t->faulty_primary_end++;
 	if (!ok) {
 		if (t->failures < MAX_REPORTED)
 			t->first_failures[t->failures] = seed;
@@ -324,6 +330,7 @@ static void totals_merge(struct totals *t, const struct totals *w)
 	for (int i = 0; i < BFT_ERR_COUNT; i++)
 		t->rejected[i] += w->rejected[i];
 	t->verify_fast += w->verify_fast;
+	t->faulty_primary_end += w->faulty_primary_end;
 	if (w->max_view > t->max_view)
 		t->max_view = w->max_view;
 	if (w->end_ms_max > t->end_ms_max)
@@ -435,7 +442,8 @@ static void mode_summary(const struct sweep *sw, uint64_t lo, uint64_t hi, const
 	printf("[ SIM      ] %s: %llu seeds (%llu..%llu), %llu failed, %.1f s; %llu events, "
 	       "%llu msgs (%.1f%% dropped, %llu cut); view change on %llu seeds (max view %llu); "
 	       "fell behind on %llu seeds, state transfer on %llu (%llu transfers); done <= %llu "
-	       "ms after the heal; rejected: %llu bad cert, %llu view, %llu conflict, %llu digest\n",
+	       "ms after the heal; faulty primary at the end on %llu; rejected: %llu bad cert, %llu "
+	       "view, %llu conflict, %llu digest\n",
 	       sw->name, (unsigned long long)t->runs, (unsigned long long)lo,
 	       (unsigned long long)hi, (unsigned long long)t->failures, secs,
 	       (unsigned long long)t->events, (unsigned long long)t->sent,
@@ -443,7 +451,7 @@ static void mode_summary(const struct sweep *sw, uint64_t lo, uint64_t hi, const
 	       (unsigned long long)t->partitioned, (unsigned long long)t->vc_seeds,
 	       (unsigned long long)t->max_view, (unsigned long long)t->behind_seeds,
 	       (unsigned long long)t->transfer_seeds, (unsigned long long)t->transfers,
-	       (unsigned long long)t->after_heal_max,
+	       (unsigned long long)t->after_heal_max, (unsigned long long)t->faulty_primary_end,
 	       (unsigned long long)t->rejected[BFT_EBADCERT],
 	       (unsigned long long)t->rejected[BFT_EVIEW],
 	       (unsigned long long)t->rejected[BFT_ECONFLICT],
@@ -518,7 +526,7 @@ static void test_sim_pbft_n4_faulty_network(void **state)
 {
 	const struct sweep sw = {
 		.name = "pbft n=4", .test = "test_sim_pbft_n4_faulty_network", .n = 4,
-		.first = 1, .count = 500, .long_count = 10000,
+		.first = 1, .count = 200, .long_count = 10000,
 		.requests_per_client = 30,
 	};
 
@@ -530,7 +538,7 @@ static void test_sim_pbft_n7_faulty_network(void **state)
 {
 	const struct sweep sw = {
 		.name = "pbft n=7", .test = "test_sim_pbft_n7_faulty_network", .n = 7,
-		.first = 1, .count = 200, .long_count = 2000,
+		.first = 1, .count = 60, .long_count = 2000,
 		.requests_per_client = 30,
 	};
 
@@ -539,13 +547,14 @@ static void test_sim_pbft_n7_faulty_network(void **state)
 }
 
 /* f = 1 Byzantine replica, chosen per seed, running one of the modes of bft/byz.h, on top of
- * the same faulty network. */
+ * the same faulty network. Opt-in (SIM_BYZ=1, or SIM_LONG=1): the per-mode sweeps below run
+ * every mode at n = 4 and n = 7 in make test. */
 static void test_sim_pbft_n4_one_byzantine(void **state)
 {
 	const struct sweep sw = {
 		.name = "pbft n=4 byzantine", .test = "test_sim_pbft_n4_one_byzantine", .n = 4,
 		.first = 1, .count = 300, .long_count = 3000,
-		.requests_per_client = 30,
+		.requests_per_client = 30, .opt_in = "SIM_BYZ",
 		.byz_modes = BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | BFT_BYZ_EQUIVOCATE |
 			     BFT_BYZ_WRONG_DIGEST | BFT_BYZ_SLOW_PRIMARY | BFT_BYZ_VC_SPAM |
 			     BFT_BYZ_BOGUS_NEWVIEW | BFT_BYZ_REPLAY | BFT_BYZ_BAD_SIGNATURE |
@@ -562,7 +571,7 @@ static void test_sim_pbft_n4_pipelined_clients(void **state)
 {
 	const struct sweep sw = {
 		.name = "pbft n=4 pipelined", .test = "test_sim_pbft_n4_pipelined_clients", .n = 4,
-		.first = 1, .count = 100, .long_count = 3000,
+		.first = 1, .count = 50, .long_count = 3000,
 		.requests_per_client = 40,
 		.client_outstanding = 4,
 	};
