@@ -431,6 +431,13 @@ void net_close(struct net *net)
 	for (uint32_t i = 0; net->peers != NULL && i < net->n; i++)
 		if (net->peers[i].open)
 			nng_close(net->peers[i].sock);
+	for (uint32_t i = 0; net->peers != NULL && i < net->n; i++)
+		if (net->peers[i].bundle != NULL)
+			nng_msg_free(net->peers[i].bundle);
+	if (net->rxb != NULL && --net->rxb->refs == 0) {
+		nng_msg_free(net->rxb->msg);
+		free(net->rxb);
+	}
 	/* The sockets are closed, so no operation is pending on these (nng_aio_free is NULL-safe). */
 	for (uint32_t i = 0; net->peers != NULL && i < net->n; i++)
 		nng_aio_free(net->peers[i].saio);
@@ -468,6 +475,71 @@ enum bft_err net_peer_push(struct net *net, uint32_t to, nng_msg *m)
 	return rv == NNG_EAGAIN ? BFT_EFULL : net_err_from_nng(rv);
 }
 
+/* Sends peer `to`'s bundle: as a bundle, or as its one frame without the framing. */
+static void bundle_send(struct net *net, uint32_t to)
+{
+	struct net_peer *peer = &net->peers[to];
+	nng_msg *m = peer->bundle;
+	uint32_t frames = peer->bundle_frames;
+
+	peer->bundle = NULL;
+	peer->bundle_frames = 0;
+	if (frames == 1) {
+		/* Strip the magic and the length: the receiver sees a plain frame. */
+		(void)nng_msg_trim(m, 1 + NET_BUNDLE_HDR);
+	}
+	if (net_peer_push(net, to, m) != BFT_OK && frames > 1) {
+		/* net_peer_push counted one drop; the bundle held `frames` of them. */
+		peer->st.dropped_full += frames - 1;
+	} else if (frames > 1) {
+		peer->st.sent += frames - 1;
+	}
+}
+
+/* Appends a frame to peer `to`'s bundle, sending the bundle first if it would not fit. */
+static enum bft_err bundle_add(struct net *net, uint32_t to, const uint8_t *bytes, size_t len)
+{
+	struct net_peer *peer = &net->peers[to];
+	uint8_t hdr[NET_BUNDLE_HDR];
+
+	if (len + 1 + NET_BUNDLE_HDR > net->frame_max) {
+		/* Too big to bundle at all: after what is waiting, on its own. */
+		nng_msg *m;
+		enum bft_err e;
+		if (peer->bundle != NULL)
+			bundle_send(net, to);
+		e = net_msg_copy(&m, bytes, len);
+		return e != BFT_OK ? e : net_peer_push(net, to, m);
+	}
+	if (peer->bundle != NULL && nng_msg_len(peer->bundle) + NET_BUNDLE_HDR + len > net->frame_max)
+		bundle_send(net, to);
+	if (peer->bundle == NULL) {
+		uint8_t magic = NET_BUNDLE_MAGIC;
+		if (nng_msg_alloc(&peer->bundle, 0) != 0 ||
+		    nng_msg_append(peer->bundle, &magic, 1) != 0) {
+			if (peer->bundle != NULL)
+				nng_msg_free(peer->bundle);
+			peer->bundle = NULL;
+			return BFT_ENOMEM;
+		}
+	}
+	hdr[0] = (uint8_t)len;
+	hdr[1] = (uint8_t)(len >> 8);
+	hdr[2] = (uint8_t)(len >> 16);
+	hdr[3] = (uint8_t)(len >> 24);
+	if (nng_msg_append(peer->bundle, hdr, sizeof(hdr)) != 0 ||
+	    nng_msg_append(peer->bundle, bytes, len) != 0) {
+		/* The bundle may now end in a partial frame: drop it whole rather than send it. */
+		peer->st.dropped_full += peer->bundle_frames;
+		nng_msg_free(peer->bundle);
+		peer->bundle = NULL;
+		peer->bundle_frames = 0;
+		return BFT_ENOMEM;
+	}
+	peer->bundle_frames++;
+	return BFT_OK;
+}
+
 enum bft_err net_send_replica(struct net *net, uint32_t to, const uint8_t *bytes, size_t len)
 {
 	nng_msg *m;
@@ -479,10 +551,25 @@ enum bft_err net_send_replica(struct net *net, uint32_t to, const uint8_t *bytes
 		return BFT_ETOOBIG;
 	if (net->peers[to].faulty)
 		return net_fault_send(net, to, bytes, len);
+	if (net->corked)
+		return bundle_add(net, to, bytes, len);
 	e = net_msg_copy(&m, bytes, len);
 	if (e != BFT_OK)
 		return e;
 	return net_peer_push(net, to, m);
+}
+
+void net_cork(struct net *net)
+{
+	net->corked = true;
+}
+
+void net_uncork(struct net *net)
+{
+	net->corked = false;
+	for (uint32_t i = 0; i < net->n; i++)
+		if (net->peers[i].bundle != NULL)
+			bundle_send(net, i);
 }
 
 enum bft_err net_send_all(struct net *net, const uint8_t *bytes, size_t len)
@@ -611,8 +698,66 @@ static nng_msg *recv_one(struct net *net, nng_socket sock, nng_aio *aio)
 	return NULL;
 }
 
+/* Lets go of the bundle being split (its frames handed out keep their own references). */
+static void rxb_done(struct net *net)
+{
+	if (--net->rxb->refs == 0) {
+		nng_msg_free(net->rxb->msg);
+		free(net->rxb);
+	}
+	net->rxb = NULL;
+}
+
+/* The next frame of the bundle being split, if any. A length that runs past the end, or is
+ * zero or over frame_max, ends the bundle (counted). */
+static bool rxb_next(struct net *net, struct net_rx *rx)
+{
+	struct net_bundle *b = net->rxb;
+	const uint8_t *p = nng_msg_body(b->msg);
+	size_t total = nng_msg_len(b->msg), off = net->rxb_off;
+	uint32_t len;
+
+	if (off == total) {
+		rxb_done(net);
+		return false;
+	}
+	if (total - off < NET_BUNDLE_HDR) {
+		net->st.size_dropped++;
+		rxb_done(net);
+		return false;
+	}
+	len = (uint32_t)p[off] | (uint32_t)p[off + 1] << 8 | (uint32_t)p[off + 2] << 16 |
+	      (uint32_t)p[off + 3] << 24;
+	off += NET_BUNDLE_HDR;
+	if (len == 0 || len > net->frame_max || len > total - off) {
+		net->st.size_dropped++;
+		rxb_done(net);
+		return false;
+	}
+	/* The bundle itself was counted as one frame when it arrived: count the others. */
+	if (net->rxb_off > 1) {
+		net->st.replica_received++;
+		if (b->replica < net->n)
+			net->peers[b->replica].st.received++;
+		else
+			net->st.replica_received_unbound++;
+	}
+	memset(rx, 0, sizeof(*rx));
+	rx->bytes = p + off;
+	rx->len = len;
+	rx->from = NET_FROM_REPLICA;
+	rx->pipe = b->pipe;
+	rx->replica = b->replica;
+	rx->bundle = b;
+	b->refs++;
+	net->rxb_off = off + len;
+	return true;
+}
+
 bool net_recv(struct net *net, struct net_rx *rx)
 {
+	if (net->rxb != NULL && rxb_next(net, rx))
+		return true;
 	for (unsigned k = 0; k < 2; k++) {
 		bool mesh = ((net->turn + k) & 1u) == 0;
 		nng_msg *m;
@@ -644,6 +789,22 @@ bool net_recv(struct net *net, struct net_rx *rx)
 			} else {
 				net->st.replica_received_unbound++;
 			}
+			if (rx->bytes[0] == NET_BUNDLE_MAGIC) {
+				struct net_bundle *b = malloc(sizeof(*b));
+				if (b == NULL) {
+					nng_msg_free(m);
+					memset(rx, 0, sizeof(*rx));
+					return false;
+				}
+				*b = (struct net_bundle){.msg = m, .refs = 1, .pipe = rx->pipe,
+							 .replica = rx->replica};
+				net->rxb = b;
+				net->rxb_off = 1;
+				if (rxb_next(net, rx))
+					return true;
+				memset(rx, 0, sizeof(*rx));
+				continue; /* an empty or broken bundle: try the other endpoint */
+			}
 		} else {
 			rx->from = NET_FROM_CLIENT;
 			net->st.client_received++;
@@ -657,6 +818,10 @@ void net_rx_release(struct net_rx *rx)
 {
 	if (rx == NULL)
 		return;
+	if (rx->bundle != NULL && --rx->bundle->refs == 0) {
+		nng_msg_free(rx->bundle->msg);
+		free(rx->bundle);
+	}
 	if (rx->msg != NULL)
 		nng_msg_free(rx->msg);
 	memset(rx, 0, sizeof(*rx));

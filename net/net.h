@@ -122,6 +122,8 @@ enum net_source {
  * copying; it stays valid until net_rx_release(rx), which the receiver must call exactly once
  * (also for frames it rejects). The other fields are plain values.
  */
+struct net_bundle;
+
 struct net_rx {
 	const uint8_t *bytes;
 	size_t len;
@@ -131,6 +133,7 @@ struct net_rx {
 	                       * net_peer_bind, else NET_NO_REPLICA (a hint for statistics, never
 	                       * an authentication); client side: which replica sent it */
 	struct nng_msg *msg;  /* private: the message holding bytes */
+	struct net_bundle *bundle; /* private: or the bundle holding them */
 };
 
 /** Per-peer counters (all since net_replica_open). */
@@ -189,6 +192,23 @@ void net_close(struct net *net);
  * BFT_ETOOBIG when len > frame_max or len == 0; BFT_EINVAL when to is self or >= n; BFT_ENOMEM.
  */
 enum bft_err net_send_replica(struct net *net, uint32_t to, const uint8_t *bytes, size_t len);
+
+/**
+ * Bundles. Between net_cork and net_uncork, frames for a replica are not sent one by one: they
+ * are appended to one nng message per peer (its bundle), and net_uncork sends each bundle as one
+ * frame (a bundle holding one frame goes as that frame). The receiver's net_recv hands the frames
+ * of a bundle out one by one, exactly as if they had come separately. Why: every nng message
+ * costs several thread hand-offs inside nng (docs/PERFORMANCE.md), and an event loop iteration
+ * often sends a peer several protocol messages. A bundle never exceeds frame_max: a frame that
+ * would overflow it sends the bundle first. While corked, net_send_replica returns BFT_OK once
+ * the frame is in the bundle; a bundle refused at net_uncork (queue full) is counted in
+ * dropped_full per frame. Frames for a peer under the fault shim are never bundled.
+ * Receiving: a bundle whose lengths do not add up exactly is dropped whole (the frames before
+ * the bad length included only if already handed out) and counted in size_dropped: never a
+ * crash, never a read past the message.
+ */
+void net_cork(struct net *net);
+void net_uncork(struct net *net);
 
 /**
  * net_send_replica to every other replica. Returns BFT_OK if every peer took the frame, else the

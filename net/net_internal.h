@@ -68,6 +68,8 @@ struct net_peer {
 	nng_aio *saio;            /* reused for every send on sock (net_aio_sendmsg) */
 	atomic_uint conns;        /* live pipes on sock: written by nng threads */
 	struct net_peer_stats st; /* event loop only (st.connected is filled from conns) */
+	nng_msg *bundle;          /* corked frames waiting for net_uncork (net.h "Bundles") */
+	uint32_t bundle_frames;
 	bool faulty;              /* the fault shim applies */
 	struct net_fault fault;
 	uint64_t rng;             /* splitmix64 state for the shim */
@@ -96,12 +98,29 @@ struct net {
 
 	struct net_stats st;         /* event loop only; the lock-guarded fields are copied in */
 
+	/* Bundles (net.h): corking, and the received bundle being split. Event loop only. */
+	bool corked;
+	struct net_bundle *rxb;      /* the bundle net_recv is handing out, or NULL */
+	size_t rxb_off;              /* where its next frame's length is */
+
 	/* Fault shim: a binary min-heap on (due_ms, order). Event loop only. */
 	struct net_held *held;
 	uint32_t held_len;
 	uint32_t held_max;
 	uint64_t held_order;
 };
+
+/* A received bundle, shared by the net_rx of its frames: freed when the last is released. */
+struct net_bundle {
+	nng_msg *msg;
+	uint32_t refs;
+	uint32_t pipe, replica;
+};
+
+/* The first byte of a bundle: 0xc1 is the one byte msgpack never uses, so no envelope (a
+ * msgpack array) starts with it. Then, per frame, a 4-byte little-endian length and the bytes. */
+#define NET_BUNDLE_MAGIC 0xc1u
+#define NET_BUNDLE_HDR 4u
 
 /** Hands m (owned) to peer's push socket without blocking; counts sent or dropped_full. */
 enum bft_err net_peer_push(struct net *net, uint32_t to, nng_msg *m);

@@ -294,6 +294,93 @@ static void test_net_four_replicas_exchange_all_to_all(void **state)
 	cluster_close(&cl);
 }
 
+static void wait_connected(struct cluster *cl, uint32_t from, uint32_t to);
+
+/* Corked sends travel as bundles and come out as the frames that went in, in order, with the
+ * same statistics as unbundled ones. */
+static void test_net_corked_frames_arrive_one_by_one_in_order(void **state)
+{
+	struct cluster cl;
+	struct tally t;
+	char buf[64];
+	const uint32_t k = 40;
+
+	(void)state;
+	cluster_open(&cl, 3, 0x7, 0, false);
+	wait_connected(&cl, 0, 1);
+	wait_connected(&cl, 0, 2);
+	memset(&t, 0, sizeof(t));
+	t.n = 3;
+	t.cl = &cl;
+	t.want_total = 2 * k;
+	net_cork(cl.net[0]);
+	for (uint32_t s = 0; s < k; s++)
+		for (uint32_t j = 1; j < 3; j++) {
+			size_t len = frame_make(buf, sizeof(buf), 0, j, s);
+			assert_int_equal(net_send_replica(cl.net[0], j, (const uint8_t *)buf, len),
+					 BFT_OK);
+		}
+	net_uncork(cl.net[0]);
+	assert_true(pump(&cl, WAIT_MS, tally_frame, &t));
+	assert_false(t.bad);
+	for (uint32_t j = 1; j < 3; j++) {
+		struct net_peer_stats ps;
+		struct net_stats st;
+		assert_int_equal(t.got[j][0], k);
+		net_peer_stats(cl.net[0], j, &ps);
+		assert_int_equal(ps.sent, k);
+		net_stats(cl.net[j], &st);
+		assert_int_equal(st.replica_received, k);
+	}
+	cluster_close(&cl);
+}
+
+/* A bundle from a hostile peer whose lengths do not add up is dropped and counted, never read
+ * past; the frames before the bad length come out; a good bundle after it still flows. */
+static void test_net_broken_bundle_is_dropped_and_counted(void **state)
+{
+	struct cluster cl;
+	struct net_rx rx;
+	struct net_stats st;
+	nng_socket push;
+	nng_msg *m;
+	uint64_t deadline;
+	uint32_t got = 0;
+	/* one good frame "ab", then a length of 200 with 3 bytes behind it */
+	const uint8_t broken[] = {0xc1, 2, 0, 0, 0, 'a', 'b', 200, 0, 0, 0, 'x', 'y', 'z'};
+	/* two frames, then a zero length */
+	const uint8_t zero[] = {0xc1, 1, 0, 0, 0, 'q', 0, 0, 0, 0};
+	const uint8_t good[] = {0xc1, 1, 0, 0, 0, 'c', 3, 0, 0, 0, 'd', 'e', 'f'};
+	char seen[16] = {0};
+
+	(void)state;
+	cluster_open(&cl, 2, 0x1, 0, false);
+	assert_int_equal(nng_push0_open(&push), 0);
+	assert_int_equal(nng_dial(push, cl.peer[0], NULL, 0), 0);
+	assert_int_equal(net_msg_copy(&m, broken, sizeof(broken)), BFT_OK);
+	assert_int_equal(nng_sendmsg(push, m, 0), 0);
+	assert_int_equal(net_msg_copy(&m, zero, sizeof(zero)), BFT_OK);
+	assert_int_equal(nng_sendmsg(push, m, 0), 0);
+	assert_int_equal(net_msg_copy(&m, good, sizeof(good)), BFT_OK);
+	assert_int_equal(nng_sendmsg(push, m, 0), 0);
+	deadline = now_ms() + WAIT_MS;
+	while (got < 4 && now_ms() < deadline) {
+		if (!net_recv(cl.net[0], &rx)) {
+			sleep_ms(2);
+			continue;
+		}
+		assert_true(rx.len <= 3);
+		memcpy(seen + strlen(seen), rx.bytes, rx.len);
+		got++;
+		net_rx_release(&rx);
+	}
+	assert_string_equal(seen, "abqcdef");
+	net_stats(cl.net[0], &st);
+	assert_int_equal(st.size_dropped, 2);
+	nng_close(push);
+	cluster_close(&cl);
+}
+
 static void test_net_send_all_reaches_every_other_replica(void **state)
 {
 	struct cluster cl;
@@ -977,6 +1064,8 @@ int main(void)
 		cmocka_unit_test(test_net_open_rejects_bad_config_and_busy_port),
 		cmocka_unit_test(test_net_four_replicas_exchange_all_to_all),
 		cmocka_unit_test(test_net_send_all_reaches_every_other_replica),
+		cmocka_unit_test(test_net_corked_frames_arrive_one_by_one_in_order),
+		cmocka_unit_test(test_net_broken_bundle_is_dropped_and_counted),
 		cmocka_unit_test(test_net_oversized_frame_is_dropped_and_receiver_keeps_working),
 		cmocka_unit_test(test_net_dead_peer_neither_blocks_nor_starves_the_others),
 		cmocka_unit_test(test_net_restarted_replica_is_reconnected),
