@@ -26,12 +26,6 @@
 #define PUBLISH_MS 250         /* status documents refresh period */
 #define DATA_PATH_MAX 4096
 
-/* One loop iteration's output, held until the records it depends on are durable. */
-struct held_out {
-	struct bft_out out;
-	uint64_t tag;            /* records appended when it was produced */
-};
-
 struct node_replica {
 	struct node_replica_opts opts;
 	struct node_config cfg;
@@ -47,14 +41,6 @@ struct node_replica {
 	struct node_http *http;
 	struct node_metrics m;
 	struct bft_out out;      /* accumulated over one loop iteration */
-	/* fsync = batch, pipelined (batch_commit): outputs wait here, oldest first, until the
-	 * records appended before them are durable. */
-	struct held_out *held;
-	size_t nheld, held_cap;
-	uint64_t appended;       /* records handed to the log */
-	uint64_t durable;        /* of which a completed sync covers this many */
-	uint64_t sync_tag;       /* `appended` when the sync in flight began */
-	double sync_t0;
 	size_t synced_records;   /* records of `out` already in the log */
 	uint64_t timer_ms;       /* the engine's next deadline; 0 = none */
 	uint64_t last_now;
@@ -161,7 +147,6 @@ static int persist(struct node_replica *r, bool end_of_iteration)
 			return -1;
 		}
 		wrote = true;
-		r->appended++;
 	}
 	r->synced_records = r->out.nrecords;
 	if (!wrote && !end_of_iteration)
@@ -173,8 +158,7 @@ static int persist(struct node_replica *r, bool end_of_iteration)
 		}
 		return 0;
 	}
-	/* batch: the sync is begun, and collected, by batch_commit without stopping the loop. */
-	if (r->cfg.fsync == NODE_FSYNC_BATCH)
+	if (r->cfg.fsync == NODE_FSYNC_BATCH && !end_of_iteration)
 		return 0;
 	if (wal_pending(r->wal)) {
 		double t0 = mono_ms();
@@ -187,12 +171,14 @@ static int persist(struct node_replica *r, bool end_of_iteration)
 	return 0;
 }
 
-/* Sends what the steps of an iteration produced (r->out, or an output held for the log), then
- * forgets it. */
-static void flush_out(struct node_replica *r, struct bft_out *o, uint64_t now)
+/* Sends what the steps of this iteration produced, then forgets the output. */
+static void flush_messages(struct node_replica *r, uint64_t now)
 {
-	for (size_t i = 0; i < o->nmsgs; i++) {
-		const struct bft_out_msg *m = &o->msgs[i];
+	/* Frames to one peer from this iteration travel as one transport message (net.h
+	 * "Bundles"): each nng message costs thread hand-offs that dwarf its bytes. */
+	net_cork(r->net);
+	for (size_t i = 0; i < r->out.nmsgs; i++) {
+		const struct bft_out_msg *m = &r->out.msgs[i];
 		enum bft_err e = BFT_OK;
 
 		if ((unsigned)m->type < METRICS_TYPES)
@@ -216,103 +202,14 @@ static void flush_out(struct node_replica *r, struct bft_out *o, uint64_t now)
 		if (e != BFT_OK)
 			r->m.send_dropped++;
 	}
-	for (size_t i = 0; i < o->ncommitted; i++) {
+	net_uncork(r->net);
+	for (size_t i = 0; i < r->out.ncommitted; i++) {
 		r->m.commits++;
-		r->m.requests_committed += o->committed[i].nrequests;
-		node_hist_add(&r->m.batch_size, o->committed[i].nrequests);
+		r->m.requests_committed += r->out.committed[i].nrequests;
+		node_hist_add(&r->m.batch_size, r->out.committed[i].nrequests);
 	}
-	bft_out_reset(o);
-}
-
-static void flush_messages(struct node_replica *r, uint64_t now)
-{
-	flush_out(r, &r->out, now);
+	bft_out_reset(&r->out);
 	r->synced_records = 0;
-}
-
-/*
- * fsync = batch: a pipelined group commit (wal.h, wal_sync_begin). This iteration's output joins
- * a queue behind earlier ones; a sync runs on the log's helper thread while the loop goes on
- * receiving, verifying and stepping; when it completes, every output produced before it began
- * is sent, in order, and the next sync takes everything appended meanwhile. The rule of
- * engine.h is kept: no message leaves before the records of its step (and of every step before
- * it) are durable. The loop no longer stands still for each fdatasync, and a busy replica's
- * groups grow with the load instead of its queue. With `wait`, blocks for the sync in flight
- * (shutdown).
- */
-static int batch_commit(struct node_replica *r, uint64_t now, bool wait)
-{
-	char err[512];
-	bool done;
-
-	if (r->out.nmsgs > 0 || r->out.ncommitted > 0 || r->out.nrecords > 0) {
-		if (r->nheld == 0 && r->durable == r->appended) {
-			flush_messages(r, now);
-		} else {
-			if (r->nheld == r->held_cap) {
-				size_t cap = r->held_cap ? 2 * r->held_cap : 16;
-				struct held_out *h = realloc(r->held, cap * sizeof(*h));
-				if (h == NULL) {
-					nlog(NLOG_ERROR, "out of memory holding messages for the log");
-					return -1;
-				}
-				r->held = h;
-				r->held_cap = cap;
-			}
-			r->held[r->nheld++] = (struct held_out){.out = r->out, .tag = r->appended};
-			memset(&r->out, 0, sizeof(r->out));
-			r->synced_records = 0;
-		}
-	}
-	if (wal_sync_inflight(r->wal)) {
-		if (wal_sync_end(r->wal, wait, &done, err, sizeof(err)) != BFT_OK) {
-			nlog(NLOG_ERROR, "write-ahead log sync: %s", err);
-			return -1;
-		}
-		if (done) {
-			r->durable = r->sync_tag;
-			node_hist_add(&r->m.fsync_ms, mono_ms() - r->sync_t0);
-		}
-	}
-	if (!wal_sync_inflight(r->wal) && r->appended > r->durable) {
-		r->sync_tag = r->appended;
-		r->sync_t0 = mono_ms();
-		if (wal_sync_begin(r->wal, &done, err, sizeof(err)) != BFT_OK) {
-			nlog(NLOG_ERROR, "write-ahead log sync: %s", err);
-			return -1;
-		}
-		if (done) {
-			r->durable = r->sync_tag;
-			node_hist_add(&r->m.fsync_ms, mono_ms() - r->sync_t0);
-		}
-	}
-	size_t k = 0;
-	while (k < r->nheld && r->held[k].tag <= r->durable) {
-		flush_out(r, &r->held[k].out, now);
-		bft_out_free(&r->held[k].out);
-		k++;
-	}
-	if (k > 0) {
-		memmove(r->held, r->held + k, (r->nheld - k) * sizeof(*r->held));
-		r->nheld -= k;
-	}
-	return 0;
-}
-
-/* Makes durable and sends whatever the loop still holds (at the first step and at a stop). */
-static int commit_all(struct node_replica *r, uint64_t now)
-{
-	if (persist(r, true) != 0)
-		return -1;
-	if (r->cfg.fsync != NODE_FSYNC_BATCH) {
-		flush_messages(r, now);
-		return 0;
-	}
-	/* Two rounds at most: one for the sync in flight, one for what was appended after it. */
-	for (int i = 0; i < 3 && (r->nheld > 0 || r->appended > r->durable || r->out.nmsgs > 0); i++)
-		if (batch_commit(r, now, true) != 0)
-			return -1;
-	return 0;
 }
 
 /* --------------------------------------------------------------------------------------------- */
@@ -770,7 +667,7 @@ fail_cfg:
 
 int node_replica_run(struct node_replica *r, volatile sig_atomic_t *stop)
 {
-	struct pollfd fds[NET_POLL_FDS_MAX + 2];
+	struct pollfd fds[NET_POLL_FDS_MAX + 1];
 	uint64_t now = now_ms(r);
 
 	/* The first step: lets a recovered engine act (rejoin its view, arm its timers). Honey
@@ -783,8 +680,9 @@ int node_replica_run(struct node_replica *r, volatile sig_atomic_t *stop)
 		randombytes_buf(seed, sizeof(seed));
 		(void)engine_step(r, &ev);
 		sodium_memzero(seed, sizeof(seed));
-		if (commit_all(r, now) != 0)
+		if (persist(r, true) != 0)
 			return -1;
+		flush_messages(r, now);
 	}
 	nlog(NLOG_INFO, "replica %u serving (%s, n=%u, f=%u, fsync=%s)", r->opts.id,
 	     node_protocol_name(r->cfg.protocol), r->cfg.n, r->cfg.f, node_fsync_name(r->cfg.fsync));
@@ -799,9 +697,6 @@ int node_replica_run(struct node_replica *r, volatile sig_atomic_t *stop)
 			timeout = r->timer_ms <= now ? 0 : (int)(r->timer_ms - now < PUBLISH_MS ? r->timer_ms - now : PUBLISH_MS);
 		if (fault_to >= 0 && fault_to < timeout)
 			timeout = fault_to;
-		/* A sync in flight wakes us when it completes: its messages are waiting. */
-		if (wal_sync_inflight(r->wal))
-			fds[nfds++] = (struct pollfd){.fd = wal_sync_fd(r->wal), .events = POLLIN};
 		if (poll(fds, nfds, timeout) < 0 && errno != EINTR) {
 			nlog(NLOG_ERROR, "poll: %s", strerror(errno));
 			return -1;
@@ -821,12 +716,7 @@ int node_replica_run(struct node_replica *r, volatile sig_atomic_t *stop)
 		}
 		if (persist(r, true) != 0)
 			return -1;
-		if (r->cfg.fsync == NODE_FSYNC_BATCH) {
-			if (batch_commit(r, now, false) != 0)
-				return -1;
-		} else {
-			flush_messages(r, now);
-		}
+		flush_messages(r, now);
 		node_flood_tick(r->flood, r->net, now);
 		if (now >= r->next_publish) {
 			publish(r);
@@ -834,7 +724,7 @@ int node_replica_run(struct node_replica *r, volatile sig_atomic_t *stop)
 		}
 	}
 	nlog(NLOG_INFO, "stopping: flushing the log");
-	return commit_all(r, now);
+	return persist(r, true);
 }
 
 void node_replica_close(struct node_replica *r)
@@ -862,9 +752,6 @@ void node_replica_close(struct node_replica *r)
 		wal_close(r->wal);
 	}
 	bft_out_free(&r->out);
-	for (size_t i = 0; i < r->nheld; i++)
-		bft_out_free(&r->held[i].out);
-	free(r->held);
 	pbft_free(r->pbft);
 	hb_free(r->hb);
 	kv_free(r->kv);
