@@ -15,7 +15,7 @@
 #
 # Time: the default run is bounded to about 10 minutes (5 configurations x 2 ops x 3 client
 # counts x (8 s + 2 s warm-up), plus start-ups); --quick (BENCH_QUICK=1) about 2 minutes
-# (client counts 1 and 64, 3 s + 1 s warm-up).
+# (client counts 1 and 64, 2 s + 1 s warm-up).
 #
 # --memory: one configuration (default pbft4), N puts (default 1,000,000) over 100,000 distinct
 # keys in a closed loop, then every replica's peak and current RSS: the "RSS <= 100 MiB after
@@ -69,7 +69,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ "$quick" = 1 ]; then
-  : "${clients_list:=1 64}" "${duration:=3}" "${warmup:=1}"
+  : "${clients_list:=1 64}" "${duration:=2}" "${warmup:=1}"
 else
   : "${clients_list:=1 16 64}" "${duration:=8}" "${warmup:=2}"
 fi
