@@ -1322,7 +1322,7 @@ void sim_get_stats(const struct sim *s, struct sim_stats *st)
 	st->max_view = 0;
 	st->view_changes = 0;
 	st->state_transfers = 0;
-	st->fell_behind = st->transferred = 0;
+	st->fell_behind = st->transferred = st->behind_untransferred = 0;
 	for (uint32_t i = 0; i < s->ninst; i++) {
 		struct sim_engine_status es;
 
@@ -1338,6 +1338,8 @@ void sim_get_stats(const struct sim *s, struct sim_stats *st)
 			st->transferred++;
 		if (s->rep[i].fell_behind)
 			st->fell_behind++;
+		if (s->rep[i].fell_behind && es.state_transfers == 0)
+			st->behind_untransferred++;
 	}
 	for (uint32_t j = 0; j < s->cfg.nclients; j++) {
 		struct bft_client_stats cs;

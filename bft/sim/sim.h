@@ -206,6 +206,7 @@ struct sim_stats {
 	uint64_t state_transfers;                  /* summed over correct replicas */
 	uint32_t fell_behind;                      /* correct replicas that were ever behind */
 	uint32_t transferred;                      /* correct replicas with >= 1 state transfer */
+	uint32_t behind_untransferred;             /* ... that fell behind, yet never transferred */
 	uint64_t done_ms;                          /* when the last request completed (0: never) */
 };
 

@@ -83,6 +83,7 @@ struct totals {
 	uint64_t rejected[BFT_ERR_COUNT];
 	uint64_t verify_fast;
 	uint64_t faulty_primary_end; /* seeds ending in a view whose primary is faulty */
+	uint64_t behind_untransferred; /* replicas that fell behind and never transferred state */
 };
 
 static double wall_seconds(void)
@@ -278,6 +279,7 @@ static void totals_add(struct totals *t, const struct sim_stats *st, bool ok, ui
 	t->verify_fast += st->verify_fast;
 	if (c->byz[pbft_primary(st->max_view, c->n)].modes != 0)
 		t->faulty_primary_end++;
+	t->behind_untransferred += st->behind_untransferred;
 	if (!ok) {
 		if (t->failures < MAX_REPORTED)
 			t->first_failures[t->failures] = seed;
@@ -331,6 +333,7 @@ static void totals_merge(struct totals *t, const struct totals *w)
 		t->rejected[i] += w->rejected[i];
 	t->verify_fast += w->verify_fast;
 	t->faulty_primary_end += w->faulty_primary_end;
+	t->behind_untransferred += w->behind_untransferred;
 	if (w->max_view > t->max_view)
 		t->max_view = w->max_view;
 	if (w->end_ms_max > t->end_ms_max)
@@ -441,7 +444,8 @@ static void mode_summary(const struct sweep *sw, uint64_t lo, uint64_t hi, const
 {
 	printf("[ SIM      ] %s: %llu seeds (%llu..%llu), %llu failed, %.1f s; %llu events, "
 	       "%llu msgs (%.1f%% dropped, %llu cut); view change on %llu seeds (max view %llu); "
-	       "fell behind on %llu seeds, state transfer on %llu (%llu transfers); done <= %llu "
+	       "fell behind on %llu seeds, state transfer on %llu (%llu transfers, %llu behind "
+	       "without); done <= %llu "
 	       "ms after the heal; faulty primary at the end on %llu; rejected: %llu bad cert, %llu "
 	       "view, %llu conflict, %llu digest\n",
 	       sw->name, (unsigned long long)t->runs, (unsigned long long)lo,
@@ -451,7 +455,7 @@ static void mode_summary(const struct sweep *sw, uint64_t lo, uint64_t hi, const
 	       (unsigned long long)t->partitioned, (unsigned long long)t->vc_seeds,
 	       (unsigned long long)t->max_view, (unsigned long long)t->behind_seeds,
 	       (unsigned long long)t->transfer_seeds, (unsigned long long)t->transfers,
-	       (unsigned long long)t->after_heal_max, (unsigned long long)t->faulty_primary_end,
+	       (unsigned long long)t->behind_untransferred, (unsigned long long)t->after_heal_max, (unsigned long long)t->faulty_primary_end,
 	       (unsigned long long)t->rejected[BFT_EBADCERT],
 	       (unsigned long long)t->rejected[BFT_EVIEW],
 	       (unsigned long long)t->rejected[BFT_ECONFLICT],
