@@ -195,7 +195,7 @@ detected=
 echo
 echo "chaos report ($protocol, n=$n, f=$f, seed $seed, $((SECONDS - t_start)) s in all)"
 echo "  disruptions:  $kills kill -9 / $restarts restarts, $pauses pauses / $resumes resumes, $cuts cut-offs / $heals heals${why_no_ns:+ (partitions left out: $why_no_ns)}"
-[ -n "$byz" ] && echo "  faulty:       replica $byz_id ($byz), faults detected and attributed: $detected"
+[ -n "$byz" ] && echo "  faulty:       replica $byz_id (${byz#*:}), faults detected and attributed: $detected"
 echo "  workload:     $nrounds rounds, $ops operations completed, $unknown with unknown outcome"
 echo "  $([ "$protocol" = pbft ] && echo "view changes: " || echo "epochs:       ")$views"
 echo "  state:        ${digests}"
