@@ -11,7 +11,14 @@
  * replica that has work outstanding and has made no progress for retransmit_ms multicasts
  * FETCH(LOG, last_executed); a peer answers with the signed messages it holds above that point
  * (the primary's PRE-PREPAREs, PREPAREs and COMMITs it received or sent, and its stable checkpoint
- * proof). Everything forwarded is signed by its origin, so forwarding adds no trust.
+ * proof). Everything forwarded is signed by its origin, so forwarding adds no trust. Such
+ * retransmissions back off while they bring nothing, and a replica also pushes the same answer,
+ * unasked and with back-off, to a peer that has shown it less than it executed (push_progress:
+ * an idle replica that was cut off learns nothing otherwise). A replica that has left a view
+ * still executes a batch of it on a commit certificate (on_old_commit).
+ *
+ * View-change traffic is capped (supported_view): VIEW-CHANGEs and NEW-VIEWs more than VC_AHEAD
+ * views ahead are refused unvalidated unless f+1 replicas have shown they are there.
  */
 #include "bft/pbft.h"
 

@@ -463,7 +463,8 @@ static void mode_summary(const struct sweep *sw, uint64_t lo, uint64_t hi, const
 	       (unsigned long long)t->partitioned, (unsigned long long)t->vc_seeds,
 	       (unsigned long long)t->max_view, (unsigned long long)t->behind_seeds,
 	       (unsigned long long)t->transfer_seeds, (unsigned long long)t->transfers,
-	       (unsigned long long)t->behind_untransferred, (unsigned long long)t->after_heal_max, (unsigned long long)t->faulty_primary_end,
+	       (unsigned long long)t->behind_untransferred, (unsigned long long)t->after_heal_max,
+	       (unsigned long long)t->faulty_primary_end,
 	       (unsigned long long)t->rejected[BFT_EBADCERT],
 	       (unsigned long long)t->rejected[BFT_EVIEW],
 	       (unsigned long long)t->rejected[BFT_ECONFLICT],
@@ -660,8 +661,8 @@ static void test_sim_pbft_mode(void **state)
  * 2 x 10 requests all complete within 5 s of virtual time. The backups see a request only when
  * its client retransmits to them (200 ms), and the primary's hold (270 ms from its own receipt)
  * stays inside both their pre-prepare deadline and their request timer measured from then, so
- * the replacement comes only once delays pile up (seconds of slow service, not one request); Aardvark's adaptive
- * throughput test would catch it sooner and is not implemented. */
+ * the replacement comes only once delays pile up (seconds of slow service, not one request);
+ * Aardvark's adaptive throughput test would catch it sooner and is not implemented. */
 static void test_sim_pbft_slow_primary_is_replaced_on_a_clean_network(void **state)
 {
 	struct sweep sw = {
