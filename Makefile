@@ -145,8 +145,9 @@ asan: deps
 run: all
 	@PROTOCOL=$(PROTOCOL) F=$(F) BYZANTINE="$(BYZANTINE)" OPS=$(OPS) bash scripts/run.sh
 
-sim: deps $(BUILD)/tests/sim/test_sim_pbft
+sim: deps $(BUILD)/tests/sim/test_sim_pbft $(BUILD)/tests/sim/test_sim_hb
 	SIM_LONG=1 $(BUILD)/tests/sim/test_sim_pbft
+	SIM_LONG=1 $(BUILD)/tests/sim/test_sim_hb
 
 # ---------------------------------------------------------------------------------------------
 FUZZ_SECONDS ?= 60
