@@ -414,13 +414,27 @@ static enum bft_err progress(struct aba *a, struct aba_out *o)
 		/* Step 3: n - f AUX with values in bin_values: CONF(bin_values). */
 		if (e == BFT_OK && s->sent_aux && !s->sent_conf) {
 			uint32_t c = 0;
+			uint8_t vals = 0;
+			int fc = fixed_coin(a, s->round);
 
 			for (uint32_t j = 0; j < n; j++) {
 				int v = aux_of(a, s, j);
-				if (v >= 0 && ((s->bin_values >> v) & 1u))
+				if (v >= 0 && ((s->bin_values >> v) & 1u)) {
 					c++;
+					vals |= (uint8_t)(1u << v);
+				}
 			}
-			if (c >= n - f) {
+			if (c >= n - f && fc >= 0) {
+				/* A fixed coin (aba.h "Coin schedule"): MMR's own rule, vals are the
+				 * values of these n - f AUX. The CONF round only keeps a threshold
+				 * coin unknown until vals are fixed; a fixed coin is known anyway. */
+				s->sent_conf = true;
+				s->vals = vals;
+				s->released = true;
+				s->coin_known = true;
+				s->coin = (uint8_t)fc;
+				changed = true;
+			} else if (c >= n - f) {
 				s->sent_conf = true;
 				s->conf[self] = s->bin_values;
 				e = emit(o, BFT_MSG_HB_CONF, s->round, s->bin_values, NULL);
@@ -440,17 +454,8 @@ static enum bft_err progress(struct aba *a, struct aba_out *o)
 				}
 			}
 			if (c >= n - f) {
-				int fc = fixed_coin(a, s->round);
-
 				s->vals = vals;
-				if (fc >= 0) {
-					/* A fixed coin: nothing to release, known at once. */
-					s->released = true;
-					s->coin_known = true;
-					s->coin = (uint8_t)fc;
-				} else {
-					e = release_coin(a, s, o);
-				}
+				e = release_coin(a, s, o);
 				changed = true;
 			}
 		}

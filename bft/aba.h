@@ -39,8 +39,12 @@
  * common coin 0, and only rounds 2 mod 3 the threshold coin — the schedule of the hbbft
  * implementation of Honey Badger. In the common case of an ACS every correct replica inputs 1
  * (the broadcast was delivered) and decides in round 0, or inputs 0 and decides in round 1,
- * without any coin share; under attack the expected number of rounds at most triples. A coin
- * share for a round with a fixed coin is never sent by a correct replica: BFT_EINVAL.
+ * without any coin share; under attack the expected number of rounds at most triples. A round
+ * with a fixed coin also skips step 3's CONF: vals are the values of the n - f AUX of step 3
+ * (MMR's original rule, whose agreement argument is the one above). CONF exists only to fix vals
+ * before a threshold coin can be known (HoneyBadgerBFT#59); a fixed coin is known from the start,
+ * and such a round is not relied on to terminate. A coin share for a round with a fixed coin is
+ * never sent by a correct replica: BFT_EINVAL.
  *
  * Byzantine input never crashes; rejections: a round below the current one BFT_ESTALE (late, not
  * a fault), more than rounds_ahead above it BFT_ESEQ (dropped, counted); a repeated BVAL value,

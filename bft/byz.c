@@ -154,6 +154,8 @@ void bft_byz_replay_step(struct bft_byz_replay *r, uint64_t now_ms, struct bft_o
 		r->frame[slot] = c;
 		r->len[slot] = (uint32_t)om->len;
 		r->type[slot] = om->type;
+		r->dest[slot] = om->dest;
+		r->to[slot] = om->to;
 		kept++;
 	}
 	if (r->replayed != 0 && now_ms < r->last_ms + BFT_BYZ_REPLAY_PERIOD_MS)
@@ -166,7 +168,8 @@ void bft_byz_replay_step(struct bft_byz_replay *r, uint64_t now_ms, struct bft_o
 
 		if (c == NULL)
 			return;
-		if (bft_out_msg(out, BFT_TO_ALL, 0, r->type[slot], c, r->len[slot]) != BFT_OK)
+		if (bft_out_msg(out, r->dest[slot], r->to[slot], r->type[slot], c, r->len[slot]) !=
+		    BFT_OK)
 			return; /* out of memory: bft_out_msg freed the copy */
 	}
 	r->last_ms = now_ms;

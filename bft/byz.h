@@ -80,6 +80,8 @@ struct bft_byz_replay {
 	uint8_t *frame[BFT_BYZ_REPLAY_KEEP];
 	uint32_t len[BFT_BYZ_REPLAY_KEEP];
 	enum bft_msg_type type[BFT_BYZ_REPLAY_KEEP];
+	enum bft_dest dest[BFT_BYZ_REPLAY_KEEP];
+	uint64_t to[BFT_BYZ_REPLAY_KEEP];
 	uint64_t rng;
 	uint64_t last_ms;   /* when one was last re-sent */
 	uint64_t replayed;  /* how many were re-sent */
@@ -91,8 +93,9 @@ void bft_byz_replay_free(struct bft_byz_replay *r);
 /**
  * replay: remembers some of the replica messages in out (at most four per step, into random
  * slots, so that old ones survive for a while), then, at most once per
- * BFT_BYZ_REPLAY_PERIOD_MS, re-broadcasts a remembered frame — usually one of an earlier epoch,
- * view or sequence number, byte for byte as it was signed then. Out of memory only skips.
+ * BFT_BYZ_REPLAY_PERIOD_MS, re-sends a remembered frame to where it went then (a replica or
+ * all) — usually one of an earlier epoch, view or sequence number, byte for byte as it was
+ * signed then. Out of memory only skips.
  */
 void bft_byz_replay_step(struct bft_byz_replay *r, uint64_t now_ms, struct bft_out *out);
 

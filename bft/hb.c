@@ -351,6 +351,7 @@ void hb_status(const struct hb *h, struct hb_status *st)
 	st->low = bft_log_low(h->log);
 	st->high = bft_log_high(h->log);
 	st->pending = bft_log_pending(h->log);
+	st->byz_replayed = h->replay.replayed;
 }
 
 /* ---------------------------------------------------------------------------------------- */

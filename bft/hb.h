@@ -120,6 +120,7 @@ struct hb_status {
 	uint64_t dropped_ahead;     /* ... and dropped: beyond the bound or the buffer full */
 	uint64_t retransmissions;
 	uint64_t proposals_restored; /* epochs proposed again from a BFT_REC_HB_PROPOSAL record */
+	uint64_t byz_replayed;       /* a faulty replica in mode replay: old frames re-sent */
 	uint64_t rejected[BFT_ERR_COUNT];    /* every non-OK step result, by reason */
 	uint64_t faults[BFT_ERR_COUNT];      /* misbehaviour detected, by reason */
 	uint64_t sender_faults[HB_N_MAX];    /* misbehaviour detected, by sender */

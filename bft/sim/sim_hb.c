@@ -29,6 +29,12 @@
  * covers every input), so entries of an earlier run are never wrong, merely unused. */
 static struct bft_memo *memo;
 static bool memo_off;
+static bool threshold_coins; /* sim_hb_set_fixed_coins(false) */
+
+void sim_hb_set_fixed_coins(bool on)
+{
+	threshold_coins = !on;
+}
 
 void sim_hb_set_memo(bool on)
 {
@@ -127,6 +133,8 @@ static enum bft_err hb_sim_create(void **engine, const struct sim_node_config *n
 	hc.coin_sk = &s->coin_sk;
 	hc.enc_sk = &s->enc_sk;
 	hc.byz = nc->byz;
+	if (threshold_coins)
+		hc.fixed_coins = false;
 	if (!memo_off && memo == NULL)
 		memo = bft_memo_new(MEMO_BITS); /* NULL when out of memory: computed every time */
 	if (!memo_off && memo != NULL)

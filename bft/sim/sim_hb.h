@@ -18,6 +18,10 @@ struct hb *sim_hb_engine(void *engine);
  *  false also frees it). */
 void sim_hb_set_memo(bool on);
 
+/** Whether engines created from now on use ABA's fixed-coin schedule (aba.h; default true) or
+ *  the threshold coin in every round (the sweeps of coin behaviours). */
+void sim_hb_set_fixed_coins(bool on);
+
 /** The coin key set the binding dealt to an engine of sim_engine_hb (public half). */
 const struct cr_thresh_pubkey *sim_hb_coin_pk(void *engine);
 

@@ -20,6 +20,7 @@ static struct cr_thresh_share sk[N];
 static uint64_t rand_ctr;
 static bool fixed;          /* mk(): the fixed-coin schedule (aba.h "Coin schedule") */
 static uint64_t coins_sent; /* COIN messages enqueued by run() */
+static uint64_t confs_sent; /* CONF messages enqueued by run() */
 
 static int setup(void **state)
 {
@@ -60,6 +61,7 @@ static void enqueue(uint32_t from, struct aba_out *o, uint32_t silent)
 {
 	for (size_t i = 0; i < o->n; i++) {
 		coins_sent += o->msgs[i].type == BFT_MSG_HB_COIN;
+		confs_sent += o->msgs[i].type == BFT_MSG_HB_CONF;
 		for (uint32_t to = 0; to < N; to++)
 			if (to != from && !((silent >> to) & 1u)) {
 				assert_true(qt < sizeof(q) / sizeof(q[0]));
@@ -365,7 +367,8 @@ static void test_aba_f_plus_1_terms_decide_without_input(void **state)
 }
 
 /* aba.h "Coin schedule": with unanimous inputs nobody needs a coin share — all ones decide in
- * round 0 (fixed coin 1), all zeros in round 1 (fixed coin 0) — under any order. */
+ * round 0 (fixed coin 1), all zeros in round 1 (fixed coin 0) — under any order, and rounds
+ * with a fixed coin send no CONF. */
 static void test_aba_fixed_coins_decide_unanimous_inputs_without_shares(void **state)
 {
 	const bool ones[N] = {true, true, true, true}, zeros[N] = {false, false, false, false};
@@ -374,22 +377,25 @@ static void test_aba_fixed_coins_decide_unanimous_inputs_without_shares(void **s
 	(void)state;
 	fixed = true;
 	for (uint64_t order = 0; order < 10; order++) {
-		coins_sent = 0;
+		coins_sent = confs_sent = 0;
 		run(ones, 0, order, d);
 		for (uint32_t i = 0; i < N; i++)
 			assert_true(d[i]);
 		assert_int_equal(coins_sent, 0);
-		coins_sent = 0;
+		assert_int_equal(confs_sent, 0);
+		coins_sent = confs_sent = 0;
 		run(zeros, 0, order, d);
 		for (uint32_t i = 0; i < N; i++)
 			assert_false(d[i]);
 		assert_int_equal(coins_sent, 0);
+		assert_int_equal(confs_sent, 0);
 	}
-	/* Without the schedule the same runs need the threshold coin. */
+	/* Without the schedule the same runs need CONF and the threshold coin. */
 	fixed = false;
-	coins_sent = 0;
+	coins_sent = confs_sent = 0;
 	run(ones, 0, 3, d);
 	assert_true(coins_sent > 0);
+	assert_true(confs_sent > 0);
 }
 
 /* Mixed inputs with fixed coins still agree, through the threshold coin of rounds 2 mod 3 when

@@ -98,6 +98,8 @@ struct cluster {
 	/* per (to, type): the last step result and how many times each non-OK came */
 	uint64_t results[N][64][BFT_ERR_COUNT];
 	uint64_t reqid[NCLIENTS];
+	uint64_t lies[N];         /* replies with BFT_BYZ_LIE, by replica */
+	uint64_t bad_sigs[N];     /* frames whose signature failed (dropped, as a node would) */
 };
 
 static struct cluster *C;
@@ -133,9 +135,32 @@ static void route(struct cluster *c, uint32_t from, struct bft_out *out)
 		const struct bft_out_msg *m = &out->msgs[i];
 
 		if (m->dest == BFT_TO_CLIENT) {
+			struct bft_msg r;
+
 			if (m->to < NCLIENTS)
 				c->replies[m->to]++;
+			if (wire_decode(&c->limits, m->bytes, m->len, &r) == BFT_OK) {
+				if (r.type == BFT_MSG_REPLY &&
+				    r.u.reply.result.len == sizeof(BFT_BYZ_LIE) - 1 &&
+				    memcmp(r.u.reply.result.p, BFT_BYZ_LIE, r.u.reply.result.len) == 0)
+					c->lies[from]++;
+				wire_msg_free(&r);
+			}
 			continue;
+		}
+		{
+			/* What a node does first: check the sender's signature, drop a bad one. */
+			struct bft_msg v;
+			bool ok = false;
+
+			if (wire_decode(&c->limits, m->bytes, m->len, &v) == BFT_OK) {
+				ok = wire_verify(&v, c->pks[from]) == BFT_OK;
+				wire_msg_free(&v);
+			}
+			if (!ok) {
+				c->bad_sigs[from]++;
+				continue;
+			}
 		}
 		for (uint32_t to = 0; to < N; to++)
 			if (to != from && (m->dest == BFT_TO_ALL || m->to == to))
@@ -1001,6 +1026,59 @@ static void test_hb_restore_rejects_malformed_proposal_records(void **state)
 	cluster_free(c);
 }
 
+/* The behaviours both engines share (byz.h), on Honey Badger: a wrong-reply replica answers with
+ * a validly signed lie (the others' f+1 matching replies carry the truth); a bad-signature
+ * replica's frames are all refused by the receivers' signature check, and the others commit
+ * without it; a replaying replica's old messages of finished epochs are stale where they arrive,
+ * never a fault and never a second commit. */
+static void test_hb_generic_byzantine_modes(void **state)
+{
+	struct cluster *c;
+	struct hb_status st;
+	uint32_t modes[N] = {0, BFT_BYZ_WRONG_REPLY, 0, 0};
+
+	(void)state;
+	c = cluster_new(modes, true);
+	submit(c, 0, 0xf);
+	run(c);
+	assert_agree(c, 0xf, 1);
+	assert_int_equal(c->lies[1], 1);
+	assert_int_equal(c->lies[0] + c->lies[2] + c->lies[3], 0);
+	assert_int_equal(c->replies[0], N);
+	cluster_free(c);
+
+	modes[1] = BFT_BYZ_BAD_SIGNATURE;
+	c = cluster_new(modes, true);
+	submit(c, 0, 0xf);
+	run(c);
+	assert_agree(c, 0xd, 1);
+	assert_true(c->bad_sigs[1] > 0);
+	assert_int_equal(c->bad_sigs[0] + c->bad_sigs[2] + c->bad_sigs[3], 0);
+	cluster_free(c);
+
+	modes[1] = BFT_BYZ_REPLAY;
+	c = cluster_new(modes, true);
+	submit(c, 0, 0xf);
+	run(c);
+	for (int k = 0; k < 3; k++) {
+		c->now += 1000; /* replays go out at a bounded rate, with its later steps */
+		submit(c, (uint32_t)k + 1, 0xf);
+		run(c);
+	}
+	assert_agree(c, 0xf, 4);
+	for (uint32_t i = 0; i < N; i++) {
+		if (i == 1)
+			continue;
+		hb_status(c->h[i], &st);
+		assert_int_equal(st.sender_faults[1], 0);
+		assert_int_equal(c->app[i].count, 4);
+	}
+	/* Replica 1 did re-send old frames (harmlessly, as checked above). */
+	hb_status(c->h[1], &st);
+	assert_true(st.byz_replayed > 0);
+	cluster_free(c);
+}
+
 static void test_hb_label_layout(void **state)
 {
 	uint8_t l[HB_LABEL_BYTES];
@@ -1034,6 +1112,7 @@ int main(void)
 		cmocka_unit_test(test_hb_refuses_mismatched_keys),
 		cmocka_unit_test(test_hb_restart_mid_epoch_sends_the_identical_vals),
 		cmocka_unit_test(test_hb_restore_rejects_malformed_proposal_records),
+		cmocka_unit_test(test_hb_generic_byzantine_modes),
 		cmocka_unit_test(test_hb_label_layout),
 	};
 
