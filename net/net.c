@@ -109,6 +109,61 @@ int net_aio_recvmsg(nng_socket s, nng_aio *aio, nng_msg **m)
 	return rv;
 }
 
+enum bft_err net_bundle_append(nng_msg **m, const uint8_t *bytes, size_t len)
+{
+	uint8_t hdr[NET_BUNDLE_HDR] = {(uint8_t)len, (uint8_t)(len >> 8), (uint8_t)(len >> 16),
+				       (uint8_t)(len >> 24)};
+
+	if (*m == NULL) {
+		uint8_t magic = NET_BUNDLE_MAGIC;
+		if (nng_msg_alloc(m, 0) != 0) {
+			*m = NULL;
+			return BFT_ENOMEM;
+		}
+		if (nng_msg_append(*m, &magic, 1) != 0)
+			goto fail;
+	}
+	if (nng_msg_append(*m, hdr, sizeof(hdr)) != 0 || nng_msg_append(*m, bytes, len) != 0)
+		goto fail;
+	return BFT_OK;
+fail:
+	nng_msg_free(*m);
+	*m = NULL;
+	return BFT_ENOMEM;
+}
+
+void net_bundle_unwrap(nng_msg *m)
+{
+	(void)nng_msg_trim(m, 1 + NET_BUNDLE_HDR);
+}
+
+bool net_bundle_next(nng_msg *b, size_t *off, uint32_t frame_max, const uint8_t **p,
+		     size_t *len, bool *bad)
+{
+	const uint8_t *body = nng_msg_body(b);
+	size_t total = nng_msg_len(b), o = *off;
+	uint32_t l;
+
+	*bad = false;
+	if (o == total)
+		return false;
+	if (total - o < NET_BUNDLE_HDR) {
+		*bad = true;
+		return false;
+	}
+	l = (uint32_t)body[o] | (uint32_t)body[o + 1] << 8 | (uint32_t)body[o + 2] << 16 |
+	    (uint32_t)body[o + 3] << 24;
+	o += NET_BUNDLE_HDR;
+	if (l == 0 || l > frame_max || l > total - o) {
+		*bad = true;
+		return false;
+	}
+	*p = body + o;
+	*len = l;
+	*off = o + l;
+	return true;
+}
+
 static nng_pipe pipe_of(uint32_t id)
 {
 	nng_pipe p = NNG_PIPE_INITIALIZER;
@@ -396,7 +451,8 @@ enum bft_err net_replica_open(struct net **out, const struct net_replica_config 
 	}
 	if ((e = net_map_init(&net->peer_pipes, peer_conns)) != BFT_OK ||
 	    (e = net_map_init(&net->cli_pipes, cli_conns)) != BFT_OK ||
-	    (e = net_map_init(&net->clients, clients_max)) != BFT_OK) {
+	    (e = net_map_init(&net->clients, clients_max)) != BFT_OK ||
+	    (e = net_map_init(&net->cb_index, clients_max)) != BFT_OK) {
 		net_errf(err, errlen, "net: tables: %s", bft_strerror(e));
 		goto fail;
 	}
@@ -451,6 +507,11 @@ void net_close(struct net *net)
 	net_map_free(&net->peer_pipes);
 	net_map_free(&net->cli_pipes);
 	net_map_free(&net->clients);
+	for (uint32_t i = 0; i < net->ncb; i++)
+		if (net->cb[i].msg != NULL)
+			nng_msg_free(net->cb[i].msg);
+	free(net->cb);
+	net_map_free(&net->cb_index);
 	pthread_mutex_destroy(&net->lock);
 	free(net);
 }
@@ -570,6 +631,62 @@ void net_uncork(struct net *net)
 	for (uint32_t i = 0; i < net->n; i++)
 		if (net->peers[i].bundle != NULL)
 			bundle_send(net, i);
+	for (uint32_t i = 0; i < net->ncb; i++) {
+		struct net_cbundle *c = &net->cb[i];
+		int rv;
+		if (c->msg == NULL)
+			continue;
+		if (c->frames == 1)
+			net_bundle_unwrap(c->msg);
+		nng_msg_set_pipe(c->msg, pipe_of(c->pipe));
+		rv = net_aio_sendmsg(net->cli, net->cli_saio, c->msg);
+		if (rv != 0) {
+			nng_msg_free(c->msg);
+			net->st.client_dropped_full += c->frames;
+		} else {
+			net->st.client_sent += c->frames;
+		}
+		c->msg = NULL;
+		(void)net_map_del(&net->cb_index, c->client);
+	}
+	net->ncb = 0;
+}
+
+/* Corked: appends a reply for client_id (whose connection is pipe) to its bundle. */
+static enum bft_err cbundle_add(struct net *net, bft_client_id client_id, uint32_t pipe,
+				const uint8_t *bytes, size_t len)
+{
+	struct net_cbundle *c;
+	uint32_t idx;
+
+	if (!net_map_get(&net->cb_index, client_id, &idx) || net->cb[idx].pipe != pipe ||
+	    (net->cb[idx].msg != NULL &&
+	     nng_msg_len(net->cb[idx].msg) + NET_BUNDLE_HDR + len > net->frame_max)) {
+		/* A new bundle: the first for this client, after a change of connection, or when
+		 * the current one is full (the old one still goes out, in order, at uncork). */
+		if (net->ncb == net->cb_cap) {
+			uint32_t cap = net->cb_cap ? 2 * net->cb_cap : 64;
+			struct net_cbundle *nb = realloc(net->cb, cap * sizeof(*nb));
+			if (nb == NULL)
+				return BFT_ENOMEM;
+			net->cb = nb;
+			net->cb_cap = cap;
+		}
+		idx = net->ncb++;
+		net->cb[idx] = (struct net_cbundle){.client = client_id, .pipe = pipe};
+		if (net_map_put(&net->cb_index, client_id, idx) != BFT_OK) {
+			net->ncb--;
+			return BFT_EFULL;
+		}
+	}
+	c = &net->cb[idx];
+	if (net_bundle_append(&c->msg, bytes, len) != BFT_OK) {
+		net->st.client_dropped_full += c->frames;
+		c->frames = 0;
+		return BFT_ENOMEM;
+	}
+	c->frames++;
+	return BFT_OK;
 }
 
 enum bft_err net_send_all(struct net *net, const uint8_t *bytes, size_t len)
@@ -606,6 +723,9 @@ enum bft_err net_send_client(struct net *net, bft_client_id client_id, const uin
 		net->st.client_dropped_unknown++;
 		return BFT_ESTALE;
 	}
+	/* A bundle never holds a frame that leaves less than its framing under frame_max. */
+	if (net->corked && len + 1 + NET_BUNDLE_HDR <= net->frame_max)
+		return cbundle_add(net, client_id, pipe, bytes, len);
 	e = net_msg_copy(&m, bytes, len);
 	if (e != BFT_OK)
 		return e;
@@ -713,29 +833,18 @@ static void rxb_done(struct net *net)
 static bool rxb_next(struct net *net, struct net_rx *rx)
 {
 	struct net_bundle *b = net->rxb;
-	const uint8_t *p = nng_msg_body(b->msg);
-	size_t total = nng_msg_len(b->msg), off = net->rxb_off;
-	uint32_t len;
+	bool first = net->rxb_off == 1, bad;
+	const uint8_t *p;
+	size_t len;
 
-	if (off == total) {
-		rxb_done(net);
-		return false;
-	}
-	if (total - off < NET_BUNDLE_HDR) {
-		net->st.size_dropped++;
-		rxb_done(net);
-		return false;
-	}
-	len = (uint32_t)p[off] | (uint32_t)p[off + 1] << 8 | (uint32_t)p[off + 2] << 16 |
-	      (uint32_t)p[off + 3] << 24;
-	off += NET_BUNDLE_HDR;
-	if (len == 0 || len > net->frame_max || len > total - off) {
-		net->st.size_dropped++;
+	if (!net_bundle_next(b->msg, &net->rxb_off, net->frame_max, &p, &len, &bad)) {
+		if (bad)
+			net->st.size_dropped++;
 		rxb_done(net);
 		return false;
 	}
 	/* The bundle itself was counted as one frame when it arrived: count the others. */
-	if (net->rxb_off > 1) {
+	if (!first) {
 		net->st.replica_received++;
 		if (b->replica < net->n)
 			net->peers[b->replica].st.received++;
@@ -743,14 +852,13 @@ static bool rxb_next(struct net *net, struct net_rx *rx)
 			net->st.replica_received_unbound++;
 	}
 	memset(rx, 0, sizeof(*rx));
-	rx->bytes = p + off;
+	rx->bytes = p;
 	rx->len = len;
 	rx->from = NET_FROM_REPLICA;
 	rx->pipe = b->pipe;
 	rx->replica = b->replica;
 	rx->bundle = b;
 	b->refs++;
-	net->rxb_off = off + len;
 	return true;
 }
 

@@ -28,7 +28,44 @@ struct net_client {
 	uint64_t dropped_full;
 	uint64_t size_dropped;
 	struct net_client_conn *conn;
+	/* A bundle of replies being handed out (net.h "Bundles"), and from which replica. */
+	struct net_bundle *rxb;
+	size_t rxb_off;
 };
+
+static void rxb_done(struct net_client *c)
+{
+	if (--c->rxb->refs == 0) {
+		nng_msg_free(c->rxb->msg);
+		free(c->rxb);
+	}
+	c->rxb = NULL;
+}
+
+/* The next frame of the bundle being split; false at its end or at a bad length (counted). */
+static bool rxb_next(struct net_client *c, struct net_rx *rx)
+{
+	struct net_bundle *b = c->rxb;
+	const uint8_t *p;
+	size_t len;
+	bool bad;
+
+	if (!net_bundle_next(b->msg, &c->rxb_off, c->frame_max, &p, &len, &bad)) {
+		if (bad)
+			c->size_dropped++;
+		rxb_done(c);
+		return false;
+	}
+	memset(rx, 0, sizeof(*rx));
+	rx->bytes = p;
+	rx->len = len;
+	rx->from = NET_FROM_REPLICA;
+	rx->pipe = b->pipe;
+	rx->replica = b->replica;
+	rx->bundle = b;
+	b->refs++;
+	return true;
+}
 
 static void client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
@@ -127,6 +164,8 @@ void net_client_close(struct net_client *c)
 		nng_aio_free(c->conn[i].saio);
 		nng_aio_free(c->conn[i].raio);
 	}
+	if (c->rxb != NULL)
+		rxb_done(c);
 	free(c->conn);
 	free(c);
 }
@@ -168,6 +207,8 @@ enum bft_err net_client_send_all(struct net_client *c, const uint8_t *bytes, siz
 /* One pass over the replicas, starting after the one served last, without blocking. */
 static bool client_try_recv(struct net_client *c, struct net_rx *rx)
 {
+	if (c->rxb != NULL && rxb_next(c, rx))
+		return true;
 	for (uint32_t k = 0; k < c->n; k++) {
 		uint32_t r = (c->turn + k) % c->n;
 		nng_msg *m;
@@ -180,6 +221,21 @@ static bool client_try_recv(struct net_client *c, struct net_rx *rx)
 			continue;
 		}
 		c->turn = r + 1;
+		if (((const uint8_t *)nng_msg_body(m))[0] == NET_BUNDLE_MAGIC) {
+			struct net_bundle *b = malloc(sizeof(*b));
+			if (b == NULL) {
+				nng_msg_free(m);
+				continue;
+			}
+			*b = (struct net_bundle){.msg = m, .refs = 1,
+						 .pipe = nng_pipe_id(nng_msg_get_pipe(m)),
+						 .replica = r};
+			c->rxb = b;
+			c->rxb_off = 1;
+			if (rxb_next(c, rx))
+				return true;
+			continue; /* empty or broken: try the next replica */
+		}
 		memset(rx, 0, sizeof(*rx));
 		rx->msg = m;
 		rx->bytes = nng_msg_body(m);

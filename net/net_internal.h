@@ -100,6 +100,10 @@ struct net {
 
 	/* Bundles (net.h): corking, and the received bundle being split. Event loop only. */
 	bool corked;
+	/* Corked replies: one bundle per client connection, flushed in order at net_uncork. */
+	struct net_cbundle *cb;
+	uint32_t ncb, cb_cap;
+	struct net_map cb_index;     /* client id -> index in cb, for this cork only */
 	struct net_bundle *rxb;      /* the bundle net_recv is handing out, or NULL */
 	size_t rxb_off;              /* where its next frame's length is */
 
@@ -108,6 +112,14 @@ struct net {
 	uint32_t held_len;
 	uint32_t held_max;
 	uint64_t held_order;
+};
+
+/* Replies to one client being bundled while corked. */
+struct net_cbundle {
+	uint64_t client;
+	uint32_t pipe;
+	uint32_t frames;
+	nng_msg *msg;
 };
 
 /* A received bundle, shared by the net_rx of its frames: freed when the last is released. */
@@ -140,6 +152,16 @@ void net_fault_clear(struct net *net);
 enum bft_err net_aio_new(nng_aio **out);
 int net_aio_sendmsg(nng_socket s, nng_aio *aio, nng_msg *m);
 int net_aio_recvmsg(nng_socket s, nng_aio *aio, nng_msg **m);
+
+/** Appends a bundle frame (4-byte length, bytes) to *m, allocating it with the magic byte
+ *  first when *m is NULL. BFT_ENOMEM leaves *m NULL (freed). */
+enum bft_err net_bundle_append(nng_msg **m, const uint8_t *bytes, size_t len);
+/** Turns a bundle holding exactly one frame back into that plain frame. */
+void net_bundle_unwrap(nng_msg *m);
+/** Splits bundle b from offset *off: the next frame into *p and *len, advancing *off. false at the
+ *  end, or at a length that is zero, over frame_max or past the end (*bad set). */
+bool net_bundle_next(nng_msg *b, size_t *off, uint32_t frame_max, const uint8_t **p,
+		     size_t *len, bool *bad);
 
 /** An nng message holding a copy of bytes[0..len). */
 enum bft_err net_msg_copy(nng_msg **out, const uint8_t *bytes, size_t len);

@@ -778,6 +778,58 @@ static void test_net_client_reply_goes_to_the_right_client(void **state)
 	cluster_close(&cl);
 }
 
+/* Corked replies to one client travel as one bundle (nng's poly pair1 keeps only a couple of
+ * messages per connection and drops the rest) and come out at the client one by one, in order;
+ * a single reply goes unbundled. */
+static void test_net_corked_replies_reach_the_client_in_order(void **state)
+{
+	struct cluster cl;
+	struct client_ctx ctx;
+	struct net_client *a = NULL;
+	struct net_rx rx;
+	struct net_stats st;
+	char buf[32];
+
+	(void)state;
+	cluster_open(&cl, 4, 0x1, 0, true);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cl = &cl;
+	assert_int_equal(net_client_open(&a, 1, cl.client_ptr, FRAME_MAX), BFT_OK);
+	assert_int_equal(net_client_send(a, 0, (const uint8_t *)"req7", 4), BFT_OK);
+	ctx.requests = 3; /* answer_request stops at the fourth: this one */
+	assert_true(pump(&cl, WAIT_MS, answer_request, &ctx));
+	assert_true(net_client_recv(a, WAIT_MS, &rx));
+	assert_int_equal(rx.len, strlen("rep7 from 0"));
+	net_rx_release(&rx);
+	net_cork(cl.net[0]);
+	for (int i = 0; i < 20; i++) {
+		int len = snprintf(buf, sizeof(buf), "r%d", i);
+		assert_int_equal(net_send_client(cl.net[0], 7, (const uint8_t *)buf, (size_t)len),
+				 BFT_OK);
+	}
+	net_uncork(cl.net[0]);
+	for (int i = 0; i < 20; i++) {
+		int len = snprintf(buf, sizeof(buf), "r%d", i);
+		assert_true(net_client_recv(a, WAIT_MS, &rx));
+		assert_int_equal(rx.len, (size_t)len);
+		assert_memory_equal(rx.bytes, buf, (size_t)len);
+		net_rx_release(&rx);
+	}
+	net_cork(cl.net[0]);
+	assert_int_equal(net_send_client(cl.net[0], 7, (const uint8_t *)"single", 6), BFT_OK);
+	net_uncork(cl.net[0]);
+	assert_true(net_client_recv(a, WAIT_MS, &rx));
+	assert_int_equal(rx.len, 6);
+	assert_memory_equal(rx.bytes, "single", 6);
+	net_rx_release(&rx);
+	assert_false(net_client_recv(a, 0, &rx));
+	net_stats(cl.net[0], &st);
+	assert_int_equal(st.client_sent, 1 + 20 + 1);
+	assert_int_equal(st.client_dropped_full, 0);
+	net_client_close(a);
+	cluster_close(&cl);
+}
+
 static void test_net_client_endpoint_limits_connections(void **state)
 {
 	struct cluster cl;
@@ -1070,6 +1122,7 @@ int main(void)
 		cmocka_unit_test(test_net_dead_peer_neither_blocks_nor_starves_the_others),
 		cmocka_unit_test(test_net_restarted_replica_is_reconnected),
 		cmocka_unit_test(test_net_client_reply_goes_to_the_right_client),
+		cmocka_unit_test(test_net_corked_replies_reach_the_client_in_order),
 		cmocka_unit_test(test_net_client_endpoint_limits_connections),
 		cmocka_unit_test(test_net_fault_shim_drops_duplicates_and_delays),
 		cmocka_unit_test(test_net_fault_shim_is_reproducible_from_its_seed),
