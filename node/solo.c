@@ -128,12 +128,15 @@ static int solo_flush(struct solo *s)
 		fprintf(stderr, "bftnode --solo: write-ahead log sync: %s\n", err);
 		rc = -1;
 	}
+	/* Replies to one client leave as one transport message, as a replica's do (net.h). */
+	net_cork(s->net);
 	for (size_t i = 0; i < s->npend; i++) {
 		if (rc == 0)
 			(void)net_send_client(s->net, s->pend[i].client, s->pend[i].bytes,
 					      s->pend[i].len);
 		free(s->pend[i].bytes);
 	}
+	net_uncork(s->net);
 	s->npend = 0;
 	return rc;
 }
