@@ -1353,9 +1353,32 @@ static enum bft_err try_newview(struct pbft *p, uint64_t now, struct bft_out *ou
 		m.u.newview.nviewchanges = k;
 		m.u.newview.o = pl.o;
 		m.u.newview.no = pl.no;
-		if (p->cfg.byz && (p->cfg.byz->modes & BFT_BYZ_BOGUS_NEWVIEW) && pl.no > 0)
-			null_digest(pl.o[pl.no - 1].digest); /* drop a prepared request */
+		/* A bogus NEW-VIEW (Byzantine): the O set sent out drops the highest prepared
+		 * request (its digest becomes the null request's) or, when nothing was prepared,
+		 * invents a certificate for the next sequence number. We ourselves install the true
+		 * plan; the backups recompute O and must refuse ours (TOCS §4.4). */
+		struct bft_nv_entry *bogus = NULL;
+		if (p->cfg.byz && (p->cfg.byz->modes & BFT_BYZ_BOGUS_NEWVIEW) &&
+		    (bogus = calloc(pl.no + 1, sizeof(*bogus))) != NULL) {
+			uint8_t nd[CR_DIGEST_BYTES];
+			uint32_t i = pl.no;
+
+			null_digest(nd);
+			memcpy(bogus, pl.o, pl.no * sizeof(*bogus));
+			while (i > 0 && cr_equal(bogus[i - 1].digest, nd, CR_DIGEST_BYTES))
+				i--;
+			if (i > 0) {
+				null_digest(bogus[i - 1].digest);
+			} else {
+				bogus[pl.no].seq = pl.min_s + pl.no + 1;
+				cr_digest(bogus[pl.no].digest, "pbft.byz.invented", &p->view,
+					  sizeof(p->view));
+				m.u.newview.no = pl.no + 1;
+			}
+			m.u.newview.o = bogus;
+		}
 		e = seal(p, &m, &env);
+		free(bogus);
 		if (e == BFT_OK) {
 			free(p->nv);
 			p->nv = dup_bytes(env.p, env.len);
