@@ -22,7 +22,7 @@
 #include "bft/memo.h"
 #include "crypto/cr_dealer.h"
 
-#define MEMO_BITS 16u
+#define MEMO_BITS 13u /* 8192 entries: a run needs a few hundred */
 
 /* The memo shared by the engines of this process, created with the first and kept for the
  * process's lifetime: an entry answers only the exact question it was computed for (its key
