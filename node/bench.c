@@ -365,8 +365,8 @@ static void bench_close(struct bench *b)
 			ctl_stats(b->s[i].c, &st);
 			b->rep->retransmissions += st.retransmissions;
 			b->rep->readonly_fallbacks += st.readonly_fallbacks;
-			b->rep->bad_replies += st.bad_signature + st.bad_sender + st.malformed +
-					       st.mismatched;
+			b->rep->bad_replies += st.bad_signature + st.bad_sender + st.malformed;
+			b->rep->mismatched_replies += st.mismatched;
 			/* As bftctl does at exit: nng_close may wait on a dial in progress. */
 			ctl_close_at_exit(b->s[i].c);
 		}
@@ -580,12 +580,13 @@ void bench_report_print(FILE *f, const struct bench_opts *o, const struct bench_
 				(unsigned long long)rep->errors[k]);
 		fprintf(f, "},\"not_found\":%llu,\"cas_failed\":%llu,\"in_flight_end\":%llu,"
 			"\"backlog_end\":%llu,\"retransmissions\":%llu,\"readonly_fallbacks\":%llu,"
-			"\"bad_replies\":%llu,\"client_cpu_s\":%.2f}\n",
+			"\"bad_replies\":%llu,\"mismatched_replies\":%llu,\"client_cpu_s\":%.2f}\n",
 			(unsigned long long)rep->not_found, (unsigned long long)rep->cas_failed,
 			(unsigned long long)rep->in_flight_end, (unsigned long long)rep->backlog_end,
 			(unsigned long long)rep->retransmissions,
 			(unsigned long long)rep->readonly_fallbacks,
-			(unsigned long long)rep->bad_replies, rep->client_cpu_s);
+			(unsigned long long)rep->bad_replies,
+			(unsigned long long)rep->mismatched_replies, rep->client_cpu_s);
 		return;
 	}
 	fprintf(f, "bench: %s n=%u f=%u, %s loop, %u client%s x depth %u", rep->protocol, rep->n,
@@ -612,9 +613,10 @@ void bench_report_print(FILE *f, const struct bench_opts *o, const struct bench_
 		(unsigned long long)rep->in_flight_end);
 	if (o->rate > 0)
 		fprintf(f, ", backlog at end %llu", (unsigned long long)rep->backlog_end);
-	fprintf(f, ", retransmissions %llu, read-only fallbacks %llu, bad replies %llu\n",
-		(unsigned long long)rep->retransmissions,
-		(unsigned long long)rep->readonly_fallbacks, (unsigned long long)rep->bad_replies);
+	fprintf(f, ", retransmissions %llu, read-only fallbacks %llu, bad replies %llu, "
+		"mismatched replies %llu\n",
+		(unsigned long long)rep->retransmissions, (unsigned long long)rep->readonly_fallbacks,
+		(unsigned long long)rep->bad_replies, (unsigned long long)rep->mismatched_replies);
 	fprintf(f, "  client cpu  %.1f s in the window (%.0f%% of one core)\n", rep->client_cpu_s,
 		100.0 * rep->client_cpu_s / rep->measured_s);
 }

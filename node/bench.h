@@ -82,7 +82,10 @@ struct bench_report {
 	uint64_t cas_failed;          /* compare-and-swaps that lost a race (not errors) */
 	uint64_t in_flight_end;       /* sent but not answered when the window closed */
 	uint64_t backlog_end;         /* open loop: due but not yet sent at the end */
-	uint64_t retransmissions, readonly_fallbacks, bad_replies;
+	uint64_t retransmissions, readonly_fallbacks;
+	uint64_t bad_replies;         /* bad signature, wrong sender, malformed: evidence of faults */
+	uint64_t mismatched_replies;  /* a reply that lost to the f+1 (2f+1) that agreed: routine
+	                               * for reads racing writes, evidence of a liar otherwise */
 	double client_cpu_s;          /* CPU time of this process during the window */
 };
 
