@@ -86,6 +86,73 @@ struct totals {
 	uint64_t verify_fast;
 	uint64_t faulty_primary_end; /* seeds ending in a view whose primary is faulty */
 	uint64_t behind_untransferred; /* replicas that fell behind and never transferred state */
+	uint64_t replaced_seeds, replaced_sum_ms, replaced_max_ms; /* see timed_engine */
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Time to replace a faulty primary: for the sweeps of a primary's mode, the engine is wrapped
+ * so that the first moment a correct replica is active in a view after view 0 (whose primary
+ * is faulty in those sweeps) is noted. Runs are sequential within a worker process, so one
+ * process-wide slot per run is enough; run_seeds clears it before each run. */
+
+static uint64_t replaced_at_ms; /* 0: not yet */
+
+struct timed {
+	void *inner;
+	bool correct;
+};
+
+static enum bft_err timed_create(void **engine, const struct sim_node_config *cfg)
+{
+	struct timed *t = calloc(1, sizeof(*t));
+	enum bft_err e;
+
+	if (t == NULL)
+		return BFT_ENOMEM;
+	t->correct = cfg->byz == NULL || cfg->byz->modes == 0;
+	e = sim_engine_pbft.create(&t->inner, cfg);
+	if (e != BFT_OK) {
+		free(t);
+		return e;
+	}
+	*engine = t;
+	return BFT_OK;
+}
+
+static enum bft_err timed_step(void *engine, const struct bft_event *ev, struct bft_out *out)
+{
+	struct timed *t = engine;
+	enum bft_err e = sim_engine_pbft.step(t->inner, ev, out);
+	struct sim_engine_status st;
+
+	if (t->correct && replaced_at_ms == 0) {
+		sim_engine_pbft.status(t->inner, &st);
+		if (st.view_active && st.view > 0)
+			replaced_at_ms = ev->now_ms > 0 ? ev->now_ms : 1;
+	}
+	return e;
+}
+
+static void timed_status(const void *engine, struct sim_engine_status *st)
+{
+	const struct timed *t = engine;
+
+	sim_engine_pbft.status(t->inner, st);
+}
+
+static void timed_free(void *engine)
+{
+	struct timed *t = engine;
+
+	if (t == NULL)
+		return;
+	sim_engine_pbft.free(t->inner);
+	free(t);
+}
+
+static const struct sim_engine_ops timed_engine = {
+	.name = "pbft", .client_send = BFT_SEND_PRIMARY, .create = timed_create,
+	.step = timed_step, .status = timed_status, .free = timed_free,
 };
 
 static double wall_seconds(void)
@@ -208,7 +275,7 @@ static void mode_partition(const struct sweep *sw, uint64_t seed, uint32_t fault
 /* The configuration of one seed of a sweep: everything comes from the seed. */
 static void seed_config(const struct sweep *sw, uint64_t seed, struct sim_config *c)
 {
-	sim_config_default(c, &sim_engine_pbft, sw->n);
+	sim_config_default(c, (sw->mode & PRIMARY_MODES) ? &timed_engine : &sim_engine_pbft, sw->n);
 	c->seed = seed;
 	c->shared_keys = true;
 	if (sw->mode != 0) {
@@ -288,6 +355,12 @@ static void totals_add(struct totals *t, const struct sim_stats *st, bool ok, ui
 	if (c->byz[pbft_primary(st->max_view, c->n)].modes != 0)
 		t->faulty_primary_end++;
 	t->behind_untransferred += st->behind_untransferred;
+	if (replaced_at_ms != 0) {
+		t->replaced_seeds++;
+		t->replaced_sum_ms += replaced_at_ms;
+		if (replaced_at_ms > t->replaced_max_ms)
+			t->replaced_max_ms = replaced_at_ms;
+	}
 	if (!ok) {
 		if (t->failures < MAX_REPORTED)
 			t->first_failures[t->failures] = seed;
@@ -342,6 +415,10 @@ static void totals_merge(struct totals *t, const struct totals *w)
 	t->verify_fast += w->verify_fast;
 	t->faulty_primary_end += w->faulty_primary_end;
 	t->behind_untransferred += w->behind_untransferred;
+	t->replaced_seeds += w->replaced_seeds;
+	t->replaced_sum_ms += w->replaced_sum_ms;
+	if (w->replaced_max_ms > t->replaced_max_ms)
+		t->replaced_max_ms = w->replaced_max_ms;
 	if (w->max_view > t->max_view)
 		t->max_view = w->max_view;
 	if (w->end_ms_max > t->end_ms_max)
@@ -359,6 +436,7 @@ static void run_seeds(const struct sweep *sw, uint64_t lo, uint64_t hi, uint64_t
 		bool ok;
 
 		seed_config(sw, seed, &c);
+		replaced_at_ms = 0;
 		ok = sim_run_one(&c, &st, t->failures < MAX_REPORTED ? stdout : NULL, verbose);
 		if (!ok && t->failures >= MAX_REPORTED)
 			printf("=== sim FAILURE: seed=%llu (report suppressed)\n",
@@ -469,6 +547,14 @@ static void mode_summary(const struct sweep *sw, uint64_t lo, uint64_t hi, const
 	       (unsigned long long)t->rejected[BFT_EVIEW],
 	       (unsigned long long)t->rejected[BFT_ECONFLICT],
 	       (unsigned long long)t->rejected[BFT_EDIGEST]);
+	if (sw->mode & PRIMARY_MODES)
+		printf("[ SIM      ] %s: faulty view-0 primary replaced (a correct replica active in "
+		       "a later view) on %llu of %llu seeds, after %llu ms on average, %llu ms at "
+		       "most\n", sw->name, (unsigned long long)t->replaced_seeds,
+		       (unsigned long long)t->runs,
+		       (unsigned long long)(t->replaced_seeds ? t->replaced_sum_ms / t->replaced_seeds
+							     : 0),
+		       (unsigned long long)t->replaced_max_ms);
 	report_failures(sw, t);
 	fflush(stdout);
 	assert_int_equal(t->failures, 0);
