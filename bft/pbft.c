@@ -137,6 +137,27 @@ struct pbft {
 	} *early;
 	uint32_t nearly, early_max;
 
+	/* Adaptive throughput (Aardvark §4.3; see "Adaptive throughput" below). */
+	struct tput_view {
+		uint32_t best;      /* the view's best period with demand, in requests */
+		uint64_t end_ms;    /* when the view was left */
+		bool failed;        /* left because its primary failed the throughput test */
+	} tput_hist[PBFT_TPUT_VIEWS_MAX];
+	uint32_t tput_nhist;        /* entries used, the newest at tput_hist[0] */
+	bool tput_started;          /* the first step set the clock below */
+	uint64_t tput_view_ms;      /* when the current view became active */
+	uint64_t tput_period_ms;    /* start of the current period */
+	uint64_t tput_last_ms;      /* the previous step, for busy time */
+	uint64_t tput_busy_ms;      /* time in this period with work outstanding */
+	bool tput_busy;             /* work was outstanding after the previous step */
+	uint32_t tput_count;        /* requests executed in this period */
+	uint32_t tput_best;         /* best period with demand in this view */
+	bool tput_demand_seen;      /* this view had a period with demand */
+	uint32_t tput_required;     /* 0: not computed yet in this view */
+	uint32_t tput_ceiling;      /* the required count's upper bound in this view */
+	uint32_t tput_step;         /* its raise per period met */
+	bool tput_suspect;          /* the primary failed the test: change view */
+
 	struct pbft_status st;
 };
 
@@ -149,6 +170,15 @@ void pbft_config_default(struct pbft_config *c)
 	c->fetch_timeout_ms = 500;
 	c->retransmit_ms = RETRANSMIT_MS_DEFAULT;
 	c->preprepare_timeout_ms = 250;
+	c->tput_period_ms = 1000;
+	c->tput_grace_ms = 2000;
+	c->tput_fraction_pct = 90;
+	c->tput_fraction_max_pct = 95;
+	c->tput_raise_pct = 1;
+	c->tput_views = 8;
+	c->tput_decay_ms = 60000;
+	c->tput_demand_pct = 50;
+	c->tput_min_requests = 4;
 }
 
 /* For sends whose failure (out of memory) leaves nothing to undo: the peer retransmits. */
@@ -262,6 +292,11 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 	if (cfg->view_timeout_ms == 0 || cfg->retransmit_ms == 0 || cfg->fetch_timeout_ms == 0 ||
 	    cfg->preprepare_timeout_ms == 0)
 		return BFT_EINVAL;
+	if (cfg->tput_period_ms != 0 &&
+	    (cfg->tput_fraction_pct > cfg->tput_fraction_max_pct || cfg->tput_fraction_max_pct > 100 ||
+	     cfg->tput_views == 0 || cfg->tput_views > PBFT_TPUT_VIEWS_MAX ||
+	     cfg->tput_decay_ms == 0 || cfg->tput_demand_pct > 100))
+		return BFT_EINVAL;
 	p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return BFT_ENOMEM;
@@ -367,6 +402,7 @@ void pbft_status(const struct pbft *p, struct pbft_status *st)
 	st->next_seq = p->next_seq;
 	st->pending = bft_log_pending(p->log);
 	st->behind = bft_log_behind(p->log, &(bft_seq){0});
+	st->tput_required = p->tput_required;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -581,6 +617,8 @@ static enum bft_err execute_ready(struct pbft *p, uint64_t now, struct bft_out *
 				    s->ppm.u.preprepare.requests, s->ppm.u.preprepare.nrequests, out);
 		if (e != BFT_OK)
 			return e;
+		if (p->active)
+			p->tput_count += s->ppm.u.preprepare.nrequests;
 		p->progress_ms = now;
 		p->vc_attempts = 0; /* progress in this view: timeouts reset (TOCS §4.5.2) */
 	}
@@ -943,6 +981,169 @@ static enum bft_err on_request(struct pbft *p, const struct bft_msg *m, uint64_t
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/*
+ * Adaptive throughput: Clement et al., "Making Byzantine Fault Tolerant Systems Tolerate
+ * Byzantine Faults" (Aardvark, NSDI'09), §4.3. The pre-prepare deadline (on_timer) bounds the
+ * delay of one request; a primary can stay inside it and still serve far fewer requests than
+ * it could. So each backup also measures the primary's throughput: the requests executed per
+ * period of tput_period_ms. After a grace period at the start of a view (tput_grace_ms), a
+ * period in which the primary executed fewer than the required count while there was demand
+ * makes the backup start a view change. As in Aardvark, the required count is a fraction
+ * (tput_fraction_pct) of the best throughput of the last few views (tput_views), is raised
+ * (tput_raise_pct of it) after every period the primary meets it, and starts again at that
+ * fraction in each new view.
+ *
+ * Demand. Aardvark's clients send each request to every replica, so its backups know what is
+ * waiting. A PBFT client sends to the primary first and to everyone only when it retransmits,
+ * so a backup learns of demand late. It counts two signs of it: requests it holds that are not
+ * yet ordered (a client's retransmission, or a relay), and slots pre-prepared in this view
+ * that it has not executed (the primary has shown it admitted those requests). A period counts
+ * only if that work was outstanding for tput_demand_pct of it and still is at its end: a
+ * correct primary in a lightly loaded cluster, whose requests commit as soon as they come, is
+ * never judged, because its backups hold nothing for long. A backup that is behind (fetching
+ * state) judges nothing: its own execution stalls, not the primary.
+ *
+ * What keeps the test from changing views for ever in a correct cluster whose load fell:
+ * - no demand, no judgement (above), and no judgement while the required count is below
+ *   tput_min_requests per period (too few requests to tell slowness from chance);
+ * - the yardstick decays: each view's best halves for every tput_decay_ms since it ended, and
+ *   only the last tput_views views with demand count at all;
+ * - the raise stops at tput_fraction_max_pct of the yardstick, so a correct primary serving as
+ *   well as the best recent view is never replaced;
+ * - when the last f+1 views this replica left all failed the test, at least one of their
+ *   primaries was correct: the yardstick is then the best of those views alone (the load, not
+ *   the primaries, must have changed), which their successors can meet.
+ * Everything here runs on the now_ms of the events this engine is given; no clock is read.
+ */
+
+static bool tput_on(const struct pbft *p)
+{
+	return p->cfg.tput_period_ms != 0;
+}
+
+/* Known work outstanding: requests not yet ordered, or slots pre-prepared in this view and not
+ * yet executed. */
+static bool tput_work(const struct pbft *p)
+{
+	return bft_log_pending(p->log) > 0 || p->highest_pp > bft_log_last_executed(p->log);
+}
+
+/* The yardstick: the best period of the recent views, decayed with age (see above). */
+static uint32_t tput_history_max(const struct pbft *p, uint64_t now)
+{
+	uint32_t k = p->tput_nhist < p->cfg.tput_views ? p->tput_nhist : p->cfg.tput_views;
+	uint32_t failed = 0, best = 0;
+
+	while (failed < k && p->tput_hist[failed].failed)
+		failed++;
+	if (failed >= p->f + 1)
+		k = failed;
+	for (uint32_t i = 0; i < k; i++) {
+		const struct tput_view *h = &p->tput_hist[i];
+		uint64_t halvings = (now > h->end_ms ? now - h->end_ms : 0) / p->cfg.tput_decay_ms;
+		uint32_t v = halvings >= 32 ? 0 : h->best >> halvings;
+		if (v > best)
+			best = v;
+	}
+	return best;
+}
+
+/* A view became active (or the engine took its first step): the measurement starts again. */
+static void tput_view_start(struct pbft *p, uint64_t now)
+{
+	p->tput_started = true;
+	p->tput_view_ms = p->tput_period_ms = p->tput_last_ms = now;
+	p->tput_busy_ms = 0;
+	p->tput_count = 0;
+	p->tput_best = 0;
+	p->tput_demand_seen = false;
+	p->tput_required = p->tput_ceiling = p->tput_step = 0;
+	p->tput_suspect = false;
+}
+
+/* The active view is left: its best period with demand joins the history (newest first). */
+static void tput_view_end(struct pbft *p, uint64_t now)
+{
+	if (tput_on(p) && p->tput_demand_seen) {
+		memmove(&p->tput_hist[1], &p->tput_hist[0],
+			(PBFT_TPUT_VIEWS_MAX - 1) * sizeof(p->tput_hist[0]));
+		p->tput_hist[0] = (struct tput_view){.best = p->tput_best, .end_ms = now,
+						     .failed = p->tput_suspect};
+		if (p->tput_nhist < PBFT_TPUT_VIEWS_MAX)
+			p->tput_nhist++;
+	}
+	p->tput_demand_seen = false;
+	p->tput_suspect = false;
+	p->tput_required = 0;
+}
+
+/* Closes the period ending at `end`: the judgement itself. */
+static void tput_close(struct pbft *p, uint64_t end)
+{
+	const struct pbft_config *c = &p->cfg;
+	bool demand = p->tput_busy &&
+		      p->tput_busy_ms * 100 >= (uint64_t)c->tput_period_ms * c->tput_demand_pct;
+
+	if (p->active && demand && !bft_log_behind(p->log, &(bft_seq){0})) {
+		p->tput_demand_seen = true;
+		if (p->tput_count > p->tput_best)
+			p->tput_best = p->tput_count;
+		if (!is_primary(p) && !p->tput_suspect && end >= p->tput_view_ms + c->tput_grace_ms) {
+			if (p->tput_required == 0) {
+				uint64_t h = tput_history_max(p, end);
+				p->tput_required = (uint32_t)(h * c->tput_fraction_pct / 100);
+				p->tput_ceiling = (uint32_t)(h * c->tput_fraction_max_pct / 100);
+				p->tput_step = (uint32_t)((h * c->tput_raise_pct + 99) / 100);
+			}
+			if (p->tput_required >= c->tput_min_requests) {
+				if (p->tput_count < p->tput_required)
+					p->tput_suspect = true;
+				else if (p->tput_required + p->tput_step <= p->tput_ceiling)
+					p->tput_required += p->tput_step;
+				else if (p->tput_ceiling > p->tput_required)
+					p->tput_required = p->tput_ceiling;
+			}
+		}
+	}
+	p->tput_count = 0;
+	p->tput_busy_ms = 0;
+}
+
+/* At the start of every step: accounts the time since the previous step and closes the
+ * periods that ended. A gap of several periods without a step (nothing was outstanding, so no
+ * timer was armed) is not judged. */
+static void tput_tick(struct pbft *p, uint64_t now)
+{
+	uint64_t len = p->cfg.tput_period_ms;
+
+	if (!tput_on(p))
+		return;
+	if (!p->tput_started) {
+		tput_view_start(p, now);
+		return;
+	}
+	if (now < p->tput_last_ms)
+		return; /* the caller's clock went back: account nothing */
+	if (now >= p->tput_period_ms + 4 * len) {
+		p->tput_period_ms = p->tput_last_ms = now;
+		p->tput_count = 0;
+		p->tput_busy_ms = 0;
+		return;
+	}
+	while (now >= p->tput_period_ms + len) {
+		uint64_t end = p->tput_period_ms + len;
+		if (p->tput_busy)
+			p->tput_busy_ms += end - p->tput_last_ms;
+		p->tput_last_ms = end;
+		tput_close(p, end);
+		p->tput_period_ms = end;
+	}
+	if (p->tput_busy)
+		p->tput_busy_ms += now - p->tput_last_ms;
+	p->tput_last_ms = now;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* View changes (TOCS §4.4, §4.5.2) */
 
 static uint64_t view_timeout(const struct pbft *p)
@@ -1254,6 +1455,8 @@ static enum bft_err start_viewchange(struct pbft *p, bft_view v, uint64_t now, s
 	enum bft_err e;
 
 	BFT_ASSERT(v > p->view || (v == p->view && p->active));
+	if (p->active)
+		tput_view_end(p, now);
 	p->view = v;
 	p->active = false;
 	p->vc_deadline = 0;
@@ -1452,6 +1655,7 @@ static enum bft_err enter_view(struct pbft *p, const struct bft_msg *vcs, uint32
 	p->vc_deadline = 0;
 	p->progress_ms = now;
 	p->highest_pp = 0;
+	tput_view_start(p, now);
 	e = view_record(p, out);
 	if (e != BFT_OK)
 		return e;
@@ -1967,6 +2171,13 @@ static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 		p->vc_attempts++;
 		return start_viewchange(p, p->view + 1, now, out);
 	}
+	/* Aardvark §4.3, adaptive throughput: the primary served less than the required count
+	 * in a period with demand (tput_close). */
+	if (p->active && !is_primary(p) && p->tput_suspect) {
+		p->st.throughput_suspicions++;
+		p->vc_attempts++;
+		return start_viewchange(p, p->view + 1, now, out);
+	}
 	/* §4.5.2: a view change that did not complete in time moves on to the next view. */
 	if (!p->active && p->vc_deadline != 0 && now >= p->vc_deadline) {
 		p->vc_attempts++;
@@ -2366,6 +2577,18 @@ static void arm_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 	}
 	if (!p->active && p->vc_deadline != 0)
 		bft_out_timer(out, p->vc_deadline);
+	/* The throughput test: the end of the period while there is work to judge by and a
+	 * yardstick to judge with, or at once when a message step closed a period the primary
+	 * failed. Without a yardstick (no recent view with demand) periods still close, at the
+	 * next step, and no wake-up is spent on them. */
+	if (tput_on(p) && p->active && !is_primary(p) && !behind) {
+		if (p->tput_suspect)
+			bft_out_timer(out, now + 1);
+		else if (p->tput_busy && (uint64_t)tput_history_max(p, now) *
+						 p->cfg.tput_fraction_max_pct / 100 >=
+					 p->cfg.tput_min_requests)
+			bft_out_timer(out, p->tput_period_ms + p->cfg.tput_period_ms);
+	}
 	/* push_progress's deadlines: a peer newly seen lagging is given one period to send its
 	 * own messages first; one that caught up is struck off. */
 	bft_seq done = bft_log_last_executed(p->log);
@@ -2401,6 +2624,7 @@ enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_ou
 	size_t first_record = out->nrecords;
 	enum bft_err e = BFT_OK;
 
+	tput_tick(p, now);
 	if (p->restarted_inactive) {
 		p->restarted_inactive = false;
 		e = send_viewchange(p, out);
@@ -2481,6 +2705,7 @@ enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_ou
 		e2 = try_progress(p, now, out);
 	if (e2 == BFT_OK)
 		e2 = reemit_after_checkpoint(p, first_record, out);
+	p->tput_busy = tput_work(p);
 	arm_timer(p, now, out);
 	if (p->cfg.byz != NULL)
 		byz_apply(p, now, out);

@@ -13,6 +13,8 @@
 #include "bft/log.h"
 #include "bft/byz.h"
 
+#define PBFT_TPUT_VIEWS_MAX 16u
+
 struct pbft_config {
 	struct bft_log_config log;
 	uint32_t view_timeout_ms;     /* a backup waits this long for a pending request (§4.4) */
@@ -20,10 +22,33 @@ struct pbft_config {
 	uint32_t fetch_timeout_ms;    /* state transfer: ask another peer after this long */
 	uint32_t retransmit_ms;       /* no progress for this long with work pending: retransmit */
 	uint32_t preprepare_timeout_ms; /* a request must be pre-prepared this soon (Aardvark) */
+
+	/* Aardvark's adaptive throughput test (Clement et al., NSDI'09, §4.3): a backup counts the
+	 * requests executed in each period of tput_period_ms and replaces a primary whose count,
+	 * in a period with demand, falls below the required count. The required count starts at
+	 * tput_fraction_pct of the best period of the last tput_views views (each view's best
+	 * halves for every tput_decay_ms since it ended), rises by tput_raise_pct of that after
+	 * each period the primary meets it, up to tput_fraction_max_pct, and starts again in each
+	 * view. Nothing is judged in a view's first tput_grace_ms, in a period where this replica
+	 * had known work outstanding less than tput_demand_pct of the time, or while the required
+	 * count is below tput_min_requests (too few requests to tell slowness from chance).
+	 * tput_period_ms = 0 turns the test off. See pbft.c, "Adaptive throughput". */
+	uint32_t tput_period_ms;        /* default 1000 */
+	uint32_t tput_grace_ms;         /* default 2000 */
+	uint32_t tput_fraction_pct;     /* default 90 */
+	uint32_t tput_fraction_max_pct; /* default 95 */
+	uint32_t tput_raise_pct;        /* default 1 */
+	uint32_t tput_views;            /* default 8, at most PBFT_TPUT_VIEWS_MAX */
+	uint32_t tput_decay_ms;         /* default 60000 */
+	uint32_t tput_demand_pct;       /* default 50 */
+	uint32_t tput_min_requests;     /* default 4 */
 	const struct bft_byz *byz;    /* borrowed; NULL for a correct replica */
 };
 
-/** Defaults for everything but log.n/self/id/keys/app (view timeout 1000 ms, max 30 s). */
+/** Defaults for everything but log.n/self/id/keys/app (view timeout 1000 ms, max 30 s; the
+ *  throughput test on, with the defaults listed above). pbft_new refuses (BFT_EINVAL) a
+ *  throughput test with a fraction above 100 or above its maximum, or tput_views outside
+ *  1..PBFT_TPUT_VIEWS_MAX, or a zero tput_decay_ms. */
 void pbft_config_default(struct pbft_config *c);
 
 struct pbft;
@@ -59,6 +84,9 @@ struct pbft_status {
 	uint64_t view_changes;  /* views entered after the first */
 	uint64_t state_transfers;
 	uint64_t slow_primary_suspicions; /* view changes started by the pre-prepare deadline */
+	uint64_t throughput_suspicions;   /* view changes started by the throughput test */
+	uint32_t tput_required;           /* requests per period the primary must execute now
+	                                   * (0: not judging in this view yet) */
 	bool behind;            /* a stable checkpoint above last_executed is known: fetching */
 	uint64_t faults[BFT_ERR_COUNT]; /* rejected inputs by reason */
 };
