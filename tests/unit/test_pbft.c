@@ -101,6 +101,8 @@ struct cluster {
 	struct qmsg *q;
 	size_t qhead, qtail;
 	bool mute[N];        /* drop everything this replica sends */
+	bool drop_relays[N]; /* drop the REQUESTs this replica relays to others */
+	uint32_t viewchanges_sent[N]; /* VIEW-CHANGE multicasts each replica's steps produced */
 	uint64_t now;
 	uint64_t timer[N];
 	uint32_t replies[NCLIENTS];
@@ -256,6 +258,8 @@ static void route(struct cluster *c, int from, struct bft_out *out)
 		return;
 	for (size_t i = 0; i < out->nmsgs; i++) {
 		const struct bft_out_msg *m = &out->msgs[i];
+		if (m->type == BFT_MSG_VIEWCHANGE && m->dest == BFT_TO_ALL)
+			c->viewchanges_sent[from]++;
 		if (m->dest == BFT_TO_ALL) {
 			for (int j = 0; j < N; j++)
 				if (j != from)
@@ -299,6 +303,18 @@ static void client_frame(struct cluster *c, int client, const uint8_t *b, size_t
 	wire_msg_free(&m);
 }
 
+static bool is_request(struct cluster *c, const struct qmsg *q)
+{
+	struct bft_msg m;
+	bool yes;
+
+	if (wire_decode(&c->limits, q->bytes, q->len, &m) != BFT_OK)
+		return false;
+	yes = m.type == BFT_MSG_REQUEST;
+	wire_msg_free(&m);
+	return yes;
+}
+
 /* Runs until the queue is empty, firing timers in time order when idle, up to max_ms. */
 static void run(struct cluster *c, uint64_t max_ms)
 {
@@ -307,6 +323,8 @@ static void run(struct cluster *c, uint64_t max_ms)
 	while (c->now <= end) {
 		if (c->qhead < c->qtail) {
 			struct qmsg m = c->q[c->qhead++];
+			if (m.to >= 0 && m.from >= 0 && c->drop_relays[m.from] && is_request(c, &m))
+				m.to = -100;
 			if (m.to >= 0)
 				(void)deliver(c, m.to, m.bytes, m.len);
 			else if (m.to > -100)
@@ -833,6 +851,202 @@ static void test_pbft_replaces_a_slow_primary_before_its_request_timer_fires(voi
 	cluster_free(c);
 }
 
+/* --- adaptive throughput (Aardvark, Clement et al., NSDI'09, §4.3) -------------------------- */
+
+#define TPUT_PERIOD_MS 200u
+
+/* A cluster for the throughput test: 200 ms periods, a grace of one period, the pre-prepare
+ * deadline out of the way (60 s) and a request timer of 1 s, so that a view change within 1 s
+ * of a view's start can come from nothing but the throughput test. */
+static struct cluster *tput_cluster(void)
+{
+	struct cluster *c = cluster_new(4, 16);
+
+	for (int r = 0; r < N; r++) {
+		pbft_free(c->r[r]);
+		c->cfg[r].view_timeout_ms = 1000;
+		c->cfg[r].preprepare_timeout_ms = 60000;
+		c->cfg[r].tput_period_ms = TPUT_PERIOD_MS;
+		c->cfg[r].tput_grace_ms = TPUT_PERIOD_MS;
+		assert_int_equal(pbft_new(&c->r[r], &c->cfg[r]), BFT_OK);
+	}
+	return c;
+}
+
+/* The harness advances time only by timers: runs until virtual time t, then sets it. */
+static void run_to(struct cluster *c, uint64_t t)
+{
+	if (t > c->now)
+		run(c, t - c->now);
+	if (c->now < t)
+		c->now = t;
+	run(c, 0);
+}
+
+/* Backup 2 is given a standing demand: 4 requests of client 1 that reach it alone (its relays
+ * to the primary are lost). View 0's primary then executes one request every 20 ms (10 per
+ * period) for 1.2 s, with that demand present at backup 2: the yardstick of later views. Then
+ * replica 0 falls silent and the request timers move replicas 1..3 to view 1. Returns when
+ * backup 2 is active in view 1, at the time it saw that. */
+static uint64_t tput_fast_view_then_view_change(struct cluster *c)
+{
+	struct pbft_status st;
+
+	c->drop_relays[2] = true;
+	for (int i = 0; i < 4; i++)
+		submit(c, 1, 2, "backlog");
+	run(c, 0);
+	for (int i = 0; i < 60; i++) {
+		submit(c, 0, 0, "fast");
+		run_to(c, c->now + 20);
+	}
+	status(c, 2, &st);
+	assert_int_equal(st.view, 0);
+	assert_int_equal(st.last_executed, 60);
+	assert_int_equal(st.pending, 4);
+	c->mute[0] = true;
+	submit_all(c, 0, "to view 1");
+	for (int i = 0; i < 500; i++) {
+		run_to(c, c->now + 10);
+		status(c, 2, &st);
+		if (st.view == 1 && st.view_active)
+			return c->now;
+	}
+	fail_msg("no view change to view 1");
+	return 0;
+}
+
+static void test_pbft_throughput_test_replaces_a_primary_far_slower_than_the_last_view(void **state)
+{
+	struct cluster *c = tput_cluster();
+	struct pbft_status st, st3;
+	uint64_t t1, t2 = 0;
+
+	(void)state;
+	t1 = tput_fast_view_then_view_change(c);
+	/* View 1's primary executes one request every 250 ms: under one per period, against a
+	 * required 90% of view 0's 10, while backup 2 still holds its 4 unordered requests. */
+	for (uint64_t t = t1; t < t1 + 1000 && t2 == 0; t += 10) {
+		if ((t - t1) % 250 == 0)
+			submit(c, 0, 1, "slow");
+		run_to(c, t + 10);
+		status(c, 2, &st);
+		if (st.view == 2)
+			t2 = c->now;
+	}
+	/* Backup 2 sent a VIEW-CHANGE for view 2 within one grace period and two periods of
+	 * view 1's start: before its 1 s request timer could fire (it was reset by every
+	 * execution anyway) and with the pre-prepare deadline (60 s) nowhere near. */
+	assert_true(t2 != 0);
+	assert_true(t2 <= t1 + TPUT_PERIOD_MS * 3 + 10);
+	status(c, 2, &st);
+	assert_int_equal(st.view, 2);
+	assert_false(st.view_active);
+	assert_int_equal(st.throughput_suspicions, 1);
+	assert_int_equal(st.slow_primary_suspicions, 0);
+	assert_int_equal(c->viewchanges_sent[2], 2); /* for view 1, then for view 2 */
+	/* Backup 3 held no request of its own (no demand): it judged nothing and stays. */
+	status(c, 3, &st3);
+	assert_int_equal(st3.view, 1);
+	assert_true(st3.view_active);
+	assert_int_equal(st3.throughput_suspicions, 0);
+	cluster_free(c);
+}
+
+static void test_pbft_throughput_test_judges_no_slow_period_without_demand(void **state)
+{
+	struct cluster *c = tput_cluster();
+	struct pbft_status st;
+	uint64_t t1;
+
+	(void)state;
+	t1 = tput_fast_view_then_view_change(c);
+	/* Client 1 retransmits its 4 requests to view 1's primary, which orders them: backup 2
+	 * holds nothing any more. The primary then serves the same slow trickle as above. */
+	c->drop_relays[2] = false;
+	for (uint64_t k = 1; k <= 4; k++) {
+		struct wire_buf env;
+		make_request(c, 1, k, "backlog", &env);
+		enqueue(c, 1, -1, env.p, env.len);
+		wire_buf_free(&env);
+	}
+	run(c, 0);
+	status(c, 2, &st);
+	assert_int_equal(st.pending, 0);
+	for (uint64_t t = t1; t < t1 + 2000; t += 10) {
+		if ((t - t1) % 250 == 0)
+			submit(c, 0, 1, "slow");
+		run_to(c, t + 10);
+	}
+	for (int r = 1; r < N; r++) {
+		status(c, r, &st);
+		assert_int_equal(st.view, 1);
+		assert_true(st.view_active);
+		assert_int_equal(st.throughput_suspicions, 0);
+		assert_int_equal(st.slow_primary_suspicions, 0);
+	}
+	/* Every request ran: the 60 fast ones, the one that moved the view, the backlog, 8 slow. */
+	assert_int_equal(c->app[2].count, 60 + 1 + 4 + 8);
+	cluster_free(c);
+}
+
+static void test_pbft_throughput_test_keeps_a_primary_that_meets_the_required_rate(void **state)
+{
+	struct cluster *c = tput_cluster();
+	struct pbft_status st;
+	uint64_t t1;
+
+	(void)state;
+	t1 = tput_fast_view_then_view_change(c);
+	/* View 1's primary serves a request every 16 ms (12 or 13 per period) for 1.6 s while
+	 * backup 2's demand stands: it is judged every period, meets the raised requirement,
+	 * and keeps its view. */
+	for (uint64_t t = t1; t < t1 + 1600; t += 16) {
+		submit(c, 0, 1, "fast again");
+		run_to(c, t + 16);
+	}
+	status(c, 2, &st);
+	assert_int_equal(st.view, 1);
+	assert_true(st.view_active);
+	assert_int_equal(st.throughput_suspicions, 0);
+	assert_int_equal(st.pending, 4);
+	/* The requirement was computed from view 0 (90% of 10) and raised by 1 per period met,
+	 * to its ceiling of 95% of 10. */
+	assert_int_equal(st.tput_required, 9);
+	cluster_free(c);
+}
+
+static void test_pbft_new_refuses_an_inconsistent_throughput_test(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct pbft_config cfg = c->cfg[1];
+	struct pbft *p = NULL;
+
+	(void)state;
+	cfg.tput_fraction_pct = 96; /* above tput_fraction_max_pct (95) */
+	assert_int_equal(pbft_new(&p, &cfg), BFT_EINVAL);
+	cfg = c->cfg[1];
+	cfg.tput_fraction_max_pct = 101;
+	assert_int_equal(pbft_new(&p, &cfg), BFT_EINVAL);
+	cfg = c->cfg[1];
+	cfg.tput_views = 0;
+	assert_int_equal(pbft_new(&p, &cfg), BFT_EINVAL);
+	cfg.tput_views = PBFT_TPUT_VIEWS_MAX + 1;
+	assert_int_equal(pbft_new(&p, &cfg), BFT_EINVAL);
+	cfg = c->cfg[1];
+	cfg.tput_decay_ms = 0;
+	assert_int_equal(pbft_new(&p, &cfg), BFT_EINVAL);
+	cfg = c->cfg[1];
+	cfg.tput_demand_pct = 101;
+	assert_int_equal(pbft_new(&p, &cfg), BFT_EINVAL);
+	assert_null(p);
+	/* Off (period 0): the other knobs are not looked at. */
+	cfg.tput_period_ms = 0;
+	assert_int_equal(pbft_new(&p, &cfg), BFT_OK);
+	pbft_free(p);
+	cluster_free(c);
+}
+
 static void test_pbft_survives_a_primary_with_wrong_digests(void **state)
 {
 	(void)state;
@@ -1112,6 +1326,10 @@ int main(void)
 		cmocka_unit_test(test_pbft_whole_cluster_restart_after_a_view_change_keeps_serving),
 		cmocka_unit_test(test_pbft_survives_an_equivocating_primary),
 		cmocka_unit_test(test_pbft_replaces_a_slow_primary_before_its_request_timer_fires),
+		cmocka_unit_test(test_pbft_throughput_test_replaces_a_primary_far_slower_than_the_last_view),
+		cmocka_unit_test(test_pbft_throughput_test_judges_no_slow_period_without_demand),
+		cmocka_unit_test(test_pbft_throughput_test_keeps_a_primary_that_meets_the_required_rate),
+		cmocka_unit_test(test_pbft_new_refuses_an_inconsistent_throughput_test),
 		cmocka_unit_test(test_pbft_survives_a_primary_with_wrong_digests),
 		cmocka_unit_test(test_pbft_survives_a_primary_with_bad_signatures),
 		cmocka_unit_test(test_pbft_survives_a_bogus_new_view_and_view_change_spam),
