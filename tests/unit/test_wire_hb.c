@@ -138,6 +138,8 @@ static int setup(void **state)
 		c.enc_pk = &enc_pk;
 		c.coin_sk = &coin_sk[i];
 		c.enc_sk = &enc_sk[i];
+		/* The threshold coin in every round, so the epoch's ABAs send CONF and COIN too. */
+		c.fixed_coins = false;
 		if (hb_new(&h[i], &c) != BFT_OK)
 			return -1;
 		seed[1] = (uint8_t)i;
