@@ -49,6 +49,7 @@ struct bft_client {
 	uint64_t next_reqid;
 	bft_view view;
 	uint64_t done_counter;
+	bool introduced;          /* a request of ours went to every replica already */
 	struct client_slot *slots;
 	uint8_t *polled;          /* the last polled result, valid until the next call */
 	bft_view *views;          /* n entries of scratch for slot_accept, sized at creation */
@@ -226,13 +227,17 @@ enum bft_err bft_client_submit(struct bft_client *c, uint64_t now_ms, const uint
 	if (e != BFT_OK)
 		goto fail;
 	/* PBFT §4.1: a request goes to the primary the client believes in; a read-only one goes to
-	 * every replica, since each answers it on its own (§5.1.3); Honey Badger has no primary. */
-	if (c->cfg.send == BFT_SEND_ALL || (flags & BFT_REQ_READONLY) != 0)
+	 * every replica, since each answers it on its own (§5.1.3); Honey Badger has no primary.
+	 * The session's first request goes to every replica as well: a replica sends replies
+	 * back over the connection it saw a request of ours on, so before that only the primary
+	 * could answer and f+1 replies waited for the retransmission. */
+	if (c->cfg.send == BFT_SEND_ALL || (flags & BFT_REQ_READONLY) != 0 || !c->introduced)
 		e = slot_send(s, BFT_TO_ALL, 0, out);
 	else
 		e = slot_send(s, BFT_TO_REPLICA, pbft_primary(c->view, c->cfg.n), out);
 	if (e != BFT_OK)
 		goto fail;
+	c->introduced = true;
 	s->state = SLOT_INFLIGHT;
 	s->user_reqid = s->reqid;
 	s->submitted_ms = now_ms;

@@ -191,16 +191,11 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 	cc.replica_pks = (const uint8_t(*)[CR_PK_BYTES])c->cfg.replica_pks;
 	cc.key = &c->id;
 	node_config_wire_limits(&c->cfg, &cc.limits);
-	/* Every request goes to all replicas. Honey Badger has no primary, and a censoring
-	 * replica must not hold a request back (HB §4.3). In PBFT a backup can only answer a
-	 * client whose connection it has seen a request on (replies go back the way requests
-	 * came), so a request sent to the primary alone got one reply, not f+1, until the
-	 * retransmission 500 ms later reached everyone: every fresh session's first request
-	 * took half a second. Backups that hold the request also time the primary from its
-	 * arrival (PBFT §4.4, Aardvark §4.3) and need not verify its signature again when the
-	 * PRE-PREPARE brings it (bft_log_check_batch), so the extra copies cost bytes, not
-	 * signature checks. */
-	cc.send = BFT_SEND_ALL;
+	/* Honey Badger has no primary, and a censoring replica must not hold a request back:
+	 * send every request to all replicas (HB §4.3). PBFT sends to the primary, after a
+	 * first request to all (bft/client.c: replies return over the connection a request
+	 * came on, so each replica must have seen one). */
+	cc.send = c->cfg.protocol == NODE_PROTOCOL_HBBFT ? BFT_SEND_ALL : BFT_SEND_PRIMARY;
 	cc.retransmit_ms = opts->retransmit_ms ? opts->retransmit_ms : 500;
 	cc.outstanding_max = opts->outstanding_max ? opts->outstanding_max : 1;
 	/* Request ids must grow across runs of the same client key: microseconds of wall time
