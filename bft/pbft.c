@@ -206,7 +206,8 @@ static void votes_clear(struct vote *v, uint32_t n)
 	}
 }
 
-static void slot_clear_view_state(struct pbft *p, struct slot *s)
+/* Forgets the slot's PRE-PREPARE (its bytes and decoded form). */
+static void slot_drop_preprepare(struct slot *s)
 {
 	if (s->has_pp) {
 		wire_msg_free(&s->ppm);
@@ -216,6 +217,11 @@ static void slot_clear_view_state(struct pbft *p, struct slot *s)
 	s->pp = NULL;
 	s->pp_len = 0;
 	memset(&s->ppm, 0, sizeof(s->ppm));
+}
+
+static void slot_clear_view_state(struct pbft *p, struct slot *s)
+{
+	slot_drop_preprepare(s);
 	votes_clear(s->prep, p->n);
 	votes_clear(s->commit, p->n);
 	s->sent_prepare = s->sent_commit = s->prepared = s->committed = false;
@@ -228,14 +234,7 @@ static void slot_clear_view_state(struct pbft *p, struct slot *s)
  * whatever their order). */
 static void slot_clear_before(struct pbft *p, struct slot *s, bft_view v)
 {
-	if (s->has_pp) {
-		wire_msg_free(&s->ppm);
-		free(s->pp);
-	}
-	s->has_pp = false;
-	s->pp = NULL;
-	s->pp_len = 0;
-	memset(&s->ppm, 0, sizeof(s->ppm));
+	slot_drop_preprepare(s);
 	for (uint32_t i = 0; i < p->n; i++) {
 		if (s->prep[i].have && s->prep[i].view < v)
 			votes_clear(&s->prep[i], 1);

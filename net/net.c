@@ -164,6 +164,37 @@ bool net_bundle_next(nng_msg *b, size_t *off, uint32_t frame_max, const uint8_t 
 	return true;
 }
 
+void net_bundle_release(struct net_bundle **bp)
+{
+	if (*bp != NULL && --(*bp)->refs == 0) {
+		nng_msg_free((*bp)->msg);
+		free(*bp);
+	}
+	*bp = NULL;
+}
+
+bool net_bundle_take(struct net_bundle **bp, size_t *off, uint32_t frame_max, struct net_rx *rx,
+		     bool *bad)
+{
+	struct net_bundle *b = *bp;
+	const uint8_t *p;
+	size_t len;
+
+	if (!net_bundle_next(b->msg, off, frame_max, &p, &len, bad)) {
+		net_bundle_release(bp);
+		return false;
+	}
+	memset(rx, 0, sizeof(*rx));
+	rx->bytes = p;
+	rx->len = len;
+	rx->from = NET_FROM_REPLICA;
+	rx->pipe = b->pipe;
+	rx->replica = b->replica;
+	rx->bundle = b;
+	b->refs++;
+	return true;
+}
+
 static nng_pipe pipe_of(uint32_t id)
 {
 	nng_pipe p = NNG_PIPE_INITIALIZER;
@@ -490,10 +521,7 @@ void net_close(struct net *net)
 	for (uint32_t i = 0; net->peers != NULL && i < net->n; i++)
 		if (net->peers[i].bundle != NULL)
 			nng_msg_free(net->peers[i].bundle);
-	if (net->rxb != NULL && --net->rxb->refs == 0) {
-		nng_msg_free(net->rxb->msg);
-		free(net->rxb);
-	}
+	net_bundle_release(&net->rxb);
 	/* The sockets are closed, so no operation is pending on these (nng_aio_free is NULL-safe). */
 	for (uint32_t i = 0; net->peers != NULL && i < net->n; i++)
 		nng_aio_free(net->peers[i].saio);
@@ -819,46 +847,26 @@ static nng_msg *recv_one(struct net *net, nng_socket sock, nng_aio *aio)
 }
 
 /* Lets go of the bundle being split (its frames handed out keep their own references). */
-static void rxb_done(struct net *net)
-{
-	if (--net->rxb->refs == 0) {
-		nng_msg_free(net->rxb->msg);
-		free(net->rxb);
-	}
-	net->rxb = NULL;
-}
-
 /* The next frame of the bundle being split, if any. A length that runs past the end, or is
  * zero or over frame_max, ends the bundle (counted). */
 static bool rxb_next(struct net *net, struct net_rx *rx)
 {
-	struct net_bundle *b = net->rxb;
+	uint32_t replica = net->rxb->replica;
 	bool first = net->rxb_off == 1, bad;
-	const uint8_t *p;
-	size_t len;
 
-	if (!net_bundle_next(b->msg, &net->rxb_off, net->frame_max, &p, &len, &bad)) {
+	if (!net_bundle_take(&net->rxb, &net->rxb_off, net->frame_max, rx, &bad)) {
 		if (bad)
 			net->st.size_dropped++;
-		rxb_done(net);
 		return false;
 	}
 	/* The bundle itself was counted as one frame when it arrived: count the others. */
 	if (!first) {
 		net->st.replica_received++;
-		if (b->replica < net->n)
-			net->peers[b->replica].st.received++;
+		if (replica < net->n)
+			net->peers[replica].st.received++;
 		else
 			net->st.replica_received_unbound++;
 	}
-	memset(rx, 0, sizeof(*rx));
-	rx->bytes = p;
-	rx->len = len;
-	rx->from = NET_FROM_REPLICA;
-	rx->pipe = b->pipe;
-	rx->replica = b->replica;
-	rx->bundle = b;
-	b->refs++;
 	return true;
 }
 

@@ -33,38 +33,16 @@ struct net_client {
 	size_t rxb_off;
 };
 
-static void rxb_done(struct net_client *c)
-{
-	if (--c->rxb->refs == 0) {
-		nng_msg_free(c->rxb->msg);
-		free(c->rxb);
-	}
-	c->rxb = NULL;
-}
-
 /* The next frame of the bundle being split; false at its end or at a bad length (counted). */
 static bool rxb_next(struct net_client *c, struct net_rx *rx)
 {
-	struct net_bundle *b = c->rxb;
-	const uint8_t *p;
-	size_t len;
 	bool bad;
 
-	if (!net_bundle_next(b->msg, &c->rxb_off, c->frame_max, &p, &len, &bad)) {
-		if (bad)
-			c->size_dropped++;
-		rxb_done(c);
-		return false;
-	}
-	memset(rx, 0, sizeof(*rx));
-	rx->bytes = p;
-	rx->len = len;
-	rx->from = NET_FROM_REPLICA;
-	rx->pipe = b->pipe;
-	rx->replica = b->replica;
-	rx->bundle = b;
-	b->refs++;
-	return true;
+	if (net_bundle_take(&c->rxb, &c->rxb_off, c->frame_max, rx, &bad))
+		return true;
+	if (bad)
+		c->size_dropped++;
+	return false;
 }
 
 static void client_pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
@@ -164,8 +142,7 @@ void net_client_close(struct net_client *c)
 		nng_aio_free(c->conn[i].saio);
 		nng_aio_free(c->conn[i].raio);
 	}
-	if (c->rxb != NULL)
-		rxb_done(c);
+	net_bundle_release(&c->rxb);
 	free(c->conn);
 	free(c);
 }

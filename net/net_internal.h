@@ -162,6 +162,13 @@ void net_bundle_unwrap(nng_msg *m);
  *  end, or at a length that is zero, over frame_max or past the end (*bad set). */
 bool net_bundle_next(nng_msg *b, size_t *off, uint32_t frame_max, const uint8_t **p,
 		     size_t *len, bool *bad);
+/** Drops the receiver's reference to bundle *bp (freed with its last frame) and clears *bp. */
+void net_bundle_release(struct net_bundle **bp);
+/** The next frame of the bundle *bp being handed out, from offset *off, into *rx (which then
+ *  holds a reference, released by net_rx_done). At the end or at a bad length (*bad set) the
+ *  bundle is released and false returned. */
+bool net_bundle_take(struct net_bundle **bp, size_t *off, uint32_t frame_max, struct net_rx *rx,
+		     bool *bad);
 
 /** An nng message holding a copy of bytes[0..len). */
 enum bft_err net_msg_copy(nng_msg **out, const uint8_t *bytes, size_t len);
