@@ -1359,8 +1359,8 @@ enum bft_err bft_log_execute(struct bft_log *lg, bft_seq seq, bft_view view, uin
 				break;
 			continue;
 		}
-		/* An open client's signature was left for now when its slot was not registered at
-		 * validation; every replica decides it here, on the same registrations (log.h). A
+		/* An open client's signature is not checked at validation while its slot has no
+		 * key yet; every replica decides it here, on the same registrations (log.h). A
 		 * request we queued ourselves was checked against the registered key on arrival. */
 		if (client_open(lg, m.sender) &&
 		    (!client_known(lg, m.sender) ||
