@@ -2,7 +2,8 @@
  * Unit tests for open clients in the shared log (bft/log.h "Open clients"): registration as an
  * ordered request, the ids it assigns, what a malformed or forged registration gets, the limit
  * on slots, requests from slots not registered yet (decided at execution, the same way on every
- * replica), and the registered keys travelling in the checkpointed state.
+ * replica), and the registered keys travelling in the checkpointed state; and the batch check's
+ * refusal of a request carried twice.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -438,6 +439,21 @@ static void test_registrations_travel_in_the_checkpointed_state(void **state)
 	free_bytes(&req, 1);
 }
 
+static void test_a_batch_may_not_carry_a_request_twice(void **state)
+{
+	struct fixture *fx = *state;
+	struct bft_bytes a = request(&fx->listed[0], 0, 5, "a", 1);
+	struct bft_bytes b = request(&fx->listed[1], 1, 5, "b", 1);
+	struct bft_bytes a2 = request(&fx->listed[0], 0, 5, "other op, same id", 17);
+	struct bft_bytes ok[2] = {a, b}, dup[3] = {a, b, a}, same_id[3] = {b, a, a2};
+
+	assert_int_equal(bft_log_check_batch(fx->lg[0], ok, 2), BFT_OK);
+	assert_int_equal(bft_log_check_batch(fx->lg[0], dup, 3), BFT_EDUP);
+	assert_int_equal(bft_log_check_batch(fx->lg[0], same_id, 3), BFT_EDUP);
+	free_bytes(ok, 2);
+	free_bytes(&a2, 1);
+}
+
 static void test_closed_cluster_has_no_registrar(void **state)
 {
 	struct fixture *fx = *state;
@@ -473,6 +489,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slots_run_out, setup_one_slot, teardown),
 		cmocka_unit_test_setup_teardown(test_registrations_travel_in_the_checkpointed_state,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_a_batch_may_not_carry_a_request_twice, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_closed_cluster_has_no_registrar, setup,
 						teardown),
 	};
