@@ -573,10 +573,8 @@ static void bundle_send(struct net *net, uint32_t to)
 
 	peer->bundle = NULL;
 	peer->bundle_frames = 0;
-	if (frames == 1) {
-		/* Strip the magic and the length: the receiver sees a plain frame. */
-		(void)nng_msg_trim(m, 1 + NET_BUNDLE_HDR);
-	}
+	if (frames == 1)
+		net_bundle_unwrap(m); /* the receiver sees a plain frame */
 	if (net_peer_push(net, to, m) != BFT_OK && frames > 1) {
 		/* net_peer_push counted one drop; the bundle held `frames` of them. */
 		peer->st.dropped_full += frames - 1;
@@ -589,7 +587,6 @@ static void bundle_send(struct net *net, uint32_t to)
 static enum bft_err bundle_add(struct net *net, uint32_t to, const uint8_t *bytes, size_t len)
 {
 	struct net_peer *peer = &net->peers[to];
-	uint8_t hdr[NET_BUNDLE_HDR];
 
 	if (len + 1 + NET_BUNDLE_HDR > net->frame_max) {
 		/* Too big to bundle at all: after what is waiting, on its own. */
@@ -602,26 +599,9 @@ static enum bft_err bundle_add(struct net *net, uint32_t to, const uint8_t *byte
 	}
 	if (peer->bundle != NULL && nng_msg_len(peer->bundle) + NET_BUNDLE_HDR + len > net->frame_max)
 		bundle_send(net, to);
-	if (peer->bundle == NULL) {
-		uint8_t magic = NET_BUNDLE_MAGIC;
-		if (nng_msg_alloc(&peer->bundle, 0) != 0 ||
-		    nng_msg_append(peer->bundle, &magic, 1) != 0) {
-			if (peer->bundle != NULL)
-				nng_msg_free(peer->bundle);
-			peer->bundle = NULL;
-			return BFT_ENOMEM;
-		}
-	}
-	hdr[0] = (uint8_t)len;
-	hdr[1] = (uint8_t)(len >> 8);
-	hdr[2] = (uint8_t)(len >> 16);
-	hdr[3] = (uint8_t)(len >> 24);
-	if (nng_msg_append(peer->bundle, hdr, sizeof(hdr)) != 0 ||
-	    nng_msg_append(peer->bundle, bytes, len) != 0) {
-		/* The bundle may now end in a partial frame: drop it whole rather than send it. */
+	if (net_bundle_append(&peer->bundle, bytes, len) != BFT_OK) {
+		/* net_bundle_append dropped the bundle whole (it could end in a partial frame). */
 		peer->st.dropped_full += peer->bundle_frames;
-		nng_msg_free(peer->bundle);
-		peer->bundle = NULL;
 		peer->bundle_frames = 0;
 		return BFT_ENOMEM;
 	}
@@ -790,6 +770,15 @@ enum bft_err net_client_bind(struct net *net, uint32_t pipe, bft_client_id clien
 	return e;
 }
 
+void net_client_unbind(struct net *net, bft_client_id client_id)
+{
+	if (!net->cli_open)
+		return;
+	pthread_mutex_lock(&net->lock);
+	(void)net_map_del(&net->clients, client_id);
+	pthread_mutex_unlock(&net->lock);
+}
+
 enum bft_err net_peer_bind(struct net *net, uint32_t pipe, uint32_t r)
 {
 	enum bft_err e = BFT_OK;
@@ -846,7 +835,6 @@ static nng_msg *recv_one(struct net *net, nng_socket sock, nng_aio *aio)
 	return NULL;
 }
 
-/* Lets go of the bundle being split (its frames handed out keep their own references). */
 /* The next frame of the bundle being split, if any. A length that runs past the end, or is
  * zero or over frame_max, ends the bundle (counted). */
 static bool rxb_next(struct net *net, struct net_rx *rx)
@@ -934,10 +922,7 @@ void net_rx_release(struct net_rx *rx)
 {
 	if (rx == NULL)
 		return;
-	if (rx->bundle != NULL && --rx->bundle->refs == 0) {
-		nng_msg_free(rx->bundle->msg);
-		free(rx->bundle);
-	}
+	net_bundle_release(&rx->bundle);
 	if (rx->msg != NULL)
 		nng_msg_free(rx->msg);
 	memset(rx, 0, sizeof(*rx));

@@ -193,6 +193,10 @@ static void flush_messages(struct node_replica *r, uint64_t now)
 			break;
 		case BFT_TO_CLIENT:
 			e = net_send_client(r->net, m->to, m->bytes, m->len);
+			/* A registration's route serves its one reply: forgotten once used, so that
+			 * registrations cannot fill the table of reply connections (bft/log.h). */
+			if ((m->to >> 63) != 0)
+				net_client_unbind(r->net, m->to);
 			if (m->to < r->nclient_ids && r->req_arrival[m->to] != 0) {
 				node_hist_add(&r->m.request_ms, (double)(now - r->req_arrival[m->to]));
 				r->req_arrival[m->to] = 0;
