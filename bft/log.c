@@ -93,6 +93,8 @@ struct bft_log {
 	uint64_t n_static;          /* listed clients: ids 0 .. n_static - 1 */
 	bft_client_id registrar;    /* UINT64_MAX without open clients */
 	uint32_t n_open;            /* open slots registered, ids n_static .. n_static + n_open - 1 */
+	uint64_t *pk_index;         /* keys -> ids (registered_id), with open clients only */
+	uint64_t pk_index_cap;      /* a power of two over twice the ids */
 
 	bft_seq last_executed;
 
@@ -228,6 +230,8 @@ static enum bft_err send_msg(struct bft_log *lg, struct bft_msg *m, enum bft_des
 /* ---------------------------------------------------------------------------------------- */
 /* Lifecycle */
 
+static void pk_index_rebuild(struct bft_log *lg);
+
 enum bft_err bft_log_new(struct bft_log **out, const struct bft_log_config *cfg)
 {
 	struct bft_log *lg;
@@ -263,6 +267,17 @@ enum bft_err bft_log_new(struct bft_log **out, const struct bft_log_config *cfg)
 	}
 	if (n_static > 0)
 		memcpy(lg->pks, cfg->client_pks, n_static * sizeof(*lg->pks));
+	if (cfg->open_clients > 0) {
+		lg->pk_index_cap = 2;
+		while (lg->pk_index_cap < 2 * (n_static + cfg->open_clients))
+			lg->pk_index_cap *= 2;
+		lg->pk_index = calloc(lg->pk_index_cap, sizeof(*lg->pk_index));
+		if (lg->pk_index == NULL) {
+			bft_log_free(lg);
+			return BFT_ENOMEM;
+		}
+		pk_index_rebuild(lg);
+	}
 	*out = lg;
 	return BFT_OK;
 }
@@ -307,6 +322,7 @@ void bft_log_free(struct bft_log *lg)
 				free(lg->clients[c].cache[i].result);
 	free(lg->clients);
 	free(lg->pks);
+	free(lg->pk_index);
 	proof_free(lg->proof, lg->nproof);
 	for (uint32_t i = 0; i < lg->nvotes; i++)
 		free(lg->votes[i].env);
@@ -415,14 +431,39 @@ static const uint8_t *registration_pk(const struct bft_msg *req)
 	return req->u.request.op.p;
 }
 
-/* The id pk holds already, or UINT64_MAX. A linear scan: registrations are rare and bounded
- * by open_clients. */
+/* The index from keys to the ids that hold them (listed and registered), so that a flood of
+ * registrations costs a probe each, not a scan of up to open_clients keys. Open addressing,
+ * entries id + 1 (0: empty), at most half full; only clusters with open clients have one. */
+static uint64_t *pk_index_entry(const struct bft_log *lg, const uint8_t *pk)
+{
+	uint64_t mask = lg->pk_index_cap - 1, i = get_u64(pk) & mask;
+
+	while (lg->pk_index[i] != 0 && memcmp(lg->pks[lg->pk_index[i] - 1], pk, CR_PK_BYTES) != 0)
+		i = (i + 1) & mask;
+	return &lg->pk_index[i];
+}
+
+static void pk_index_add(struct bft_log *lg, uint64_t id)
+{
+	uint64_t *e = pk_index_entry(lg, lg->pks[id]);
+
+	if (*e == 0) /* a key listed twice keeps its first id */
+		*e = id + 1;
+}
+
+static void pk_index_rebuild(struct bft_log *lg)
+{
+	memset(lg->pk_index, 0, lg->pk_index_cap * sizeof(*lg->pk_index));
+	for (uint64_t c = 0; c < lg->n_static + lg->n_open; c++)
+		pk_index_add(lg, c);
+}
+
+/* The id pk holds already, or UINT64_MAX. */
 static uint64_t registered_id(const struct bft_log *lg, const uint8_t *pk)
 {
-	for (uint64_t c = 0; c < lg->n_static + lg->n_open; c++)
-		if (c != lg->registrar && memcmp(lg->pks[c], pk, CR_PK_BYTES) == 0)
-			return c;
-	return UINT64_MAX;
+	uint64_t e = *pk_index_entry(lg, pk);
+
+	return e != 0 ? e - 1 : UINT64_MAX;
 }
 
 static enum bft_err send_registration(struct bft_log *lg, uint64_t reqid, bft_view view,
@@ -472,6 +513,7 @@ static enum bft_err execute_registration(struct bft_log *lg, const struct bft_ms
 						 out);
 		id = lg->n_static + lg->n_open++;
 		memcpy(lg->pks[id], pk, CR_PK_BYTES);
+		pk_index_add(lg, id);
 	}
 	return send_registration(lg, m->u.request.reqid, view, BFT_REGISTER_OK, id, out);
 }
@@ -927,6 +969,7 @@ static enum bft_err snapshot_install(struct bft_log *lg, const uint8_t *p, size_
 		if (n_open > 0)
 			memcpy(lg->pks[lg->n_static], open_pks, (size_t)n_open * CR_PK_BYTES);
 		lg->n_open = n_open;
+		pk_index_rebuild(lg);
 	}
 	/* Requests the installed state already executed leave the queue. */
 	for (struct pend *q = lg->head, *next; q != NULL; q = next) {
