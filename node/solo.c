@@ -91,7 +91,9 @@ static void solo_frame(struct solo *s, const struct net_rx *rx, uint64_t now)
 		return;
 	}
 	rq = &m.u.request;
-	if (m.type != BFT_MSG_REQUEST || wire_verify(&m, s->cfg.client_pks[m.sender]) != BFT_OK) {
+	/* Listed clients only: the id space of an open cluster is larger than its key list. */
+	if (m.type != BFT_MSG_REQUEST || m.sender >= s->cfg.nclients ||
+	    wire_verify(&m, s->cfg.client_pks[m.sender]) != BFT_OK) {
 		s->rejected++;
 		goto out;
 	}
