@@ -296,7 +296,6 @@ enum bft_err hb_new(struct hb **out, const struct hb_config *cfg)
 		hb_free(h);
 		return BFT_ENOMEM;
 	}
-	bft_byz_replay_init(&h->replay, 0);
 	cr_lagrange_cache_init(h->coin_cache);
 	cr_lagrange_cache_init(h->enc_cache);
 	/* A correct replica sends about 1 + n (2 + 5 r) messages per epoch for r ABA rounds; the

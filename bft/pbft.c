@@ -750,7 +750,9 @@ static enum bft_err on_old_preprepare(struct pbft *p, const struct bft_msg *m, u
 	if (!bft_log_in_window(p->log, pp->seq) || pp->seq <= bft_log_last_executed(p->log))
 		return BFT_EVIEW;
 	s = slot_get(p, pp->seq);
-	if (s != NULL && s->has_pp && s->view >= pp->view)
+	/* A slot committed in its view executes as it is: a primary of a view between that one
+	 * and ours must not be able to replace it (and cost us the batch check) for nothing. */
+	if (s != NULL && s->has_pp && (s->view >= pp->view || s->committed))
 		return BFT_EVIEW;
 	if (pp->time_ms > now + TIME_SKEW_MS)
 		return BFT_EINVAL;
@@ -794,8 +796,6 @@ static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint6
 		return keep_early(p, m, pp->view);
 	if (pp->view < p->view)
 		return on_old_preprepare(p, m, now);
-	if (!p->active || pp->view != p->view)
-		return BFT_EVIEW;
 	if (!bft_log_in_window(p->log, pp->seq))
 		return BFT_ESEQ;
 	if (pp->seq <= bft_log_last_executed(p->log) && slot_get(p, pp->seq) == NULL)
@@ -857,8 +857,6 @@ static enum bft_err on_old_commit(struct pbft *p, const struct bft_msg *m, uint6
 	}
 	return BFT_OK;
 }
-
-static enum bft_err on_old_preprepare(struct pbft *p, const struct bft_msg *m, uint64_t now);
 
 static enum bft_err on_phase(struct pbft *p, const struct bft_msg *m, uint64_t now,
 			     struct bft_out *out)
