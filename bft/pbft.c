@@ -170,6 +170,7 @@ void pbft_config_default(struct pbft_config *c)
 	c->fetch_timeout_ms = 500;
 	c->retransmit_ms = RETRANSMIT_MS_DEFAULT;
 	c->preprepare_timeout_ms = 250;
+	c->batch_inflight = 1;
 	c->tput_period_ms = 1000;
 	c->tput_grace_ms = 2000;
 	c->tput_fraction_pct = 90;
@@ -893,6 +894,22 @@ static enum bft_err on_phase(struct pbft *p, const struct bft_msg *m, uint64_t n
 	return execute_ready(p, now, out);
 }
 
+/* Whether the primary cuts a batch now: at once while fewer than batch_inflight batches are
+ * pre-prepared and not yet executed (pbft.h), otherwise by the log's rule (full, or the oldest
+ * request waited batch_delay_ms). After a view change the new primary's re-proposed slots count
+ * as in flight too, so it does not pile fresh batches on top of a backlog. */
+static bool batch_ready(const struct pbft *p, uint64_t now)
+{
+	uint64_t at;
+	bft_seq done = bft_log_last_executed(p->log);
+	bft_seq inflight = p->next_seq > done + 1 ? p->next_seq - 1 - done : 0;
+
+	if (p->cfg.batch_inflight > 0 && inflight < p->cfg.batch_inflight &&
+	    bft_log_oldest_unproposed(p->log, &at))
+		return true;
+	return bft_log_batch_ready(p->log, now);
+}
+
 /* The primary cuts batches while the batching rule says so and the window has room (TOCS §5.1:
  * batching; the window bounds how many sequence numbers are in flight). */
 static enum bft_err propose(struct pbft *p, uint64_t now, struct bft_out *out)
@@ -909,7 +926,7 @@ static enum bft_err propose(struct pbft *p, uint64_t now, struct bft_out *out)
 		struct slot *s;
 		enum bft_err e;
 
-		if (!bft_log_batch_ready(p->log, now))
+		if (!batch_ready(p, now))
 			return BFT_OK;
 		/* A slow primary (Byzantine) holds every batch until just before the backups'
 		 * timers would fire. */

@@ -22,6 +22,13 @@ struct pbft_config {
 	uint32_t fetch_timeout_ms;    /* state transfer: ask another peer after this long */
 	uint32_t retransmit_ms;       /* no progress for this long with work pending: retransmit */
 	uint32_t preprepare_timeout_ms; /* a request must be pre-prepared this soon (Aardvark) */
+	/* Adaptive batching (TOCS §5.1; Castro's implementation bounds the batches in flight):
+	 * while fewer than batch_inflight batches are pre-prepared but not yet executed, the
+	 * primary cuts a batch as soon as a request waits; once that many are in flight, requests
+	 * accumulate until one executes, the batch is full (log.batch_max_requests/_bytes) or
+	 * the oldest request has waited log.batch_delay_ms. Batches so grow with the load instead
+	 * of being cut every batch_delay_ms. 0: batches are cut by count, bytes and delay only. */
+	uint32_t batch_inflight;      /* default 1 */
 
 	/* Aardvark's adaptive throughput test (Clement et al., NSDI'09, §4.3): a backup counts the
 	 * requests executed in each period of tput_period_ms and replaces a primary whose count,
@@ -45,8 +52,8 @@ struct pbft_config {
 	const struct bft_byz *byz;    /* borrowed; NULL for a correct replica */
 };
 
-/** Defaults for everything but log.n/self/id/keys/app (view timeout 1000 ms, max 30 s; the
- *  throughput test on, with the defaults listed above). pbft_new refuses (BFT_EINVAL) a
+/** Defaults for everything but log.n/self/id/keys/app (view timeout 1000 ms, max 30 s; one
+ *  batch in flight; the throughput test on, with the defaults listed above). pbft_new refuses (BFT_EINVAL) a
  *  throughput test with a fraction above 100 or above its maximum, or tput_views outside
  *  1..PBFT_TPUT_VIEWS_MAX, or a zero tput_decay_ms. */
 void pbft_config_default(struct pbft_config *c);

@@ -235,6 +235,7 @@ void node_config_defaults(struct node_config *c)
 	c->batch_max_requests = NODE_CFG_DEFAULT_BATCH_MAX_REQUESTS;
 	c->batch_max_bytes = NODE_CFG_DEFAULT_BATCH_MAX_BYTES;
 	c->batch_delay_ms = NODE_CFG_DEFAULT_BATCH_DELAY_MS;
+	c->batch_inflight = NODE_CFG_DEFAULT_BATCH_INFLIGHT;
 	c->view_timeout_ms = NODE_CFG_DEFAULT_VIEW_TIMEOUT_MS;
 	c->frame_max = NODE_CFG_DEFAULT_FRAME_MAX;
 	c->op_max = NODE_CFG_DEFAULT_OP_MAX;
@@ -297,12 +298,12 @@ struct cfg_key {
 	bool required;
 };
 
-#define CFG_KEYS_MAX 16
+#define CFG_KEYS_MAX 24
 
 /* Indices of the [cluster] keys, for the checks that relate two of them. */
 enum {
 	CK_F, CK_N, CK_PROTOCOL, CK_CHECKPOINT_INTERVAL, CK_WINDOW, CK_BATCH_MAX_REQUESTS,
-	CK_BATCH_MAX_BYTES, CK_BATCH_DELAY_MS, CK_VIEW_TIMEOUT_MS, CK_FRAME_MAX, CK_OP_MAX,
+	CK_BATCH_MAX_BYTES, CK_BATCH_DELAY_MS, CK_BATCH_INFLIGHT, CK_VIEW_TIMEOUT_MS, CK_FRAME_MAX, CK_OP_MAX,
 	CK_OPEN_CLIENTS, CK_OPEN_CLIENTS_MAX, CK_FSYNC, CK_STATE_CHUNK_BYTES, CK_HB_BATCH_SIZE, CK_COUNT
 };
 
@@ -322,6 +323,7 @@ static const struct cfg_key cfg_cluster_keys[CK_COUNT] = {
 	[CK_BATCH_MAX_BYTES] = { "batch_max_bytes", CFG_U32, NC(batch_max_bytes),
 				 1024, 1u << 30, false },
 	[CK_BATCH_DELAY_MS] = { "batch_delay_ms", CFG_U32, NC(batch_delay_ms), 0, 60000, false },
+	[CK_BATCH_INFLIGHT] = { "batch_inflight", CFG_U32, NC(batch_inflight), 0, 1u << 16, false },
 	[CK_VIEW_TIMEOUT_MS] = { "view_timeout_ms", CFG_U32, NC(view_timeout_ms),
 				 10, 3600000, false },
 	[CK_FRAME_MAX] = { "frame_max", CFG_U32, NC(frame_max), 1u << 16, 1u << 30, false },

@@ -238,6 +238,11 @@ int node_keygen_format_ini(const struct node_keygen_opts *o, const struct node_k
 		"batch_max_requests = %u\n"
 		"batch_max_bytes = %u\n"
 		"batch_delay_ms = %u\n"
+		"; batch_inflight: PBFT: while fewer batches than this are ordered and not yet\n"
+		"; executed, the primary cuts a batch as soon as a request waits; with that many in\n"
+		"; flight, requests gather until one executes (or the rule above closes the batch),\n"
+		"; so batches grow with the load. 0 turns this off. Default %u.\n"
+		"batch_inflight = %u\n"
 		"; view_timeout_ms: PBFT: how long a backup waits for a request to commit before it\n"
 		"; votes to replace the primary (doubled on each successive view change). Default %u.\n"
 		"view_timeout_ms = %u\n"
@@ -272,6 +277,7 @@ int node_keygen_format_ini(const struct node_keygen_opts *o, const struct node_k
 		NODE_CFG_DEFAULT_BATCH_MAX_REQUESTS, NODE_CFG_DEFAULT_BATCH_MAX_BYTES,
 		NODE_CFG_DEFAULT_BATCH_DELAY_MS, NODE_CFG_DEFAULT_BATCH_MAX_REQUESTS,
 		NODE_CFG_DEFAULT_BATCH_MAX_BYTES, NODE_CFG_DEFAULT_BATCH_DELAY_MS,
+		NODE_CFG_DEFAULT_BATCH_INFLIGHT, NODE_CFG_DEFAULT_BATCH_INFLIGHT,
 		NODE_CFG_DEFAULT_VIEW_TIMEOUT_MS, NODE_CFG_DEFAULT_VIEW_TIMEOUT_MS,
 		NODE_CFG_DEFAULT_FRAME_MAX, NODE_CFG_DEFAULT_OP_MAX, NODE_CFG_DEFAULT_FRAME_MAX,
 		NODE_CFG_DEFAULT_OP_MAX,

@@ -552,6 +552,7 @@ int node_replica_open(struct node_replica **out, const struct node_replica_opts 
 		}
 		pc.view_timeout_ms = r->cfg.view_timeout_ms;
 		pc.preprepare_timeout_ms = r->cfg.view_timeout_ms / 2 ? r->cfg.view_timeout_ms / 2 : 1;
+		pc.batch_inflight = r->cfg.batch_inflight;
 		pc.byz = r->opts.byz.modes != 0 ? &r->opts.byz : NULL;
 		e = pbft_new(&r->pbft, &pc);
 	} else {

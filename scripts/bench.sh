@@ -3,7 +3,7 @@
 #
 #   scripts/bench.sh [--quick] [--only LIST] [--clients "1 16 64"] [--ops "put get"]
 #                    [--duration S] [--warmup S] [--depth D] [--fsync batch|always|never]
-#                    [--base-port P] [--out FILE] [--perf DIR]
+#                    [--base-port P] [--out FILE] [--perf DIR] [--set KEY=VALUE]...
 #   scripts/bench.sh --memory [--puts N] [--clients C] [--depth D] [--only pbft4]
 #
 # For each configuration (pbft4, pbft7, hbbft4, hbbft7, and solo: one replica with no consensus,
@@ -24,6 +24,9 @@
 # --perf DIR: `perf record -g` every replica during each run's measurement window, to
 # DIR/<config>-<op>-<clients>.data (perf report -i FILE --no-children --sort dso,symbol).
 #
+# --set KEY=VALUE: a cluster.ini key for the PBFT and Honey Badger clusters (cluster.sh --set),
+# e.g. --set batch_inflight=0 to compare a setting.
+#
 # Environment: BFT_BIN (programs, default bin/), BENCH_QUICK=1 (as --quick).
 set -euo pipefail
 
@@ -39,6 +42,7 @@ ops="put get"
 duration=
 warmup=
 depth=1
+sets=()
 fsync=batch
 base_port=
 out=
@@ -63,6 +67,7 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --memory) memory=1; shift ;;
     --perf) perfdir=$2; shift 2 ;;
+    --set) sets+=(--set "$2"); shift 2 ;;
     --puts) puts=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument '$1' (see --help)" ;;
@@ -131,7 +136,7 @@ start_config() { # $1: solo | pbft4 | pbft7 | hbbft4 | hbbft7
       local proto=${1%[47]} nrep=${1: -1} f
       f=$(( (nrep - 1) / 3 ))
       "$root/scripts/cluster.sh" up --dir "$rundir" --base-port "$base_port" -f "$f" \
-        --protocol "$proto" --clients "$maxc" --fsync "$fsync" >/dev/null
+        --protocol "$proto" --clients "$maxc" --fsync "$fsync" "${sets[@]+"${sets[@]}"}" >/dev/null
       ;;
     *) die "unknown configuration '$1' (solo pbft4 pbft7 hbbft4 hbbft7)" ;;
   esac

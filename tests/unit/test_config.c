@@ -308,7 +308,8 @@ static void test_config_base_parses_with_documented_defaults(void **state)
 	assert_int_equal(c.window, 256);
 	assert_int_equal(c.batch_max_requests, 256);
 	assert_int_equal(c.batch_max_bytes, 256 * 1024);
-	assert_int_equal(c.batch_delay_ms, 2);
+	assert_int_equal(c.batch_delay_ms, 20);
+	assert_int_equal(c.batch_inflight, 1);
 	assert_int_equal(c.view_timeout_ms, 1000);
 	assert_int_equal(c.frame_max, 16u << 20);
 	assert_int_equal(c.op_max, 65536 + 256);
@@ -346,6 +347,7 @@ static void test_config_sets_every_cluster_key(void **state)
 			  "batch_max_requests = 10\n"
 			  "batch_max_bytes = 100000\n"
 			  "batch_delay_ms = 0\n"
+			  "batch_inflight = 0\n"
 			  "view_timeout_ms = 250\n"
 			  "frame_max = 1048576\n"
 			  "op_max = 4096\n"
@@ -361,6 +363,7 @@ static void test_config_sets_every_cluster_key(void **state)
 	assert_int_equal(c.batch_max_requests, 10);
 	assert_int_equal(c.batch_max_bytes, 100000);
 	assert_int_equal(c.batch_delay_ms, 0);
+	assert_int_equal(c.batch_inflight, 0);
 	assert_int_equal(c.view_timeout_ms, 250);
 	assert_int_equal(c.frame_max, 1048576);
 	assert_int_equal(c.op_max, 4096);
@@ -561,6 +564,9 @@ static void test_config_rejects_bad_integer(void **state)
 	expect_edit_error("window = 256", "batch_delay_ms = 60001",
 			  "cluster.ini:4: bad value '60001' for 'batch_delay_ms' in [cluster]: "
 			  "expected an integer in 0..60000");
+	expect_edit_error("window = 256", "batch_inflight = 65537",
+			  "cluster.ini:4: bad value '65537' for 'batch_inflight' in [cluster]: "
+			  "expected an integer in 0..65536");
 }
 
 static void test_config_rejects_bad_enums_and_booleans(void **state)

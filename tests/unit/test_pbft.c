@@ -429,6 +429,80 @@ static void test_pbft_pipelines_many_requests_and_checkpoints(void **state)
 	cluster_free(c);
 }
 
+/* Replaces the primary (replica 0) with one batching by `inflight` batches in flight and a
+ * batch_delay_ms of delay_ms, long enough that a batch cut earlier can only come from the
+ * in-flight rule (and shorter than the view timeout, 200 ms, which would replace it). */
+static void primary_batching(struct cluster *c, uint32_t inflight, uint32_t delay_ms)
+{
+	pbft_free(c->r[0]);
+	c->cfg[0].batch_inflight = inflight;
+	c->cfg[0].log.batch_delay_ms = delay_ms;
+	assert_int_equal(pbft_new(&c->r[0], &c->cfg[0]), BFT_OK);
+}
+
+static void test_pbft_adaptive_batching_cuts_at_once_then_gathers_while_a_batch_is_in_flight(
+	void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf env;
+	struct pbft_status st;
+
+	(void)state;
+	primary_batching(c, 1, 150);
+	/* Nothing in flight: the first request is pre-prepared at once, not after 150 ms. */
+	make_request(c, 0, 1, "a", &env);
+	assert_int_equal(feed(c, 0, &env), BFT_OK);
+	wire_buf_free(&env);
+	status(c, 0, &st);
+	assert_int_equal(st.next_seq, 2);
+	/* One batch in flight: the next requests wait for it (their delay has not passed). */
+	make_request(c, 0, 2, "b", &env);
+	assert_int_equal(feed(c, 0, &env), BFT_OK);
+	wire_buf_free(&env);
+	make_request(c, 1, 1, "c", &env);
+	assert_int_equal(feed(c, 0, &env), BFT_OK);
+	wire_buf_free(&env);
+	status(c, 0, &st);
+	assert_int_equal(st.next_seq, 2);
+	/* The first batch executes; both waiting requests leave in one batch, long before the
+	 * 150 ms delay. */
+	run(c, 50);
+	assert_true(c->now < 150);
+	for (int i = 0; i < N; i++) {
+		status(c, i, &st);
+		assert_int_equal(st.last_executed, 2);
+		assert_int_equal(c->app[i].count, 3);
+	}
+	status(c, 0, &st);
+	assert_int_equal(st.next_seq, 3);
+	cluster_free(c);
+}
+
+static void test_pbft_without_adaptive_batching_a_request_waits_for_the_batch_delay(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf env;
+	struct pbft_status st;
+
+	(void)state;
+	primary_batching(c, 0, 150);
+	make_request(c, 0, 1, "a", &env);
+	assert_int_equal(feed(c, 0, &env), BFT_OK);
+	wire_buf_free(&env);
+	status(c, 0, &st);
+	assert_int_equal(st.next_seq, 1);
+	run(c, 149);
+	status(c, 0, &st);
+	assert_int_equal(st.next_seq, 1);
+	run(c, 50);
+	assert_true(c->now >= 150);
+	for (int i = 0; i < N; i++) {
+		status(c, i, &st);
+		assert_int_equal(st.last_executed, 1);
+	}
+	cluster_free(c);
+}
+
 static void test_pbft_retransmitted_request_gets_the_cached_reply_and_is_not_reexecuted(void **state)
 {
 	struct cluster *c = cluster_new(4, 16);
@@ -455,11 +529,15 @@ static void test_pbft_answers_read_only_requests_without_ordering_them(void **st
 	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST, .sender = 1};
 	struct wire_buf env = {0};
 	struct pbft_status st;
+	bft_seq ordered;
 
 	(void)state;
 	submit(c, 0, 0, "w1");
 	submit(c, 0, 0, "w2");
 	run(c, 100);
+	status(c, 0, &st);
+	ordered = st.last_executed;
+	assert_true(ordered >= 1);
 	m.u.request.reqid = 1;
 	m.u.request.flags = BFT_REQ_READONLY;
 	m.u.request.op = (struct bft_bytes){.p = (const uint8_t *)"get", .len = 3};
@@ -471,7 +549,7 @@ static void test_pbft_answers_read_only_requests_without_ordering_them(void **st
 	for (int i = 0; i < N; i++) {
 		status(c, i, &st);
 		assert_int_equal(c->app[i].count, 2);
-		assert_int_equal(st.last_executed, 1);
+		assert_int_equal(st.last_executed, ordered);
 	}
 	wire_buf_free(&env);
 	cluster_free(c);
@@ -1305,6 +1383,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pbft_commits_a_request_at_every_replica),
 		cmocka_unit_test(test_pbft_pipelines_many_requests_and_checkpoints),
+		cmocka_unit_test(test_pbft_adaptive_batching_cuts_at_once_then_gathers_while_a_batch_is_in_flight),
+		cmocka_unit_test(test_pbft_without_adaptive_batching_a_request_waits_for_the_batch_delay),
 		cmocka_unit_test(test_pbft_retransmitted_request_gets_the_cached_reply_and_is_not_reexecuted),
 		cmocka_unit_test(test_pbft_answers_read_only_requests_without_ordering_them),
 		cmocka_unit_test(test_pbft_rejects_preprepare_from_wrong_view),
