@@ -129,13 +129,18 @@ struct pbft {
 
 	/* PRE-PREPAREs, PREPAREs and COMMITs of a view we have not installed yet: the new primary
 	 * sends NEW-VIEW and then the O set's PRE-PREPAREs, and the network may deliver those
-	 * first. They are kept (verified, bounded) and replayed when the view is installed. */
+	 * first. They are kept (verified, bounded) and replayed when the view is installed. Each
+	 * sender has an equal share of the buffer (early_max / n), so a faulty replica flooding it
+	 * with messages of the next view evicts only its own, never the new primary's. */
 	struct early {
 		uint8_t *frame;
 		uint32_t len;
 		bft_view view;
+		bft_replica_id sender;
 	} *early;
 	uint32_t nearly, early_max;
+	uint32_t *early_count;   /* n entries: messages kept per sender */
+	uint64_t early_evicted;  /* kept messages pushed out by a newer one of the same sender */
 
 	/* Adaptive throughput (Aardvark §4.3; see "Adaptive throughput" below). */
 	struct tput_view {
@@ -338,7 +343,8 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 	}
 	p->early_max = 4 * p->nslots;
 	p->early = calloc(p->early_max, sizeof(*p->early));
-	if (p->early == NULL) {
+	p->early_count = calloc(p->n, sizeof(*p->early_count));
+	if (p->early == NULL || p->early_count == NULL) {
 		pbft_free(p);
 		return BFT_ENOMEM;
 	}
@@ -371,6 +377,7 @@ void pbft_free(struct pbft *p)
 		for (uint32_t i = 0; i < p->nearly; i++)
 			free(p->early[i].frame);
 	free(p->early);
+	free(p->early_count);
 	free(p->seen_seq);
 	free(p->seen_view);
 	free(p->served_ms);
@@ -401,6 +408,8 @@ void pbft_status(const struct pbft *p, struct pbft_status *st)
 	st->high = bft_log_high(p->log);
 	st->next_seq = p->next_seq;
 	st->pending = bft_log_pending(p->log);
+	st->early_kept = p->nearly;
+	st->early_evicted = p->early_evicted;
 	st->behind = bft_log_behind(p->log, &(bft_seq){0});
 	st->tput_required = p->tput_required;
 }
@@ -680,6 +689,12 @@ static enum bft_err accept_preprepare(struct pbft *p, struct slot *s, const stru
 /* Keeps a verified message of a view not installed yet (see struct early). Only the next few
  * views are worth keeping; a full buffer drops the oldest, so a faulty replica flooding future
  * views costs bounded memory and can only delay, through retransmission, what it pushes out. */
+/* Each sender's share of the early-message buffer. */
+static uint32_t early_share(const struct pbft *p)
+{
+	return p->early_max / p->n > 0 ? p->early_max / p->n : 1;
+}
+
 static enum bft_err keep_early(struct pbft *p, const struct bft_msg *m, bft_view view)
 {
 	uint8_t *c;
@@ -689,12 +704,23 @@ static enum bft_err keep_early(struct pbft *p, const struct bft_msg *m, bft_view
 	c = dup_bytes(m->frame.p, m->frame.len);
 	if (c == NULL)
 		return BFT_ENOMEM;
-	if (p->nearly == p->early_max) {
-		free(p->early[0].frame);
-		memmove(p->early, p->early + 1, (p->early_max - 1) * sizeof(*p->early));
+	if (p->early_count[m->sender] >= early_share(p) || p->nearly == p->early_max) {
+		/* The sender's oldest kept message makes room (the whole buffer's oldest only if
+		 * the shares did not add up, which early_share rules out). */
+		uint32_t k = 0;
+		while (k < p->nearly && p->early[k].sender != m->sender)
+			k++;
+		if (k == p->nearly)
+			k = 0;
+		p->early_count[p->early[k].sender]--;
+		free(p->early[k].frame);
+		memmove(p->early + k, p->early + k + 1, (p->nearly - k - 1) * sizeof(*p->early));
 		p->nearly--;
+		p->early_evicted++;
 	}
-	p->early[p->nearly++] = (struct early){.frame = c, .len = m->frame.len, .view = view};
+	p->early[p->nearly++] = (struct early){.frame = c, .len = m->frame.len, .view = view,
+					       .sender = (bft_replica_id)m->sender};
+	p->early_count[m->sender]++;
 	return BFT_OK;
 }
 
@@ -717,6 +743,7 @@ static enum bft_err replay_early(struct pbft *p, uint64_t now, struct bft_out *o
 		p->nearly = n;
 		return BFT_ENOMEM;
 	}
+	memset(p->early_count, 0, p->n * sizeof(*p->early_count));
 	for (uint32_t i = 0; i < n; i++) {
 		struct bft_msg m;
 		if (list[i].view == p->view &&
@@ -728,6 +755,7 @@ static enum bft_err replay_early(struct pbft *p, uint64_t now, struct bft_out *o
 				(void)on_phase(p, &m, now, out);
 			wire_msg_free(&m);
 		} else if (list[i].view > p->view && keep < p->early_max && p->nearly < p->early_max) {
+			p->early_count[list[i].sender]++;
 			p->early[p->nearly++] = list[i];
 			list[i].frame = NULL;
 			keep++;

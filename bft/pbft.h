@@ -88,6 +88,8 @@ struct pbft_status {
 	bft_seq low, high;      /* watermarks */
 	bft_seq next_seq;       /* the primary's next sequence number */
 	uint32_t pending;       /* requests queued */
+	uint32_t early_kept;    /* messages of views not yet installed, held for them */
+	uint64_t early_evicted; /* of those, pushed out by a newer one from the same sender */
 	uint64_t view_changes;  /* views entered after the first */
 	uint64_t state_transfers;
 	uint64_t slow_primary_suspicions; /* view changes started by the pre-prepare deadline */

@@ -1328,6 +1328,46 @@ static void make_phase(struct cluster *c, int signer, enum bft_msg_type type, bf
 	assert_int_equal(wire_encode(&m, &c->rid[signer], out), BFT_OK);
 }
 
+/* Messages of the next view wait for its NEW-VIEW in a bounded buffer where every sender has
+ * an equal share: a faulty replica flooding it evicts only its own, and the next primary's
+ * PRE-PREPARE kept earlier stays. */
+static void test_pbft_a_flood_of_next_view_messages_evicts_only_the_flooders_own(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf req, pp, ph;
+	struct pbft_status st;
+	uint32_t share;
+	const uint32_t flood = 2000;
+
+	(void)state;
+	make_request(c, 0, 1, "x", &req);
+	make_preprepare(c, 1, 1, 1, 0, &req, 1, false, &pp);
+	assert_int_equal(feed(c, 3, &pp), BFT_OK);
+	status(c, 3, &st);
+	assert_int_equal(st.early_kept, 1);
+	for (uint32_t i = 0; i < flood; i++) {
+		make_phase(c, 2, BFT_MSG_PREPARE, 1, 1 + i, &ph);
+		assert_int_equal(feed(c, 3, &ph), BFT_OK);
+		wire_buf_free(&ph);
+	}
+	status(c, 3, &st);
+	share = st.early_kept - 1;
+	assert_true(share > 0 && share < flood);
+	assert_int_equal(st.early_evicted, flood - share);
+	/* A second flooder gets its own share, no more, and takes nothing from the others. */
+	for (uint32_t i = 0; i < flood; i++) {
+		make_phase(c, 0, BFT_MSG_COMMIT, 1, 1 + i, &ph);
+		assert_int_equal(feed(c, 3, &ph), BFT_OK);
+		wire_buf_free(&ph);
+	}
+	status(c, 3, &st);
+	assert_int_equal(st.early_kept, 1 + 2 * share);
+	assert_int_equal(st.early_evicted, 2 * (flood - share));
+	wire_buf_free(&pp);
+	wire_buf_free(&req);
+	cluster_free(c);
+}
+
 static void test_pbft_refuses_view_changes_far_ahead_unvalidated_until_f_plus_1_support_them(
 	void **state)
 {
@@ -1388,6 +1428,7 @@ int main(void)
 		cmocka_unit_test(test_pbft_retransmitted_request_gets_the_cached_reply_and_is_not_reexecuted),
 		cmocka_unit_test(test_pbft_answers_read_only_requests_without_ordering_them),
 		cmocka_unit_test(test_pbft_rejects_preprepare_from_wrong_view),
+		cmocka_unit_test(test_pbft_a_flood_of_next_view_messages_evicts_only_the_flooders_own),
 		cmocka_unit_test(test_pbft_rejects_preprepare_from_a_backup_claiming_to_be_primary),
 		cmocka_unit_test(test_pbft_rejects_preprepare_outside_the_watermarks),
 		cmocka_unit_test(test_pbft_rejects_a_second_preprepare_with_another_digest),
