@@ -634,7 +634,9 @@ static enum bft_err check_preprepare_body(struct pbft *p, const struct bft_msg *
 		return BFT_EDIGEST;
 	if (pp->nrequests > p->cfg.log.batch_max_requests)
 		return BFT_ETOOBIG;
-	return bft_log_check_batch(p->log, pp->requests, pp->nrequests);
+	/* MAC sessions (log.h): a backup may accept a request by its MAC; the primary verified
+	 * the signature of every request it orders when the request arrived. */
+	return bft_log_check_requests(p->log, pp->requests, pp->nrequests, BFT_CHECK_MAC);
 }
 
 static enum bft_err accept_preprepare(struct pbft *p, struct slot *s, const struct bft_msg *m,
