@@ -37,6 +37,7 @@ struct args {
 	bft_client_id client_id;
 	bool json;
 	uint32_t timeout_ms;
+	bool mac;       /* --mac: a MAC-authenticated session (docs/PERFORMANCE.md) */
 };
 
 static void usage(FILE *f)
@@ -89,6 +90,10 @@ static void usage(FILE *f)
 		"      --client-id N     act as client N of the cluster file (default 0)\n"
 		"      --client-key FILE that client's secret key (default: its key_file)\n"
 		"      --json            machine-readable output\n"
+		"      --mac             open a MAC-authenticated session (one signed SESSION with a\n"
+		"                        sealed key per replica): replies are MAC'd instead of\n"
+		"                        signed, backups check requests by MAC (every command,\n"
+		"                        bench included; refused if client_sessions = false)\n"
 		"  -t, --timeout MS      give up waiting after MS milliseconds (default 10000)\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -273,7 +278,8 @@ static void print_result(const struct args *a, const struct kv_result *r, double
 static struct ctl *open_session(const struct args *a, uint32_t outstanding)
 {
 	struct ctl_opts o = {.config_path = a->config, .client_id = a->client_id,
-			     .key_file = a->key_file, .outstanding_max = outstanding};
+			     .key_file = a->key_file, .outstanding_max = outstanding,
+			     .mac = a->mac};
 	struct ctl *c;
 	char err[1024];
 
@@ -1154,6 +1160,7 @@ static int cmd_bench(const struct args *a, int argc, char **argv)
 
 	bench_opts_default(&o);
 	o.config = a->config;
+	o.mac = a->mac;
 	o.first_client = a->client_id;
 	o.timeout_ms = a->timeout_ms;
 	optind = 0;
@@ -1235,6 +1242,7 @@ int main(int argc, char **argv)
 		{"client-key", required_argument, NULL, 'K'},
 		{"json", no_argument, NULL, 'j'},
 		{"timeout", required_argument, NULL, 't'},
+		{"mac", no_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1258,6 +1266,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			a.json = true;
+			break;
+		case 'M':
+			a.mac = true;
 			break;
 		case 't':
 			a.timeout_ms = (uint32_t)parse_u64(optarg, "--timeout");
