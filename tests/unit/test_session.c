@@ -978,6 +978,103 @@ static void test_session_end_to_end_through_log_and_client(void **state)
 	client_stop(&cf);
 }
 
+/* ---- golden vectors ------------------------------------------------------------------------ */
+
+/* Compares b with tests/vectors/wire_<name>.hex (the format of test_wire.c's vectors). With
+ * WIRE_REGEN=1 (run from the repository root) it first writes the vector, and the raw bytes as
+ * fuzz seed tests/fuzz/corpus/<name>. A missing vector fails. */
+static void golden(const char *name, const struct wire_buf *b)
+{
+	char path[256];
+	const char *regen = getenv("WIRE_REGEN");
+	FILE *fp;
+	uint8_t *want = malloc(b->len + 1);
+	size_t n = 0;
+	int c, hi = -1, comment = 0, line_start = 1;
+
+	assert_non_null(want);
+	snprintf(path, sizeof(path), "tests/vectors/wire_%s.hex", name);
+	if (regen != NULL && strcmp(regen, "1") == 0) {
+		char cpath[256];
+
+		fp = fopen(path, "w");
+		assert_non_null(fp);
+		fprintf(fp, "# wire_%s.hex: built by tests/unit/test_session.c (%zu bytes).\n"
+			    "# Regenerate from the repository root with\n"
+			    "#     WIRE_REGEN=1 build/tests/unit/test_session\n", name, b->len);
+		for (size_t i = 0; i < b->len; i++)
+			fprintf(fp, "%02x%s", b->p[i], (i % 32 == 31 || i + 1 == b->len) ? "\n" : "");
+		assert_int_equal(fclose(fp), 0);
+		snprintf(cpath, sizeof(cpath), "tests/fuzz/corpus/%s", name);
+		fp = fopen(cpath, "wb");
+		assert_non_null(fp);
+		assert_int_equal(fwrite(b->p, 1, b->len, fp), b->len);
+		assert_int_equal(fclose(fp), 0);
+	}
+	fp = fopen(path, "r");
+	if (fp == NULL)
+		fail_msg("golden vector %s is missing (WIRE_REGEN=1 build/tests/unit/test_session)",
+			 path);
+	while ((c = fgetc(fp)) != EOF) {
+		if (c == '\n') {
+			comment = 0;
+			line_start = 1;
+			continue;
+		}
+		if (comment || c == ' ')
+			continue;
+		if (line_start && c == '#') {
+			comment = 1;
+			continue;
+		}
+		line_start = 0;
+		c = c >= 'a' ? c - 'a' + 10 : c - '0';
+		if (hi < 0) {
+			hi = c;
+		} else {
+			if (n == b->len)
+				fail_msg("%s: longer than the encoding (%zu bytes)", path, b->len);
+			want[n++] = (uint8_t)(hi << 4 | c);
+			hi = -1;
+		}
+	}
+	fclose(fp);
+	assert_int_equal(n, b->len);
+	assert_memory_equal(want, b->p, b->len);
+	free(want);
+}
+
+static void test_session_wire_golden_vectors(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_buf req = request(&fx->client[0], 0, 300, 0x1234567890ull, fx->keys);
+	struct wire_buf reply = {0}, sess;
+	uint8_t boxes[N][BFT_SESSION_BOX_BYTES];
+	struct bft_msg m;
+	static const uint8_t res[] = "put answer 42";
+
+	for (size_t i = 0; i < sizeof(boxes); i++)
+		(&boxes[0][0])[i] = (uint8_t)(i * 7);
+	sess = session_msg(&fx->client[1], 1, 1700000000123456ull, &boxes[0][0], sizeof(boxes));
+	memset(&m, 0, sizeof(m));
+	m.version = BFT_WIRE_VERSION;
+	m.type = BFT_MSG_REPLY;
+	m.sender = 3;
+	m.u.reply.view = 2;
+	m.u.reply.client = 1;
+	m.u.reply.reqid = 300;
+	m.u.reply.result = (struct bft_bytes){.p = res, .len = sizeof(res) - 1};
+	m.has_auth = true;
+	m.auth_session = 0x1234567890ull;
+	assert_int_equal(wire_encode_auth(&m, NULL, fx->keys[3], 1, &reply), BFT_OK);
+	golden("request_auth", &req);
+	golden("reply_mac", &reply);
+	golden("session", &sess);
+	wire_buf_free(&req);
+	wire_buf_free(&reply);
+	wire_buf_free(&sess);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -985,6 +1082,7 @@ int main(void)
 		T(test_session_wire_authenticated_request_round_trips),
 		T(test_session_wire_mac_reply_round_trips_and_never_verifies_as_signed),
 		T(test_session_wire_session_message_round_trips),
+		T(test_session_wire_golden_vectors),
 		T(test_session_wire_refuses_every_malformed_authenticator),
 		T(test_session_wire_refuses_sixth_element_on_other_types),
 		T(test_session_wire_refuses_malformed_mac_reply_and_session),
