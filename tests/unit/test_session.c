@@ -306,7 +306,8 @@ static enum bft_err decode_edit(const struct wire_buf *frame, size_t at, size_t 
 
 	assert_non_null(p);
 	memcpy(p, frame->p, at);
-	memcpy(p + at, ins, nins);
+	if (nins > 0)
+		memcpy(p + at, ins, nins);
 	memcpy(p + at + nins, frame->p + at + cut, frame->len - at - cut);
 	e = wire_decode(&l, p, len, &m);
 	if (e == BFT_OK)
