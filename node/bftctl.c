@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
@@ -60,7 +61,8 @@ static void usage(FILE *f)
 		"                              'get K', 'del K' or 'list P'\n"
 		"  status                      each replica's protocol, view, progress and health\n"
 		"  inject KIND REPLICA [COUNT] testing aid: send REPLICA hostile frames (KIND is\n"
-		"                              malformed, unknown-client or bad-signature); each must\n"
+		"                              malformed, unknown-client, bad-signature or\n"
+		"                              bad-session-box); each must\n"
 		"                              be refused and counted in its /metrics\n"
 		"  workload [-n OPS] [--keys K] [--seed S] [--clients C] [--history FILE]\n"
 		"           [--wall-clock]     a mixed put/get/cas/del workload whose every answer is\n"
@@ -632,8 +634,32 @@ static int cmd_inject(const struct args *a, const char *kind, uint32_t to, uint3
 				env.p[env.len - 1 - i % 64] ^= 0x20;
 				e = ctl_send_raw(c, to, env.p, env.len);
 			}
+		} else if (strcmp(kind, "bad-session-box") == 0) {
+			/* A SESSION the client really signed, with a fresh number, whose boxes are
+			 * noise: the replica must check it, fail to open its box, count it and
+			 * install nothing. */
+			struct bft_msg sm = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_SESSION};
+			uint32_t nb = ctl_config(c)->n * BFT_SESSION_BOX_BYTES;
+			uint8_t *boxes = malloc(nb);
+			struct timespec ts;
+
+			if (boxes == NULL) {
+				rc = EXIT_FAIL;
+				break;
+			}
+			for (uint32_t j = 0; j < nb; j++)
+				boxes[j] = (uint8_t)xs(&s);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			sm.sender = a->client_id;
+			sm.u.session.session = (uint64_t)ts.tv_sec * 1000000u +
+					       (uint64_t)ts.tv_nsec / 1000u + i;
+			sm.u.session.boxes = (struct bft_bytes){.p = boxes, .len = nb};
+			if (wire_encode(&sm, ctl_identity(c), &env) == BFT_OK)
+				e = ctl_send_raw(c, to, env.p, env.len);
+			free(boxes);
 		} else {
-			die_usage("inject takes malformed, unknown-client or bad-signature");
+			die_usage("inject takes malformed, unknown-client, bad-signature or "
+				  "bad-session-box");
 		}
 		if (e != BFT_OK)
 			rc = EXIT_FAIL;

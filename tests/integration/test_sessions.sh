@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # MAC-authenticated client sessions on real processes (docs/PERFORMANCE.md), PBFT n = 4:
 #   1. bftctl --mac put/get: every replica installs the client's session and MACs its replies;
+#      a signed SESSION whose boxes do not open is refused and counted;
 #   2. a --mac bench runs while backup 2 is killed with SIGKILL and restarted: no request fails,
 #      and the restarted replica (which lost its session keys) checks the requests of the old
 #      sessions by signature (MAC fallback counted);
@@ -53,6 +54,18 @@ for r in 0 1 2 3; do
 done
 [ $all -eq 1 ] && ok "every replica installed both sessions and answered by MAC" ||
   bad "sessions or MAC'd replies missing"
+
+# A SESSION the client signed, whose boxes do not open: refused, counted, nothing installed.
+s1=$(it_metric "$d" 1 "bft_sessions_installed_total")
+ctl inject bad-session-box 1 3 >/dev/null 2>"$work/err"
+sleep 0.5
+bb=$(it_metric "$d" 1 "bft_session_bad_box_total")
+s1b=$(it_metric "$d" 1 "bft_sessions_installed_total")
+if [ "$bb" -eq 3 ] && [ "$s1b" -eq "$s1" ]; then
+  ok "3 SESSIONs with boxes that do not open: counted, nothing installed"
+else
+  bad "bad boxes: counted $bb (want 3), sessions $s1 -> $s1b"
+fi
 
 # 2. A bench across a crash and restart of backup 2.
 ctl --mac --client-id 2 bench --clients 4 --duration 8 --warmup 0.5 >"$work/bench" 2>"$work/bench.err" &

@@ -627,6 +627,36 @@ static void test_session_number_mismatch_falls_back(void **state)
 	wire_buf_free(&old_good);
 }
 
+/* A committed batch replayed from the write-ahead log after a restart: the session keys are
+ * gone, and one request has a bad signature (a faulty client got it accepted by MAC through a
+ * faulty primary). The quorum already validated it: the replay must execute it, not refuse the
+ * replica its own log. */
+static void test_session_wal_replay_does_not_reauthenticate_committed_requests(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_buf bad_sig = request(&fx->client[1], 0, 1, 5, fx->keys);
+	struct wire_buf pp = {0};
+	struct bft_msg m;
+	struct bft_bytes req = {.p = bad_sig.p, .len = (uint32_t)bad_sig.len};
+
+	memset(&m, 0, sizeof(m));
+	m.version = BFT_WIRE_VERSION;
+	m.type = BFT_MSG_PREPREPARE;
+	m.sender = 0;
+	m.u.preprepare.seq = 1;
+	m.u.preprepare.time_ms = 1000;
+	m.u.preprepare.requests = &req;
+	m.u.preprepare.nrequests = 1;
+	bft_batch_digest(1000, &req, 1, m.u.preprepare.digest);
+	assert_int_equal(wire_encode(&m, &fx->replica[0], &pp), BFT_OK);
+	assert_int_equal(bft_log_session(fx->lg[2], 0), 0);
+	assert_int_equal(bft_log_restore_commit(fx->lg[2], pp.p, pp.len), BFT_OK);
+	assert_int_equal(bft_log_last_executed(fx->lg[2]), 1);
+	assert_int_equal(fx->executed[2], 1);
+	wire_buf_free(&pp);
+	wire_buf_free(&bad_sig);
+}
+
 /* ---- replies -------------------------------------------------------------------------------- */
 
 /* Executes b at the next position of replica r and returns its one REPLY, decoded. */
@@ -1093,6 +1123,7 @@ int main(void)
 		T(test_session_bad_mac_falls_back_to_the_signature),
 		T(test_session_mac_good_for_one_replica_only_is_checked_per_replica),
 		T(test_session_number_mismatch_falls_back),
+		T(test_session_wal_replay_does_not_reauthenticate_committed_requests),
 		T(test_session_reply_is_maced_only_for_the_session_held),
 		T(test_session_client_requests_carry_the_authenticator),
 		T(test_session_client_accepts_maced_replies),
