@@ -131,6 +131,7 @@ test: deps all check-core
 test-integration: all
 	@bash tests/integration/test_cluster.sh
 	@bash tests/integration/test_open_clients.sh
+	@bash tests/integration/test_sessions.sh
 
 # Every Byzantine mode of both protocols on real processes, n=7 colluding pairs, partitions in
 # network namespaces (as root), a short chaos round; prints a table (issue 8; ~15-25 min).

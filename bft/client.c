@@ -14,6 +14,7 @@
 
 #include "bft/pbft.h"
 #include "bft/wire.h"
+#include "crypto/cr_secret.h"
 
 /* The largest outstanding_max we accept: a sanity bound on a caller's configuration. */
 #define CLIENT_OUTSTANDING_LIMIT 65536u
@@ -54,6 +55,13 @@ struct bft_client {
 	uint8_t *polled;          /* the last polled result, valid until the next call */
 	bft_view *views;          /* n entries of scratch for slot_accept, sized at creation */
 	struct bft_client_stats st;
+	/* MAC session (client.h): 0 = none; the keys in guarded memory, the signed SESSION to
+	 * re-send, and per replica when it was last sent and whether it should be sent again. */
+	uint64_t session;
+	struct cr_secret keys;
+	struct wire_buf session_env;
+	uint64_t *session_sent_ms;
+	bool *session_due;
 };
 
 static void reply_clear(struct client_reply *r)
@@ -100,7 +108,10 @@ enum bft_err bft_client_new(struct bft_client **out, const struct bft_client_con
 	c->next_reqid = cfg->first_reqid == 0 ? 1 : cfg->first_reqid;
 	c->views = calloc(cfg->n, sizeof(*c->views));
 	c->slots = calloc(cfg->outstanding_max, sizeof(*c->slots));
-	if (c->views == NULL || c->slots == NULL)
+	c->session_sent_ms = calloc(cfg->n, sizeof(*c->session_sent_ms));
+	c->session_due = calloc(cfg->n, sizeof(*c->session_due));
+	if (c->views == NULL || c->slots == NULL || c->session_sent_ms == NULL ||
+	    c->session_due == NULL)
 		goto fail;
 	for (uint32_t i = 0; i < cfg->outstanding_max; i++) {
 		c->slots[i].replies = calloc(cfg->n, sizeof(struct client_reply));
@@ -129,6 +140,10 @@ void bft_client_free(struct bft_client *c)
 	free(c->slots);
 	free(c->views);
 	free(c->polled);
+	free(c->session_sent_ms);
+	free(c->session_due);
+	cr_secret_free(&c->keys);
+	wire_buf_free(&c->session_env);
 	free(c);
 }
 
@@ -148,7 +163,14 @@ static enum bft_err slot_sign(struct bft_client *c, struct client_slot *s, uint6
 	m.u.request.timestamp_ms = now_ms;
 	m.u.request.op.p = s->op;
 	m.u.request.op.len = (uint32_t)s->op_len;
-	e = wire_encode(&m, c->cfg.key, &env);
+	if (c->session != 0) {
+		/* The signed part is unchanged; the authenticator travels beside it (msg.h). */
+		m.has_auth = true;
+		m.auth_session = c->session;
+		e = wire_encode_auth(&m, c->cfg.key, c->keys.p, c->cfg.n, &env);
+	} else {
+		e = wire_encode(&m, c->cfg.key, &env);
+	}
 	if (e != BFT_OK) {
 		wire_buf_free(&env);
 		return e;
@@ -174,6 +196,8 @@ static enum bft_err slot_send(struct client_slot *s, enum bft_dest dest, uint64_
 	memcpy(copy, s->env.p, s->env.len);
 	return bft_out_msg(out, dest, to, BFT_MSG_REQUEST, copy, s->env.len);
 }
+
+static void session_resend(struct bft_client *c, uint64_t now_ms, struct bft_out *out);
 
 /* Replicas answer retransmissions only within their per-client window of request ids
  * (log.h): a new id may not run that far ahead of the oldest one still in flight. */
@@ -213,6 +237,7 @@ enum bft_err bft_client_submit(struct bft_client *c, uint64_t now_ms, const uint
 		return BFT_EFULL;
 	if (!window_allows(c))
 		return BFT_EFULL;
+	session_resend(c, now_ms, out);
 
 	/* malloc(0) may return NULL, so an empty op is stored as a one-byte buffer. */
 	s->op = malloc(op_len == 0 ? 1 : op_len);
@@ -366,10 +391,33 @@ enum bft_err bft_client_on_frame(struct bft_client *c, uint64_t now_ms, bft_repl
 		e = BFT_ESTALE;
 		goto out;
 	}
-	if (wire_verify(&m, c->cfg.replica_pks[from]) != BFT_OK) {
-		c->st.bad_signature++;
-		e = BFT_EBADSIG;
-		goto out;
+	if (m.has_auth) {
+		uint8_t d[CR_DIGEST_BYTES];
+
+		/* A MAC under our key for `from` in the session we are in: only that replica and
+		 * we hold the key, so it vouches for the reply as its signature would (PBFT TOCS
+		 * §3.3). A MAC of another session (or none of ours) proves nothing. */
+		wire_msg_digest(&m, d);
+		if (c->session == 0 || m.auth_session != c->session ||
+		    wire_mac_check(m.auth_macs,
+				   c->keys.p + (size_t)from * BFT_SESSION_KEY_BYTES,
+				   c->session, d) != 0) {
+			c->st.bad_mac++;
+			e = BFT_EBADSIG;
+			goto out;
+		}
+		c->st.replies_mac++;
+	} else {
+		if (wire_verify(&m, c->cfg.replica_pks[from]) != BFT_OK) {
+			c->st.bad_signature++;
+			e = BFT_EBADSIG;
+			goto out;
+		}
+		/* A signed reply in session mode: that replica has no key for our session
+		 * (restarted, or the SESSION was lost). Send it again, rate-limited. */
+		if (c->session != 0 && !c->session_due[from] &&
+		    now_ms >= c->session_sent_ms[from] + c->cfg.retransmit_ms)
+			c->session_due[from] = true;
 	}
 
 	/* One reply per replica: a replica's latest reply replaces its earlier one, so repeating
@@ -439,11 +487,92 @@ static enum bft_err slot_fallback(struct bft_client *c, struct client_slot *s, u
 	return BFT_OK;
 }
 
+/* Sends the SESSION again to each replica that asked for it by signing a reply. */
+static void session_resend(struct bft_client *c, uint64_t now_ms, struct bft_out *out)
+{
+	for (uint32_t i = 0; c->session != 0 && i < c->cfg.n; i++) {
+		uint8_t *copy;
+
+		if (!c->session_due[i])
+			continue;
+		copy = malloc(c->session_env.len);
+		if (copy == NULL)
+			return;
+		memcpy(copy, c->session_env.p, c->session_env.len);
+		if (bft_out_msg(out, BFT_TO_REPLICA, i, BFT_MSG_SESSION, copy,
+				c->session_env.len) != BFT_OK)
+			return;
+		c->session_due[i] = false;
+		c->session_sent_ms[i] = now_ms;
+		c->st.session_resends++;
+	}
+}
+
+/** See client.h. */
+enum bft_err bft_client_session_start(struct bft_client *c, uint64_t now_ms, uint64_t session,
+				      const uint8_t *keys, const uint8_t *boxes,
+				      struct bft_out *out)
+{
+	struct bft_msg m;
+	struct wire_buf env = {0};
+	struct cr_secret k = {0};
+	uint8_t *copy;
+	enum bft_err e;
+
+	if (c == NULL || keys == NULL || boxes == NULL || out == NULL || session == 0 ||
+	    session <= c->session)
+		return BFT_EINVAL;
+	memset(&m, 0, sizeof(m));
+	m.version = BFT_WIRE_VERSION;
+	m.type = BFT_MSG_SESSION;
+	m.sender = c->cfg.id;
+	m.u.session.session = session;
+	m.u.session.boxes.p = boxes;
+	m.u.session.boxes.len = c->cfg.n * BFT_SESSION_BOX_BYTES;
+	e = wire_encode(&m, c->cfg.key, &env);
+	if (e != BFT_OK)
+		goto fail;
+	if (cr_secret_from_bytes(&k, keys, (size_t)c->cfg.n * BFT_SESSION_KEY_BYTES) != 0) {
+		e = BFT_ENOMEM;
+		goto fail;
+	}
+	copy = malloc(env.len);
+	if (copy == NULL) {
+		e = BFT_ENOMEM;
+		goto fail;
+	}
+	memcpy(copy, env.p, env.len);
+	e = bft_out_msg(out, BFT_TO_ALL, 0, BFT_MSG_SESSION, copy, env.len);
+	if (e != BFT_OK)
+		goto fail;
+	cr_secret_free(&c->keys);
+	c->keys = k;
+	wire_buf_free(&c->session_env);
+	c->session_env = env;
+	c->session = session;
+	for (uint32_t i = 0; i < c->cfg.n; i++) {
+		c->session_due[i] = false;
+		c->session_sent_ms[i] = now_ms;
+	}
+	return BFT_OK;
+fail:
+	cr_secret_free(&k);
+	wire_buf_free(&env);
+	return e;
+}
+
+/** See client.h. */
+uint64_t bft_client_session(const struct bft_client *c)
+{
+	return c->session;
+}
+
 /** See client.h. */
 void bft_client_on_timer(struct bft_client *c, uint64_t now_ms, struct bft_out *out)
 {
 	if (c == NULL || out == NULL)
 		return;
+	session_resend(c, now_ms, out);
 	for (uint32_t i = 0; i < c->cfg.outstanding_max; i++) {
 		struct client_slot *s = &c->slots[i];
 
@@ -520,6 +649,10 @@ uint64_t bft_client_next_timer(const struct bft_client *c)
 		if (s->state == SLOT_INFLIGHT && (t == 0 || s->deadline_ms < t))
 			t = s->deadline_ms;
 	}
+	/* A SESSION to re-send is due at once: the time it was found due is past. */
+	for (uint32_t i = 0; c->session != 0 && i < c->cfg.n; i++)
+		if (c->session_due[i] && (t == 0 || c->session_sent_ms[i] + c->cfg.retransmit_ms < t))
+			t = c->session_sent_ms[i] + c->cfg.retransmit_ms;
 	return t;
 }
 

@@ -7,7 +7,8 @@
  * f+1 replicas sent valid signed REPLYs with equal results for that request id (2f+1 for a
  * read-only request, which replicas answer without ordering), so no f liars can make it accept
  * a wrong answer. A reply with a bad signature, an unknown sender, another client or another
- * request id is ignored and counted.
+ * request id is ignored and counted. In session mode (bft_client_session_start) a reply may
+ * carry a MAC under that replica's session key instead of a signature.
  */
 #ifndef BFT_CLIENT_H
 #define BFT_CLIENT_H
@@ -92,6 +93,26 @@ bft_view bft_client_view(const struct bft_client *c);
 /** The request id the next bft_client_submit will use (for persisting it before a restart). */
 uint64_t bft_client_next_reqid(const struct bft_client *c);
 
+/*
+ * MAC-authenticated sessions (docs/PERFORMANCE.md). The caller, which has a random source and
+ * the replicas' public keys, makes n fresh keys and seals key i to replica i (crypto/cr_seal.h,
+ * n boxes of BFT_SESSION_BOX_BYTES); this call signs the SESSION message carrying them, appends
+ * it to *out for every replica, and from then on every request carries an authenticator (one
+ * MAC per replica) next to its signature, and a reply is accepted with a valid MAC under the
+ * sending replica's key of this session as well as with a valid signature. session must be
+ * above any session number this client id used before (the node derives it from the wall
+ * clock). keys (n x 32 bytes) are copied into guarded memory; the caller wipes its copy.
+ * A replica that answers with a signature has no key for this session (it restarted): the
+ * client sends it the same SESSION again, at most once per retransmit_ms per replica.
+ * BFT_EINVAL for a zero or non-increasing session, BFT_ENOMEM.
+ */
+enum bft_err bft_client_session_start(struct bft_client *c, uint64_t now_ms, uint64_t session,
+				      const uint8_t *keys, const uint8_t *boxes,
+				      struct bft_out *out) BFT_WUR;
+
+/** The session in use, 0 when none. */
+uint64_t bft_client_session(const struct bft_client *c);
+
 /* Counters of replies by fate. replies_ok: stored towards a request in flight; mismatched: a
  * stored reply whose result differed from the one finally accepted (evidence of a liar, or of a
  * read-only query answered from a different state); other_client: a valid frame addressed to
@@ -99,6 +120,9 @@ uint64_t bft_client_next_reqid(const struct bft_client *c);
 struct bft_client_stats {
 	uint64_t replies_ok, bad_signature, bad_sender, unknown_request, mismatched, malformed;
 	uint64_t other_client, duplicate, readonly_fallbacks, retransmissions;
+	uint64_t replies_mac;     /* replies accepted by their MAC (counted in replies_ok too) */
+	uint64_t bad_mac;         /* MAC'd replies refused: wrong MAC, or another session */
+	uint64_t session_resends; /* SESSION sent again to a replica that answered with a signature */
 };
 void bft_client_stats(const struct bft_client *c, struct bft_client_stats *st);
 

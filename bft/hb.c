@@ -21,7 +21,6 @@ _Static_assert(HB_N_MAX == CR_THRESH_N_MAX, "one sender counter per threshold pa
 #define HB_ACTIVE 2u          /* epochs running at once: the lowest unexecuted one and the next */
 #define KEEP_SENT 4u          /* executed epochs whose sent messages are kept for FETCH(LOG) */
 #define ROUNDS_AHEAD 16u      /* ABA rounds buffered above the current one */
-#define REQ_OVERHEAD 128u     /* a REQUEST envelope is at most its op plus this (wire_internal.h) */
 #define PROPOSAL_HEADER 12u   /* time_ms (8) and count (4) */
 #define FETCH_TIMEOUT_MS 500u
 
@@ -272,7 +271,7 @@ enum bft_err hb_new(struct hb **out, const struct hb_config *cfg)
 	h->self = cfg->log.self;
 	h->per_prop = (cfg->batch_size + n - 1) / n;
 	h->payload_max = cr_tdh2_sealed_len(PROPOSAL_HEADER + (size_t)h->per_prop *
-					    (4u + cfg->log.limits.op_max + REQ_OVERHEAD));
+					    (4u + (size_t)wire_request_max(&cfg->log.limits)));
 	if (h->payload_max == 0 || h->payload_max > CR_RS_PAYLOAD_MAX) {
 		free(h);
 		return BFT_EINVAL;
@@ -500,7 +499,7 @@ static int parse_proposal(const struct hb *h, const uint8_t *p, size_t len, uint
 			return -1;
 		l = get_u32(p + off);
 		off += 4;
-		if (l == 0 || l > h->cfg.log.limits.op_max + REQ_OVERHEAD || len - off < l)
+		if (l == 0 || l > wire_request_max(&h->cfg.log.limits) || len - off < l)
 			return -1;
 		off += l;
 	}

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "crypto/cr_merkle.h"
+#include "crypto/cr_secret.h"
 
 /* Exactly-once bookkeeping keeps, per client, a bitmap of its last CLIENT_WINDOW request ids and
  * their results, so a client may have up to that many requests in flight, have each executed
@@ -21,6 +22,9 @@
 #define CLIENT_PENDING_MAX CLIENT_WINDOW
 /* Registrations from different keys all come from the registrar id: they may queue more. */
 #define REGISTRAR_PENDING_MAX 256u
+/* Session keys live in guarded memory in blocks of this many clients (cr_secret's largest
+ * allocation is 64 KiB), each block allocated when its first key is installed. */
+#define SESS_BLOCK (CR_SECRET_MAX / BFT_SESSION_KEY_BYTES)
 /* The checkpoint votes one replica may have outstanding above the stable checkpoint. */
 #define VOTES_PER_REPLICA_EXTRA 2u
 
@@ -119,6 +123,12 @@ struct bft_log {
 
 	struct transfer xfer;
 	uint64_t diverged;   /* stable checkpoints whose digest differed from ours */
+
+	/* MAC sessions (log.h "Sessions"): local, never persisted or replicated. */
+	uint64_t *sess;              /* per client: the session number held, 0 = none */
+	struct cr_secret *sess_keys; /* blocks of SESS_BLOCK keys */
+	uint64_t sess_nblocks;
+	struct bft_log_session_stats sst;
 };
 
 void bft_log_config_default(struct bft_log_config *c)
@@ -261,7 +271,11 @@ enum bft_err bft_log_new(struct bft_log **out, const struct bft_log_config *cfg)
 	lg->pks = calloc(cfg->limits.n_clients ? cfg->limits.n_clients : 1, sizeof(*lg->pks));
 	lg->nown = cfg->window / cfg->checkpoint_interval + 1;
 	lg->own = calloc(lg->nown, sizeof(*lg->own));
-	if (lg->clients == NULL || lg->pks == NULL || lg->own == NULL) {
+	lg->sess = calloc(cfg->limits.n_clients ? cfg->limits.n_clients : 1, sizeof(*lg->sess));
+	lg->sess_nblocks = (cfg->limits.n_clients + SESS_BLOCK - 1) / SESS_BLOCK;
+	lg->sess_keys = calloc(lg->sess_nblocks ? lg->sess_nblocks : 1, sizeof(*lg->sess_keys));
+	if (lg->clients == NULL || lg->pks == NULL || lg->own == NULL || lg->sess == NULL ||
+	    lg->sess_keys == NULL) {
 		bft_log_free(lg);
 		return BFT_ENOMEM;
 	}
@@ -323,6 +337,11 @@ void bft_log_free(struct bft_log *lg)
 	free(lg->clients);
 	free(lg->pks);
 	free(lg->pk_index);
+	free(lg->sess);
+	if (lg->sess_keys != NULL)
+		for (uint64_t b = 0; b < lg->sess_nblocks; b++)
+			cr_secret_free(&lg->sess_keys[b]);
+	free(lg->sess_keys);
 	proof_free(lg->proof, lg->nproof);
 	for (uint32_t i = 0; i < lg->nvotes; i++)
 		free(lg->votes[i].env);
@@ -371,26 +390,60 @@ static const struct cached_result *cached(const struct client_state *cs, uint64_
 	return c->reqid == reqid && c->result != NULL ? c : NULL;
 }
 
+/* The session key held for client c (sess[c] != 0), in its guarded block. */
+static const uint8_t *sess_key(const struct bft_log *lg, bft_client_id c)
+{
+	const struct cr_secret *b = &lg->sess_keys[c / SESS_BLOCK];
+
+	BFT_ASSERT(b->p != NULL);
+	return b->p + (size_t)(c % SESS_BLOCK) * BFT_SESSION_KEY_BYTES;
+}
+
 /* A REPLY to client for reqid, sent to destination `to` (the client, or a registration's
- * route). */
+ * route). When the request named session `session` and that is the session this replica holds
+ * for the client, the reply carries MAC(k, reply) instead of a signature: the key is shared
+ * with this client only, so the MAC convinces it as a signature would (PBFT TOCS §3.3), at a
+ * fraction of the cost. Otherwise it is signed, and a client in session mode takes a signed
+ * reply as the sign that this replica lost its key (a restart) and sends its SESSION again. */
 static enum bft_err send_reply_to(struct bft_log *lg, uint64_t to, bft_client_id client,
 				  uint64_t reqid, bft_view view, const uint8_t *result, uint32_t len,
-				  struct bft_out *out)
+				  uint64_t session, struct bft_out *out)
 {
 	struct bft_msg m = {.type = BFT_MSG_REPLY};
+	struct wire_buf b = {0};
+	enum bft_err e;
 
+	m.version = BFT_WIRE_VERSION;
+	m.sender = lg->cfg.self;
 	m.u.reply.view = view;
 	m.u.reply.client = client;
 	m.u.reply.reqid = reqid;
 	m.u.reply.result = (struct bft_bytes){.p = result, .len = len};
-	return send_msg(lg, &m, BFT_TO_CLIENT, to, out);
+	if (session == 0 || to != client || client >= lg->cfg.limits.n_clients ||
+	    lg->sess[client] != session)
+		return send_msg(lg, &m, BFT_TO_CLIENT, to, out);
+	m.has_auth = true;
+	m.auth_session = session;
+	e = wire_encode_auth(&m, NULL, sess_key(lg, client), 1, &b);
+	if (e != BFT_OK) {
+		wire_buf_free(&b);
+		return e;
+	}
+	lg->sst.replies_mac++;
+	return bft_out_msg(out, BFT_TO_CLIENT, to, BFT_MSG_REPLY, b.p, b.len);
+}
+
+/* The session a request's authenticator names, 0 when it has none. */
+static uint64_t req_session(const struct bft_msg *req)
+{
+	return req->has_auth ? req->auth_session : 0;
 }
 
 static enum bft_err send_reply(struct bft_log *lg, bft_client_id client, uint64_t reqid,
 			       bft_view view, const uint8_t *result, uint32_t len,
-			       struct bft_out *out)
+			       uint64_t session, struct bft_out *out)
 {
-	return send_reply_to(lg, client, client, reqid, view, result, len, out);
+	return send_reply_to(lg, client, client, reqid, view, result, len, session, out);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -474,7 +527,7 @@ static enum bft_err send_registration(struct bft_log *lg, uint64_t reqid, bft_vi
 	res[0] = status;
 	put_u64(res + 1, id);
 	return send_reply_to(lg, bft_register_route(reqid), lg->registrar, reqid, view, res,
-			     sizeof(res), out);
+			     sizeof(res), 0, out);
 }
 
 const uint8_t *bft_log_request_pk(const struct bft_log *lg, const struct bft_msg *req)
@@ -590,7 +643,8 @@ enum bft_err bft_log_submit(struct bft_log *lg, const struct bft_msg *req, uint6
 		cr = cached(cs, reqid);
 		if (cr == NULL)
 			return BFT_ESTALE;
-		(void)send_reply(lg, req->sender, reqid, 0, cr->result, cr->len, out);
+		(void)send_reply(lg, req->sender, reqid, 0, cr->result, cr->len, req_session(req),
+				 out);
 		return BFT_EDUP;
 	}
 	if (pending_find(lg, req->sender, reqid) != NULL)
@@ -637,7 +691,7 @@ enum bft_err bft_log_query(struct bft_log *lg, const struct bft_msg *req, bft_vi
 	if (result.len > lg->cfg.limits.result_max)
 		result.len = lg->cfg.limits.result_max;
 	e = send_reply(lg, req->sender, req->u.request.reqid, view, result.p, (uint32_t)result.len,
-		       out);
+		       req_session(req), out);
 	wire_buf_free(&result);
 	return e;
 }
@@ -755,8 +809,44 @@ void bft_log_unmark_all(struct bft_log *lg)
 		}
 }
 
-enum bft_err bft_log_check_batch(const struct bft_log *lg, const struct bft_bytes *reqs,
-				 uint32_t n)
+/*
+ * Authenticates request m of a proposed batch (log.h bft_log_check_requests). With `mac`, an
+ * authenticator that names the session this replica holds for the client and whose entry for
+ * this replica verifies is enough: only the client and this replica know k_i, and this replica
+ * did not make the MAC, so the client sent exactly these signed bytes (PBFT TOCS §3.3). In
+ * every other case the signature decides, as for a request without authenticator: a good
+ * signature is accepted whatever the MACs say, so a client that lies in its MACs (Aardvark's
+ * "big MAC" attack, Clement et al. NSDI'09 §3) cannot make correct backups refuse a request a
+ * correct primary ordered, because that primary checked the signature before ordering it.
+ * st, when not NULL, counts which way the decision went.
+ */
+static enum bft_err auth_request(const struct bft_log *lg, const struct bft_msg *m,
+				 const uint8_t *pk, bool mac, struct bft_log_session_stats *st)
+{
+	if (mac && m->has_auth && st != NULL) {
+		uint64_t held = lg->sess[m->sender];
+
+		if (held != 0 && m->auth_session == held &&
+		    m->auth_len == lg->cfg.n * BFT_MAC_BYTES) {
+			uint8_t d[CR_DIGEST_BYTES];
+
+			wire_msg_digest(m, d);
+			if (wire_mac_check(m->auth_macs + (size_t)lg->cfg.self * BFT_MAC_BYTES,
+					   sess_key(lg, m->sender), held, d) == 0) {
+				st->mac_ok++;
+				return BFT_OK;
+			}
+			st->mac_bad++;
+		} else {
+			st->mac_fallback++;
+		}
+	}
+	return wire_verify(m, pk);
+}
+
+static enum bft_err check_requests(const struct bft_log *lg, const struct bft_bytes *reqs,
+				   uint32_t n, enum bft_check_auth how,
+				   struct bft_log_session_stats *st)
 {
 	struct req_key {
 		bft_client_id client;
@@ -791,9 +881,9 @@ enum bft_err bft_log_check_batch(const struct bft_log *lg, const struct bft_byte
 		if (p == NULL || p->len != reqs[i].len || memcmp(p->bytes, reqs[i].p, p->len) != 0) {
 			const uint8_t *pk = bft_log_request_pk(lg, &m);
 
-			if (pk != NULL)
-				e = wire_verify(&m, pk);
-			else if (m.sender == lg->registrar)
+			if (pk != NULL && how != BFT_CHECK_CERTIFIED)
+				e = auth_request(lg, &m, pk, how == BFT_CHECK_MAC, st);
+			else if (pk == NULL && m.sender == lg->registrar)
 				e = BFT_EMALFORMED;
 			/* else an open slot not registered yet: checked at execution (log.h). */
 		}
@@ -805,6 +895,76 @@ enum bft_err bft_log_check_batch(const struct bft_log *lg, const struct bft_byte
 	}
 	free(seen);
 	return e;
+}
+
+enum bft_err bft_log_check_batch(const struct bft_log *lg, const struct bft_bytes *reqs,
+				 uint32_t n)
+{
+	/* Honey Badger decides validity at every replica on its own after decryption, so it must
+	 * decide on what every replica can check alike: the signature, never a MAC. */
+	return check_requests(lg, reqs, n, BFT_CHECK_SIGNATURE, NULL);
+}
+
+enum bft_err bft_log_check_requests(struct bft_log *lg, const struct bft_bytes *reqs, uint32_t n,
+				    enum bft_check_auth how)
+{
+	return check_requests(lg, reqs, n, how, &lg->sst);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* MAC sessions (log.h) */
+
+const uint8_t *bft_log_client_pk(const struct bft_log *lg, bft_client_id c)
+{
+	if (c >= lg->cfg.limits.n_clients || c == lg->registrar || !client_known(lg, c))
+		return NULL;
+	return lg->pks[c];
+}
+
+enum bft_err bft_log_session_check(const struct bft_log *lg, const struct bft_msg *m)
+{
+	const uint8_t *pk;
+
+	if (m->type != BFT_MSG_SESSION)
+		return BFT_ETYPE;
+	pk = bft_log_client_pk(lg, m->sender);
+	if (pk == NULL)
+		return BFT_ESENDER;
+	if (m->u.session.boxes.len != lg->cfg.n * BFT_SESSION_BOX_BYTES)
+		return BFT_EFIELD;
+	/* The cheap test first: a replayed SESSION costs a comparison, not a verification. */
+	if (m->u.session.session <= lg->sess[m->sender])
+		return BFT_ESTALE;
+	return wire_verify(m, pk);
+}
+
+enum bft_err bft_log_session_install(struct bft_log *lg, bft_client_id client, uint64_t session,
+				     const uint8_t key[BFT_SESSION_KEY_BYTES])
+{
+	struct cr_secret *b;
+
+	if (bft_log_client_pk(lg, client) == NULL)
+		return BFT_ESENDER;
+	if (session <= lg->sess[client])
+		return BFT_ESTALE;
+	b = &lg->sess_keys[client / SESS_BLOCK];
+	if (b->p == NULL && cr_secret_alloc(b, SESS_BLOCK * BFT_SESSION_KEY_BYTES) != 0)
+		return BFT_ENOMEM;
+	memcpy(b->p + (size_t)(client % SESS_BLOCK) * BFT_SESSION_KEY_BYTES, key,
+	       BFT_SESSION_KEY_BYTES);
+	lg->sess[client] = session;
+	lg->sst.installed++;
+	return BFT_OK;
+}
+
+uint64_t bft_log_session(const struct bft_log *lg, bft_client_id client)
+{
+	return client < lg->cfg.limits.n_clients ? lg->sess[client] : 0;
+}
+
+void bft_log_session_stats(const struct bft_log *lg, struct bft_log_session_stats *st)
+{
+	*st = lg->sst;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1437,7 +1597,7 @@ enum bft_err bft_log_execute(struct bft_log *lg, bft_seq seq, bft_view view, uin
 		if (slot->result != NULL && result.len > 0)
 			memcpy(slot->result, result.p, result.len);
 		e = send_reply(lg, m.sender, m.u.request.reqid, view, result.p, (uint32_t)result.len,
-			       out);
+			       req_session(&m), out);
 		wire_msg_free(&m);
 		if (e != BFT_OK)
 			break;
@@ -1654,7 +1814,12 @@ enum bft_err bft_log_restore_commit(struct bft_log *lg, const uint8_t *p, size_t
 	else if (m.u.preprepare.seq != lg->last_executed + 1)
 		e = BFT_ESTATE;
 	else
-		e = bft_log_check_batch(lg, m.u.preprepare.requests, m.u.preprepare.nrequests);
+		/* A committed batch was validated by a quorum before it committed (PBFT §4.2:
+		 * committed requests execute unconditionally); a request that a correct replica
+		 * accepted by its MAC may carry a bad signature, and our session keys did not
+		 * survive the restart, so checking signatures here could refuse our own log. */
+		e = bft_log_check_requests(lg, m.u.preprepare.requests, m.u.preprepare.nrequests,
+					   BFT_CHECK_CERTIFIED);
 	if (e == BFT_OK)
 		e = bft_log_execute(lg, m.u.preprepare.seq, m.u.preprepare.view,
 				    m.u.preprepare.time_ms, m.u.preprepare.requests,

@@ -151,10 +151,75 @@ void bft_log_unmark_all(struct bft_log *lg);
 /**
  * Validates the requests of a proposed batch (PRE-PREPARE or an agreed Honey Badger set): each
  * must decode as a REQUEST from a known client with a valid signature, and no (client, reqid)
- * may appear twice. BFT_OK, BFT_EMALFORMED, BFT_ESENDER, BFT_EBADSIG or BFT_EDUP.
+ * may appear twice. BFT_OK, BFT_EMALFORMED, BFT_ESENDER, BFT_EBADSIG or BFT_EDUP. Signatures
+ * only, never MACs: Honey Badger decides validity at each replica after decryption and must
+ * decide alike everywhere (bft_log_check_requests has the MAC form for PBFT).
  */
 enum bft_err bft_log_check_batch(const struct bft_log *lg, const struct bft_bytes *reqs,
 				 uint32_t n) BFT_WUR;
+
+/*
+ * How bft_log_check_requests authenticates each request (beyond decoding, a known client and
+ * no duplicate):
+ *   BFT_CHECK_SIGNATURE  the client's Ed25519 signature (Honey Badger, and the default);
+ *   BFT_CHECK_MAC        a PBFT backup checking a PRE-PREPARE: the authenticator entry for this
+ *                        replica under the session it holds for the client, else the signature
+ *                        (a good signature is accepted whatever the MACs say, a bad one refuses
+ *                        the batch as under SIGNATURE);
+ *   BFT_CHECK_CERTIFIED  none: for batches whose validity a quorum already established (a
+ *                        committed batch replayed from our own write-ahead log).
+ */
+enum bft_check_auth { BFT_CHECK_SIGNATURE = 0, BFT_CHECK_MAC = 1, BFT_CHECK_CERTIFIED = 2 };
+
+/** As bft_log_check_batch, authenticating as `how` says, and counting MAC outcomes in the
+ *  session statistics. Same results. */
+enum bft_err bft_log_check_requests(struct bft_log *lg, const struct bft_bytes *reqs, uint32_t n,
+				    enum bft_check_auth how) BFT_WUR;
+
+/* --- MAC-authenticated client sessions (docs/PERFORMANCE.md) ---------------------------------
+ *
+ * A client may set up a session: one SESSION message (msg.h), signed by the client, carrying a
+ * fresh key for each replica sealed to that replica. The node checks it with
+ * bft_log_session_check, opens its own box (the pure core does no public-key encryption) and
+ * hands the key to bft_log_session_install. Afterwards requests naming that session are
+ * accepted in PRE-PREPAREs by their MAC (BFT_CHECK_MAC), and replies to them are MAC'd instead
+ * of signed. Sessions are local to this replica: not persisted, not in checkpoints, gone after
+ * a restart, and then everything falls back to signatures until the client sends SESSION again.
+ * Keys are kept in guarded memory (cr_secret) and never leave the log.
+ */
+struct bft_log_session_stats {
+	uint64_t installed;     /* sessions installed */
+	uint64_t mac_ok;        /* batch requests accepted by their MAC, no signature checked */
+	uint64_t mac_fallback;  /* an authenticator for a session we do not hold: signature used */
+	uint64_t mac_bad;       /* our session, but our MAC entry was wrong: signature used */
+	uint64_t replies_mac;   /* replies sent with a MAC instead of a signature */
+};
+
+/** The key a listed or registered client signs with; NULL for the registrar, an unregistered
+ *  open slot or an id out of range. */
+const uint8_t *bft_log_client_pk(const struct bft_log *lg, bft_client_id c);
+
+/**
+ * Checks a decoded SESSION before its box is opened: BFT_ETYPE not a SESSION; BFT_ESENDER the
+ * sender is not a listed or registered client (the registrar never has sessions); BFT_EFIELD
+ * not one box per replica; BFT_ESTALE a session number at or below the one held (a replay);
+ * BFT_EBADSIG the client's signature does not verify. BFT_OK: open box `self` and install.
+ */
+enum bft_err bft_log_session_check(const struct bft_log *lg, const struct bft_msg *m) BFT_WUR;
+
+/**
+ * Installs key (BFT_SESSION_KEY_BYTES, copied into guarded memory; the caller wipes its copy)
+ * as this replica's key of `session` for client. BFT_ESENDER for a client that has no key (as
+ * bft_log_client_pk), BFT_ESTALE when session is not above the one held (0 never is),
+ * BFT_ENOMEM.
+ */
+enum bft_err bft_log_session_install(struct bft_log *lg, bft_client_id client, uint64_t session,
+				     const uint8_t key[BFT_SESSION_KEY_BYTES]) BFT_WUR;
+
+/** The session number held for client, 0 when none. */
+uint64_t bft_log_session(const struct bft_log *lg, bft_client_id client);
+
+void bft_log_session_stats(const struct bft_log *lg, struct bft_log_session_stats *st);
 
 /* --- Execution --------------------------------------------------------------------------- */
 

@@ -16,6 +16,8 @@
 #ifndef BFT_MSG_H
 #define BFT_MSG_H
 
+#include <stdbool.h>
+
 #include "bft/bft.h"
 #include "crypto/cr_hash.h"
 #include "crypto/cr_sign.h"
@@ -33,6 +35,7 @@ enum bft_msg_type {
 	BFT_MSG_NEWVIEW = 8,
 	BFT_MSG_FETCH = 9,       /* state transfer / log catch-up request */
 	BFT_MSG_STATE = 10,      /* one chunk of a checkpointed state */
+	BFT_MSG_SESSION = 11,    /* client -> replicas: MAC session keys (below) */
 	/* Honey Badger message types are numbered from 32 (hb.h). */
 	BFT_MSG_HB_VAL = 32,     /* RBC: proposer -> replica `index`, its shard (HB §4.2) */
 	BFT_MSG_HB_ECHO = 33,    /* RBC: replica -> all, its own shard */
@@ -154,6 +157,21 @@ struct bft_state_chunk {
 	uint32_t nbranch;
 };
 
+/* ---- MAC-authenticated client sessions (docs/PERFORMANCE.md, docs/WIRE.md) ------------- */
+
+/* SESSION payload: [session:uint, boxes:bin(n_replicas * BFT_SESSION_BOX_BYTES)]
+ * sender is the client id; signed by the client's Ed25519 key like a REQUEST. Box i is a fresh
+ * 32-byte key sealed to replica i's X25519 key (crypto/cr_seal.h); replica i opens only its
+ * own and installs it if session is above the number it holds for that client. boxes borrows
+ * from the frame. */
+#define BFT_SESSION_KEY_BYTES 32u
+#define BFT_SESSION_BOX_BYTES 80u  /* CR_SEAL_OVERHEAD + BFT_SESSION_KEY_BYTES */
+#define BFT_MAC_BYTES 16u          /* one authenticator entry (CR_MAC_SHORT_BYTES) */
+struct bft_session {
+	uint64_t session;
+	struct bft_bytes boxes;
+};
+
 /* ---- Honey Badger (hb.h) ---------------------------------------------------------------- */
 
 /* The longest Merkle branch an RBC shard may carry (cr_merkle: 4096 leaves) and the size of a
@@ -222,6 +240,16 @@ struct bft_msg {
 	uint8_t sig[CR_SIG_BYTES];
 	struct bft_bytes frame;     /* the whole envelope */
 	struct bft_bytes signed_part; /* what the signature covers, after the domain tag */
+	/* The MAC authenticator, outside the signed part (docs/WIRE.md "Authenticators"). A
+	 * REQUEST may carry a sixth envelope element [session, macs] with one BFT_MAC_BYTES entry
+	 * per replica (auth_len = n_replicas * 16) next to its signature. A REPLY in MAC form
+	 * carries [session, mac] (auth_len 16) in place of the signature, and then sig is zero and
+	 * wire_verify fails closed. auth_macs borrows from the frame (or from the caller when
+	 * encoding). */
+	bool has_auth;
+	uint64_t auth_session;
+	const uint8_t *auth_macs;
+	uint32_t auth_len;
 	union {
 		struct bft_request request;
 		struct bft_reply reply;
@@ -232,6 +260,7 @@ struct bft_msg {
 		struct bft_newview newview;
 		struct bft_fetch fetch;
 		struct bft_state_chunk state;
+		struct bft_session session;
 		struct bft_hb_rbc hb_rbc;     /* HB_VAL, HB_ECHO */
 		struct bft_hb_ready hb_ready;
 		struct bft_hb_aba hb_aba;     /* HB_BVAL, HB_AUX, HB_CONF, HB_TERM */

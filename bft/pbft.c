@@ -633,8 +633,17 @@ static enum bft_err execute_ready(struct pbft *p, uint64_t now, struct bft_out *
 	}
 }
 
-/* Validates the batch of a PRE-PREPARE (digest and client signatures). */
-static enum bft_err check_preprepare_body(struct pbft *p, const struct bft_msg *m)
+/* Validates the batch of a PRE-PREPARE (digest and client authentication). `how` is
+ * BFT_CHECK_MAC for a new proposal (log.h: a backup may accept a request by its MAC; the primary
+ * verified the signature of every request it orders when it arrived), and BFT_CHECK_CERTIFIED
+ * when a quorum has vouched for this very batch already: a digest a NEW-VIEW fixed came from a
+ * prepared certificate (TOCS §4.4), and a PRE-PREPARE of an older view executes only with 2f+1
+ * COMMITs of its view; either way at least f+1 correct replicas authenticated the requests. A
+ * request accepted by MAC may carry a bad signature (its client is faulty, and so was the
+ * primary that ordered it), and the client can make every MAC stale by opening a new session:
+ * re-checking such a batch by signature would leave it unorderable in every later view. */
+static enum bft_err check_preprepare_body(struct pbft *p, const struct bft_msg *m,
+					  enum bft_check_auth how)
 {
 	const struct bft_preprepare *pp = &m->u.preprepare;
 	uint8_t d[CR_DIGEST_BYTES];
@@ -644,7 +653,7 @@ static enum bft_err check_preprepare_body(struct pbft *p, const struct bft_msg *
 		return BFT_EDIGEST;
 	if (pp->nrequests > p->cfg.log.batch_max_requests)
 		return BFT_ETOOBIG;
-	return bft_log_check_batch(p->log, pp->requests, pp->nrequests);
+	return bft_log_check_requests(p->log, pp->requests, pp->nrequests, how);
 }
 
 static enum bft_err accept_preprepare(struct pbft *p, struct slot *s, const struct bft_msg *m,
@@ -785,7 +794,7 @@ static enum bft_err on_old_preprepare(struct pbft *p, const struct bft_msg *m, u
 		return BFT_EVIEW;
 	if (pp->time_ms > now + TIME_SKEW_MS)
 		return BFT_EINVAL;
-	e = check_preprepare_body(p, m);
+	e = check_preprepare_body(p, m, BFT_CHECK_CERTIFIED);
 	if (e != BFT_OK)
 		return e;
 	s = slot_claim(p, pp->seq);
@@ -837,7 +846,10 @@ static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint6
 		return BFT_ECONFLICT; /* contradicts the NEW-VIEW's O set (TOCS §4.4) */
 	if (pp->time_ms > now + TIME_SKEW_MS)
 		return BFT_EINVAL;
-	e = check_preprepare_body(p, m);
+	e = check_preprepare_body(p, m,
+				  s != NULL && s->fixed && s->fixed_view == pp->view
+					  ? BFT_CHECK_CERTIFIED
+					  : BFT_CHECK_MAC);
 	if (e != BFT_OK)
 		return e;
 	s = slot_claim(p, pp->seq);

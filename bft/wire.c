@@ -5,8 +5,10 @@
  */
 #include "bft/wire.h"
 #include "bft/wire_internal.h"
+#include "crypto/cr_mac.h"
 
 #include <msgpack.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -282,9 +284,19 @@ static void enc_hb_dec(struct wire_enc *e, const struct bft_hb_dec *d)
 	enc_raw_bin(e, d->share, BFT_HB_SHARE_BYTES);
 }
 
+static void enc_session(struct wire_enc *e, const struct bft_session *ss)
+{
+	enc_array(e, 2);
+	enc_uint(e, ss->session);
+	enc_bin(e, &ss->boxes);
+}
+
 static void enc_payload(struct wire_enc *e, const struct bft_msg *m)
 {
 	switch (m->type) {
+	case BFT_MSG_SESSION:
+		enc_session(e, &m->u.session);
+		break;
 	case BFT_MSG_REQUEST:
 		enc_request(e, &m->u.request);
 		break;
@@ -343,22 +355,75 @@ void wire_signed_digest(const uint8_t *signed_part, size_t len, uint8_t out[CR_D
 	cr_digest(out, WIRE_SIG_TAG, signed_part, len);
 }
 
-enum bft_err wire_encode(const struct bft_msg *m, const struct cr_identity *id,
-			 struct wire_buf *out)
+void wire_mac(uint8_t out[BFT_MAC_BYTES], const uint8_t key[BFT_SESSION_KEY_BYTES],
+	      uint64_t session, const uint8_t digest[CR_DIGEST_BYTES])
+{
+	uint8_t in[1 + sizeof(WIRE_MAC_TAG) - 1 + 8 + CR_DIGEST_BYTES];
+	size_t tl = sizeof(WIRE_MAC_TAG) - 1;
+
+	/* Length-prefixed tag, the session number, then the digest the signature signs: the MAC
+	 * binds the same bytes as the signature, under one session; a request MAC can never pass
+	 * for a reply MAC because the type is part of the signed part. */
+	in[0] = (uint8_t)tl;
+	memcpy(in + 1, WIRE_MAC_TAG, tl);
+	for (int i = 0; i < 8; i++)
+		in[1 + tl + (size_t)i] = (uint8_t)(session >> (8 * i));
+	memcpy(in + 1 + tl + 8, digest, CR_DIGEST_BYTES);
+	cr_mac_short(out, key, in, sizeof(in));
+}
+
+int wire_mac_check(const uint8_t mac[BFT_MAC_BYTES], const uint8_t key[BFT_SESSION_KEY_BYTES],
+		   uint64_t session, const uint8_t digest[CR_DIGEST_BYTES])
+{
+	uint8_t want[BFT_MAC_BYTES];
+	int ok;
+
+	wire_mac(want, key, session, digest);
+	ok = crypto_verify_16(want, mac) == 0;
+	sodium_memzero(want, sizeof(want));
+	return ok ? 0 : -1;
+}
+
+void wire_msg_digest(const struct bft_msg *m, uint8_t out[CR_DIGEST_BYTES])
+{
+	wire_signed_digest(m->signed_part.p, m->signed_part.len, out);
+}
+
+/*
+ * The one encoder behind wire_encode and wire_encode_auth. keys (nkeys session keys, 32 bytes
+ * each, in the caller's guarded memory) makes the authenticator here, over the digest of what
+ * was just encoded; without keys, m's own auth fields are written as they are.
+ */
+static enum bft_err encode_env(const struct bft_msg *m, const struct cr_identity *id,
+			       const uint8_t *keys, uint32_t nkeys, struct wire_buf *out)
 {
 	struct wire_enc e;
 	size_t start = out->len;
-	uint8_t sig[CR_SIG_BYTES];
+	uint8_t sig[CR_SIG_BYTES], d[CR_DIGEST_BYTES];
+	bool req_auth = m->has_auth && m->type == BFT_MSG_REQUEST;
+	bool reply_mac = m->has_auth && m->type == BFT_MSG_REPLY;
 
 	if (!wire_type_known((uint64_t)m->type))
 		return BFT_EINVAL;
 	if (id != NULL && id->sk == NULL)
 		return BFT_EINVAL;
+	/* Only requests carry authenticators and only replies go in MAC form; a MAC'd reply has
+	 * no signature to make. */
+	if (m->has_auth && !req_auth && !reply_mac)
+		return BFT_EINVAL;
+	if (reply_mac && (id != NULL || (keys != NULL && nkeys != 1)))
+		return BFT_EINVAL;
+	if (keys == NULL && m->has_auth && m->auth_macs == NULL)
+		return BFT_EINVAL;
+	if (keys == NULL && reply_mac && m->auth_len != BFT_MAC_BYTES)
+		return BFT_EINVAL;
+	if (keys != NULL && (nkeys == 0 || nkeys > UINT32_MAX / BFT_MAC_BYTES))
+		return BFT_EINVAL;
 	memset(&e, 0, sizeof(e));
 	e.out = out;
 	msgpack_packer_init(&e.pk, &e, wire_enc_write);
 
-	enc_array(&e, WIRE_ENVELOPE_FIELDS);
+	enc_array(&e, req_auth ? WIRE_ENVELOPE_FIELDS_AUTH : WIRE_ENVELOPE_FIELDS);
 	enc_uint(&e, m->version);
 	enc_uint(&e, (uint64_t)m->type);
 	enc_uint(&e, m->sender);
@@ -366,18 +431,47 @@ enum bft_err wire_encode(const struct bft_msg *m, const struct cr_identity *id,
 	if (e.nomem || e.invalid)
 		goto fail;
 
-	if (id != NULL) {
-		uint8_t d[CR_DIGEST_BYTES];
+	/* The envelope header is one fixarray byte; the signature (and every MAC) covers
+	 * everything from the version up to here, exactly the slice wire_decode will hand back as
+	 * signed_part. */
+	wire_signed_digest(out->p + start + 1, out->len - start - 1, d);
+	if (reply_mac) {
+		uint8_t mac[BFT_MAC_BYTES];
 
-		/* The envelope header is one fixarray byte; the signature covers everything from the
-		 * version up to here, exactly the slice wire_decode will hand back as signed_part. */
-		wire_signed_digest(out->p + start + 1, out->len - start - 1, d);
-		cr_sign(id, d, sizeof(d), sig);
-	} else {
-		memcpy(sig, m->sig, sizeof(sig));
+		if (keys != NULL)
+			wire_mac(mac, keys, m->auth_session, d);
+		else
+			memcpy(mac, m->auth_macs, BFT_MAC_BYTES);
+		enc_array(&e, 2);
+		enc_uint(&e, m->auth_session);
+		enc_raw_bin(&e, mac, BFT_MAC_BYTES);
+		goto done;
 	}
+	if (id != NULL)
+		cr_sign(id, d, sizeof(d), sig);
+	else
+		memcpy(sig, m->sig, sizeof(sig));
 	enc_raw_bin(&e, sig, CR_SIG_BYTES);
-	if (e.nomem)
+	if (req_auth) {
+		enc_array(&e, 2);
+		enc_uint(&e, m->auth_session);
+		if (keys == NULL) {
+			enc_raw_bin(&e, m->auth_macs, m->auth_len);
+		} else {
+			uint32_t len = nkeys * BFT_MAC_BYTES;
+
+			(void)msgpack_pack_bin(&e.pk, len);
+			for (uint32_t i = 0; i < nkeys && !e.nomem; i++) {
+				uint8_t mac[BFT_MAC_BYTES];
+
+				wire_mac(mac, keys + (size_t)i * BFT_SESSION_KEY_BYTES,
+					 m->auth_session, d);
+				(void)msgpack_pack_bin_body(&e.pk, mac, BFT_MAC_BYTES);
+			}
+		}
+	}
+done:
+	if (e.nomem || e.invalid)
 		goto fail;
 	return BFT_OK;
 
@@ -387,15 +481,41 @@ fail:
 	return e.nomem ? BFT_ENOMEM : BFT_EINVAL;
 }
 
+enum bft_err wire_encode(const struct bft_msg *m, const struct cr_identity *id,
+			 struct wire_buf *out)
+{
+	return encode_env(m, id, NULL, 0, out);
+}
+
+enum bft_err wire_encode_auth(const struct bft_msg *m, const struct cr_identity *id,
+			      const uint8_t *keys, uint32_t nkeys, struct wire_buf *out)
+{
+	if (keys == NULL || !m->has_auth)
+		return BFT_EINVAL;
+	if (m->type == BFT_MSG_REQUEST && id == NULL)
+		return BFT_EINVAL;
+	return encode_env(m, id, keys, nkeys, out);
+}
+
 enum bft_err wire_verify(const struct bft_msg *m, const uint8_t pk[CR_PK_BYTES])
 {
 	uint8_t d[CR_DIGEST_BYTES];
 
-	/* A message that did not come out of wire_decode has no signed part: fail closed. */
-	if (m->signed_part.p == NULL || m->signed_part.len == 0)
+	/* A message that did not come out of wire_decode has no signed part, and a REPLY in MAC
+	 * form has no signature: fail closed. */
+	if (m->signed_part.p == NULL || m->signed_part.len == 0 ||
+	    (m->type == BFT_MSG_REPLY && m->has_auth))
 		return BFT_EBADSIG;
 	wire_signed_digest(m->signed_part.p, m->signed_part.len, d);
 	return cr_verify(pk, d, sizeof(d), m->sig) == 0 ? BFT_OK : BFT_EBADSIG;
+}
+
+uint32_t wire_request_max(const struct wire_limits *l)
+{
+	uint64_t v = (uint64_t)l->op_max + WIRE_REQUEST_OVERHEAD + WIRE_AUTH_OVERHEAD +
+		     (uint64_t)l->n_replicas * BFT_MAC_BYTES;
+
+	return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
 void bft_request_digest(const struct bft_bytes *envelope, uint8_t out[CR_DIGEST_BYTES])

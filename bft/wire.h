@@ -91,7 +91,35 @@ void wire_msg_free(struct bft_msg *m);
 enum bft_err wire_encode(const struct bft_msg *m, const struct cr_identity *id,
 			 struct wire_buf *out) BFT_WUR;
 
-/** Checks m's signature under pk: BFT_OK or BFT_EBADSIG. */
+/**
+ * Encodes m with an authenticator made here, over the digest its signature signs, with the
+ * session keys keys[0..nkeys) (32 bytes each, borrowed; keep them in cr_secret memory).
+ * m->has_auth must be set and m->auth_session names the session; m->auth_macs is ignored.
+ *   REQUEST: signed with id (required) and given the sixth element [session, macs] with one
+ *            MAC per key, keys[i] being replica i's (nkeys = n_replicas);
+ *   REPLY:   the MAC form, [session, mac] in place of the signature (id NULL, nkeys 1).
+ * Errors: BFT_EINVAL for any other type or a missing argument, BFT_ENOMEM.
+ */
+enum bft_err wire_encode_auth(const struct bft_msg *m, const struct cr_identity *id,
+			      const uint8_t *keys, uint32_t nkeys, struct wire_buf *out) BFT_WUR;
+
+/** The 32-byte digest a decoded message's signature and MACs cover (cr_digest("bft.env.v1",
+ *  signed_part)). */
+void wire_msg_digest(const struct bft_msg *m, uint8_t out[CR_DIGEST_BYTES]);
+
+/** One authenticator MAC: BLAKE2b-128 under key of (len-prefixed "bft.mac.v1", session as u64
+ *  LE, digest). */
+void wire_mac(uint8_t out[BFT_MAC_BYTES], const uint8_t key[BFT_SESSION_KEY_BYTES],
+	      uint64_t session, const uint8_t digest[CR_DIGEST_BYTES]);
+/** 0 when mac is wire_mac(key, session, digest), compared in constant time; -1 otherwise. */
+int wire_mac_check(const uint8_t mac[BFT_MAC_BYTES], const uint8_t key[BFT_SESSION_KEY_BYTES],
+		   uint64_t session, const uint8_t digest[CR_DIGEST_BYTES]) BFT_WUR;
+
+/** The longest REQUEST envelope these limits allow: op_max plus the fixed overhead and a full
+ *  authenticator (n_replicas MACs). Bounds a request inside a PRE-PREPARE or a proposal. */
+uint32_t wire_request_max(const struct wire_limits *l);
+
+/** Checks m's signature under pk: BFT_OK or BFT_EBADSIG (also for a REPLY in MAC form). */
 enum bft_err wire_verify(const struct bft_msg *m, const uint8_t pk[CR_PK_BYTES]) BFT_WUR;
 
 /** The digest identifying a request: BLAKE2b-256 under tag "bft.req" of its whole envelope. */

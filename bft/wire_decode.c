@@ -318,12 +318,6 @@ static enum bft_err rd_env_list(struct rd *r, uint32_t list_max, uint32_t max_le
 	return BFT_OK;
 }
 
-/* a + b, or UINT32_MAX when that does not fit: limits may be set as high as a caller likes. */
-static uint32_t sat_add32(uint32_t a, uint32_t b)
-{
-	return a > UINT32_MAX - b ? UINT32_MAX : a + b;
-}
-
 /* [reqid, flags, timestamp_ms, op] */
 static enum bft_err dec_request(const struct wire_limits *l, struct rd *r, struct bft_request *q)
 {
@@ -365,9 +359,9 @@ static enum bft_err dec_preprepare(const struct wire_limits *l, struct rd *r,
 	WIRE_TRY(rd_uint(r, &pp->seq));
 	WIRE_TRY(rd_digest(r, pp->digest));
 	WIRE_TRY(rd_uint(r, &pp->time_ms));
-	/* A request envelope is its op plus a bounded overhead, so op_max bounds it too. */
-	return rd_env_list(r, l->batch_max, sat_add32(l->op_max, WIRE_REQUEST_OVERHEAD),
-			   &pp->requests, &pp->nrequests);
+	/* A request envelope is its op plus a bounded overhead and at most one authenticator,
+	 * so op_max bounds it too. */
+	return rd_env_list(r, l->batch_max, wire_request_max(l), &pp->requests, &pp->nrequests);
 }
 
 /* [view, seq, digest] for PREPARE and COMMIT */
@@ -543,9 +537,45 @@ static enum bft_err dec_hb_dec(const struct wire_limits *l, struct rd *r, struct
 	return rd_share(r, m->share);
 }
 
+/* SESSION: [session, boxes:bin(n_replicas * BFT_SESSION_BOX_BYTES)] — one box per replica,
+ * no more and no fewer: any other length is the wrong field. */
+static enum bft_err dec_session(const struct wire_limits *l, struct rd *r, struct bft_session *ss)
+{
+	const uint8_t *p;
+	uint64_t want = (uint64_t)l->n_replicas * BFT_SESSION_BOX_BYTES;
+
+	WIRE_TRY(rd_tuple(r, 2));
+	WIRE_TRY(rd_uint(r, &ss->session));
+	if (want == 0 || want > UINT32_MAX)
+		return BFT_EFIELD;
+	WIRE_TRY(rd_fixed(r, (uint32_t)want, &p));
+	ss->boxes.p = p;
+	ss->boxes.len = (uint32_t)want;
+	return BFT_OK;
+}
+
+/* An authenticator: [session, macs:bin(nmacs * BFT_MAC_BYTES)], exactly that many bytes. */
+static enum bft_err dec_auth(struct rd *r, uint64_t nmacs, struct bft_msg *m)
+{
+	const uint8_t *p;
+	uint64_t want = nmacs * BFT_MAC_BYTES;
+
+	WIRE_TRY(rd_tuple(r, 2));
+	WIRE_TRY(rd_uint(r, &m->auth_session));
+	if (want == 0 || want > UINT32_MAX)
+		return BFT_EFIELD;
+	WIRE_TRY(rd_fixed(r, (uint32_t)want, &p));
+	m->has_auth = true;
+	m->auth_macs = p;
+	m->auth_len = (uint32_t)want;
+	return BFT_OK;
+}
+
 static enum bft_err dec_payload(const struct wire_limits *l, struct rd *r, struct bft_msg *m)
 {
 	switch (m->type) {
+	case BFT_MSG_SESSION:
+		return dec_session(l, r, &m->u.session);
 	case BFT_MSG_REQUEST:
 		return dec_request(l, r, &m->u.request);
 	case BFT_MSG_REPLY:
@@ -591,8 +621,13 @@ static enum bft_err dec_envelope(const struct wire_limits *l, const uint8_t *buf
 	struct rd r = {buf, buf + len};
 	const uint8_t *signed_start, *sig;
 	uint64_t v;
+	uint32_t fields;
 
-	WIRE_TRY(rd_tuple(&r, WIRE_ENVELOPE_FIELDS));
+	/* Five elements, or six for a REQUEST with an authenticator: which one is known only once
+	 * the type is read, so a sixth element on another type is refused there. */
+	WIRE_TRY(rd_array(&r, &fields));
+	if (fields != WIRE_ENVELOPE_FIELDS && fields != WIRE_ENVELOPE_FIELDS_AUTH)
+		return BFT_EARITY;
 	signed_start = r.p;
 
 	WIRE_TRY(rd_uint(&r, &v));
@@ -604,18 +639,30 @@ static enum bft_err dec_envelope(const struct wire_limits *l, const uint8_t *buf
 	if (!wire_type_known(v))
 		return BFT_ETYPE;
 	m->type = (enum bft_msg_type)v;
+	if (fields == WIRE_ENVELOPE_FIELDS_AUTH && m->type != BFT_MSG_REQUEST)
+		return BFT_EARITY;
 
-	/* Clients send requests and nothing else; replicas send everything else. */
+	/* Clients send requests and sessions and nothing else; replicas send everything else. */
 	WIRE_TRY(rd_uint(&r, &m->sender));
-	if (m->type == BFT_MSG_REQUEST ? m->sender >= l->n_clients : m->sender >= l->n_replicas)
+	if (m->type == BFT_MSG_REQUEST || m->type == BFT_MSG_SESSION ? m->sender >= l->n_clients
+								     : m->sender >= l->n_replicas)
 		return BFT_ESENDER;
 
 	WIRE_TRY(dec_payload(l, &r, m));
 	m->signed_part.p = signed_start;
 	m->signed_part.len = (uint32_t)(r.p - signed_start);
 
-	WIRE_TRY(rd_fixed(&r, CR_SIG_BYTES, &sig));
-	memcpy(m->sig, sig, CR_SIG_BYTES);
+	/* A REPLY in MAC form has [session, mac] where the signature would be (a fixarray, not
+	 * a bin: the two forms cannot be confused). */
+	if (m->type == BFT_MSG_REPLY && rd_left(&r) > 0 && r.p[0] >= MP_FIXARRAY &&
+	    r.p[0] <= MP_FIXARRAY_MAX) {
+		WIRE_TRY(dec_auth(&r, 1, m));
+	} else {
+		WIRE_TRY(rd_fixed(&r, CR_SIG_BYTES, &sig));
+		memcpy(m->sig, sig, CR_SIG_BYTES);
+		if (fields == WIRE_ENVELOPE_FIELDS_AUTH)
+			WIRE_TRY(dec_auth(&r, l->n_replicas, m));
+	}
 	if (r.p != r.end)
 		return BFT_ETRAILING;
 	m->frame.p = buf;

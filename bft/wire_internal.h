@@ -13,6 +13,16 @@
 /* Elements of the envelope array: version, type, sender, payload, signature. */
 #define WIRE_ENVELOPE_FIELDS 5u
 
+/* A REQUEST with an authenticator has this sixth element (docs/WIRE.md "Authenticators"). */
+#define WIRE_ENVELOPE_FIELDS_AUTH 6u
+
+/* The domain tag of authenticator MACs. */
+#define WIRE_MAC_TAG "bft.mac.v1"
+
+/* An upper bound on an authenticator's encoding, other than its MACs: fixarray 1, session 9,
+ * bin header 5 = 15, rounded up. */
+#define WIRE_AUTH_OVERHEAD 16u
+
 /* The shortest envelope any type can have: a fixarray header, version, type and sender in one
  * byte each, an empty payload array, and the signature (bin8 header, length byte, 64 bytes).
  * Embedded envelopes shorter than this cannot be envelopes at all, and the bound is what keeps
@@ -38,7 +48,7 @@ static inline int wire_type_hb(uint64_t t)
 /** 1 if t is a message type this codec knows, 0 otherwise. */
 static inline int wire_type_known(uint64_t t)
 {
-	return (t >= BFT_MSG_REQUEST && t <= BFT_MSG_STATE) || wire_type_hb(t);
+	return (t >= BFT_MSG_REQUEST && t <= BFT_MSG_SESSION) || wire_type_hb(t);
 }
 
 /**

@@ -102,3 +102,23 @@ int cr_mac_verify(const uint8_t mac[CR_MAC_BYTES], const struct cr_mac_key *key,
 	sodium_memzero(want, sizeof(want));
 	return ok ? 0 : -1;
 }
+
+void cr_mac_short(uint8_t tag[CR_MAC_SHORT_BYTES], const uint8_t key[CR_MAC_KEY_BYTES],
+		  const void *msg, size_t len)
+{
+	crypto_generichash_blake2b(tag, CR_MAC_SHORT_BYTES, msg, len, key, CR_MAC_KEY_BYTES);
+}
+
+int cr_mac_short_verify(const uint8_t tag[CR_MAC_SHORT_BYTES],
+			const uint8_t key[CR_MAC_KEY_BYTES], const void *msg, size_t len)
+{
+	uint8_t want[CR_MAC_SHORT_BYTES];
+	int ok;
+
+	if (msg == NULL && len > 0)
+		return -1;
+	cr_mac_short(want, key, msg, len);
+	ok = crypto_verify_16(want, tag) == 0;
+	sodium_memzero(want, sizeof(want));
+	return ok ? 0 : -1;
+}

@@ -330,7 +330,8 @@ static int bench_open(struct bench *b, char *err, size_t errlen)
 				      .client_id = o->first_client + i,
 				      .outstanding_max = o->depth,
 				      .retransmit_ms = o->retransmit_ms ? o->retransmit_ms : 1000,
-				      .replicas = o->replicas};
+				      .replicas = o->replicas,
+				      .mac = o->mac};
 		if (ctl_open(&b->s[i].c, &co, err, errlen) != 0)
 			return -1;
 	}

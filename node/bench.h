@@ -59,6 +59,7 @@ struct bench_opts {
 	uint32_t replicas;            /* 0: the whole cluster; 1: the bftnode --solo baseline */
 	uint64_t seed;
 	bool progress;                /* a line per second on stderr */
+	bool mac;                     /* MAC-authenticated client sessions (bftctl --mac) */
 };
 
 /** Defaults: 1 client, depth 1, closed loop, put only, 64-byte values, 10000 keys, 10 s after a

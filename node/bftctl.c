@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/supplemental/http/http.h>
@@ -37,6 +38,7 @@ struct args {
 	bft_client_id client_id;
 	bool json;
 	uint32_t timeout_ms;
+	bool mac;       /* --mac: a MAC-authenticated session (docs/PERFORMANCE.md) */
 };
 
 static void usage(FILE *f)
@@ -59,7 +61,8 @@ static void usage(FILE *f)
 		"                              'get K', 'del K' or 'list P'\n"
 		"  status                      each replica's protocol, view, progress and health\n"
 		"  inject KIND REPLICA [COUNT] testing aid: send REPLICA hostile frames (KIND is\n"
-		"                              malformed, unknown-client or bad-signature); each must\n"
+		"                              malformed, unknown-client, bad-signature or\n"
+		"                              bad-session-box); each must\n"
 		"                              be refused and counted in its /metrics\n"
 		"  workload [-n OPS] [--keys K] [--seed S] [--clients C] [--history FILE]\n"
 		"           [--wall-clock]     a mixed put/get/cas/del workload whose every answer is\n"
@@ -89,6 +92,10 @@ static void usage(FILE *f)
 		"      --client-id N     act as client N of the cluster file (default 0)\n"
 		"      --client-key FILE that client's secret key (default: its key_file)\n"
 		"      --json            machine-readable output\n"
+		"      --mac             open a MAC-authenticated session (one signed SESSION with a\n"
+		"                        sealed key per replica): replies are MAC'd instead of\n"
+		"                        signed, backups check requests by MAC (every command,\n"
+		"                        bench included; refused if client_sessions = false)\n"
 		"  -t, --timeout MS      give up waiting after MS milliseconds (default 10000)\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -273,7 +280,8 @@ static void print_result(const struct args *a, const struct kv_result *r, double
 static struct ctl *open_session(const struct args *a, uint32_t outstanding)
 {
 	struct ctl_opts o = {.config_path = a->config, .client_id = a->client_id,
-			     .key_file = a->key_file, .outstanding_max = outstanding};
+			     .key_file = a->key_file, .outstanding_max = outstanding,
+			     .mac = a->mac};
 	struct ctl *c;
 	char err[1024];
 
@@ -626,8 +634,32 @@ static int cmd_inject(const struct args *a, const char *kind, uint32_t to, uint3
 				env.p[env.len - 1 - i % 64] ^= 0x20;
 				e = ctl_send_raw(c, to, env.p, env.len);
 			}
+		} else if (strcmp(kind, "bad-session-box") == 0) {
+			/* A SESSION the client really signed, with a fresh number, whose boxes are
+			 * noise: the replica must check it, fail to open its box, count it and
+			 * install nothing. */
+			struct bft_msg sm = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_SESSION};
+			uint32_t nb = ctl_config(c)->n * BFT_SESSION_BOX_BYTES;
+			uint8_t *boxes = malloc(nb);
+			struct timespec ts;
+
+			if (boxes == NULL) {
+				rc = EXIT_FAIL;
+				break;
+			}
+			for (uint32_t j = 0; j < nb; j++)
+				boxes[j] = (uint8_t)xs(&s);
+			clock_gettime(CLOCK_REALTIME, &ts);
+			sm.sender = a->client_id;
+			sm.u.session.session = (uint64_t)ts.tv_sec * 1000000u +
+					       (uint64_t)ts.tv_nsec / 1000u + i;
+			sm.u.session.boxes = (struct bft_bytes){.p = boxes, .len = nb};
+			if (wire_encode(&sm, ctl_identity(c), &env) == BFT_OK)
+				e = ctl_send_raw(c, to, env.p, env.len);
+			free(boxes);
 		} else {
-			die_usage("inject takes malformed, unknown-client or bad-signature");
+			die_usage("inject takes malformed, unknown-client, bad-signature or "
+				  "bad-session-box");
 		}
 		if (e != BFT_OK)
 			rc = EXIT_FAIL;
@@ -1154,6 +1186,7 @@ static int cmd_bench(const struct args *a, int argc, char **argv)
 
 	bench_opts_default(&o);
 	o.config = a->config;
+	o.mac = a->mac;
 	o.first_client = a->client_id;
 	o.timeout_ms = a->timeout_ms;
 	optind = 0;
@@ -1235,6 +1268,7 @@ int main(int argc, char **argv)
 		{"client-key", required_argument, NULL, 'K'},
 		{"json", no_argument, NULL, 'j'},
 		{"timeout", required_argument, NULL, 't'},
+		{"mac", no_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1258,6 +1292,9 @@ int main(int argc, char **argv)
 			break;
 		case 'j':
 			a.json = true;
+			break;
+		case 'M':
+			a.mac = true;
 			break;
 		case 't':
 			a.timeout_ms = (uint32_t)parse_u64(optarg, "--timeout");

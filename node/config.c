@@ -241,6 +241,7 @@ void node_config_defaults(struct node_config *c)
 	c->op_max = NODE_CFG_DEFAULT_OP_MAX;
 	c->open_clients = false;
 	c->open_clients_max = 1024;
+	c->client_sessions = true;
 	c->fsync = NODE_FSYNC_ALWAYS;
 	c->state_chunk_bytes = NODE_CFG_DEFAULT_STATE_CHUNK_BYTES;
 	c->hb_batch_size = NODE_CFG_DEFAULT_HB_BATCH_SIZE;
@@ -303,8 +304,9 @@ struct cfg_key {
 /* Indices of the [cluster] keys, for the checks that relate two of them. */
 enum {
 	CK_F, CK_N, CK_PROTOCOL, CK_CHECKPOINT_INTERVAL, CK_WINDOW, CK_BATCH_MAX_REQUESTS,
-	CK_BATCH_MAX_BYTES, CK_BATCH_DELAY_MS, CK_BATCH_INFLIGHT, CK_VIEW_TIMEOUT_MS, CK_FRAME_MAX, CK_OP_MAX,
-	CK_OPEN_CLIENTS, CK_OPEN_CLIENTS_MAX, CK_FSYNC, CK_STATE_CHUNK_BYTES, CK_HB_BATCH_SIZE, CK_COUNT
+	CK_BATCH_MAX_BYTES, CK_BATCH_DELAY_MS, CK_BATCH_INFLIGHT, CK_VIEW_TIMEOUT_MS, CK_FRAME_MAX,
+	CK_OP_MAX, CK_OPEN_CLIENTS, CK_OPEN_CLIENTS_MAX, CK_FSYNC, CK_STATE_CHUNK_BYTES,
+	CK_HB_BATCH_SIZE, CK_CLIENT_SESSIONS, CK_COUNT
 };
 
 #define NC(field) offsetof(struct node_config, field)
@@ -335,6 +337,7 @@ static const struct cfg_key cfg_cluster_keys[CK_COUNT] = {
 	[CK_STATE_CHUNK_BYTES] = { "state_chunk_bytes", CFG_U32, NC(state_chunk_bytes),
 				   1024, 1u << 28, false },
 	[CK_HB_BATCH_SIZE] = { "hb_batch_size", CFG_U32, NC(hb_batch_size), 1, 1u << 20, false },
+	[CK_CLIENT_SESSIONS] = { "client_sessions", CFG_BOOL, NC(client_sessions), 0, 0, false },
 };
 #undef NC
 

@@ -141,6 +141,8 @@ struct node_config {
 	enum node_fsync fsync;
 	uint32_t state_chunk_bytes;     /* state transfer chunk size */
 	uint32_t hb_batch_size;         /* Honey Badger: B, requests per epoch over all proposers */
+	bool client_sessions;           /* accept MAC-authenticated client sessions (default true;
+	                                 * docs/PERFORMANCE.md) */
 	/* [replica 0] .. [replica n-1] */
 	struct node_replica_config *replicas;      /* n entries, index = id */
 	uint8_t (*replica_pks)[CR_PK_BYTES];       /* n entries: the public keys again, contiguous,

@@ -5,8 +5,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "bft/log.h"
 #include "crypto/cr_keyfile.h"
+#include "crypto/cr_seal.h"
 #include "net/net.h"
 
 struct ctl {
@@ -112,6 +115,39 @@ static int register_key(struct ctl *c, const struct ctl_opts *opts, uint32_t nre
 	return 0;
 }
 
+/* Starts a MAC session (bft/client.h bft_client_session_start): n fresh keys in guarded
+ * memory, each sealed to its replica, and a session number that grows across runs of this
+ * client (wall-clock microseconds, as the request ids). */
+static int start_session(struct ctl *c, uint32_t nrep, char *err, size_t errlen)
+{
+	struct cr_secret keys = {0};
+	uint8_t *boxes = calloc(nrep, BFT_SESSION_BOX_BYTES);
+	int rc = -1;
+
+	if (boxes == NULL || cr_secret_alloc(&keys, (size_t)nrep * BFT_SESSION_KEY_BYTES) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	randombytes_buf(keys.p, keys.len);
+	for (uint32_t i = 0; i < nrep; i++)
+		if (cr_seal(boxes + (size_t)i * BFT_SESSION_BOX_BYTES, c->cfg.replica_pks[i],
+			    keys.p + (size_t)i * BFT_SESSION_KEY_BYTES, BFT_SESSION_KEY_BYTES) != 0) {
+			snprintf(err, errlen, "replica %u's key cannot take a sealed box", i);
+			goto out;
+		}
+	if (bft_client_session_start(c->client, ctl_now_ms(), wall_us(), keys.p, boxes,
+				     &c->out) != BFT_OK) {
+		snprintf(err, errlen, "cannot start the MAC session");
+		goto out;
+	}
+	ctl_flush(c);
+	rc = 0;
+out:
+	cr_secret_free(&keys);
+	free(boxes);
+	return rc;
+}
+
 bft_client_id ctl_client_id(const struct ctl *c)
 {
 	return c->client_id;
@@ -204,6 +240,16 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 	if (bft_client_new(&c->client, &cc) != BFT_OK) {
 		snprintf(err, errlen, "invalid client configuration");
 		goto out;
+	}
+	if (opts->mac) {
+		if (!c->cfg.client_sessions || nrep != c->cfg.n) {
+			snprintf(err, errlen, "--mac: %s", nrep != c->cfg.n
+				 ? "the no-consensus baseline has no sessions"
+				 : "the cluster does not allow MAC sessions (client_sessions = false)");
+			goto out;
+		}
+		if (start_session(c, nrep, err, errlen) != 0)
+			goto out;
 	}
 	rc = 0;
 	goto out;

@@ -27,6 +27,10 @@ struct ctl_opts {
 	 * alone as a cluster of n = 1, f = 0 (one signed reply suffices). 0: every replica of
 	 * the config, the normal case. Other values are refused. */
 	uint32_t replicas;
+	/* MAC-authenticated session (docs/PERFORMANCE.md): after connecting, send every replica a
+	 * signed SESSION with a fresh key sealed to it; requests then carry MACs and replies may
+	 * be MAC'd. Refused when the cluster says client_sessions = false or replicas is 1. */
+	bool mac;
 };
 
 /** Opens a session: loads the config and the client key, connects to every replica. */

@@ -48,6 +48,7 @@ const char *node_msg_type_name(uint32_t type, char buf[16])
 		[BFT_MSG_PREPARE] = "prepare",       [BFT_MSG_COMMIT] = "commit",
 		[BFT_MSG_VIEWCHANGE] = "viewchange", [BFT_MSG_NEWVIEW] = "newview",
 		[BFT_MSG_FETCH] = "fetch",           [BFT_MSG_STATE] = "state",
+		[BFT_MSG_SESSION] = "session",
 	};
 	if (type < sizeof(names) / sizeof(names[0]) && names[type] != NULL)
 		return names[type];
@@ -156,6 +157,23 @@ int node_metrics_render(const struct node_metrics *m, const struct node_gauges *
 		  (unsigned long long)m->unknown_clients, (unsigned long long)m->bytes_in,
 		  (unsigned long long)m->bytes_out, (unsigned long long)m->send_dropped,
 		  (unsigned long long)m->commits, (unsigned long long)m->requests_committed);
+	sb_printf(&b,
+		  "# HELP bft_sessions_installed_total MAC session keys installed for clients.\n"
+		  "# TYPE bft_sessions_installed_total counter\nbft_sessions_installed_total %llu\n"
+		  "# HELP bft_session_bad_box_total SESSION messages whose box for us did not open.\n"
+		  "# TYPE bft_session_bad_box_total counter\nbft_session_bad_box_total %llu\n"
+		  "# HELP bft_request_mac_total Batch requests authenticated by MAC, by outcome: ok "
+		  "(no signature checked), fallback (no key for that session: signature checked), "
+		  "bad (our MAC entry was wrong: signature checked).\n"
+		  "# TYPE bft_request_mac_total counter\n"
+		  "bft_request_mac_total{outcome=\"ok\"} %llu\n"
+		  "bft_request_mac_total{outcome=\"fallback\"} %llu\n"
+		  "bft_request_mac_total{outcome=\"bad\"} %llu\n"
+		  "# HELP bft_replies_mac_total Replies authenticated by MAC instead of a signature.\n"
+		  "# TYPE bft_replies_mac_total counter\nbft_replies_mac_total %llu\n",
+		  (unsigned long long)m->sessions_installed, (unsigned long long)m->session_bad_box,
+		  (unsigned long long)m->mac_ok, (unsigned long long)m->mac_fallback,
+		  (unsigned long long)m->mac_bad, (unsigned long long)m->replies_mac);
 	hist(&b, "bft_batch_size", "Requests per committed log position.", &m->batch_size);
 	hist(&b, "bft_request_latency_ms", "From a request's arrival to its reply, milliseconds.",
 	     &m->request_ms);

@@ -14,6 +14,7 @@
 #include "bft/hb.h"
 #include "bft/pbft.h"
 #include "bft/wire.h"
+#include "crypto/cr_seal.h"
 #include "net/net.h"
 #include "node/flood.h"
 #include "node/http.h"
@@ -230,6 +231,54 @@ static void reject(struct node_replica *r, uint64_t now, enum bft_err why, uint6
 		     is_client ? "client" : "replica", (unsigned long long)sender, bft_strerror(why));
 }
 
+/*
+ * A client's SESSION (docs/PERFORMANCE.md "MAC-authenticated client sessions"): the log checks
+ * who sent it, that its number is above the one held and its signature, before we spend an
+ * X25519 operation opening our box; the key goes to the log in guarded memory and our copy is
+ * wiped. A valid, fresh SESSION proves the client, so it also binds the connection for its
+ * replies, which lets a restarted replica answer a client that only re-sent its SESSION.
+ */
+static void on_session(struct node_replica *r, const struct net_rx *rx, const struct bft_msg *m,
+		       uint64_t now)
+{
+	struct bft_log *lg = r->pbft != NULL ? pbft_log(r->pbft) : hb_log(r->hb);
+	struct cr_secret k = {0};
+	enum bft_err e;
+
+	if (!r->cfg.client_sessions) {
+		reject(r, now, BFT_ESTATE, m->sender, true, "session (client_sessions = false)");
+		return;
+	}
+	e = bft_log_session_check(lg, m);
+	if (e != BFT_OK) {
+		if (e == BFT_ESENDER)
+			r->m.unknown_clients++;
+		reject(r, now, e, m->sender, true, "session");
+		return;
+	}
+	if (cr_secret_alloc(&k, BFT_SESSION_KEY_BYTES) != 0) {
+		reject(r, now, BFT_ENOMEM, m->sender, true, "session");
+		return;
+	}
+	if (cr_seal_open(k.p, &r->keys.ident,
+			 m->u.session.boxes.p + (size_t)r->opts.id * BFT_SESSION_BOX_BYTES,
+			 BFT_SESSION_BOX_BYTES) != 0) {
+		/* Signed by the client, so the client made a box we cannot open: its fault. */
+		r->m.session_bad_box++;
+		reject(r, now, BFT_EBADSIG, m->sender, true, "session box");
+		cr_secret_free(&k);
+		return;
+	}
+	e = bft_log_session_install(lg, m->sender, m->u.session.session, k.p);
+	cr_secret_free(&k);
+	if (e != BFT_OK) {
+		reject(r, now, e, m->sender, true, "session");
+		return;
+	}
+	r->m.msgs_in[BFT_MSG_SESSION]++;
+	(void)net_client_bind(r->net, rx->pipe, m->sender);
+}
+
 static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t now)
 {
 	struct bft_msg m;
@@ -249,8 +298,17 @@ static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t n
 		reject(r, now, e, who, from_client, "undecodable frame");
 		return;
 	}
+	if (from_client && m.type == BFT_MSG_SESSION) {
+		on_session(r, rx, &m, now);
+		goto out;
+	}
 	if (from_client && m.type != BFT_MSG_REQUEST) {
 		reject(r, now, BFT_ETYPE, m.sender, true, node_msg_type_name(m.type, tb));
+		goto out;
+	}
+	if (m.type == BFT_MSG_SESSION) {
+		/* Sessions are between a client and each replica; no replica relays one. */
+		reject(r, now, BFT_ETYPE, m.sender, false, "session");
 		goto out;
 	}
 	if (m.type == BFT_MSG_REPLY) {
@@ -331,6 +389,15 @@ static void publish(struct node_replica *r)
 				 .state_transfers = st.state_transfers,
 				 .pending = st.pending,
 				 .replica = r->opts.id};
+	{
+		struct bft_log_session_stats ss;
+		bft_log_session_stats(r->pbft != NULL ? pbft_log(r->pbft) : hb_log(r->hb), &ss);
+		r->m.sessions_installed = ss.installed;
+		r->m.mac_ok = ss.mac_ok;
+		r->m.mac_fallback = ss.mac_fallback;
+		r->m.mac_bad = ss.mac_bad;
+		r->m.replies_mac = ss.replies_mac;
+	}
 	if (node_metrics_render(&r->m, &g, &metrics, &mlen) != 0)
 		return;
 	const char *health = !st.active ? "view-change"

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bft/log.h"
 #include "crypto/cr_hash.h"
 
 #define TRACE_RING 1024u      /* entries kept for the failure report */
@@ -86,6 +87,7 @@ struct sim_client {
 	uint64_t timer_at;
 	bool submit_scheduled;
 	struct sim_pending *pend;
+	bool session_started;
 };
 
 struct sim {
@@ -578,6 +580,24 @@ static void send_to_replica(struct sim *s, uint32_t from, uint32_t j, struct sim
 			net_send(s, from, node_of_inst(s, s->cfg.n + k), b);
 }
 
+/* A "big MAC" client (sim.h mac_liar_clients): the authenticator of its request, the last
+ * n * 16 bytes of the frame, is flipped for every replica but replica 0. The signature is
+ * untouched, so each backup's MAC check fails and it must fall back to the signature. */
+static void big_mac(struct sim *s, uint8_t *p, size_t len)
+{
+	struct bft_msg m;
+
+	if (wire_decode(&s->limits, p, len, &m) != BFT_OK)
+		return;
+	if (m.has_auth && m.auth_len == s->cfg.n * BFT_MAC_BYTES) {
+		size_t at = (size_t)(m.auth_macs - p);
+
+		for (uint32_t r = 1; r < s->cfg.n; r++)
+			p[at + (size_t)r * BFT_MAC_BYTES] ^= 0x5a;
+	}
+	wire_msg_free(&m);
+}
+
 /* Sends everything in s->out from node `from`. Replicas may address replicas and clients;
  * clients only replicas. A destination out of range is a bug in a correct engine or a choice
  * of a faulty one: either way it is counted and goes nowhere. An instance never sends to its
@@ -590,7 +610,11 @@ static void send_out(struct sim *s, uint32_t from)
 
 	for (size_t i = 0; i < s->out.nmsgs; i++) {
 		const struct bft_out_msg *m = &s->out.msgs[i];
-		struct sim_buf *b = buf_new(m->bytes, m->len);
+		struct sim_buf *b;
+
+		if (!replica && from - n < s->cfg.mac_liar_clients && m->type == BFT_MSG_REQUEST)
+			big_mac(s, m->bytes, m->len);
+		b = buf_new(m->bytes, m->len);
 
 		if (b == NULL) {
 			sim_check_fail(s->ck, "sim: out of memory for a message");
@@ -783,6 +807,29 @@ static void replica_step(struct sim *s, uint32_t i, const struct bft_event *ev,
 	}
 }
 
+/* A SESSION reaches a replica: what node/replica.c on_session does, with the simulator's
+ * stand-in box (sim.h session_clients). */
+static void deliver_session(struct sim *s, uint32_t from, uint32_t i, const struct sim_buf *b,
+			    const struct bft_msg *m)
+{
+	struct sim_replica *r = &s->rep[inst_of_node(s, i)];
+	struct bft_log *lg = s->cfg.engine->log != NULL ? s->cfg.engine->log(r->engine) : NULL;
+	const uint8_t *box;
+	enum bft_err e = BFT_ESTATE;
+
+	if (lg != NULL && node_is_replica(s, from) == false) {
+		e = bft_log_session_check(lg, m);
+		if (e == BFT_OK) {
+			box = m->u.session.boxes.p + (size_t)r->rid * BFT_SESSION_BOX_BYTES;
+			e = bft_log_session_install(lg, m->sender, m->u.session.session,
+						    box + (BFT_SESSION_BOX_BYTES - BFT_SESSION_KEY_BYTES));
+		}
+	}
+	if (e != BFT_OK && (unsigned)e < BFT_ERR_COUNT)
+		s->st.engine_rejected[e]++;
+	trace(s, TR_DELIVER, from, i, b, (int)e, 0, m);
+}
+
 /* A node receives a frame: exactly what bftnode does before the engine sees a message. */
 static void deliver_to_replica(struct sim *s, uint32_t from, uint32_t i, struct sim_buf *b)
 {
@@ -795,6 +842,11 @@ static void deliver_to_replica(struct sim *s, uint32_t from, uint32_t i, struct 
 	if (e != BFT_OK) {
 		s->st.decode_failed++;
 		trace(s, TR_BADFRAME, from, i, b, (int)e, 0, NULL);
+		return;
+	}
+	if (m.type == BFT_MSG_SESSION) {
+		deliver_session(s, from, i, b, &m);
+		wire_msg_free(&m);
 		return;
 	}
 	/* The key is the claimed sender's: a client's for a REQUEST (which replicas also relay to
@@ -849,11 +901,43 @@ static void schedule_submit(struct sim *s, uint32_t j)
 		sim_check_fail(s->ck, "sim: out of memory for the event queue");
 }
 
+/* Opens client j's MAC session (sim.h session_clients) with keys from the seed. */
+static void client_session(struct sim *s, uint32_t j)
+{
+	struct sim_client *c = &s->cli[j];
+	uint32_t n = s->cfg.n;
+	uint8_t *keys = calloc(n, BFT_SESSION_KEY_BYTES), *boxes = calloc(n, BFT_SESSION_BOX_BYTES);
+	struct sim_rng kr;
+	enum bft_err e = BFT_ENOMEM;
+
+	c->session_started = true;
+	if (keys != NULL && boxes != NULL) {
+		sim_rng_seed(&kr, sim_seed_derive(s->cfg.seed, 'S', j));
+		for (size_t k = 0; k < (size_t)n * BFT_SESSION_KEY_BYTES; k++)
+			keys[k] = (uint8_t)sim_rng_next(&kr);
+		for (uint32_t r = 0; r < n; r++)
+			memcpy(boxes + (size_t)r * BFT_SESSION_BOX_BYTES + BFT_SESSION_BOX_BYTES -
+				       BFT_SESSION_KEY_BYTES,
+			       keys + (size_t)r * BFT_SESSION_KEY_BYTES, BFT_SESSION_KEY_BYTES);
+		bft_out_reset(&s->out);
+		e = bft_client_session_start(c->c, s->now, 1, keys, boxes, &s->out);
+		if (e == BFT_OK)
+			send_out(s, s->cfg.n + j);
+	}
+	free(keys);
+	free(boxes);
+	if (e != BFT_OK)
+		sim_check_fail(s->ck, "sim: client %u could not open a session: %s", j,
+			       bft_strerror(e));
+}
+
 static void client_submit(struct sim *s, uint32_t j)
 {
 	struct sim_client *c = &s->cli[j];
 
 	c->submit_scheduled = false;
+	if (j < s->cfg.session_clients && !c->session_started)
+		client_session(s, j);
 	while (c->submitted < s->cfg.requests_per_client &&
 	       bft_client_outstanding(c->c) < s->cfg.client_outstanding) {
 		uint8_t op[SIM_OP_BYTES];
@@ -1321,6 +1405,31 @@ void sim_get_stats(const struct sim *s, struct sim_stats *st)
 	*st = s->st;
 	st->max_view = 0;
 	st->view_changes = 0;
+	st->sessions_installed = st->mac_ok = st->mac_bad = st->mac_fallback = 0;
+	st->replies_mac = st->client_replies_mac = st->client_bad_mac = 0;
+	for (uint32_t i = 0; i < s->cfg.n + s->cfg.ntwins && s->cfg.engine->log != NULL; i++) {
+		struct bft_log_session_stats ls;
+
+		if (s->rep[i].engine == NULL)
+			continue;
+		bft_log_session_stats(s->cfg.engine->log(s->rep[i].engine), &ls);
+		st->sessions_installed += ls.installed;
+		if (s->rep[i].faulty)
+			continue;
+		st->mac_ok += ls.mac_ok;
+		st->mac_bad += ls.mac_bad;
+		st->mac_fallback += ls.mac_fallback;
+		st->replies_mac += ls.replies_mac;
+	}
+	for (uint32_t j = 0; j < s->cfg.nclients; j++) {
+		struct bft_client_stats cs;
+
+		if (s->cli[j].c == NULL)
+			continue;
+		bft_client_stats(s->cli[j].c, &cs);
+		st->client_replies_mac += cs.replies_mac;
+		st->client_bad_mac += cs.bad_mac;
+	}
 	st->state_transfers = 0;
 	st->fell_behind = st->transferred = st->behind_untransferred = 0;
 	for (uint32_t i = 0; i < s->ninst; i++) {

@@ -91,6 +91,9 @@ struct sim_engine_ops {
 	enum bft_err (*step)(void *engine, const struct bft_event *ev, struct bft_out *out);
 	void (*status)(const void *engine, struct sim_engine_status *st);
 	void (*free)(void *engine);
+	/** The engine's shared log, for the node-layer work the simulator does itself (MAC
+	 *  session keys, bft/log.h). NULL: the engine takes no sessions in the simulator. */
+	struct bft_log *(*log)(void *engine);
 };
 
 /** PBFT (bft/pbft.h) as a simulator engine. */
@@ -168,6 +171,16 @@ struct sim_config {
 	 * secure-memory system calls of n + nclients keys per run; the seed still drives every
 	 * choice the scheduler makes. */
 	bool shared_keys;
+	/* MAC sessions (bft/client.h bft_client_session_start): clients 0..session_clients-1
+	 * open a session before their first request, with keys drawn from the seed. The
+	 * simulator stands in for the node layer: its "box" for replica i is 48 zero bytes and
+	 * key i (sealed boxes are random, and the sim must replay bit for bit; cr_seal has its
+	 * own unit tests), and a replica that gets a SESSION runs bft_log_session_check and
+	 * bft_log_session_install as bftnode does. Of those, clients 0..mac_liar_clients-1 are
+	 * faulty in Aardvark's "big MAC" way: every request they send has its authenticator
+	 * corrupted for every replica but replica 0 (the view-0 primary), with a good signature. */
+	uint32_t session_clients;
+	uint32_t mac_liar_clients;
 };
 
 /**
@@ -208,6 +221,9 @@ struct sim_stats {
 	uint32_t transferred;                      /* correct replicas with >= 1 state transfer */
 	uint32_t behind_untransferred;             /* ... that fell behind, yet never transferred */
 	uint64_t done_ms;                          /* when the last request completed (0: never) */
+	uint64_t sessions_installed;               /* summed over replicas (bft/log.h) */
+	uint64_t mac_ok, mac_bad, mac_fallback, replies_mac; /* summed over correct replicas */
+	uint64_t client_replies_mac, client_bad_mac;         /* summed over clients */
 };
 
 struct sim;

@@ -197,6 +197,11 @@ struct hb *sim_hb_engine(void *engine)
 	return ((struct sim_hb *)engine)->h;
 }
 
+static struct bft_log *hb_sim_log(void *engine)
+{
+	return hb_log(((struct sim_hb *)engine)->h);
+}
+
 const struct sim_engine_ops sim_engine_hb = {
 	.name = "honeybadger",
 	.client_send = BFT_SEND_ALL,
@@ -204,4 +209,5 @@ const struct sim_engine_ops sim_engine_hb = {
 	.step = hb_sim_step,
 	.status = hb_sim_status,
 	.free = hb_sim_free,
+	.log = hb_sim_log,
 };

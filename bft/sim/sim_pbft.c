@@ -65,6 +65,11 @@ static void pbft_sim_free(void *engine)
 	pbft_free(engine);
 }
 
+static struct bft_log *pbft_sim_log(void *engine)
+{
+	return pbft_log(engine);
+}
+
 const struct sim_engine_ops sim_engine_pbft = {
 	.name = "pbft",
 	.client_send = BFT_SEND_PRIMARY,
@@ -72,4 +77,5 @@ const struct sim_engine_ops sim_engine_pbft = {
 	.step = pbft_sim_step,
 	.status = pbft_sim_status,
 	.free = pbft_sim_free,
+	.log = pbft_sim_log,
 };

@@ -102,6 +102,7 @@ struct cluster {
 	size_t qhead, qtail;
 	bool mute[N];        /* drop everything this replica sends */
 	bool drop_relays[N]; /* drop the REQUESTs this replica relays to others */
+	bool drop_view0_commits; /* lose every COMMIT of view 0 (sessions test) */
 	uint32_t viewchanges_sent[N]; /* VIEW-CHANGE multicasts each replica's steps produced */
 	uint64_t now;
 	uint64_t timer[N];
@@ -325,6 +326,14 @@ static void run(struct cluster *c, uint64_t max_ms)
 			struct qmsg m = c->q[c->qhead++];
 			if (m.to >= 0 && m.from >= 0 && c->drop_relays[m.from] && is_request(c, &m))
 				m.to = -100;
+			if (m.to >= 0 && c->drop_view0_commits) {
+				struct bft_msg d;
+				if (wire_decode(&c->limits, m.bytes, m.len, &d) == BFT_OK) {
+					if (d.type == BFT_MSG_COMMIT && d.u.phase.view == 0)
+						m.to = -100;
+					wire_msg_free(&d);
+				}
+			}
 			if (m.to >= 0)
 				(void)deliver(c, m.to, m.bytes, m.len);
 			else if (m.to > -100)
@@ -678,6 +687,64 @@ static void test_pbft_rejects_preprepare_with_a_request_whose_client_signature_f
 	req.p[req.len - 3] ^= 0x10; /* inside the client's signature */
 	make_preprepare(c, 0, 0, 1, 0, &req, 1, false, &pp);
 	assert_int_equal(feed(c, 1, &pp), BFT_EBADSIG);
+	wire_buf_free(&pp);
+	wire_buf_free(&req);
+	cluster_free(c);
+}
+
+/* MAC sessions (bft/log.h): a request a faulty client signed badly but MAC'd correctly, which a
+ * faulty primary ordered, is accepted by the backups' MACs and prepared. The client then opens a
+ * new session (every MAC of the old one is stale) and the primary falls silent. The new primary
+ * must be able to re-propose the prepared batch from the NEW-VIEW, and the backups must accept
+ * it without authenticating it again: 2f+1 replicas prepared it, so f+1 correct ones
+ * authenticated it (TOCS §4.4). Checking it by signature would refuse it in every later view. */
+static void test_pbft_reproposes_a_mac_accepted_batch_after_the_client_changes_session(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	uint8_t keys[N][BFT_SESSION_KEY_BYTES], keys2[N][BFT_SESSION_KEY_BYTES];
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST, .sender = 0};
+	struct wire_buf req = {0}, pp;
+	struct pbft_status st;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		memset(keys[i], 0x30 + i, sizeof(keys[i]));
+		memset(keys2[i], 0x70 + i, sizeof(keys2[i]));
+		assert_int_equal(bft_log_session_install(pbft_log(c->r[i]), 0, 5, keys[i]), BFT_OK);
+	}
+	m.u.request.reqid = 1;
+	m.u.request.op = (struct bft_bytes){.p = (const uint8_t *)"forged", .len = 6};
+	m.has_auth = true;
+	m.auth_session = 5;
+	/* Signed with client 1's key: the signature is bad for client 0; the MACs are good. */
+	assert_int_equal(wire_encode_auth(&m, &c->cid[1], &keys[0][0], N, &req), BFT_OK);
+	make_preprepare(c, 0, 0, 1, 0, &req, 1, false, &pp);
+	for (int r = 1; r < N; r++)
+		assert_int_equal(feed(c, r, &pp), BFT_OK);
+	/* The PREPAREs go round; every COMMIT of view 0 is lost, retransmissions included. */
+	c->drop_view0_commits = true;
+	c->mute[0] = true;
+	run(c, 20);
+	for (int r = 1; r < N; r++) {
+		status(c, r, &st);
+		assert_int_equal(st.last_executed, 0);
+	}
+	/* A new session; another client's request moves the view (the primary is silent). */
+	for (int i = 0; i < N; i++)
+		assert_int_equal(bft_log_session_install(pbft_log(c->r[i]), 0, 6, keys2[i]), BFT_OK);
+	for (int i = 1; i < N; i++) {
+		struct wire_buf env;
+		make_request(c, 1, 1, "put k v", &env);
+		enqueue(c, i, -1, env.p, env.len);
+		wire_buf_free(&env);
+	}
+	run(c, 3000);
+	for (int r = 1; r < N; r++) {
+		status(c, r, &st);
+		assert_true(st.view >= 1);
+		assert_true(st.last_executed >= 2);
+		assert_int_equal(c->app[r].count, 2);
+	}
 	wire_buf_free(&pp);
 	wire_buf_free(&req);
 	cluster_free(c);
@@ -1434,6 +1501,7 @@ int main(void)
 		cmocka_unit_test(test_pbft_rejects_a_second_preprepare_with_another_digest),
 		cmocka_unit_test(test_pbft_rejects_preprepare_whose_digest_does_not_match_the_batch),
 		cmocka_unit_test(test_pbft_rejects_preprepare_with_a_request_whose_client_signature_fails),
+		cmocka_unit_test(test_pbft_reproposes_a_mac_accepted_batch_after_the_client_changes_session),
 		cmocka_unit_test(test_pbft_rejects_a_batch_holding_one_request_twice),
 		cmocka_unit_test(test_pbft_rejects_prepare_from_the_primary_and_duplicates),
 		cmocka_unit_test(test_pbft_rejects_checkpoint_at_a_position_that_is_not_a_checkpoint),

@@ -886,7 +886,7 @@ static void test_wire_limits_default_values(void **state)
 
 static void test_wire_encode_rejects_unknown_type(void **state)
 {
-	static const unsigned types[] = {0, 11, 31, 41, 63, 64, 1000};
+	static const unsigned types[] = {0, 12, 31, 41, 63, 64, 1000};
 	struct wire_buf b = {0};
 	struct bft_msg m;
 
@@ -1092,7 +1092,7 @@ static void test_wire_rejects_unknown_version(void **state)
 
 static void test_wire_rejects_unknown_type(void **state)
 {
-	static const uint64_t types[] = {0, 11, 31, 41, 63, 64, 1000, UINT64_MAX};
+	static const uint64_t types[] = {0, 12, 31, 41, 63, 64, 1000, UINT64_MAX};
 	struct fb f = {0};
 
 	(void)state;
@@ -1532,9 +1532,11 @@ static void test_wire_rejects_batched_request_over_its_bound(void **state)
 	struct fb f = {0};
 
 	(void)state;
-	fb_preprepare(&f, 1, l.op_max + 128);
+	/* op_max + 128 of request, then room for one authenticator of n_replicas MACs. */
+	assert_int_equal(wire_request_max(&l), l.op_max + 128 + 16 + 16 * l.n_replicas);
+	fb_preprepare(&f, 1, wire_request_max(&l));
 	fb_expect(&f, &l, BFT_OK);
-	fb_preprepare(&f, 1, l.op_max + 129);
+	fb_preprepare(&f, 1, wire_request_max(&l) + 1);
 	fb_expect(&f, &l, BFT_ETOOBIG);
 	/* The bound saturates rather than wrapping with an op_max near UINT32_MAX. */
 	l.op_max = UINT32_MAX - 10;
