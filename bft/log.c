@@ -844,6 +844,14 @@ static enum bft_err auth_request(const struct bft_log *lg, const struct bft_msg 
 	return wire_verify(m, pk);
 }
 
+enum bft_err bft_log_auth_read(struct bft_log *lg, const struct bft_msg *req,
+			       const uint8_t pk[CR_PK_BYTES])
+{
+	if (req->type != BFT_MSG_REQUEST || !(req->u.request.flags & BFT_REQ_READONLY))
+		return BFT_EINVAL;
+	return auth_request(lg, req, pk, true, &lg->sst);
+}
+
 static enum bft_err check_requests(const struct bft_log *lg, const struct bft_bytes *reqs,
 				   uint32_t n, enum bft_check_auth how,
 				   struct bft_log_session_stats *st)

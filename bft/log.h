@@ -176,6 +176,18 @@ enum bft_check_auth { BFT_CHECK_SIGNATURE = 0, BFT_CHECK_MAC = 1, BFT_CHECK_CERT
 enum bft_err bft_log_check_requests(struct bft_log *lg, const struct bft_bytes *reqs, uint32_t n,
 				    enum bft_check_auth how) BFT_WUR;
 
+/**
+ * Authenticates a read-only request a client sent to this replica (PBFT's read-only path, TOCS
+ * §5.1.3): by this replica's MAC entry when the request names the session held for the client,
+ * otherwise by the signature under pk. Each replica answers a read on its own and only to the
+ * client, so its own MAC entry is all it needs: nobody but the client and this replica knows
+ * the key. BFT_OK, BFT_EBADSIG, or BFT_EINVAL for a request that is not read-only (those are
+ * ordered, and ordering needs the signature: the primary's check is what makes the MAC path of
+ * bft_log_check_requests safe). Counts MAC outcomes like bft_log_check_requests.
+ */
+enum bft_err bft_log_auth_read(struct bft_log *lg, const struct bft_msg *req,
+			       const uint8_t pk[CR_PK_BYTES]) BFT_WUR;
+
 /* --- MAC-authenticated client sessions (docs/PERFORMANCE.md) ---------------------------------
  *
  * A client may set up a session: one SESSION message (msg.h), signed by the client, carrying a

@@ -138,8 +138,9 @@ static struct wire_limits limits(void)
 
 /* A REQUEST from client `client`, signed by `signer`; with session != 0 it carries an
  * authenticator made with keys (N keys of 32 bytes). */
-static struct wire_buf request(const struct cr_identity *signer, uint64_t client, uint64_t reqid,
-			       uint64_t session, const uint8_t (*keys)[BFT_SESSION_KEY_BYTES])
+static struct wire_buf request_flags(const struct cr_identity *signer, uint64_t client,
+				     uint64_t reqid, uint32_t flags, uint64_t session,
+				     const uint8_t (*keys)[BFT_SESSION_KEY_BYTES])
 {
 	struct bft_msg m;
 	struct wire_buf b = {0};
@@ -150,6 +151,7 @@ static struct wire_buf request(const struct cr_identity *signer, uint64_t client
 	m.type = BFT_MSG_REQUEST;
 	m.sender = client;
 	m.u.request.reqid = reqid;
+	m.u.request.flags = flags;
 	m.u.request.timestamp_ms = 7;
 	m.u.request.op = (struct bft_bytes){.p = op, .len = 2};
 	if (session == 0) {
@@ -160,6 +162,12 @@ static struct wire_buf request(const struct cr_identity *signer, uint64_t client
 		assert_int_equal(wire_encode_auth(&m, signer, &keys[0][0], N, &b), BFT_OK);
 	}
 	return b;
+}
+
+static struct wire_buf request(const struct cr_identity *signer, uint64_t client, uint64_t reqid,
+			       uint64_t session, const uint8_t (*keys)[BFT_SESSION_KEY_BYTES])
+{
+	return request_flags(signer, client, reqid, 0, session, keys);
 }
 
 /* A SESSION from `client` signed by `signer`, with `len` bytes of boxes (N boxes when sealed). */
@@ -579,6 +587,48 @@ static void test_session_bad_mac_falls_back_to_the_signature(void **state)
 	assert_int_equal(st.mac_ok, 0);
 	wire_buf_free(&good_sig);
 	wire_buf_free(&bad_sig);
+}
+
+static enum bft_err auth_read(struct fixture *fx, uint32_t r, const struct wire_buf *b)
+{
+	struct bft_msg m;
+	enum bft_err e;
+	struct wire_limits l = limits();
+
+	assert_int_equal(wire_decode(&l, b->p, b->len, &m), BFT_OK);
+	e = bft_log_auth_read(fx->lg[r], &m, fx->client[0].pk);
+	wire_msg_free(&m);
+	return e;
+}
+
+/* A read sent straight to a replica is authenticated by that replica's MAC entry alone; a bad
+ * MAC falls back to the signature; a write never takes this path. */
+static void test_session_read_is_authenticated_by_the_replicas_own_mac(void **state)
+{
+	struct fixture *fx = *state;
+	struct wire_buf good_mac_bad_sig =
+		request_flags(&fx->client[1], 0, 1, BFT_REQ_READONLY, 5, fx->keys);
+	struct wire_buf bad_mac_good_sig =
+		request_flags(&fx->client[0], 0, 2, BFT_REQ_READONLY, 5, fx->other);
+	struct wire_buf bad_both = request_flags(&fx->client[1], 0, 3, BFT_REQ_READONLY, 5, fx->other);
+	struct wire_buf write = request(&fx->client[0], 0, 4, 5, fx->keys);
+	struct bft_log_session_stats st;
+
+	/* No session held yet: the signature decides. */
+	assert_int_equal(auth_read(fx, 1, &good_mac_bad_sig), BFT_EBADSIG);
+	install_all(fx, 5);
+	assert_int_equal(auth_read(fx, 1, &good_mac_bad_sig), BFT_OK);
+	assert_int_equal(auth_read(fx, 1, &bad_mac_good_sig), BFT_OK);
+	assert_int_equal(auth_read(fx, 1, &bad_both), BFT_EBADSIG);
+	assert_int_equal(auth_read(fx, 1, &write), BFT_EINVAL);
+	bft_log_session_stats(fx->lg[1], &st);
+	assert_int_equal(st.mac_ok, 1);
+	assert_int_equal(st.mac_bad, 2);
+	assert_int_equal(st.mac_fallback, 1);
+	wire_buf_free(&good_mac_bad_sig);
+	wire_buf_free(&bad_mac_good_sig);
+	wire_buf_free(&bad_both);
+	wire_buf_free(&write);
 }
 
 static void test_session_mac_good_for_one_replica_only_is_checked_per_replica(void **state)
@@ -1121,6 +1171,7 @@ int main(void)
 		T(test_session_check_and_install_refuse_every_bad_session),
 		T(test_session_good_mac_is_accepted_without_the_signature),
 		T(test_session_bad_mac_falls_back_to_the_signature),
+		T(test_session_read_is_authenticated_by_the_replicas_own_mac),
 		T(test_session_mac_good_for_one_replica_only_is_checked_per_replica),
 		T(test_session_number_mismatch_falls_back),
 		T(test_session_wal_replay_does_not_reauthenticate_committed_requests),
