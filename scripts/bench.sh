@@ -7,13 +7,14 @@
 #   scripts/bench.sh --memory [--puts N] [--clients C] [--depth D] [--only pbft4]
 #
 # For each configuration (pbft4, pbft7, hbbft4, hbbft7, and solo: one replica with no consensus,
-# bftnode --solo, the n=1 "cost of BFT" baseline) it brings a cluster up in its own directory
+# bftnode --solo, the n=1 "cost of BFT" baseline; pbft4mac and pbft7mac are the PBFT clusters
+# with clients in MAC-authenticated session mode, bftctl --mac) it brings a cluster up in its own directory
 # (build/bench/run) on ports from --base-port (default: a free range in 20000-32000), runs
 # `bftctl bench` (closed loop, 64-byte values) for each op and client count, records every
 # replica's CPU time and peak RSS from /proc, tears the cluster down, and prints one table.
 # All results go to build/bench/results-<date>.json (one JSON object per run, in an array).
 #
-# Time: the default run is bounded to about 10 minutes (5 configurations x 2 ops x 3 client
+# Time: the default run is bounded to about 12 minutes (6 configurations x 2 ops x 3 client
 # counts x (8 s + 2 s warm-up), plus start-ups); --quick (BENCH_QUICK=1) about 2 minutes
 # (client counts 1 and 64, 2 s + 1 s warm-up).
 #
@@ -36,7 +37,7 @@ export BFT_BIN=$bin
 outdir=$root/build/bench
 rundir=$outdir/run
 quick=${BENCH_QUICK:-0}
-only="solo pbft4 pbft7 hbbft4 hbbft7"
+only="solo pbft4 pbft4mac pbft7 hbbft4 hbbft7"
 clients_list=
 ops="put get"
 duration=
@@ -132,13 +133,14 @@ start_config() { # $1: solo | pbft4 | pbft7 | hbbft4 | hbbft7
       sleep 0.3
       kill -0 "$solo_pid" 2>/dev/null || { cat "$rundir/solo.log" >&2; die "bftnode --solo did not start"; }
       ;;
-    pbft4|pbft7|hbbft4|hbbft7)
-      local proto=${1%[47]} nrep=${1: -1} f
+    pbft4|pbft7|hbbft4|hbbft7|pbft4mac|pbft7mac)
+      local c=${1%mac} proto nrep f
+      proto=${c%[47]} nrep=${c: -1}
       f=$(( (nrep - 1) / 3 ))
       "$root/scripts/cluster.sh" up --dir "$rundir" --base-port "$base_port" -f "$f" \
         --protocol "$proto" --clients "$maxc" --fsync "$fsync" "${sets[@]+"${sets[@]}"}" >/dev/null
       ;;
-    *) die "unknown configuration '$1' (solo pbft4 pbft7 hbbft4 hbbft7)" ;;
+    *) die "unknown configuration '$1' (solo pbft4 pbft7 hbbft4 hbbft7 pbft4mac pbft7mac)" ;;
   esac
 }
 
@@ -153,7 +155,7 @@ json_num() { # field $2 of the flat JSON $1
 }
 
 if [ "$memory" = 1 ]; then
-  cfg=${only%% *}; [ "$only" = "solo pbft4 pbft7 hbbft4 hbbft7" ] && cfg=pbft4
+  cfg=${only%% *}; [ "$only" = "solo pbft4 pbft4mac pbft7 hbbft4 hbbft7" ] && cfg=pbft4
   mc=${clients_list##* }; [ "$quick" = 1 ] || mc=64
   md=$([ "$depth" -gt 1 ] && echo "$depth" || echo 4)
   echo "bench.sh --memory: $cfg, $puts puts of 64-byte values over 100000 keys, $mc clients x depth $md (fsync=$fsync)"
@@ -193,7 +195,8 @@ echo "note: the machine's other load shares the CPU with these processes; compar
 table=()
 for cfg in $only; do
   start_config "$cfg"
-  flags=(); [ "$cfg" = solo ] && flags+=(--solo)
+  flags=() gflags=(); [ "$cfg" = solo ] && flags+=(--solo)
+  [ "${cfg%mac}" != "$cfg" ] && gflags+=(--mac)
   pids=$(replica_pids)
   for op in $ops; do
     for c in $clients_list; do
@@ -206,7 +209,7 @@ for cfg in $only; do
             -p "$(echo $pids | tr ' ' ',')" -- sleep "$duration" ) >/dev/null 2>&1 &
         perf_pid=$!
       fi
-      j=$("$bin/bftctl" -c "$rundir/cluster.ini" --json -t 10000 bench "${flags[@]+"${flags[@]}"}" \
+      j=$("$bin/bftctl" -c "$rundir/cluster.ini" --json -t 10000 "${gflags[@]+"${gflags[@]}"}" bench "${flags[@]+"${flags[@]}"}" \
            --clients "$c" --depth "$depth" --op "$op" --value-size 64 --keys 1000 \
            --duration "$duration" --warmup "$warmup" --quiet 2>"$rundir/bench.err") || {
         echo "  $cfg $op c=$c: bftctl bench failed: $(tail -1 "$rundir/bench.err")" >&2; continue; }
@@ -231,7 +234,7 @@ for cfg in $only; do
       us_op=$(awk -v t="$cpu_sum" -v hz="$hz" -v d="$duration" -v w="$warmup" -v o="$ops_s" \
                 'BEGIN{ if (o > 0) printf "%.0f", 1e6 * t / hz / (d + w) / o; else print "-" }')
       add_json "{\"config\":\"$cfg\",\"op\":\"$op\",\"clients\":$c,\"depth\":$depth,\"fsync\":\"$fsync\",\"bench\":$j,\"replicas\":[$rj],\"replica_cpu_pct_avg\":$cpu_pct,\"replica_cpu_us_per_op\":\"$us_op\"}"
-      table+=("$(printf '%-7s %-4s %5d %10.0f %9.2f %9.2f %6d %8s %10s %9d' "$cfg" "$op" "$c" "$ops_s" "$p50" "$p99" "$errs" "$cpu_pct%" "$us_op" $((rss_max / 1024)))")
+      table+=("$(printf '%-8s %-4s %5d %10.0f %9.2f %9.2f %6d %8s %10s %9d' "$cfg" "$op" "$c" "$ops_s" "$p50" "$p99" "$errs" "$cpu_pct%" "$us_op" $((rss_max / 1024)))")
       echo "  ${table[-1]}"
     done
   done
@@ -240,7 +243,7 @@ done
 printf ']\n' >> "$out"
 
 echo
-echo "config  op   clients    ops/s   p50 ms    p99 ms errors  cpu/rep  cpu us/op  rss MiB"
+echo "config   op   clients    ops/s   p50 ms    p99 ms errors  cpu/rep  cpu us/op  rss MiB"
 for l in "${table[@]}"; do echo "$l"; done
 echo "(cpu/rep: each replica's average CPU over the run, % of one core; cpu us/op: all replicas'"
 echo " CPU per completed op; rss: the largest replica peak RSS. 64-byte values, closed loop,"
