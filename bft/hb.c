@@ -1310,13 +1310,34 @@ struct req_entry {
 	uint8_t digest[CR_DIGEST_BYTES];
 	bft_client_id client;
 	uint64_t reqid;
+	uint32_t rank;            /* position in digest order among the valid ones */
 	struct bft_bytes b;
 };
 
+/* Digest order; equal digests (the same envelope proposed twice, barring a BLAKE2b collision)
+ * fall back to the bytes, so that the order never depends on qsort's. */
 static int req_cmp(const void *a, const void *b)
 {
-	return memcmp(((const struct req_entry *)a)->digest, ((const struct req_entry *)b)->digest,
-		      CR_DIGEST_BYTES);
+	const struct req_entry *x = a, *y = b;
+	int c = memcmp(x->digest, y->digest, CR_DIGEST_BYTES);
+
+	if (c != 0)
+		return c;
+	if (x->b.len != y->b.len)
+		return x->b.len < y->b.len ? -1 : 1;
+	return memcmp(x->b.p, y->b.p, x->b.len);
+}
+
+/* (client, request id), then digest order: the first of each pair is the one that enters. */
+static int req_id_cmp(const void *a, const void *b)
+{
+	const struct req_entry *x = a, *y = b;
+
+	if (x->client != y->client)
+		return x->client < y->client ? -1 : 1;
+	if (x->reqid != y->reqid)
+		return x->reqid < y->reqid ? -1 : 1;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
 static int u64_cmp(const void *a, const void *b)
@@ -1326,13 +1347,35 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Turns the revealed proposals of a finished epoch into one log position (hb.h). */
+static int rank_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct req_entry *)a)->rank, y = ((const struct req_entry *)b)->rank;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Turns the revealed proposals of a finished epoch into one log position (hb.h). The batch is a
+ * function of the agreed proposals and of the executed prefix of the log, so every correct
+ * replica computes the same one:
+ *   1. every entry of every revealed proposal, in digest order; an envelope proposed by several
+ *      replicas (each picks at random from its own queue, HB §4.3, so proposals overlap) is
+ *      looked at once;
+ *   2. a request the log would skip anyway as already executed (bft_log_executed: typically one
+ *      that was proposed again in this epoch while the previous one was being decrypted) is
+ *      left out before its signature is checked: whatever the check said, it would not run;
+ *   3. a request that does not decode or whose client signature fails is dropped, the same way
+ *      everywhere (bft_log_check_batch: a request this replica queued itself, byte for byte,
+ *      was verified on arrival and is not verified again);
+ *   4. of two envelopes of one (client, request id), the first in digest order enters.
+ * Each step is linear or n log n in the entries: an epoch carries up to B requests.
+ */
 static enum bft_err execute_epoch(struct hb *h, struct epoch *ep, struct bft_out *out)
 {
-	struct req_entry *v = NULL;
+	struct req_entry *v = NULL, prev = {0};
 	struct bft_bytes *reqs = NULL;
 	uint64_t times[HB_N_MAX], time_ms = 0;
-	uint32_t nv = 0, cap = 0, nt = 0, nreq = 0;
+	uint32_t nv = 0, cap = 0, nt = 0, nreq = 0, nk = 0;
 	enum bft_err e;
 
 	for (uint32_t j = 0; j < h->n; j++)
@@ -1356,38 +1399,62 @@ static enum bft_err execute_epoch(struct hb *h, struct epoch *ep, struct bft_out
 		if (!ep->in_set[j] || !d->ok || parse_proposal(h, d->plain, d->plain_len, &t, &c))
 			continue;
 		times[nt++] = t;
-		for (uint32_t i = 0; i < c; i++) {
+		for (uint32_t i = 0; i < c && nv < cap; i++) {
 			struct bft_bytes b = {.p = d->plain + off + 4, .len = get_u32(d->plain + off)};
-			struct bft_msg m;
 
 			off += 4u + b.len;
-			/* A request that does not decode or whose client signature fails is dropped,
-			 * the same way everywhere (a deterministic check of agreed bytes). */
-			if (bft_log_check_batch(h->log, &b, 1) != BFT_OK ||
-			    wire_decode(&h->cfg.log.limits, b.p, b.len, &m) != BFT_OK) {
-				h->st.requests_dropped++;
-				continue;
-			}
-			v[nv].client = m.sender;
-			v[nv].reqid = m.u.request.reqid;
 			v[nv].b = b;
 			bft_request_digest(&b, v[nv].digest);
 			nv++;
-			wire_msg_free(&m);
 		}
 	}
-	/* A deterministic order: by request digest; the same envelope proposed twice, or two
-	 * envelopes of one (client, request id), enter once (the first in that order). */
+	h->st.requests_revealed += nv;
 	if (nv > 1)
 		qsort(v, nv, sizeof(*v), req_cmp);
 	for (uint32_t i = 0; i < nv; i++) {
-		bool dup = false;
+		struct req_entry cur = v[i];
+		struct bft_msg m;
+		bool stale;
 
-		for (uint32_t k = 0; k < i && !dup; k++)
-			dup = v[k].client == v[i].client && v[k].reqid == v[i].reqid;
-		if (!dup)
-			reqs[nreq++] = v[i].b;
+		/* Equal envelopes are adjacent; each gets the verdict of the first (kept or not). */
+		if (i > 0 && req_cmp(&cur, &prev) == 0) {
+			h->st.requests_repeated++;
+			continue;
+		}
+		prev = cur;
+		if (wire_decode(&h->cfg.log.limits, cur.b.p, cur.b.len, &m) != BFT_OK) {
+			h->st.requests_dropped++;
+			continue;
+		}
+		cur.client = m.sender;
+		cur.reqid = m.u.request.reqid;
+		stale = m.type == BFT_MSG_REQUEST && bft_log_executed(h->log, cur.client, cur.reqid);
+		wire_msg_free(&m);
+		if (stale) {
+			h->st.requests_stale++;
+			continue;
+		}
+		if (bft_log_check_batch(h->log, &cur.b, 1) != BFT_OK) {
+			h->st.requests_dropped++;
+			continue;
+		}
+		cur.rank = nk;
+		v[nk++] = cur; /* nk <= i: only entries already looked at are overwritten */
 	}
+	/* Step 4: group by (client, request id), keep the lowest rank of each, back in digest
+	 * order. */
+	if (nk > 1) {
+		uint32_t w = 0;
+
+		qsort(v, nk, sizeof(*v), req_id_cmp);
+		for (uint32_t i = 0; i < nk; i++)
+			if (w == 0 || v[i].client != v[w - 1].client || v[i].reqid != v[w - 1].reqid)
+				v[w++] = v[i];
+		nk = w;
+		qsort(v, nk, sizeof(*v), rank_cmp);
+	}
+	for (uint32_t i = 0; i < nk; i++)
+		reqs[nreq++] = v[i].b;
 	/* The batch time: the median of the revealed proposals' timestamps. With at most f faulty
 	 * proposers among at least 2f+1 included ones, the median lies between correct clocks. */
 	if (nt > 0) {

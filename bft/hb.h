@@ -115,6 +115,9 @@ struct hb_status {
 	uint64_t proposals_in;      /* proposals included and revealed */
 	uint64_t proposals_dropped; /* included but invalid RBC, ciphertext, payload */
 	uint64_t requests_dropped;  /* revealed requests that failed their checks */
+	uint64_t requests_revealed; /* entries of revealed proposals, duplicates included */
+	uint64_t requests_repeated; /* ... the same envelope again (another proposer had it) */
+	uint64_t requests_stale;    /* ... already executed at an earlier position: left out */
 	uint64_t aba_rounds_max;    /* the highest round any ABA instance reached */
 	uint64_t buffered;          /* messages buffered for later epochs */
 	uint64_t dropped_ahead;     /* ... and dropped: beyond the bound or the buffer full */

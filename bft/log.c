@@ -1756,3 +1756,10 @@ enum bft_err bft_log_peek(const struct bft_log *lg, uint32_t max, struct bft_byt
 	*n = k;
 	return BFT_OK;
 }
+
+bool bft_log_executed(const struct bft_log *lg, bft_client_id client, uint64_t reqid)
+{
+	if (client >= lg->cfg.limits.n_clients || client == lg->registrar)
+		return false;
+	return already_executed(&lg->clients[client], reqid);
+}

@@ -267,4 +267,12 @@ enum bft_err bft_log_commit_record(struct bft_log *lg, bft_seq seq, bft_view vie
 enum bft_err bft_log_peek(const struct bft_log *lg, uint32_t max, struct bft_bytes **reqs,
 			  uint32_t *n) BFT_WUR;
 
+/**
+ * True when bft_log_execute, called now, would skip client's request reqid as already executed
+ * (exactly-once: executed, or older than the client's window). A function of the executed
+ * prefix of the log only, so equal at every correct replica at one position. False for a client
+ * id out of range and for the registrar (registrations are not tracked per request id).
+ */
+bool bft_log_executed(const struct bft_log *lg, bft_client_id client, uint64_t reqid);
+
 #endif
