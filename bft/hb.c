@@ -59,11 +59,18 @@ struct dec_slot {
 	size_t plain_len;
 };
 
+struct own_req {
+	bft_client_id client;
+	uint64_t reqid;
+};
+
 struct epoch {
 	uint64_t e;
 	struct acs *acs;
 	bool proposed, acs_done, finished;
 	uint32_t nproposed;       /* requests in our own proposal */
+	struct own_req *own;      /* ... their (client, request id), sorted; NULL if restored */
+	uint32_t nown;
 	uint8_t *in_set;          /* n */
 	struct dec_slot *dec;     /* n */
 };
@@ -88,6 +95,11 @@ struct hb {
 	uint8_t seed[32];
 	uint64_t ctr;
 	bool have_random;
+
+	/* When our last two fresh proposals were made (prop_ms[0] the latest): a request queued
+	 * before the older one and still unexecuted has waited for its owner long enough. */
+	uint64_t prop_ms[2];
+	uint32_t nprops;
 
 	struct epoch *ep[HB_ACTIVE];
 	struct sent_list sent[HB_ACTIVE + KEEP_SENT];
@@ -127,6 +139,7 @@ void hb_config_default(struct hb_config *c)
 	c->epochs_ahead_max = 4;
 	c->retransmit_ms = 1000;
 	c->fixed_coins = true;
+	c->owner_age_ms = 500;
 }
 
 void hb_label(uint64_t epoch, uint32_t proposer, uint8_t out[HB_LABEL_BYTES])
@@ -229,6 +242,7 @@ static void epoch_free(struct hb *h, struct epoch *ep)
 		}
 	free(ep->dec);
 	free(ep->in_set);
+	free(ep->own);
 	free(ep);
 }
 
@@ -875,6 +889,171 @@ static bool censored(const struct hb *h, const struct bft_bytes *req)
 	return drop;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Choosing what to propose (hb.h "Selection") */
+
+static int own_cmp(const void *a, const void *b)
+{
+	const struct own_req *x = a, *y = b;
+
+	if (x->client != y->client)
+		return x->client < y->client ? -1 : 1;
+	return x->reqid < y->reqid ? -1 : x->reqid > y->reqid;
+}
+
+/* The replica whose share of the queue a request is. */
+static uint32_t owner_of(const struct hb *h, bft_client_id client, uint64_t reqid)
+{
+	return (uint32_t)((client % h->n + reqid % h->n) % h->n);
+}
+
+/* The other active epoch than ep, if our proposal in it is on its way into the log: proposed,
+ * and either its subset is undecided or it includes ours (a correct replica's included
+ * proposal is revealed and executed). Its requests need not be proposed again. */
+static const struct epoch *inflight_other(const struct hb *h, const struct epoch *ep)
+{
+	for (uint32_t i = 0; i < HB_ACTIVE; i++) {
+		const struct epoch *o = h->ep[i];
+
+		if (o != NULL && o != ep && o->proposed && o->own != NULL &&
+		    (!o->acs_done || o->in_set[h->self]))
+			return o;
+	}
+	return NULL;
+}
+
+/* PICK_NO: on its way already (our proposal of the other active epoch) or censored;
+ * PICK_LATER: another replica's share that has not waited for it long. */
+enum pick { PICK_NO, PICK_LATER, PICK_MINE, PICK_ANY };
+
+static enum pick classify(const struct hb *h, const struct epoch *other,
+			  const struct bft_log_peeked *q, uint64_t now)
+{
+	struct own_req key = {.client = q->client, .reqid = q->reqid};
+
+	if (other != NULL && other->nown > 0 &&
+	    bsearch(&key, other->own, other->nown, sizeof(key), own_cmp) != NULL)
+		return PICK_NO;
+	if (h->cfg.owner_age_ms == 0 || (h->nprops >= 2 && q->arrival_ms < h->prop_ms[1]) ||
+	    q->arrival_ms + h->cfg.owner_age_ms <= now)
+		return PICK_ANY;
+	return owner_of(h, q->client, q->reqid) == h->self ? PICK_MINE : PICK_LATER;
+}
+
+/* True when this replica has something to propose in epoch ep's place (hb.h "Scheduling"). */
+static bool has_eligible(const struct hb *h, const struct epoch *other, uint64_t now)
+{
+	struct bft_log_peeked *q = NULL;
+	uint32_t nq = 0;
+	bool any = false;
+
+	if (bft_log_pending(h->log) == 0)
+		return false;
+	if (bft_log_peek_meta(h->log, h->cfg.batch_size, &q, &nq) != BFT_OK)
+		return true; /* out of memory: let propose() find out */
+	for (uint32_t i = 0; i < nq && !any; i++)
+		any = classify(h, other, &q[i], now) >= PICK_MINE;
+	free(q);
+	return any;
+}
+
+/*
+ * Picks this replica's proposal for ep from the first B requests of its queue (hb.h
+ * "Selection"): at most half of ceil(B/n) at random among the requests anyone may propose,
+ * then its own share in queue order, then more of the former at random. *reqs is a malloc'd
+ * array of borrowed envelopes (NULL when none); the picks are kept, sorted, in ep->own.
+ */
+static enum bft_err select_requests(struct hb *h, struct epoch *ep, uint64_t now,
+				    struct bft_bytes **reqs, uint32_t *nreq)
+{
+	const struct epoch *other = inflight_other(h, ep);
+	struct bft_log_peeked *q = NULL;
+	struct bft_bytes *out = NULL;
+	uint32_t nq = 0, nany = 0, nmine = 0, nlater = 0, k = 0, *any = NULL, *mine = NULL;
+	uint32_t half = (h->per_prop + 1) / 2;
+	enum bft_err e = bft_log_peek_meta(h->log, h->cfg.batch_size, &q, &nq);
+
+	if (e != BFT_OK)
+		return e;
+	if (nq > 0) {
+		any = malloc(nq * sizeof(*any));
+		mine = malloc(nq * sizeof(*mine));
+		out = malloc((h->per_prop ? h->per_prop : 1) * sizeof(*out));
+		ep->own = malloc((h->per_prop ? h->per_prop : 1) * sizeof(*ep->own));
+		if (any == NULL || mine == NULL || out == NULL || ep->own == NULL) {
+			free(any);
+			free(mine);
+			free(out);
+			free(ep->own);
+			ep->own = NULL;
+			free(q);
+			return BFT_ENOMEM;
+		}
+	}
+	for (uint32_t i = 0; i < nq; i++) {
+		enum pick c = censored(h, &q[i].req) ? PICK_NO : classify(h, other, &q[i], now);
+
+		if (c == PICK_ANY)
+			any[nany++] = i;
+		else if (c == PICK_MINE)
+			mine[nmine++] = i;
+		else if (c == PICK_LATER)
+			mine[nq - 1 - nlater++] = i; /* from the end: mine[] has room for both */
+	}
+	/* HB §4.3 draws ceil(B/n) at random from the first B so that proposals mostly differ and
+	 * a request reaches the log through any correct proposer. Here each request has one owner
+	 * (its share), so that the proposals of correct replicas do not overlap at all when they
+	 * keep up; a request its owner did not get into the log within two of our proposals (or
+	 * owner_age_ms) is drawn at random by everybody, which is the paper's rule again for
+	 * exactly the requests a faulty owner, or an adversary that keeps the owner's proposal
+	 * out of the subset, would hold back. */
+	for (uint32_t pass = 0; pass < 3; pass++) {
+		if (pass == 1) {
+			for (uint32_t i = 0; i < nmine && k < h->per_prop; i++) {
+				const struct bft_log_peeked *p = &q[mine[i]];
+
+				out[k] = p->req;
+				ep->own[k++] = (struct own_req){p->client, p->reqid};
+			}
+			continue;
+		}
+		while (nany > 0 && k < (pass == 0 ? half : h->per_prop)) {
+			uint32_t pick = (uint32_t)(drbg_u64(h) % nany), i = any[pick];
+
+			any[pick] = any[--nany];
+			out[k++] = q[i].req;
+			ep->own[k - 1] = (struct own_req){q[i].client, q[i].reqid};
+		}
+	}
+	/* Nothing of ours and nothing overdue, yet requests are queued (a request that reached
+	 * only this replica, or the first epoch after an idle spell, which every replica with a
+	 * queued request runs): the paper's rule, at random from all of them. */
+	if (k == 0) {
+		uint32_t *later = mine + (nq - nlater);
+
+		while (nlater > 0 && k < h->per_prop) {
+			uint32_t pick = (uint32_t)(drbg_u64(h) % nlater), i = later[pick];
+
+			later[pick] = later[--nlater];
+			out[k++] = q[i].req;
+			ep->own[k - 1] = (struct own_req){q[i].client, q[i].reqid};
+		}
+	}
+	ep->nown = k;
+	if (k > 1)
+		qsort(ep->own, k, sizeof(*ep->own), own_cmp);
+	free(any);
+	free(mine);
+	free(q);
+	if (k == 0) {
+		free(out);
+		out = NULL;
+	}
+	*reqs = out;
+	*nreq = k;
+	return BFT_OK;
+}
+
 static enum bft_err send_vals(struct hb *h, struct epoch *ep, struct rbc *r, uint32_t j,
 			      struct bft_out *out)
 {
@@ -1000,26 +1179,19 @@ static enum bft_err propose(struct hb *h, struct epoch *ep, uint64_t now, struct
 	}
 	if (!h->have_random)
 		return BFT_OK;
-	e = bft_log_peek(h->log, h->cfg.batch_size, &reqs, &nreq);
+	e = select_requests(h, ep, now, &reqs, &nreq);
 	if (e != BFT_OK)
 		return e;
-	/* HB §4.3: a random subset of ceil(B/n) of the first B requests, so that the n
-	 * proposals mostly differ and a request reaches the log through any correct proposer. */
-	for (uint32_t i = 0; i < nreq && k < h->per_prop; i++) {
-		uint32_t pick = i + (uint32_t)(drbg_u64(h) % (nreq - i));
-		struct bft_bytes t = reqs[i];
-
-		reqs[i] = reqs[pick];
-		reqs[pick] = t;
-		if (!censored(h, &reqs[i]))
-			reqs[k++] = reqs[i];
-	}
+	k = nreq;
 	ep->nproposed = k;
 	e = seal_proposal(h, ep->e, now, reqs, k, &sealed, &slen);
 	free(reqs);
 	if (e != BFT_OK)
 		return e;
 	ep->proposed = true;
+	h->prop_ms[1] = h->prop_ms[0];
+	h->prop_ms[0] = now;
+	h->nprops++;
 	if (bz != NULL && (bz->modes & BFT_BYZ_BAD_CIPHERTEXT))
 		sealed[0] ^= 0x01; /* c no longer matches e = H2(c, L, ...): the check fails */
 	/* The proposal is durable before any VAL leaves (engine.h: records first), so that a
@@ -1469,23 +1641,20 @@ static enum bft_err execute_epoch(struct hb *h, struct epoch *ep, struct bft_out
 	return e;
 }
 
-/* Epoch e may start: inside the window, not waiting for a state transfer, and work to do —
- * queued requests beyond `covered` (those already on their way into the log), or a message of
- * epoch e from another replica. */
-static bool can_start(const struct hb *h, uint64_t e, uint32_t covered)
+/* Epoch e may start: inside the window, not waiting for a state transfer, and work to do: a
+ * message of epoch e from another replica, or queued requests — any, for the first epoch with
+ * none running; for the next one while the first runs, a request this replica would propose
+ * there (not one on its way into the log in our proposal of the running epoch, nor one of
+ * another replica's share that has not waited for it long: hb.h "Selection"), so that a replica
+ * does not start an epoch only to propose nothing. */
+static bool can_start(const struct hb *h, uint64_t e, bool first, uint64_t now)
 {
 	bft_seq tmp;
 
 	return bft_log_in_window(h->log, e + 1) && !bft_log_behind(h->log, &tmp) &&
-	       (bft_log_pending(h->log) > covered || has_buffered(h, e));
-}
-
-/* The queued requests certain to be executed with epoch ep: our own proposal's, once the
- * common subset includes it (it is a correct replica's, so it will be revealed). Starting the
- * next epoch for them alone would only order them a second time. */
-static uint32_t covered_by(const struct hb *h, const struct epoch *ep)
-{
-	return ep->acs_done && ep->in_set[h->self] ? ep->nproposed : 0;
+	       (has_buffered(h, e) ||
+		(first ? bft_log_pending(h->log) > 0
+		       : has_eligible(h, inflight_other(h, NULL), now)));
 }
 
 static enum bft_err start_epoch(struct hb *h, uint32_t slot, uint64_t e, uint64_t now,
@@ -1535,11 +1704,11 @@ static enum bft_err drive(struct hb *h, uint64_t now, struct bft_out *out)
 			h->progress_ms = now;
 			continue;
 		}
-		if (h->ep[0] == NULL && can_start(h, le, 0)) {
+		if (h->ep[0] == NULL && can_start(h, le, true, now)) {
 			e = start_epoch(h, 0, le, now, out);
 			moved = true;
 		} else if (h->ep[0] != NULL && h->ep[0]->acs_done && h->ep[1] == NULL &&
-			   can_start(h, le + 1, covered_by(h, h->ep[0]))) {
+			   can_start(h, le + 1, false, now)) {
 			/* HB: the next epoch starts as soon as this one's subset is decided. */
 			e = start_epoch(h, 1, le + 1, now, out);
 			moved = true;
@@ -1699,8 +1868,15 @@ static enum bft_err on_timer(struct hb *h, uint64_t now, struct bft_out *out)
 
 static void arm_timer(struct hb *h, uint64_t now, struct bft_out *out)
 {
+	uint64_t arrival;
+
 	if (h->fetch_deadline != 0)
 		bft_out_timer(out, h->fetch_deadline);
+	/* The oldest queued request becomes anybody's to propose at arrival + owner_age_ms
+	 * (hb.h "Selection"): wake up then, in case its owner never proposes it. */
+	if (h->cfg.owner_age_ms != 0 && bft_log_oldest_pending(h->log, &arrival) &&
+	    arrival + h->cfg.owner_age_ms > now)
+		bft_out_timer(out, arrival + h->cfg.owner_age_ms);
 	if (h->cfg.retransmit_ms != 0 && has_work(h)) {
 		uint64_t t = h->progress_ms + h->cfg.retransmit_ms;
 

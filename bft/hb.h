@@ -62,13 +62,18 @@ struct hb_config {
 	const struct bft_byz *byz;  /* borrowed; NULL for a correct replica */
 	/* ABA rounds 0 and 1 mod 3 with fixed common coins (aba.h "Coin schedule"); default on. */
 	bool fixed_coins;
+	/* Selection: a queued request of another replica's share becomes this replica's to
+	 * propose (at random) once it has waited this long, or two of our proposals; 0: every
+	 * request is anybody's, HB §4.3's random choice. Default 500. */
+	uint32_t owner_age_ms;
 	/* A memo of verification results shared by the engines of one process (memo.h): the
 	 * simulator's; borrowed, NULL (the default) computes everything. */
 	struct bft_memo *memo;
 };
 
 /** Defaults for everything but log.n/self/id/keys/app and the threshold keys:
- *  B = 64, 4 epochs ahead, retransmission after 1000 ms, fixed coins, no memo. */
+ *  B = 64, 4 epochs ahead, retransmission after 1000 ms, fixed coins, owner_age_ms 500,
+ *  no memo. */
 void hb_config_default(struct hb_config *c);
 
 struct hb;
