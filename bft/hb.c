@@ -96,10 +96,12 @@ struct hb {
 	uint64_t ctr;
 	bool have_random;
 
-	/* When our last two fresh proposals were made (prop_ms[0] the latest): a request queued
-	 * before the older one and still unexecuted has waited for its owner long enough. */
-	uint64_t prop_ms[2];
-	uint32_t nprops;
+	/* Selection (hb.h): at each of our last two fresh proposals ([0] the latest), the
+	 * requests at the head of every other replica's share — those its owner was due to
+	 * propose in the same epoch — sorted. One still queued two proposals later was held
+	 * back, and becomes everybody's to propose. */
+	struct own_req *due[2];
+	uint32_t ndue[2];
 
 	struct epoch *ep[HB_ACTIVE];
 	struct sent_list sent[HB_ACTIVE + KEEP_SENT];
@@ -139,7 +141,7 @@ void hb_config_default(struct hb_config *c)
 	c->epochs_ahead_max = 4;
 	c->retransmit_ms = 1000;
 	c->fixed_coins = true;
-	c->owner_age_ms = 500;
+	c->owner_shares = true;
 }
 
 void hb_label(uint64_t epoch, uint32_t proposer, uint8_t out[HB_LABEL_BYTES])
@@ -344,6 +346,8 @@ void hb_free(struct hb *h)
 	bft_byz_replay_free(&h->replay);
 	for (uint32_t i = 0; i < HB_ACTIVE; i++)
 		free(h->restored[i].sealed);
+	free(h->due[0]);
+	free(h->due[1]);
 	cr_rs_free(&h->rs);
 	bft_log_free(h->log);
 	free(h);
@@ -927,21 +931,21 @@ static const struct epoch *inflight_other(const struct hb *h, const struct epoch
 enum pick { PICK_NO, PICK_LATER, PICK_MINE, PICK_ANY };
 
 static enum pick classify(const struct hb *h, const struct epoch *other,
-			  const struct bft_log_peeked *q, uint64_t now)
+			  const struct bft_log_peeked *q)
 {
 	struct own_req key = {.client = q->client, .reqid = q->reqid};
 
 	if (other != NULL && other->nown > 0 &&
 	    bsearch(&key, other->own, other->nown, sizeof(key), own_cmp) != NULL)
 		return PICK_NO;
-	if (h->cfg.owner_age_ms == 0 || (h->nprops >= 2 && q->arrival_ms < h->prop_ms[1]) ||
-	    q->arrival_ms + h->cfg.owner_age_ms <= now)
+	if (!h->cfg.owner_shares ||
+	    (h->ndue[1] > 0 && bsearch(&key, h->due[1], h->ndue[1], sizeof(key), own_cmp) != NULL))
 		return PICK_ANY;
 	return owner_of(h, q->client, q->reqid) == h->self ? PICK_MINE : PICK_LATER;
 }
 
 /* True when this replica has something to propose in epoch ep's place (hb.h "Scheduling"). */
-static bool has_eligible(const struct hb *h, const struct epoch *other, uint64_t now)
+static bool has_eligible(const struct hb *h, const struct epoch *other)
 {
 	struct bft_log_peeked *q = NULL;
 	uint32_t nq = 0;
@@ -952,7 +956,7 @@ static bool has_eligible(const struct hb *h, const struct epoch *other, uint64_t
 	if (bft_log_peek_meta(h->log, h->cfg.batch_size, &q, &nq) != BFT_OK)
 		return true; /* out of memory: let propose() find out */
 	for (uint32_t i = 0; i < nq && !any; i++)
-		any = classify(h, other, &q[i], now) >= PICK_MINE;
+		any = classify(h, other, &q[i]) >= PICK_MINE;
 	free(q);
 	return any;
 }
@@ -963,8 +967,8 @@ static bool has_eligible(const struct hb *h, const struct epoch *other, uint64_t
  * then its own share in queue order, then more of the former at random. *reqs is a malloc'd
  * array of borrowed envelopes (NULL when none); the picks are kept, sorted, in ep->own.
  */
-static enum bft_err select_requests(struct hb *h, struct epoch *ep, uint64_t now,
-				    struct bft_bytes **reqs, uint32_t *nreq)
+static enum bft_err select_requests(struct hb *h, struct epoch *ep, struct bft_bytes **reqs,
+				    uint32_t *nreq)
 {
 	const struct epoch *other = inflight_other(h, ep);
 	struct bft_log_peeked *q = NULL;
@@ -991,7 +995,7 @@ static enum bft_err select_requests(struct hb *h, struct epoch *ep, uint64_t now
 		}
 	}
 	for (uint32_t i = 0; i < nq; i++) {
-		enum pick c = censored(h, &q[i].req) ? PICK_NO : classify(h, other, &q[i], now);
+		enum pick c = censored(h, &q[i].req) ? PICK_NO : classify(h, other, &q[i]);
 
 		if (c == PICK_ANY)
 			any[nany++] = i;
@@ -1000,13 +1004,44 @@ static enum bft_err select_requests(struct hb *h, struct epoch *ep, uint64_t now
 		else if (c == PICK_LATER)
 			mine[nq - 1 - nlater++] = i; /* from the end: mine[] has room for both */
 	}
+	/* The heads of the other shares now: what their owners are due to propose in this
+	 * epoch. Two proposals from now, whatever of it is still queued was held back. */
+	if (h->cfg.owner_shares && nq > 0) {
+		uint32_t cnt[HB_N_MAX] = {0}, nd = 0;
+		struct own_req *d = malloc(nq * sizeof(*d));
+
+		if (d == NULL) {
+			free(any);
+			free(mine);
+			free(out);
+			free(ep->own);
+			ep->own = NULL;
+			free(q);
+			return BFT_ENOMEM;
+		}
+		for (uint32_t i = 0; i < nq; i++) {
+			uint32_t o = owner_of(h, q[i].client, q[i].reqid);
+
+			if (o != h->self && cnt[o] < h->per_prop) {
+				cnt[o]++;
+				d[nd++] = (struct own_req){q[i].client, q[i].reqid};
+			}
+		}
+		if (nd > 1)
+			qsort(d, nd, sizeof(*d), own_cmp);
+		free(h->due[1]);
+		h->due[1] = h->due[0];
+		h->ndue[1] = h->ndue[0];
+		h->due[0] = d;
+		h->ndue[0] = nd;
+	}
 	/* HB §4.3 draws ceil(B/n) at random from the first B so that proposals mostly differ and
 	 * a request reaches the log through any correct proposer. Here each request has one owner
 	 * (its share), so that the proposals of correct replicas do not overlap at all when they
-	 * keep up; a request its owner did not get into the log within two of our proposals (or
-	 * owner_age_ms) is drawn at random by everybody, which is the paper's rule again for
+	 * keep up; a request that was at the head of its owner's share two of our proposals ago
+	 * and is still queued is drawn at random by everybody, which is the paper's rule again for
 	 * exactly the requests a faulty owner, or an adversary that keeps the owner's proposal
-	 * out of the subset, would hold back. */
+	 * out of the subset, holds back. */
 	for (uint32_t pass = 0; pass < 3; pass++) {
 		if (pass == 1) {
 			for (uint32_t i = 0; i < nmine && k < h->per_prop; i++) {
@@ -1025,10 +1060,12 @@ static enum bft_err select_requests(struct hb *h, struct epoch *ep, uint64_t now
 			ep->own[k - 1] = (struct own_req){q[i].client, q[i].reqid};
 		}
 	}
-	/* Nothing of ours and nothing overdue, yet requests are queued (a request that reached
-	 * only this replica, or the first epoch after an idle spell, which every replica with a
-	 * queued request runs): the paper's rule, at random from all of them. */
-	if (k == 0) {
+	/* Nothing of ours and nothing overdue in the only epoch running — the first after an
+	 * idle spell, which every replica with a queued request runs (can_start), or a request
+	 * that reached only this replica: the paper's rule, at random from all of them, rather
+	 * than an empty proposal and a wait of two epochs for a share whose owner may be gone.
+	 * (With another epoch running the others keep to their shares, and so do we.) */
+	if (k == 0 && (h->ep[0] == NULL || h->ep[0] == ep) && (h->ep[1] == NULL || h->ep[1] == ep)) {
 		uint32_t *later = mine + (nq - nlater);
 
 		while (nlater > 0 && k < h->per_prop) {
@@ -1179,7 +1216,7 @@ static enum bft_err propose(struct hb *h, struct epoch *ep, uint64_t now, struct
 	}
 	if (!h->have_random)
 		return BFT_OK;
-	e = select_requests(h, ep, now, &reqs, &nreq);
+	e = select_requests(h, ep, &reqs, &nreq);
 	if (e != BFT_OK)
 		return e;
 	k = nreq;
@@ -1189,9 +1226,7 @@ static enum bft_err propose(struct hb *h, struct epoch *ep, uint64_t now, struct
 	if (e != BFT_OK)
 		return e;
 	ep->proposed = true;
-	h->prop_ms[1] = h->prop_ms[0];
-	h->prop_ms[0] = now;
-	h->nprops++;
+
 	if (bz != NULL && (bz->modes & BFT_BYZ_BAD_CIPHERTEXT))
 		sealed[0] ^= 0x01; /* c no longer matches e = H2(c, L, ...): the check fails */
 	/* The proposal is durable before any VAL leaves (engine.h: records first), so that a
@@ -1647,14 +1682,14 @@ static enum bft_err execute_epoch(struct hb *h, struct epoch *ep, struct bft_out
  * there (not one on its way into the log in our proposal of the running epoch, nor one of
  * another replica's share that has not waited for it long: hb.h "Selection"), so that a replica
  * does not start an epoch only to propose nothing. */
-static bool can_start(const struct hb *h, uint64_t e, bool first, uint64_t now)
+static bool can_start(const struct hb *h, uint64_t e, bool first)
 {
 	bft_seq tmp;
 
 	return bft_log_in_window(h->log, e + 1) && !bft_log_behind(h->log, &tmp) &&
 	       (has_buffered(h, e) ||
 		(first ? bft_log_pending(h->log) > 0
-		       : has_eligible(h, inflight_other(h, NULL), now)));
+		       : has_eligible(h, inflight_other(h, NULL))));
 }
 
 static enum bft_err start_epoch(struct hb *h, uint32_t slot, uint64_t e, uint64_t now,
@@ -1704,11 +1739,11 @@ static enum bft_err drive(struct hb *h, uint64_t now, struct bft_out *out)
 			h->progress_ms = now;
 			continue;
 		}
-		if (h->ep[0] == NULL && can_start(h, le, true, now)) {
+		if (h->ep[0] == NULL && can_start(h, le, true)) {
 			e = start_epoch(h, 0, le, now, out);
 			moved = true;
 		} else if (h->ep[0] != NULL && h->ep[0]->acs_done && h->ep[1] == NULL &&
-			   can_start(h, le + 1, false, now)) {
+			   can_start(h, le + 1, false)) {
 			/* HB: the next epoch starts as soon as this one's subset is decided. */
 			e = start_epoch(h, 1, le + 1, now, out);
 			moved = true;
@@ -1868,15 +1903,8 @@ static enum bft_err on_timer(struct hb *h, uint64_t now, struct bft_out *out)
 
 static void arm_timer(struct hb *h, uint64_t now, struct bft_out *out)
 {
-	uint64_t arrival;
-
 	if (h->fetch_deadline != 0)
 		bft_out_timer(out, h->fetch_deadline);
-	/* The oldest queued request becomes anybody's to propose at arrival + owner_age_ms
-	 * (hb.h "Selection"): wake up then, in case its owner never proposes it. */
-	if (h->cfg.owner_age_ms != 0 && bft_log_oldest_pending(h->log, &arrival) &&
-	    arrival + h->cfg.owner_age_ms > now)
-		bft_out_timer(out, arrival + h->cfg.owner_age_ms);
 	if (h->cfg.retransmit_ms != 0 && has_work(h)) {
 		uint64_t t = h->progress_ms + h->cfg.retransmit_ms;
 
