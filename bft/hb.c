@@ -58,11 +58,18 @@ struct dec_slot {
 	size_t plain_len;
 };
 
+struct own_req {
+	bft_client_id client;
+	uint64_t reqid;
+};
+
 struct epoch {
 	uint64_t e;
 	struct acs *acs;
 	bool proposed, acs_done, finished;
 	uint32_t nproposed;       /* requests in our own proposal */
+	struct own_req *own;      /* ... their (client, request id), sorted; NULL if restored */
+	uint32_t nown;
 	uint8_t *in_set;          /* n */
 	struct dec_slot *dec;     /* n */
 };
@@ -87,6 +94,13 @@ struct hb {
 	uint8_t seed[32];
 	uint64_t ctr;
 	bool have_random;
+
+	/* Selection (hb.h): at each of our last two fresh proposals ([0] the latest), the
+	 * requests at the head of every other replica's share — those its owner was due to
+	 * propose in the same epoch — sorted. One still queued two proposals later was held
+	 * back, and becomes everybody's to propose. */
+	struct own_req *due[2];
+	uint32_t ndue[2];
 
 	struct epoch *ep[HB_ACTIVE];
 	struct sent_list sent[HB_ACTIVE + KEEP_SENT];
@@ -126,6 +140,7 @@ void hb_config_default(struct hb_config *c)
 	c->epochs_ahead_max = 4;
 	c->retransmit_ms = 1000;
 	c->fixed_coins = true;
+	c->owner_shares = true;
 }
 
 void hb_label(uint64_t epoch, uint32_t proposer, uint8_t out[HB_LABEL_BYTES])
@@ -228,6 +243,7 @@ static void epoch_free(struct hb *h, struct epoch *ep)
 		}
 	free(ep->dec);
 	free(ep->in_set);
+	free(ep->own);
 	free(ep);
 }
 
@@ -329,6 +345,8 @@ void hb_free(struct hb *h)
 	bft_byz_replay_free(&h->replay);
 	for (uint32_t i = 0; i < HB_ACTIVE; i++)
 		free(h->restored[i].sealed);
+	free(h->due[0]);
+	free(h->due[1]);
 	cr_rs_free(&h->rs);
 	bft_log_free(h->log);
 	free(h);
@@ -874,6 +892,204 @@ static bool censored(const struct hb *h, const struct bft_bytes *req)
 	return drop;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* Choosing what to propose (hb.h "Selection") */
+
+static int own_cmp(const void *a, const void *b)
+{
+	const struct own_req *x = a, *y = b;
+
+	if (x->client != y->client)
+		return x->client < y->client ? -1 : 1;
+	return x->reqid < y->reqid ? -1 : x->reqid > y->reqid;
+}
+
+/* The replica whose share of the queue a request is. */
+static uint32_t owner_of(const struct hb *h, bft_client_id client, uint64_t reqid)
+{
+	return (uint32_t)((client % h->n + reqid % h->n) % h->n);
+}
+
+/* The other active epoch than ep, if our proposal in it is on its way into the log: proposed,
+ * and either its subset is undecided or it includes ours (a correct replica's included
+ * proposal is revealed and executed). Its requests need not be proposed again. */
+static const struct epoch *inflight_other(const struct hb *h, const struct epoch *ep)
+{
+	for (uint32_t i = 0; i < HB_ACTIVE; i++) {
+		const struct epoch *o = h->ep[i];
+
+		if (o != NULL && o != ep && o->proposed && o->own != NULL &&
+		    (!o->acs_done || o->in_set[h->self]))
+			return o;
+	}
+	return NULL;
+}
+
+/* PICK_NO: on its way already (our proposal of the other active epoch) or censored;
+ * PICK_LATER: another replica's share that has not waited for it long. */
+enum pick { PICK_NO, PICK_LATER, PICK_MINE, PICK_ANY };
+
+static enum pick classify(const struct hb *h, const struct epoch *other,
+			  const struct bft_log_peeked *q)
+{
+	struct own_req key = {.client = q->client, .reqid = q->reqid};
+
+	if (other != NULL && other->nown > 0 &&
+	    bsearch(&key, other->own, other->nown, sizeof(key), own_cmp) != NULL)
+		return PICK_NO;
+	if (!h->cfg.owner_shares ||
+	    (h->ndue[1] > 0 && bsearch(&key, h->due[1], h->ndue[1], sizeof(key), own_cmp) != NULL))
+		return PICK_ANY;
+	return owner_of(h, q->client, q->reqid) == h->self ? PICK_MINE : PICK_LATER;
+}
+
+/* True when this replica has something to propose in epoch ep's place (hb.h "Scheduling"). */
+static bool has_eligible(const struct hb *h, const struct epoch *other)
+{
+	struct bft_log_peeked *q = NULL;
+	uint32_t nq = 0;
+	bool any = false;
+
+	if (bft_log_pending(h->log) == 0)
+		return false;
+	if (bft_log_peek_meta(h->log, h->cfg.batch_size, &q, &nq) != BFT_OK)
+		return true; /* out of memory: let propose() find out */
+	for (uint32_t i = 0; i < nq && !any; i++)
+		any = classify(h, other, &q[i]) >= PICK_MINE;
+	free(q);
+	return any;
+}
+
+/*
+ * Picks this replica's proposal for ep from the first B requests of its queue (hb.h
+ * "Selection"): at most half of ceil(B/n) at random among the requests anyone may propose,
+ * then its own share in queue order, then more of the former at random. *reqs is a malloc'd
+ * array of borrowed envelopes (NULL when none); the picks are kept, sorted, in ep->own.
+ */
+static enum bft_err select_requests(struct hb *h, struct epoch *ep, struct bft_bytes **reqs,
+				    uint32_t *nreq)
+{
+	const struct epoch *other = inflight_other(h, ep);
+	struct bft_log_peeked *q = NULL;
+	struct bft_bytes *out = NULL;
+	uint32_t nq = 0, nany = 0, nmine = 0, nlater = 0, k = 0, *any = NULL, *mine = NULL;
+	uint32_t half = (h->per_prop + 1) / 2;
+	enum bft_err e = bft_log_peek_meta(h->log, h->cfg.batch_size, &q, &nq);
+
+	if (e != BFT_OK)
+		return e;
+	if (nq > 0) {
+		any = malloc(nq * sizeof(*any));
+		mine = malloc(nq * sizeof(*mine));
+		out = malloc((h->per_prop ? h->per_prop : 1) * sizeof(*out));
+		ep->own = malloc((h->per_prop ? h->per_prop : 1) * sizeof(*ep->own));
+		if (any == NULL || mine == NULL || out == NULL || ep->own == NULL) {
+			free(any);
+			free(mine);
+			free(out);
+			free(ep->own);
+			ep->own = NULL;
+			free(q);
+			return BFT_ENOMEM;
+		}
+	}
+	for (uint32_t i = 0; i < nq; i++) {
+		enum pick c = censored(h, &q[i].req) ? PICK_NO : classify(h, other, &q[i]);
+
+		if (c == PICK_ANY)
+			any[nany++] = i;
+		else if (c == PICK_MINE)
+			mine[nmine++] = i;
+		else if (c == PICK_LATER)
+			mine[nq - 1 - nlater++] = i; /* from the end: mine[] has room for both */
+	}
+	/* The heads of the other shares now: what their owners are due to propose in this
+	 * epoch. Two proposals from now, whatever of it is still queued was held back. */
+	if (h->cfg.owner_shares && nq > 0) {
+		uint32_t cnt[HB_N_MAX] = {0}, nd = 0;
+		struct own_req *d = malloc(nq * sizeof(*d));
+
+		if (d == NULL) {
+			free(any);
+			free(mine);
+			free(out);
+			free(ep->own);
+			ep->own = NULL;
+			free(q);
+			return BFT_ENOMEM;
+		}
+		for (uint32_t i = 0; i < nq; i++) {
+			uint32_t o = owner_of(h, q[i].client, q[i].reqid);
+
+			if (o != h->self && cnt[o] < h->per_prop) {
+				cnt[o]++;
+				d[nd++] = (struct own_req){q[i].client, q[i].reqid};
+			}
+		}
+		if (nd > 1)
+			qsort(d, nd, sizeof(*d), own_cmp);
+		free(h->due[1]);
+		h->due[1] = h->due[0];
+		h->ndue[1] = h->ndue[0];
+		h->due[0] = d;
+		h->ndue[0] = nd;
+	}
+	/* HB §4.3 draws ceil(B/n) at random from the first B so that proposals mostly differ and
+	 * a request reaches the log through any correct proposer. Here each request has one owner
+	 * (its share), so that the proposals of correct replicas do not overlap at all when they
+	 * keep up; a request that was at the head of its owner's share two of our proposals ago
+	 * and is still queued is drawn at random by everybody, which is the paper's rule again for
+	 * exactly the requests a faulty owner, or an adversary that keeps the owner's proposal
+	 * out of the subset, holds back. */
+	for (uint32_t pass = 0; pass < 3; pass++) {
+		if (pass == 1) {
+			for (uint32_t i = 0; i < nmine && k < h->per_prop; i++) {
+				const struct bft_log_peeked *p = &q[mine[i]];
+
+				out[k] = p->req;
+				ep->own[k++] = (struct own_req){p->client, p->reqid};
+			}
+			continue;
+		}
+		while (nany > 0 && k < (pass == 0 ? half : h->per_prop)) {
+			uint32_t pick = (uint32_t)(drbg_u64(h) % nany), i = any[pick];
+
+			any[pick] = any[--nany];
+			out[k++] = q[i].req;
+			ep->own[k - 1] = (struct own_req){q[i].client, q[i].reqid};
+		}
+	}
+	/* Nothing of ours and nothing overdue in the only epoch running — the first after an
+	 * idle spell, which every replica with a queued request runs (can_start), or a request
+	 * that reached only this replica: the paper's rule, at random from all of them, rather
+	 * than an empty proposal and a wait of two epochs for a share whose owner may be gone.
+	 * (With another epoch running the others keep to their shares, and so do we.) */
+	if (k == 0 && (h->ep[0] == NULL || h->ep[0] == ep) && (h->ep[1] == NULL || h->ep[1] == ep)) {
+		uint32_t *later = mine + (nq - nlater);
+
+		while (nlater > 0 && k < h->per_prop) {
+			uint32_t pick = (uint32_t)(drbg_u64(h) % nlater), i = later[pick];
+
+			later[pick] = later[--nlater];
+			out[k++] = q[i].req;
+			ep->own[k - 1] = (struct own_req){q[i].client, q[i].reqid};
+		}
+	}
+	ep->nown = k;
+	if (k > 1)
+		qsort(ep->own, k, sizeof(*ep->own), own_cmp);
+	free(any);
+	free(mine);
+	free(q);
+	if (k == 0) {
+		free(out);
+		out = NULL;
+	}
+	*reqs = out;
+	*nreq = k;
+	return BFT_OK;
+}
+
 static enum bft_err send_vals(struct hb *h, struct epoch *ep, struct rbc *r, uint32_t j,
 			      struct bft_out *out)
 {
@@ -999,26 +1215,17 @@ static enum bft_err propose(struct hb *h, struct epoch *ep, uint64_t now, struct
 	}
 	if (!h->have_random)
 		return BFT_OK;
-	e = bft_log_peek(h->log, h->cfg.batch_size, &reqs, &nreq);
+	e = select_requests(h, ep, &reqs, &nreq);
 	if (e != BFT_OK)
 		return e;
-	/* HB §4.3: a random subset of ceil(B/n) of the first B requests, so that the n
-	 * proposals mostly differ and a request reaches the log through any correct proposer. */
-	for (uint32_t i = 0; i < nreq && k < h->per_prop; i++) {
-		uint32_t pick = i + (uint32_t)(drbg_u64(h) % (nreq - i));
-		struct bft_bytes t = reqs[i];
-
-		reqs[i] = reqs[pick];
-		reqs[pick] = t;
-		if (!censored(h, &reqs[i]))
-			reqs[k++] = reqs[i];
-	}
+	k = nreq;
 	ep->nproposed = k;
 	e = seal_proposal(h, ep->e, now, reqs, k, &sealed, &slen);
 	free(reqs);
 	if (e != BFT_OK)
 		return e;
 	ep->proposed = true;
+
 	if (bz != NULL && (bz->modes & BFT_BYZ_BAD_CIPHERTEXT))
 		sealed[0] ^= 0x01; /* c no longer matches e = H2(c, L, ...): the check fails */
 	/* The proposal is durable before any VAL leaves (engine.h: records first), so that a
@@ -1309,13 +1516,34 @@ struct req_entry {
 	uint8_t digest[CR_DIGEST_BYTES];
 	bft_client_id client;
 	uint64_t reqid;
+	uint32_t rank;            /* position in digest order among the valid ones */
 	struct bft_bytes b;
 };
 
+/* Digest order; equal digests (the same envelope proposed twice, barring a BLAKE2b collision)
+ * fall back to the bytes, so that the order never depends on qsort's. */
 static int req_cmp(const void *a, const void *b)
 {
-	return memcmp(((const struct req_entry *)a)->digest, ((const struct req_entry *)b)->digest,
-		      CR_DIGEST_BYTES);
+	const struct req_entry *x = a, *y = b;
+	int c = memcmp(x->digest, y->digest, CR_DIGEST_BYTES);
+
+	if (c != 0)
+		return c;
+	if (x->b.len != y->b.len)
+		return x->b.len < y->b.len ? -1 : 1;
+	return memcmp(x->b.p, y->b.p, x->b.len);
+}
+
+/* (client, request id), then digest order: the first of each pair is the one that enters. */
+static int req_id_cmp(const void *a, const void *b)
+{
+	const struct req_entry *x = a, *y = b;
+
+	if (x->client != y->client)
+		return x->client < y->client ? -1 : 1;
+	if (x->reqid != y->reqid)
+		return x->reqid < y->reqid ? -1 : 1;
+	return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
 static int u64_cmp(const void *a, const void *b)
@@ -1325,13 +1553,35 @@ static int u64_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Turns the revealed proposals of a finished epoch into one log position (hb.h). */
+static int rank_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct req_entry *)a)->rank, y = ((const struct req_entry *)b)->rank;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Turns the revealed proposals of a finished epoch into one log position (hb.h). The batch is a
+ * function of the agreed proposals and of the executed prefix of the log, so every correct
+ * replica computes the same one:
+ *   1. every entry of every revealed proposal, in digest order; an envelope proposed by several
+ *      replicas (each picks at random from its own queue, HB §4.3, so proposals overlap) is
+ *      looked at once;
+ *   2. a request the log would skip anyway as already executed (bft_log_executed: typically one
+ *      that was proposed again in this epoch while the previous one was being decrypted) is
+ *      left out before its signature is checked: whatever the check said, it would not run;
+ *   3. a request that does not decode or whose client signature fails is dropped, the same way
+ *      everywhere (bft_log_check_batch: a request this replica queued itself, byte for byte,
+ *      was verified on arrival and is not verified again);
+ *   4. of two envelopes of one (client, request id), the first in digest order enters.
+ * Each step is linear or n log n in the entries: an epoch carries up to B requests.
+ */
 static enum bft_err execute_epoch(struct hb *h, struct epoch *ep, struct bft_out *out)
 {
-	struct req_entry *v = NULL;
+	struct req_entry *v = NULL, prev = {0};
 	struct bft_bytes *reqs = NULL;
 	uint64_t times[HB_N_MAX], time_ms = 0;
-	uint32_t nv = 0, cap = 0, nt = 0, nreq = 0;
+	uint32_t nv = 0, cap = 0, nt = 0, nreq = 0, nk = 0;
 	enum bft_err e;
 
 	for (uint32_t j = 0; j < h->n; j++)
@@ -1355,38 +1605,62 @@ static enum bft_err execute_epoch(struct hb *h, struct epoch *ep, struct bft_out
 		if (!ep->in_set[j] || !d->ok || parse_proposal(h, d->plain, d->plain_len, &t, &c))
 			continue;
 		times[nt++] = t;
-		for (uint32_t i = 0; i < c; i++) {
+		for (uint32_t i = 0; i < c && nv < cap; i++) {
 			struct bft_bytes b = {.p = d->plain + off + 4, .len = get_u32(d->plain + off)};
-			struct bft_msg m;
 
 			off += 4u + b.len;
-			/* A request that does not decode or whose client signature fails is dropped,
-			 * the same way everywhere (a deterministic check of agreed bytes). */
-			if (bft_log_check_batch(h->log, &b, 1) != BFT_OK ||
-			    wire_decode(&h->cfg.log.limits, b.p, b.len, &m) != BFT_OK) {
-				h->st.requests_dropped++;
-				continue;
-			}
-			v[nv].client = m.sender;
-			v[nv].reqid = m.u.request.reqid;
 			v[nv].b = b;
 			bft_request_digest(&b, v[nv].digest);
 			nv++;
-			wire_msg_free(&m);
 		}
 	}
-	/* A deterministic order: by request digest; the same envelope proposed twice, or two
-	 * envelopes of one (client, request id), enter once (the first in that order). */
+	h->st.requests_revealed += nv;
 	if (nv > 1)
 		qsort(v, nv, sizeof(*v), req_cmp);
 	for (uint32_t i = 0; i < nv; i++) {
-		bool dup = false;
+		struct req_entry cur = v[i];
+		struct bft_msg m;
+		bool stale;
 
-		for (uint32_t k = 0; k < i && !dup; k++)
-			dup = v[k].client == v[i].client && v[k].reqid == v[i].reqid;
-		if (!dup)
-			reqs[nreq++] = v[i].b;
+		/* Equal envelopes are adjacent; each gets the verdict of the first (kept or not). */
+		if (i > 0 && req_cmp(&cur, &prev) == 0) {
+			h->st.requests_repeated++;
+			continue;
+		}
+		prev = cur;
+		if (wire_decode(&h->cfg.log.limits, cur.b.p, cur.b.len, &m) != BFT_OK) {
+			h->st.requests_dropped++;
+			continue;
+		}
+		cur.client = m.sender;
+		cur.reqid = m.u.request.reqid;
+		stale = m.type == BFT_MSG_REQUEST && bft_log_executed(h->log, cur.client, cur.reqid);
+		wire_msg_free(&m);
+		if (stale) {
+			h->st.requests_stale++;
+			continue;
+		}
+		if (bft_log_check_batch(h->log, &cur.b, 1) != BFT_OK) {
+			h->st.requests_dropped++;
+			continue;
+		}
+		cur.rank = nk;
+		v[nk++] = cur; /* nk <= i: only entries already looked at are overwritten */
 	}
+	/* Step 4: group by (client, request id), keep the lowest rank of each, back in digest
+	 * order. */
+	if (nk > 1) {
+		uint32_t w = 0;
+
+		qsort(v, nk, sizeof(*v), req_id_cmp);
+		for (uint32_t i = 0; i < nk; i++)
+			if (w == 0 || v[i].client != v[w - 1].client || v[i].reqid != v[w - 1].reqid)
+				v[w++] = v[i];
+		nk = w;
+		qsort(v, nk, sizeof(*v), rank_cmp);
+	}
+	for (uint32_t i = 0; i < nk; i++)
+		reqs[nreq++] = v[i].b;
 	/* The batch time: the median of the revealed proposals' timestamps. With at most f faulty
 	 * proposers among at least 2f+1 included ones, the median lies between correct clocks. */
 	if (nt > 0) {
@@ -1401,23 +1675,20 @@ static enum bft_err execute_epoch(struct hb *h, struct epoch *ep, struct bft_out
 	return e;
 }
 
-/* Epoch e may start: inside the window, not waiting for a state transfer, and work to do —
- * queued requests beyond `covered` (those already on their way into the log), or a message of
- * epoch e from another replica. */
-static bool can_start(const struct hb *h, uint64_t e, uint32_t covered)
+/* Epoch e may start: inside the window, not waiting for a state transfer, and work to do: a
+ * message of epoch e from another replica, or queued requests — any, for the first epoch with
+ * none running; for the next one while the first runs, a request this replica would propose
+ * there (not one on its way into the log in our proposal of the running epoch, nor one of
+ * another replica's share that has not waited for it long: hb.h "Selection"), so that a replica
+ * does not start an epoch only to propose nothing. */
+static bool can_start(const struct hb *h, uint64_t e, bool first)
 {
 	bft_seq tmp;
 
 	return bft_log_in_window(h->log, e + 1) && !bft_log_behind(h->log, &tmp) &&
-	       (bft_log_pending(h->log) > covered || has_buffered(h, e));
-}
-
-/* The queued requests certain to be executed with epoch ep: our own proposal's, once the
- * common subset includes it (it is a correct replica's, so it will be revealed). Starting the
- * next epoch for them alone would only order them a second time. */
-static uint32_t covered_by(const struct hb *h, const struct epoch *ep)
-{
-	return ep->acs_done && ep->in_set[h->self] ? ep->nproposed : 0;
+	       (has_buffered(h, e) ||
+		(first ? bft_log_pending(h->log) > 0
+		       : has_eligible(h, inflight_other(h, NULL))));
 }
 
 static enum bft_err start_epoch(struct hb *h, uint32_t slot, uint64_t e, uint64_t now,
@@ -1467,11 +1738,11 @@ static enum bft_err drive(struct hb *h, uint64_t now, struct bft_out *out)
 			h->progress_ms = now;
 			continue;
 		}
-		if (h->ep[0] == NULL && can_start(h, le, 0)) {
+		if (h->ep[0] == NULL && can_start(h, le, true)) {
 			e = start_epoch(h, 0, le, now, out);
 			moved = true;
 		} else if (h->ep[0] != NULL && h->ep[0]->acs_done && h->ep[1] == NULL &&
-			   can_start(h, le + 1, covered_by(h, h->ep[0]))) {
+			   can_start(h, le + 1, false)) {
 			/* HB: the next epoch starts as soon as this one's subset is decided. */
 			e = start_epoch(h, 1, le + 1, now, out);
 			moved = true;

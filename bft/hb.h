@@ -2,9 +2,8 @@
  * hb: Honey Badger BFT (Miller, Xia, Croman, Shi, Song, "The Honey Badger of BFT Protocols",
  * CCS 2016) as the second engine on the shared log (log.h), beside PBFT.
  *
- * Epoch e is log position e + 1. In each epoch every replica proposes ceil(B/n) requests drawn at
- * random (from the engine's DRBG) from the first B of its queue (§4.3), sealed with threshold
- * encryption (cr_tdh2, label "hb.prop" || epoch || proposer) so that nobody can pick requests to
+ * Epoch e is log position e + 1. In each epoch every replica proposes up to ceil(B/n) requests
+ * from the first B of its queue (see "Selection"), sealed with threshold encryption (cr_tdh2, label "hb.prop" || epoch || proposer) so that nobody can pick requests to
  * censor before the set is fixed (§4.4); asynchronous common subset (acs.h: n reliable
  * broadcasts, rbc.h, and n binary agreements, aba.h) agrees on which proposals are in; then f+1
  * verified decryption shares of each included ciphertext reveal it. The requests of all revealed
@@ -20,11 +19,28 @@
  * proposal everywhere; a request that does not decode or whose client signature fails is dropped
  * everywhere. B must be the same on every replica (it is cluster configuration).
  *
+ * Selection. HB §4.3 has every replica draw ceil(B/n) at random from the first B of its queue,
+ * so that proposals mostly differ; with clients sending to every replica, and a queue shorter
+ * than B (a closed loop), that still made most of each epoch's entries copies (measured: 55% the
+ * same envelope from another proposer, 21% already executed — docs/PERFORMANCE.md). Here each
+ * request has an owner, replica (client + reqid) mod n, and a replica proposes (1) at random, up
+ * to half of ceil(B/n), requests that were at the head (the first ceil(B/n)) of another owner's
+ * share when this replica proposed two proposals ago and are still queued — held back by a
+ * faulty owner, or by an adversary keeping the owner's proposal out of the subset: for exactly
+ * those the paper's random rule applies again, by every replica, so the argument of §4.3 (a
+ * request queued at every correct replica is eventually committed) still holds, with a delay of
+ * two epochs; (2) its own share in queue order; (3) more of (1). Never a request carried by its
+ * own proposal of the other running epoch (it is on its way into the log). In the only running
+ * epoch, a replica with nothing of (1)-(3) draws from all queued requests at random (after an
+ * idle spell every replica with a queued request runs that epoch). owner_shares = false gives
+ * the paper's rule (random from the first B, minus our running proposal).
+ *
  * Scheduling. At most two epochs are active: the lowest unexecuted one, and — as soon as its
  * common subset is decided — the next one, so agreement on e + 1 overlaps decryption of e. An
- * epoch starts when it is inside the log's window and this replica has queued requests or has
- * received a message of that epoch from another replica; with nothing pending anywhere nothing
- * runs (no spinning). Messages for later epochs, up to epochs_ahead_max beyond the lowest
+ * epoch starts when it is inside the log's window and this replica has received a message of
+ * that epoch from another replica, or has queued requests: any, for the lowest epoch; for the
+ * next one, a request it would propose there (Selection), so that nobody starts an epoch only to
+ * propose nothing. With nothing pending anywhere nothing runs (no spinning). Messages for later epochs, up to epochs_ahead_max beyond the lowest
  * unexecuted one, are buffered (bounded per sender and in total, the excess dropped and counted)
  * and replayed when their epoch starts; beyond that they are dropped (BFT_ESEQ, counted).
  * Decryption shares that arrive before their ciphertext is known are kept (one per sender and
@@ -62,13 +78,17 @@ struct hb_config {
 	const struct bft_byz *byz;  /* borrowed; NULL for a correct replica */
 	/* ABA rounds 0 and 1 mod 3 with fixed common coins (aba.h "Coin schedule"); default on. */
 	bool fixed_coins;
+	/* Selection (above): each request has an owner share; false: HB §4.3's random choice
+	 * from the first B by every replica. Default true. */
+	bool owner_shares;
 	/* A memo of verification results shared by the engines of one process (memo.h): the
 	 * simulator's; borrowed, NULL (the default) computes everything. */
 	struct bft_memo *memo;
 };
 
 /** Defaults for everything but log.n/self/id/keys/app and the threshold keys:
- *  B = 64, 4 epochs ahead, retransmission after 1000 ms, fixed coins, no memo. */
+ *  B = 64, 4 epochs ahead, retransmission after 1000 ms, fixed coins, owner shares,
+ *  no memo. */
 void hb_config_default(struct hb_config *c);
 
 struct hb;
@@ -115,6 +135,9 @@ struct hb_status {
 	uint64_t proposals_in;      /* proposals included and revealed */
 	uint64_t proposals_dropped; /* included but invalid RBC, ciphertext, payload */
 	uint64_t requests_dropped;  /* revealed requests that failed their checks */
+	uint64_t requests_revealed; /* entries of revealed proposals, duplicates included */
+	uint64_t requests_repeated; /* ... the same envelope again (another proposer had it) */
+	uint64_t requests_stale;    /* ... already executed at an earlier position: left out */
 	uint64_t aba_rounds_max;    /* the highest round any ABA instance reached */
 	uint64_t buffered;          /* messages buffered for later epochs */
 	uint64_t dropped_ahead;     /* ... and dropped: beyond the bound or the buffer full */

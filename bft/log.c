@@ -1929,3 +1929,37 @@ enum bft_err bft_log_peek(const struct bft_log *lg, uint32_t max, struct bft_byt
 	*n = k;
 	return BFT_OK;
 }
+
+bool bft_log_executed(const struct bft_log *lg, bft_client_id client, uint64_t reqid)
+{
+	if (client >= lg->cfg.limits.n_clients || client == lg->registrar)
+		return false;
+	return already_executed(&lg->clients[client], reqid);
+}
+
+enum bft_err bft_log_peek_meta(const struct bft_log *lg, uint32_t max,
+			       struct bft_log_peeked **reqs, uint32_t *n)
+{
+	struct bft_log_peeked *v = NULL;
+	uint32_t k = 0, cap = max < lg->npending ? max : lg->npending;
+
+	if (cap > 0) {
+		v = malloc(sizeof(*v) * cap);
+		if (v == NULL)
+			return BFT_ENOMEM;
+	}
+	for (const struct pend *p = lg->head; p != NULL && k < cap; p = p->next) {
+		if (already_executed(&lg->clients[p->client], p->reqid))
+			continue;
+		v[k++] = (struct bft_log_peeked){.req = {.p = p->bytes, .len = p->len},
+						 .client = p->client, .reqid = p->reqid,
+						 .arrival_ms = p->arrival_ms};
+	}
+	if (k == 0) {
+		free(v);
+		v = NULL;
+	}
+	*reqs = v;
+	*n = k;
+	return BFT_OK;
+}

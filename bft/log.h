@@ -344,4 +344,24 @@ enum bft_err bft_log_commit_record(struct bft_log *lg, bft_seq seq, bft_view vie
 enum bft_err bft_log_peek(const struct bft_log *lg, uint32_t max, struct bft_bytes **reqs,
 			  uint32_t *n) BFT_WUR;
 
+/** One queued request as bft_log_peek_meta sees it. */
+struct bft_log_peeked {
+	struct bft_bytes req;     /* borrowed from the queue, like bft_log_peek's */
+	bft_client_id client;
+	uint64_t reqid;
+	uint64_t arrival_ms;
+};
+
+/** bft_log_peek with each request's client, request id and arrival time. */
+enum bft_err bft_log_peek_meta(const struct bft_log *lg, uint32_t max,
+			       struct bft_log_peeked **reqs, uint32_t *n) BFT_WUR;
+
+/**
+ * True when bft_log_execute, called now, would skip client's request reqid as already executed
+ * (exactly-once: executed, or older than the client's window). A function of the executed
+ * prefix of the log only, so equal at every correct replica at one position. False for a client
+ * id out of range and for the registrar (registrations are not tracked per request id).
+ */
+bool bft_log_executed(const struct bft_log *lg, bft_client_id client, uint64_t reqid);
+
 #endif

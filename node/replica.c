@@ -424,6 +424,20 @@ static void publish(struct node_replica *r)
 			(unsigned long long)st.low, (unsigned long long)st.high, st.pending,
 			(unsigned long long)st.view_changes, (unsigned long long)st.state_transfers,
 			(unsigned long long)r->m.commits, r->opts.byz.modes, health);
+	/* Honey Badger's own counters (hb.h): how much of what the proposals carried was new. */
+	if (!pbft) {
+		struct hb_status hs;
+		hb_status(r->hb, &hs);
+		slen += snprintf(status + slen, sizeof(status) - (size_t)slen,
+				 "\"hb\":{\"epochs_done\":%llu,\"proposals_in\":%llu,"
+				 "\"requests_revealed\":%llu,\"requests_repeated\":%llu,"
+				 "\"requests_stale\":%llu,\"requests_dropped\":%llu},",
+				 (unsigned long long)hs.epochs_done, (unsigned long long)hs.proposals_in,
+				 (unsigned long long)hs.requests_revealed,
+				 (unsigned long long)hs.requests_repeated,
+				 (unsigned long long)hs.requests_stale,
+				 (unsigned long long)hs.requests_dropped);
+	}
 	/* The stable checkpoint's digest: equal across correct replicas at equal positions, which
 	 * is how tests and operators compare replicas' states. */
 	{

@@ -171,9 +171,11 @@ stop)
 restart)
   [ -f "$ini" ] || die "no cluster in $dir"
   if alive "$id"; then
-    kill -TERM "$(cat "$(pidfile "$id")")"
+    # The process may exit (or, killed just before, be reaped) between the check and the
+    # signal: a kill that finds nobody is not an error here.
+    kill -TERM "$(cat "$(pidfile "$id")")" 2>/dev/null || true
     for _ in $(seq 1 50); do alive "$id" || break; sleep 0.1; done
-    alive "$id" && kill -KILL "$(cat "$(pidfile "$id")")"
+    if alive "$id"; then kill -KILL "$(cat "$(pidfile "$id")")" 2>/dev/null || true; fi
   fi
   start_one "$id"
   wait_ready "$id"

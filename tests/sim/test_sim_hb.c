@@ -81,6 +81,9 @@ struct hb_sweep {
 	bool lossy;           /* beyond the model: drops and a partition until they heal */
 	bool threshold_coins; /* odd seeds: the threshold coin in every ABA round (no fixed coins) */
 	uint32_t clients;     /* clients with one request each (0: 2) */
+	/* Loaded runs (0: the defaults above): requests per client, requests each keeps in
+	 * flight, and B, so that epochs carry several requests of every owner's share. */
+	uint32_t requests, outstanding, batch;
 };
 
 /* Modes a correct replica can attribute to their sender (silent, crash and censorship send
@@ -410,6 +413,11 @@ static void seed_config(const struct hb_sweep *sw, uint64_t seed, struct sim_con
 	c->client_outstanding = 1;
 	c->readonly_rate = 0.1;
 	c->batch_max_requests = 4;
+	if (sw->requests != 0) {
+		c->requests_per_client = sw->requests * (flag("SIM_LONG") ? 3 : 1);
+		c->client_outstanding = sw->outstanding;
+		c->batch_max_requests = sw->batch;
+	}
 	c->latency_min_ms = 1;
 	c->latency_max_ms = (uint32_t)sim_rng_range(&r, 5, 400);
 	c->drop_rate = 0; /* asynchronous, but every message arrives */
@@ -718,6 +726,18 @@ static void run_sweep(const struct hb_sweep *sw)
 HB_SWEEPS(4, 1, 2)
 HB_SWEEPS(7, 2, 1)
 
+/* Many requests in flight (hb.h "Selection"): each replica proposes its own share, never what
+ * its proposal of the running epoch carries, and the share of a silent, crashed or censoring
+ * owner is drawn by everybody once it was held back; every request must still commit once. */
+SWEEP_TEST(test_sim_hb_n4_loaded, .name = "hb n=4 loaded", .n = 4, .first = 1, .count = 100,
+	   .clients = 8, .requests = 6, .outstanding = 3, .batch = 16)
+SWEEP_TEST(test_sim_hb_n4_loaded_faulty_owner, .name = "hb n=4 loaded, faulty owner", .n = 4,
+	   .first = 1, .count = 100, .modes = BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | BFT_BYZ_CENSOR,
+	   .nfaulty = 1, .clients = 8, .requests = 6, .outstanding = 3, .batch = 16)
+SWEEP_TEST(test_sim_hb_n7_loaded_faulty_owners, .name = "hb n=7 loaded, faulty owners", .n = 7,
+	   .first = 1, .count = 40, .modes = BFT_BYZ_SILENT | BFT_BYZ_CENSOR | BFT_BYZ_CRASH_AFTER,
+	   .nfaulty = 2, .clients = 8, .requests = 4, .outstanding = 3, .batch = 28)
+
 /* n = 7: two faulty replicas with different behaviours, colluding. */
 #define ALL_HB_MODES (BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | DETECTABLE | BFT_BYZ_CENSOR |     \
 		      BFT_BYZ_REPLAY | BFT_BYZ_BAD_SIGNATURE | BFT_BYZ_WRONG_REPLY)
@@ -831,6 +851,9 @@ int main(void)
 		cmocka_unit_test(test_sim_hb_n7_wrong_reply),
 		cmocka_unit_test(test_sim_hb_n7_coin_aware_adversary),
 		cmocka_unit_test(test_sim_hb_n7_two_byzantine),
+		cmocka_unit_test(test_sim_hb_n4_loaded),
+		cmocka_unit_test(test_sim_hb_n4_loaded_faulty_owner),
+		cmocka_unit_test(test_sim_hb_n7_loaded_faulty_owners),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -399,6 +399,40 @@ static void test_hb_cluster_commits_requests_in_one_log_position(void **state)
 	cluster_free(c);
 }
 
+/* hb.h "Selection": with every request at every replica, each replica proposes its own share
+ * (owner (client + reqid) mod n), so proposals drawn from the shares never overlap and the next
+ * epoch never carries what the running one does. Copies come only from a lone epoch (none other
+ * running) in which a replica has nothing of its own and draws at random: the first one here,
+ * where every replica has just the first request (at most n - 1 copies of it), and, when the
+ * subset of epoch 1 leaves a proposal out, the epoch that orders that share again (at most
+ * n - 1 replicas drawing ceil(B/n) = 2 each). */
+static void test_hb_proposals_of_correct_replicas_do_not_overlap(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+	struct hb_status st;
+
+	(void)state;
+	submit(c, 0, 0xf); /* epoch 0 starts everywhere with this one request */
+	/* While epoch 0 runs: client 0's requests 2..5 and client 1's 1..4, two per owner. */
+	for (uint32_t k = 0; k < 4; k++) {
+		submit(c, 0, 0xf);
+		submit(c, 1, 0xf);
+	}
+	run(c);
+	for (uint32_t i = 0; i < N; i++) {
+		hb_status(c->h[i], &st);
+		assert_agree(c, 0xf, st.last_executed);
+		assert_true(st.last_executed == 2 || st.last_executed == 3);
+		assert_int_equal(c->app[i].count, 9); /* each request once */
+		assert_int_equal(st.requests_stale, 0);
+		assert_int_equal(st.requests_dropped, 0);
+		assert_int_equal(st.requests_revealed - st.requests_repeated, 9);
+		assert_true(st.requests_repeated <= (N - 1) + (st.last_executed - 2) * (N - 1) * 2);
+		assert_int_equal(st.pending, 0);
+	}
+	cluster_free(c);
+}
+
 static void test_hb_does_not_propose_before_randomness_arrives(void **state)
 {
 	struct cluster *c = cluster_new(NULL, false);
@@ -1094,6 +1128,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hb_cluster_commits_requests_in_one_log_position),
+		cmocka_unit_test(test_hb_proposals_of_correct_replicas_do_not_overlap),
 		cmocka_unit_test(test_hb_does_not_propose_before_randomness_arrives),
 		cmocka_unit_test(test_hb_rejects_a_val_from_a_non_proposer),
 		cmocka_unit_test(test_hb_buffers_near_epochs_and_drops_far_ones),
