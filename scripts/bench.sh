@@ -7,14 +7,15 @@
 #   scripts/bench.sh --memory [--puts N] [--clients C] [--depth D] [--only pbft4]
 #
 # For each configuration (pbft4, pbft7, hbbft4, hbbft7, and solo: one replica with no consensus,
-# bftnode --solo, the n=1 "cost of BFT" baseline; pbft4mac and pbft7mac are the PBFT clusters
-# with clients in MAC-authenticated session mode, bftctl --mac) it brings a cluster up in its own directory
+# bftnode --solo, the n=1 "cost of BFT" baseline; a configuration ending in "mac" is that
+# cluster with its clients in MAC-authenticated session mode, bftctl --mac: pbft4mac and
+# hbbft4mac are in the default list) it brings a cluster up in its own directory
 # (build/bench/run) on ports from --base-port (default: a free range in 20000-32000), runs
 # `bftctl bench` (closed loop, 64-byte values) for each op and client count, records every
 # replica's CPU time and peak RSS from /proc, tears the cluster down, and prints one table.
 # All results go to build/bench/results-<date>.json (one JSON object per run, in an array).
 #
-# Time: the default run is bounded to about 12 minutes (6 configurations x 2 ops x 3 client
+# Time: the default run is bounded to about 14 minutes (7 configurations x 2 ops x 3 client
 # counts x (8 s + 2 s warm-up), plus start-ups); --quick (BENCH_QUICK=1) about 2 minutes
 # (client counts 1 and 64, 2 s + 1 s warm-up).
 #
@@ -37,7 +38,7 @@ export BFT_BIN=$bin
 outdir=$root/build/bench
 rundir=$outdir/run
 quick=${BENCH_QUICK:-0}
-only="solo pbft4 pbft4mac pbft7 hbbft4 hbbft7"
+only="solo pbft4 pbft4mac pbft7 hbbft4 hbbft4mac hbbft7"
 clients_list=
 ops="put get"
 duration=
@@ -133,14 +134,14 @@ start_config() { # $1: solo | pbft4 | pbft7 | hbbft4 | hbbft7
       sleep 0.3
       kill -0 "$solo_pid" 2>/dev/null || { cat "$rundir/solo.log" >&2; die "bftnode --solo did not start"; }
       ;;
-    pbft4|pbft7|hbbft4|hbbft7|pbft4mac|pbft7mac)
+    pbft4|pbft7|hbbft4|hbbft7|pbft4mac|pbft7mac|hbbft4mac|hbbft7mac)
       local c=${1%mac} proto nrep f
       proto=${c%[47]} nrep=${c: -1}
       f=$(( (nrep - 1) / 3 ))
       "$root/scripts/cluster.sh" up --dir "$rundir" --base-port "$base_port" -f "$f" \
         --protocol "$proto" --clients "$maxc" --fsync "$fsync" "${sets[@]+"${sets[@]}"}" >/dev/null
       ;;
-    *) die "unknown configuration '$1' (solo pbft4 pbft7 hbbft4 hbbft7 pbft4mac pbft7mac)" ;;
+    *) die "unknown configuration '$1' (solo pbft4 pbft7 hbbft4 hbbft7, or any of the four + mac)" ;;
   esac
 }
 
@@ -155,7 +156,7 @@ json_num() { # field $2 of the flat JSON $1
 }
 
 if [ "$memory" = 1 ]; then
-  cfg=${only%% *}; [ "$only" = "solo pbft4 pbft4mac pbft7 hbbft4 hbbft7" ] && cfg=pbft4
+  cfg=${only%% *}; [ "$only" = "solo pbft4 pbft4mac pbft7 hbbft4 hbbft4mac hbbft7" ] && cfg=pbft4
   mc=${clients_list##* }; [ "$quick" = 1 ] || mc=64
   md=$([ "$depth" -gt 1 ] && echo "$depth" || echo 4)
   echo "bench.sh --memory: $cfg, $puts puts of 64-byte values over 100000 keys, $mc clients x depth $md (fsync=$fsync)"
