@@ -960,6 +960,15 @@ static bool has_eligible(const struct hb *h, const struct epoch *other)
 	return any;
 }
 
+/* Appends queued request p to the proposal being built (out, and ep->own for Selection). */
+static void take(struct bft_bytes *out, struct epoch *ep, uint32_t *k,
+		 const struct bft_log_peeked *p)
+{
+	out[*k] = p->req;
+	ep->own[*k] = (struct own_req){p->client, p->reqid};
+	(*k)++;
+}
+
 /*
  * Picks this replica's proposal for ep from the first B requests of its queue (hb.h
  * "Selection"): at most half of ceil(B/n) at random among the requests anyone may propose,
@@ -983,15 +992,8 @@ static enum bft_err select_requests(struct hb *h, struct epoch *ep, struct bft_b
 		mine = malloc(nq * sizeof(*mine));
 		out = malloc((h->per_prop ? h->per_prop : 1) * sizeof(*out));
 		ep->own = malloc((h->per_prop ? h->per_prop : 1) * sizeof(*ep->own));
-		if (any == NULL || mine == NULL || out == NULL || ep->own == NULL) {
-			free(any);
-			free(mine);
-			free(out);
-			free(ep->own);
-			ep->own = NULL;
-			free(q);
-			return BFT_ENOMEM;
-		}
+		if (any == NULL || mine == NULL || out == NULL || ep->own == NULL)
+			goto nomem;
 	}
 	for (uint32_t i = 0; i < nq; i++) {
 		enum pick c = censored(h, &q[i].req) ? PICK_NO : classify(h, other, &q[i]);
@@ -1009,15 +1011,8 @@ static enum bft_err select_requests(struct hb *h, struct epoch *ep, struct bft_b
 		uint32_t cnt[HB_N_MAX] = {0}, nd = 0;
 		struct own_req *d = malloc(nq * sizeof(*d));
 
-		if (d == NULL) {
-			free(any);
-			free(mine);
-			free(out);
-			free(ep->own);
-			ep->own = NULL;
-			free(q);
-			return BFT_ENOMEM;
-		}
+		if (d == NULL)
+			goto nomem;
 		for (uint32_t i = 0; i < nq; i++) {
 			uint32_t o = owner_of(h, q[i].client, q[i].reqid);
 
@@ -1044,10 +1039,7 @@ static enum bft_err select_requests(struct hb *h, struct epoch *ep, struct bft_b
 	for (uint32_t pass = 0; pass < 3; pass++) {
 		if (pass == 1) {
 			for (uint32_t i = 0; i < nmine && k < h->per_prop; i++) {
-				const struct bft_log_peeked *p = &q[mine[i]];
-
-				out[k] = p->req;
-				ep->own[k++] = (struct own_req){p->client, p->reqid};
+				take(out, ep, &k, &q[mine[i]]);
 			}
 			continue;
 		}
@@ -1055,8 +1047,7 @@ static enum bft_err select_requests(struct hb *h, struct epoch *ep, struct bft_b
 			uint32_t pick = (uint32_t)(drbg_u64(h) % nany), i = any[pick];
 
 			any[pick] = any[--nany];
-			out[k++] = q[i].req;
-			ep->own[k - 1] = (struct own_req){q[i].client, q[i].reqid};
+			take(out, ep, &k, &q[i]);
 		}
 	}
 	/* Nothing of ours and nothing overdue in the only epoch running — the first after an
@@ -1071,8 +1062,7 @@ static enum bft_err select_requests(struct hb *h, struct epoch *ep, struct bft_b
 			uint32_t pick = (uint32_t)(drbg_u64(h) % nlater), i = later[pick];
 
 			later[pick] = later[--nlater];
-			out[k++] = q[i].req;
-			ep->own[k - 1] = (struct own_req){q[i].client, q[i].reqid};
+			take(out, ep, &k, &q[i]);
 		}
 	}
 	ep->nown = k;
@@ -1088,6 +1078,14 @@ static enum bft_err select_requests(struct hb *h, struct epoch *ep, struct bft_b
 	*reqs = out;
 	*nreq = k;
 	return BFT_OK;
+nomem:
+	free(any);
+	free(mine);
+	free(out);
+	free(ep->own);
+	ep->own = NULL;
+	free(q);
+	return BFT_ENOMEM;
 }
 
 static enum bft_err send_vals(struct hb *h, struct epoch *ep, struct rbc *r, uint32_t j,

@@ -1905,31 +1905,6 @@ enum bft_err bft_log_restore_checkpoint(struct bft_log *lg, const uint8_t *p, si
 /* ---------------------------------------------------------------------------------------- */
 /* Appended for Honey Badger (log.h) */
 
-enum bft_err bft_log_peek(const struct bft_log *lg, uint32_t max, struct bft_bytes **reqs,
-			  uint32_t *n)
-{
-	struct bft_bytes *v = NULL;
-	uint32_t k = 0, cap = max < lg->npending ? max : lg->npending;
-
-	if (cap > 0) {
-		v = malloc(sizeof(*v) * cap);
-		if (v == NULL)
-			return BFT_ENOMEM;
-	}
-	for (const struct pend *p = lg->head; p != NULL && k < cap; p = p->next) {
-		if (already_executed(&lg->clients[p->client], p->reqid))
-			continue;
-		v[k++] = (struct bft_bytes){.p = p->bytes, .len = p->len};
-	}
-	if (k == 0) {
-		free(v);
-		v = NULL;
-	}
-	*reqs = v;
-	*n = k;
-	return BFT_OK;
-}
-
 bool bft_log_executed(const struct bft_log *lg, bft_client_id client, uint64_t reqid)
 {
 	if (client >= lg->cfg.limits.n_clients || client == lg->registrar)

@@ -333,26 +333,22 @@ enum bft_err bft_log_commit_record(struct bft_log *lg, bft_seq seq, bft_view vie
 
 /* --- Appended for Honey Badger ----------------------------------------------------------------- */
 
-/**
- * The first (at most) max queued requests in arrival order, skipping any already executed,
- * WITHOUT marking them proposed (Honey Badger §4.3: each replica proposes a random subset of
- * the first B requests of its queue; a request stays queued until it is executed, whoever
- * proposed it). *reqs receives a malloc'd array (NULL when *n is 0) of envelopes borrowed from
- * the queue, valid until the next call that changes the queue; free the array with free().
- * BFT_OK or BFT_ENOMEM (then *reqs and *n are untouched).
- */
-enum bft_err bft_log_peek(const struct bft_log *lg, uint32_t max, struct bft_bytes **reqs,
-			  uint32_t *n) BFT_WUR;
-
 /** One queued request as bft_log_peek_meta sees it. */
 struct bft_log_peeked {
-	struct bft_bytes req;     /* borrowed from the queue, like bft_log_peek's */
+	struct bft_bytes req;     /* borrowed from the queue */
 	bft_client_id client;
 	uint64_t reqid;
 	uint64_t arrival_ms;
 };
 
-/** bft_log_peek with each request's client, request id and arrival time. */
+/**
+ * The first (at most) max queued requests in arrival order, skipping any already executed,
+ * WITHOUT marking them proposed (Honey Badger §4.3: a request stays queued until it is executed,
+ * whoever proposed it), with each one's client, request id and arrival time. *reqs receives a
+ * malloc'd array (NULL when *n is 0) whose envelopes are borrowed from the queue, valid until
+ * the next call that changes the queue; free the array with free(). BFT_OK or BFT_ENOMEM (then
+ * *reqs and *n are untouched).
+ */
 enum bft_err bft_log_peek_meta(const struct bft_log *lg, uint32_t max,
 			       struct bft_log_peeked **reqs, uint32_t *n) BFT_WUR;
 
