@@ -5,8 +5,9 @@
  *
  *   build/tests/sim/test_sim_pbft                 the default sweeps: 200 seeds n=4 and 60 n=7 with
  *                                                 a faulty network and 30 requests per client,
- *                                                 50 pipelined, and 200 seeds per (Byzantine
- *                                                 mode, n = 4 and 7) (test_sim_pbft_n<N>_<mode>)
+ *                                                 50 pipelined, 200 seeds per (Byzantine
+ *                                                 mode, n = 4 and 7) (test_sim_pbft_n<N>_<mode>),
+ *                                                 and 2 x 40 of a client retransmission storm
  *   SEED=123 build/tests/sim/test_sim_pbft        one seed, in every sweep, with its report
  *   SEEDS=1000..1999 build/tests/sim/test_sim_pbft   a range instead of the defaults
  *   SIM_N=7                                       only the sweeps with that many replicas
@@ -769,6 +770,67 @@ static void test_sim_pbft_slow_primary_is_replaced_on_a_clean_network(void **sta
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* A client retransmission storm: 8 clients with 8 requests in flight each retransmit to every
+ * replica after 5 ms (backing off to 40 ms), far below the network's 1-20 ms latency plus the
+ * batching and view-change timers, on the faulty network with a partition that heals. Every
+ * retransmission reaches the backups, which relay it to the primary and start their request
+ * timers; the cluster must still agree and finish every request exactly once (a 64 x 8 run on
+ * real processes once went through seven views and stalled under such a storm, before replies
+ * to one client were bundled: docs/PERFORMANCE.md, "Known problems"). */
+
+#define STORM_SEEDS 40u
+
+static void storm_sweep(const char *name, bool faults, uint64_t *view_changes)
+{
+	uint64_t lo = 1, hi = STORM_SEEDS, failures = 0, done = 0;
+
+	*view_changes = 0;
+	(void)env_range(&lo, &hi);
+	for (uint64_t seed = lo; seed <= hi; seed++) {
+		struct sim_config c;
+		struct sim_stats st;
+
+		sim_config_default(&c, &sim_engine_pbft, 4);
+		c.seed = seed;
+		c.shared_keys = true;
+		if (faults)
+			sim_config_random_faults(&c);
+		c.nclients = 8;
+		c.client_outstanding = 8;
+		c.requests_per_client = 24;
+		c.client_retransmit_ms = 5;
+		c.client_retransmit_max_ms = 40;
+		if (env_flag("SIM_TRACE"))
+			c.trace_out = stdout;
+		if (!sim_run_one(&c, &st, stdout, false)) {
+			printf("%s: seed %llu failed (replay: SEED=%llu SIM_FILTER='*storm*' "
+			       "build/tests/sim/test_sim_pbft)\n", name, (unsigned long long)seed,
+			       (unsigned long long)seed);
+			failures++;
+		}
+		*view_changes += st.view_changes;
+		done += st.completed;
+	}
+	printf("[ SIM      ] %s: %llu seeds, %llu failed, %llu requests done, %llu view changes\n",
+	       name, (unsigned long long)(hi - lo + 1), (unsigned long long)failures,
+	       (unsigned long long)done, (unsigned long long)*view_changes);
+	fflush(stdout);
+	assert_int_equal(failures, 0);
+	assert_int_equal(done, (hi - lo + 1) * 8 * 24);
+}
+
+static void test_sim_pbft_client_retransmission_storm(void **state)
+{
+	uint64_t vc;
+
+	(void)state;
+	storm_sweep("pbft n=4 retransmission storm, faulty network", true, &vc);
+	/* On a reliable network the storm alone must not unseat the honest primary. */
+	storm_sweep("pbft n=4 retransmission storm, clean network", false, &vc);
+	assert_int_equal(vc, 0);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* MAC-authenticated client sessions (bft/log.h, docs/PERFORMANCE.md). Every client opens a
  * session; backups accept the primary's batches by MAC and replicas answer by MAC. With one
  * "big MAC" client (Aardvark, Clement et al. NSDI'09 §3: authenticators good for the primary,
@@ -930,6 +992,7 @@ int main(void)
 		cmocka_unit_test(test_sim_pbft_n7_faulty_network),
 		cmocka_unit_test(test_sim_pbft_n4_one_byzantine),
 		cmocka_unit_test(test_sim_pbft_n4_pipelined_clients),
+		cmocka_unit_test(test_sim_pbft_client_retransmission_storm),
 		cmocka_unit_test(test_sim_pbft_session_clients),
 		cmocka_unit_test(test_sim_pbft_session_big_mac_client_unseats_no_primary),
 	};
