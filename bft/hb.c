@@ -987,6 +987,10 @@ static enum bft_err select_requests(struct hb *h, struct epoch *ep, struct bft_b
 
 	if (e != BFT_OK)
 		return e;
+	/* A retry after a failed seal_proposal picks again: the earlier picks go. */
+	free(ep->own);
+	ep->own = NULL;
+	ep->nown = 0;
 	if (nq > 0) {
 		any = malloc(nq * sizeof(*any));
 		mine = malloc(nq * sizeof(*mine));

@@ -126,6 +126,9 @@ struct bft_log {
 
 	/* MAC sessions (log.h "Sessions"): local, never persisted or replicated. */
 	uint64_t *sess;              /* per client: the session number held, 0 = none */
+	uint64_t *sess_seen;         /* per client: the highest session number whose SESSION was
+	                              * signed by the client, installed or refused (a box that did
+	                              * not open): nothing at or below it is looked at again */
 	struct cr_secret *sess_keys; /* blocks of SESS_BLOCK keys */
 	uint64_t sess_nblocks;
 	struct bft_log_session_stats sst;
@@ -272,10 +275,12 @@ enum bft_err bft_log_new(struct bft_log **out, const struct bft_log_config *cfg)
 	lg->nown = cfg->window / cfg->checkpoint_interval + 1;
 	lg->own = calloc(lg->nown, sizeof(*lg->own));
 	lg->sess = calloc(cfg->limits.n_clients ? cfg->limits.n_clients : 1, sizeof(*lg->sess));
+	lg->sess_seen = calloc(cfg->limits.n_clients ? cfg->limits.n_clients : 1,
+			       sizeof(*lg->sess_seen));
 	lg->sess_nblocks = (cfg->limits.n_clients + SESS_BLOCK - 1) / SESS_BLOCK;
 	lg->sess_keys = calloc(lg->sess_nblocks ? lg->sess_nblocks : 1, sizeof(*lg->sess_keys));
 	if (lg->clients == NULL || lg->pks == NULL || lg->own == NULL || lg->sess == NULL ||
-	    lg->sess_keys == NULL) {
+	    lg->sess_seen == NULL || lg->sess_keys == NULL) {
 		bft_log_free(lg);
 		return BFT_ENOMEM;
 	}
@@ -338,6 +343,7 @@ void bft_log_free(struct bft_log *lg)
 	free(lg->pks);
 	free(lg->pk_index);
 	free(lg->sess);
+	free(lg->sess_seen);
 	if (lg->sess_keys != NULL)
 		for (uint64_t b = 0; b < lg->sess_nblocks; b++)
 			cr_secret_free(&lg->sess_keys[b]);
@@ -940,10 +946,19 @@ enum bft_err bft_log_session_check(const struct bft_log *lg, const struct bft_ms
 		return BFT_ESENDER;
 	if (m->u.session.boxes.len != lg->cfg.n * BFT_SESSION_BOX_BYTES)
 		return BFT_EFIELD;
-	/* The cheap test first: a replayed SESSION costs a comparison, not a verification. */
-	if (m->u.session.session <= lg->sess[m->sender])
+	/* The cheap test first: a replayed SESSION costs a comparison, not a verification. A
+	 * refused one (its box did not open) counts too, or its replays would cost the whole
+	 * check and a box opening every time. */
+	if (m->u.session.session <= lg->sess[m->sender] ||
+	    m->u.session.session <= lg->sess_seen[m->sender])
 		return BFT_ESTALE;
 	return wire_verify(m, pk);
+}
+
+void bft_log_session_refused(struct bft_log *lg, bft_client_id client, uint64_t session)
+{
+	if (client < lg->cfg.limits.n_clients && session > lg->sess_seen[client])
+		lg->sess_seen[client] = session;
 }
 
 enum bft_err bft_log_session_install(struct bft_log *lg, bft_client_id client, uint64_t session,
@@ -961,6 +976,8 @@ enum bft_err bft_log_session_install(struct bft_log *lg, bft_client_id client, u
 	memcpy(b->p + (size_t)(client % SESS_BLOCK) * BFT_SESSION_KEY_BYTES, key,
 	       BFT_SESSION_KEY_BYTES);
 	lg->sess[client] = session;
+	if (session > lg->sess_seen[client])
+		lg->sess_seen[client] = session;
 	lg->sst.installed++;
 	return BFT_OK;
 }

@@ -214,7 +214,8 @@ const uint8_t *bft_log_client_pk(const struct bft_log *lg, bft_client_id c);
 /**
  * Checks a decoded SESSION before its box is opened: BFT_ETYPE not a SESSION; BFT_ESENDER the
  * sender is not a listed or registered client (the registrar never has sessions); BFT_EFIELD
- * not one box per replica; BFT_ESTALE a session number at or below the one held (a replay);
+ * not one box per replica; BFT_ESTALE a session number at or below the one held (a replay) or
+ * one refused (bft_log_session_refused);
  * BFT_EBADSIG the client's signature does not verify. BFT_OK: open box `self` and install.
  */
 enum bft_err bft_log_session_check(const struct bft_log *lg, const struct bft_msg *m) BFT_WUR;
@@ -227,6 +228,13 @@ enum bft_err bft_log_session_check(const struct bft_log *lg, const struct bft_ms
  */
 enum bft_err bft_log_session_install(struct bft_log *lg, bft_client_id client, uint64_t session,
 				     const uint8_t key[BFT_SESSION_KEY_BYTES]) BFT_WUR;
+
+/**
+ * Records that client's SESSION `session`, checked by bft_log_session_check, was refused (its
+ * box for this replica did not open): from now on it and any lower number are BFT_ESTALE at
+ * once, so replaying it costs a comparison. Memory only, like sessions.
+ */
+void bft_log_session_refused(struct bft_log *lg, bft_client_id client, uint64_t session);
 
 /** The session number held for client, 0 when none. */
 uint64_t bft_log_session(const struct bft_log *lg, bft_client_id client);

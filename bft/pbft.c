@@ -341,7 +341,10 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 			return BFT_ENOMEM;
 		}
 	}
-	p->early_max = 4 * p->nslots;
+	/* Each sender's share (early_share) holds what a correct replica may send for the next
+	 * view before its NEW-VIEW arrives: a PRE-PREPARE, or a PREPARE and a COMMIT, for every
+	 * slot of the window. */
+	p->early_max = p->n * (2 * p->nslots + 2);
 	p->early = calloc(p->early_max, sizeof(*p->early));
 	p->early_count = calloc(p->n, sizeof(*p->early_count));
 	if (p->early == NULL || p->early_count == NULL) {
@@ -698,10 +701,10 @@ static enum bft_err accept_preprepare(struct pbft *p, struct slot *s, const stru
 /* Keeps a verified message of a view not installed yet (see struct early). Only the next few
  * views are worth keeping; a full buffer drops the oldest, so a faulty replica flooding future
  * views costs bounded memory and can only delay, through retransmission, what it pushes out. */
-/* Each sender's share of the early-message buffer. */
+/* Each sender's share of the early-message buffer (pbft_new sizes it). */
 static uint32_t early_share(const struct pbft *p)
 {
-	return p->early_max / p->n > 0 ? p->early_max / p->n : 1;
+	return p->early_max / p->n;
 }
 
 static enum bft_err keep_early(struct pbft *p, const struct bft_msg *m, bft_view view)

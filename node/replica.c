@@ -265,6 +265,7 @@ static void on_session(struct node_replica *r, const struct net_rx *rx, const st
 			 BFT_SESSION_BOX_BYTES) != 0) {
 		/* Signed by the client, so the client made a box we cannot open: its fault. */
 		r->m.session_bad_box++;
+		bft_log_session_refused(lg, m->sender, m->u.session.session);
 		reject(r, now, BFT_EBADSIG, m->sender, true, "session box");
 		cr_secret_free(&k);
 		return;
@@ -276,7 +277,12 @@ static void on_session(struct node_replica *r, const struct net_rx *rx, const st
 		return;
 	}
 	r->m.msgs_in[BFT_MSG_SESSION]++;
-	(void)net_client_bind(r->net, rx->pipe, m->sender);
+	/* A signature says who wrote a SESSION, not who sent it: anyone who saw it (the client
+	 * sends it to every replica) may relay it first. So it gives replies a route only where
+	 * the client has none yet (a replica it never sent a request to); a route a request made
+	 * is kept. */
+	if (!net_client_bound(r->net, m->sender))
+		(void)net_client_bind(r->net, rx->pipe, m->sender);
 }
 
 static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t now)

@@ -532,6 +532,33 @@ static void test_session_check_and_install_refuse_every_bad_session(void **state
 	wire_buf_free(&stranger);
 }
 
+/* A SESSION refused after its signature verified (its box did not open) is stale from then on:
+ * a replay costs a comparison, not a verification and a box opening; a newer one still works. */
+static void test_session_refused_session_is_stale_afterwards(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t boxes[N][BFT_SESSION_BOX_BYTES];
+	struct wire_buf s10, s9, s11;
+
+	seal_all(fx, boxes);
+	s10 = session_msg(&fx->client[0], 0, 10, &boxes[0][0], sizeof(boxes));
+	s9 = session_msg(&fx->client[0], 0, 9, &boxes[0][0], sizeof(boxes));
+	s11 = session_msg(&fx->client[0], 0, 11, &boxes[0][0], sizeof(boxes));
+	assert_int_equal(check_session(fx, 1, &s10), BFT_OK);
+	bft_log_session_refused(fx->lg[1], 0, 10);
+	assert_int_equal(check_session(fx, 1, &s10), BFT_ESTALE);
+	assert_int_equal(check_session(fx, 1, &s9), BFT_ESTALE);
+	assert_int_equal(bft_log_session(fx->lg[1], 0), 0);  /* nothing installed */
+	assert_int_equal(check_session(fx, 1, &s11), BFT_OK);
+	/* Another replica refused nothing. */
+	assert_int_equal(check_session(fx, 2, &s10), BFT_OK);
+	/* Out of range: ignored. */
+	bft_log_session_refused(fx->lg[1], NCLIENTS + 5, 10);
+	wire_buf_free(&s10);
+	wire_buf_free(&s9);
+	wire_buf_free(&s11);
+}
+
 /* ---- the batch check ----------------------------------------------------------------------- */
 
 static void install_all(struct fixture *fx, uint64_t session)
@@ -1171,6 +1198,7 @@ int main(void)
 		T(test_session_check_and_install_refuse_every_bad_session),
 		T(test_session_good_mac_is_accepted_without_the_signature),
 		T(test_session_bad_mac_falls_back_to_the_signature),
+		T(test_session_refused_session_is_stale_afterwards),
 		T(test_session_read_is_authenticated_by_the_replicas_own_mac),
 		T(test_session_mac_good_for_one_replica_only_is_checked_per_replica),
 		T(test_session_number_mismatch_falls_back),
