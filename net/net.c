@@ -770,18 +770,6 @@ enum bft_err net_client_bind(struct net *net, uint32_t pipe, bft_client_id clien
 	return e;
 }
 
-bool net_client_bound(struct net *net, bft_client_id client_id)
-{
-	bool bound;
-
-	if (!net->cli_open)
-		return false;
-	pthread_mutex_lock(&net->lock);
-	bound = net_map_get(&net->clients, client_id, NULL);
-	pthread_mutex_unlock(&net->lock);
-	return bound;
-}
-
 void net_client_unbind(struct net *net, bft_client_id client_id)
 {
 	if (!net->cli_open)

@@ -233,8 +233,6 @@ enum bft_err net_send_client(struct net *net, bft_client_id client_id, const uin
  * clients are bound (counted); BFT_ESTATE without a client endpoint.
  */
 enum bft_err net_client_bind(struct net *net, uint32_t pipe, bft_client_id client_id);
-/** Whether replies to client_id have a connection to go to. */
-bool net_client_bound(struct net *net, bft_client_id client_id);
 /** Forgets where client_id's replies go (a single-use destination, once its reply is sent). */
 void net_client_unbind(struct net *net, bft_client_id client_id);
 

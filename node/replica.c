@@ -277,12 +277,7 @@ static void on_session(struct node_replica *r, const struct net_rx *rx, const st
 		return;
 	}
 	r->m.msgs_in[BFT_MSG_SESSION]++;
-	/* A signature says who wrote a SESSION, not who sent it: anyone who saw it (the client
-	 * sends it to every replica) may relay it first. So it gives replies a route only where
-	 * the client has none yet (a replica it never sent a request to); a route a request made
-	 * is kept. */
-	if (!net_client_bound(r->net, m->sender))
-		(void)net_client_bind(r->net, rx->pipe, m->sender);
+	(void)net_client_bind(r->net, rx->pipe, m->sender);
 }
 
 static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t now)

@@ -752,9 +752,6 @@ static void test_net_client_reply_goes_to_the_right_client(void **state)
 	/* Nobody is bound as client 8; and a connection that never existed cannot be bound. */
 	assert_int_equal(net_send_client(cl.net[0], 8, (const uint8_t *)"x", 1), BFT_ESTALE);
 	assert_int_equal(net_client_bind(cl.net[0], 0x7ffffff0u, 8), BFT_ESTALE);
-	assert_false(net_client_bound(cl.net[0], 8));
-	assert_true(net_client_bound(cl.net[0], 7));
-	assert_true(net_client_bound(cl.net[1], 9));
 	net_stats(cl.net[0], &st);
 	assert_int_equal(st.client_received, 2);
 	assert_int_equal(st.client_sent, 2);
@@ -770,8 +767,6 @@ static void test_net_client_reply_goes_to_the_right_client(void **state)
 		sleep_ms(10);
 	assert_int_equal(net_send_client(cl.net[0], 7, (const uint8_t *)"x", 1), BFT_ESTALE);
 	assert_int_equal(net_client_bind(cl.net[0], ctx.pipes[0][0], 7), BFT_ESTALE);
-	assert_false(net_client_bound(cl.net[0], 7));
-	assert_true(net_client_bound(cl.net[0], 9));
 	net_stats(cl.net[0], &st);
 	assert_int_equal(st.clients_bound, 1);
 	/* b is unaffected. */
