@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # MAC-authenticated client sessions on real processes (docs/PERFORMANCE.md), PBFT n = 4:
-#   1. bftctl --mac put/get: every replica installs the client's session and MACs its replies;
+#   1. bftctl --mac put/get: 2f+1 replicas (all that the client waits for) install the client's
+#      session and MAC their replies;
 #      a signed SESSION whose boxes do not open is refused and counted;
 #   2. a --mac bench runs while backup 2 is killed with SIGKILL and restarted: no request fails,
 #      and the restarted replica (which lost its session keys) checks the requests of the old
@@ -46,14 +47,18 @@ else
   bad "bftctl --mac put/get: $(tail -1 "$work/err")"
 fi
 sleep 0.5 # the metrics page refreshes every 250 ms
-all=1
+# Each bftctl exits once it holds its answer (f+1 replies for the put, 2f+1 for the get), and
+# frames still queued for a replica whose connection came up last leave with it: so 2f+1
+# replicas, not all 4, must show both sessions installed and both replies MAC'd.
+good=0
 for r in 0 1 2 3; do
   s=$(it_metric "$d" "$r" "bft_sessions_installed_total")
   m=$(it_metric "$d" "$r" "bft_replies_mac_total")
-  { [ "$s" -ge 2 ] && [ "$m" -ge 2 ]; } || { all=0; echo "    replica $r: sessions $s, MAC'd replies $m"; }
+  if [ "$s" -ge 2 ] && [ "$m" -ge 2 ]; then good=$((good + 1)); else
+    echo "    replica $r: sessions $s, MAC'd replies $m"; fi
 done
-[ $all -eq 1 ] && ok "every replica installed both sessions and answered by MAC" ||
-  bad "sessions or MAC'd replies missing"
+[ $good -ge 3 ] && ok "$good of 4 replicas (2f+1 needed) installed both sessions and answered by MAC" ||
+  bad "sessions or MAC'd replies missing at more than f replicas"
 
 # A SESSION the client signed, whose boxes do not open: refused, counted, nothing installed.
 s1=$(it_metric "$d" 1 "bft_sessions_installed_total")
