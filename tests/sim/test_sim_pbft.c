@@ -780,6 +780,20 @@ static void test_sim_pbft_slow_primary_is_replaced_on_a_clean_network(void **sta
 
 #define STORM_SEEDS 40u
 
+/* One seed of a hand-rolled sweep (SIM_TRACE prints its events); on failure, says how to replay
+ * it with the test filter `filter`. */
+static bool run_seed(const char *name, const char *filter, struct sim_config *c,
+		     struct sim_stats *st)
+{
+	if (env_flag("SIM_TRACE"))
+		c->trace_out = stdout;
+	if (sim_run_one(c, st, stdout, false))
+		return true;
+	printf("%s: seed %llu failed (replay: SEED=%llu SIM_FILTER='%s' build/tests/sim/test_sim_pbft)\n",
+	       name, (unsigned long long)c->seed, (unsigned long long)c->seed, filter);
+	return false;
+}
+
 static void storm_sweep(const char *name, bool faults, uint64_t *view_changes)
 {
 	uint64_t lo = 1, hi = STORM_SEEDS, failures = 0, done = 0;
@@ -800,14 +814,8 @@ static void storm_sweep(const char *name, bool faults, uint64_t *view_changes)
 		c.requests_per_client = 24;
 		c.client_retransmit_ms = 5;
 		c.client_retransmit_max_ms = 40;
-		if (env_flag("SIM_TRACE"))
-			c.trace_out = stdout;
-		if (!sim_run_one(&c, &st, stdout, false)) {
-			printf("%s: seed %llu failed (replay: SEED=%llu SIM_FILTER='*storm*' "
-			       "build/tests/sim/test_sim_pbft)\n", name, (unsigned long long)seed,
-			       (unsigned long long)seed);
+		if (!run_seed(name, "*storm*", &c, &st))
 			failures++;
-		}
 		*view_changes += st.view_changes;
 		done += st.completed;
 	}
@@ -859,14 +867,8 @@ static void session_sweep(const char *name, bool faults, uint32_t liars, uint64_
 			sim_config_random_faults(&c);
 		c.session_clients = c.nclients;
 		c.mac_liar_clients = liars;
-		if (env_flag("SIM_TRACE"))
-			c.trace_out = stdout;
-		if (!sim_run_one(&c, &st, stdout, false)) {
-			printf("%s: seed %llu failed (replay: SEED=%llu SIM_FILTER='*session*' "
-			       "build/tests/sim/test_sim_pbft)\n", name, (unsigned long long)seed,
-			       (unsigned long long)seed);
+		if (!run_seed(name, "*session*", &c, &st))
 			failures++;
-		}
 		mac_ok += st.mac_ok;
 		mac_bad += st.mac_bad;
 		client_mac += st.client_replies_mac;
