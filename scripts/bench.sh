@@ -4,7 +4,7 @@
 #   scripts/bench.sh [--quick] [--only LIST] [--clients "1 16 64"] [--ops "put get"]
 #                    [--duration S] [--warmup S] [--depth D] [--fsync batch|always|never]
 #                    [--base-port P] [--out FILE] [--perf DIR] [--set KEY=VALUE]...
-#   scripts/bench.sh --memory [--puts N] [--clients C] [--depth D] [--only pbft4]
+#   scripts/bench.sh --memory [--puts N] [--clients C] [--depth D] [--only pbft4|pbft4mac|...]
 #
 # For each configuration (pbft4, pbft7, hbbft4, hbbft7, and solo: one replica with no consensus,
 # bftnode --solo, the n=1 "cost of BFT" baseline; a configuration ending in "mac" is that
@@ -161,13 +161,14 @@ if [ "$memory" = 1 ]; then
   md=$([ "$depth" -gt 1 ] && echo "$depth" || echo 4)
   echo "bench.sh --memory: $cfg, $puts puts of 64-byte values over 100000 keys, $mc clients x depth $md (fsync=$fsync)"
   start_config "$cfg"
-  flags=(); [ "$cfg" = solo ] && flags+=(--solo)
+  flags=() gflags=(); [ "$cfg" = solo ] && flags+=(--solo)
+  [ "${cfg%mac}" != "$cfg" ] && gflags+=(--mac)
   # A closed loop until N puts are done: bftctl bench stops at a duration, so run in slices
   # and count the completed puts.
   done_puts=0 slice=0
   t_start=$(date +%s)
   while [ "$done_puts" -lt "$puts" ]; do
-    j=$("$bin/bftctl" -c "$rundir/cluster.ini" --json bench "${flags[@]+"${flags[@]}"}" --clients "$mc" --depth "$md" \
+    j=$("$bin/bftctl" -c "$rundir/cluster.ini" --json "${gflags[@]+"${gflags[@]}"}" bench "${flags[@]+"${flags[@]}"}" --clients "$mc" --depth "$md" \
         --op put --keys 100000 --value-size 64 --duration 20 --warmup 0 --seed $((slice + 1)) --quiet) || die "bftctl bench failed"
     c=$(json_num "$j" completed)
     [ "${c:-0}" -gt 0 ] || die "no progress: $j"
