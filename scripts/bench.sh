@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh: the cluster benchmark behind `make bench` (docs/PERFORMANCE.md explains the figures).
 #
-#   scripts/bench.sh [--quick] [--only LIST] [--clients "1 16 64"] [--ops "put get"]
+#   scripts/bench.sh [--quick] [--only LIST] [--clients "1 16 64 64x8"] [--ops "put get"]
 #                    [--duration S] [--warmup S] [--depth D] [--fsync batch|always|never]
 #                    [--base-port P] [--out FILE] [--perf DIR] [--set KEY=VALUE]...
 #   scripts/bench.sh --memory [--puts N] [--clients C] [--depth D] [--only pbft4|pbft4mac|...]
@@ -15,9 +15,10 @@
 # replica's CPU time and peak RSS from /proc, tears the cluster down, and prints one table.
 # All results go to build/bench/results-<date>.json (one JSON object per run, in an array).
 #
-# Time: the default run is bounded to about 14 minutes (7 configurations x 2 ops x 3 client
-# counts x (8 s + 2 s warm-up), plus start-ups); --quick (BENCH_QUICK=1) about 2 minutes
-# (client counts 1 and 64, 2 s + 1 s warm-up).
+# Time: the default run is bounded to about 16 minutes (7 configurations x 2 ops x 4 client
+# loads x (8 s + 2 s warm-up), plus start-ups); --quick (BENCH_QUICK=1) about 3 minutes
+# (1 and 64 clients, and 64 clients with 8 requests in flight each, 2 s + 1 s warm-up).
+# A client load "CxD" is C clients with D requests in flight each (--depth sets the default D).
 #
 # --memory: one configuration (default pbft4), N puts (default 1,000,000) over 100,000 distinct
 # keys in a closed loop, then every replica's peak and current RSS: the "RSS <= 100 MiB after
@@ -76,9 +77,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ "$quick" = 1 ]; then
-  : "${clients_list:=1 64}" "${duration:=2}" "${warmup:=1}"
+  : "${clients_list:=1 64 64x8}" "${duration:=2}" "${warmup:=1}"
 else
-  : "${clients_list:=1 16 64}" "${duration:=8}" "${warmup:=2}"
+  : "${clients_list:=1 16 64 64x8}" "${duration:=8}" "${warmup:=2}"
 fi
 [ -x "$bin/bftnode" ] && [ -x "$bin/bftctl" ] && [ -x "$bin/bftkeygen" ] || die "no programs in $bin (make first)"
 mkdir -p "$outdir"
@@ -99,7 +100,11 @@ pick_port() {
 [ -n "$base_port" ] || base_port=$(pick_port)
 [ "$base_port" -ge 20000 ] && [ "$base_port" -le 31970 ] || die "--base-port must be in 20000-31970"
 
-maxc=0; for c in $clients_list; do [ "$c" -gt "$maxc" ] && maxc=$c; done
+# A client count may carry its own depth: "64x8" is 64 clients with 8 requests in flight each.
+for e in $clients_list; do
+  [[ "$e" =~ ^[0-9]+(x[0-9]+)?$ ]] || die "--clients: '$e' is not N or NxD"
+done
+maxc=0; for e in $clients_list; do c=${e%x*}; [ "$c" -gt "$maxc" ] && maxc=$c; done
 [ "$memory" = 1 ] && maxc=$(( maxc > 64 ? maxc : 64 ))
 
 solo_pid=
@@ -157,7 +162,7 @@ json_num() { # field $2 of the flat JSON $1
 
 if [ "$memory" = 1 ]; then
   cfg=${only%% *}; [ "$only" = "solo pbft4 pbft4mac pbft7 hbbft4 hbbft4mac hbbft7" ] && cfg=pbft4
-  mc=${clients_list##* }; [ "$quick" = 1 ] || mc=64
+  mc=${clients_list##* }; mc=${mc%x*}; [ "$quick" = 1 ] || mc=64
   md=$([ "$depth" -gt 1 ] && echo "$depth" || echo 4)
   echo "bench.sh --memory: $cfg, $puts puts of 64-byte values over 100000 keys, $mc clients x depth $md (fsync=$fsync)"
   start_config "$cfg"
@@ -201,20 +206,22 @@ for cfg in $only; do
   [ "${cfg%mac}" != "$cfg" ] && gflags+=(--mac)
   pids=$(replica_pids)
   for op in $ops; do
-    for c in $clients_list; do
+    for e in $clients_list; do
+      c=${e%x*} d=$depth
+      [ "$e" != "$c" ] && d=${e#*x}
       declare -A t0=()
       for p in $pids; do t0[$p]=$(cpu_ticks "$p"); done
       perf_pid=
       if [ -n "$perfdir" ]; then
         mkdir -p "$perfdir"
-        ( sleep "$warmup"; exec perf record -q -g -o "$perfdir/$cfg-$op-$c.data" \
+        ( sleep "$warmup"; exec perf record -q -g -o "$perfdir/$cfg-$op-$e.data" \
             -p "$(echo $pids | tr ' ' ',')" -- sleep "$duration" ) >/dev/null 2>&1 &
         perf_pid=$!
       fi
       j=$("$bin/bftctl" -c "$rundir/cluster.ini" --json -t 10000 "${gflags[@]+"${gflags[@]}"}" bench "${flags[@]+"${flags[@]}"}" \
-           --clients "$c" --depth "$depth" --op "$op" --value-size 64 --keys 1000 \
+           --clients "$c" --depth "$d" --op "$op" --value-size 64 --keys 1000 \
            --duration "$duration" --warmup "$warmup" --quiet 2>"$rundir/bench.err") || {
-        echo "  $cfg $op c=$c: bftctl bench failed: $(tail -1 "$rundir/bench.err")" >&2; continue; }
+        echo "  $cfg $op c=$e: bftctl bench failed: $(tail -1 "$rundir/bench.err")" >&2; continue; }
       [ -z "$perf_pid" ] || wait "$perf_pid" || true
       rj= cpu_sum=0 rss_max=0 i=0
       for p in $pids; do
@@ -235,8 +242,8 @@ for cfg in $only; do
                 'BEGIN{printf "%.0f", 100 * t / hz / (d + w) / k}')
       us_op=$(awk -v t="$cpu_sum" -v hz="$hz" -v d="$duration" -v w="$warmup" -v o="$ops_s" \
                 'BEGIN{ if (o > 0) printf "%.0f", 1e6 * t / hz / (d + w) / o; else print "-" }')
-      add_json "{\"config\":\"$cfg\",\"op\":\"$op\",\"clients\":$c,\"depth\":$depth,\"fsync\":\"$fsync\",\"bench\":$j,\"replicas\":[$rj],\"replica_cpu_pct_avg\":$cpu_pct,\"replica_cpu_us_per_op\":\"$us_op\"}"
-      table+=("$(printf '%-8s %-4s %5d %10.0f %9.2f %9.2f %6d %8s %10s %9d' "$cfg" "$op" "$c" "$ops_s" "$p50" "$p99" "$errs" "$cpu_pct%" "$us_op" $((rss_max / 1024)))")
+      add_json "{\"config\":\"$cfg\",\"op\":\"$op\",\"clients\":$c,\"depth\":$d,\"fsync\":\"$fsync\",\"bench\":$j,\"replicas\":[$rj],\"replica_cpu_pct_avg\":$cpu_pct,\"replica_cpu_us_per_op\":\"$us_op\"}"
+      table+=("$(printf '%-8s %-4s %7s %10.0f %9.2f %9.2f %6d %8s %10s %9d' "$cfg" "$op" "$c$([ "$d" -gt 1 ] && echo "x$d")" "$ops_s" "$p50" "$p99" "$errs" "$cpu_pct%" "$us_op" $((rss_max / 1024)))")
       echo "  ${table[-1]}"
     done
   done
@@ -245,9 +252,9 @@ done
 printf ']\n' >> "$out"
 
 echo
-echo "config   op   clients    ops/s   p50 ms    p99 ms errors  cpu/rep  cpu us/op  rss MiB"
+echo "config   op   clients      ops/s   p50 ms    p99 ms errors  cpu/rep  cpu us/op  rss MiB"
 for l in "${table[@]}"; do echo "$l"; done
 echo "(cpu/rep: each replica's average CPU over the run, % of one core; cpu us/op: all replicas'"
 echo " CPU per completed op; rss: the largest replica peak RSS. 64-byte values, closed loop,"
-echo " depth $depth per client, fsync=$fsync.)"
+echo " depth $depth per client unless the clients column says CxD, fsync=$fsync.)"
 echo "results: $out"
