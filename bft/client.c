@@ -199,6 +199,14 @@ static enum bft_err slot_send(struct client_slot *s, enum bft_dest dest, uint64_
 
 static void session_resend(struct bft_client *c, uint64_t now_ms, struct bft_out *out);
 
+/* Replica `from` shows it lacks our current session: our SESSION goes to it again at the next
+ * timer, at most once per retransmission period. */
+static void mark_session_due(struct bft_client *c, bft_replica_id from, uint64_t now_ms)
+{
+	if (!c->session_due[from] && now_ms >= c->session_sent_ms[from] + c->cfg.retransmit_ms)
+		c->session_due[from] = true;
+}
+
 /* Replicas answer retransmissions only within their per-client window of request ids
  * (log.h): a new id may not run that far ahead of the oldest one still in flight. */
 static bool window_allows(const struct bft_client *c)
@@ -403,6 +411,11 @@ enum bft_err bft_client_on_frame(struct bft_client *c, uint64_t now_ms, bft_repl
 				   c->keys.p + (size_t)from * BFT_SESSION_KEY_BYTES,
 				   c->session, d) != 0) {
 			c->st.bad_mac++;
+			/* A MAC under an older session of ours: that replica missed our newer
+			 * SESSION. The reply proves nothing, so nothing but the rate-limited
+			 * re-send rides on it. */
+			if (c->session != 0 && m.auth_session < c->session)
+				mark_session_due(c, from, now_ms);
 			e = BFT_EBADSIG;
 			goto out;
 		}
@@ -415,9 +428,8 @@ enum bft_err bft_client_on_frame(struct bft_client *c, uint64_t now_ms, bft_repl
 		}
 		/* A signed reply in session mode: that replica has no key for our session
 		 * (restarted, or the SESSION was lost). Send it again, rate-limited. */
-		if (c->session != 0 && !c->session_due[from] &&
-		    now_ms >= c->session_sent_ms[from] + c->cfg.retransmit_ms)
-			c->session_due[from] = true;
+		if (c->session != 0)
+			mark_session_due(c, from, now_ms);
 	}
 
 	/* One reply per replica: a replica's latest reply replaces its earlier one, so repeating

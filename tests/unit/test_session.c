@@ -1015,6 +1015,43 @@ static void test_session_client_resends_session_to_a_replica_that_signs(void **s
 	client_stop(&cf);
 }
 
+/* After the client moves to a newer session, a reply MAC'd under the older one is refused (it
+ * proves nothing) but shows that replica missed the new SESSION: it is sent to it again. */
+static void test_session_client_resends_session_to_a_replica_in_an_older_session(void **state)
+{
+	struct fixture *fx = *state;
+	struct cfix cf;
+	struct bft_client_stats st;
+	uint8_t boxes[N][BFT_SESSION_BOX_BYTES];
+	uint32_t sessions = 0;
+
+	client_start(fx, &cf, true);
+	seal_all(fx, boxes);
+	bft_out_reset(&cf.out);
+	assert_int_equal(bft_client_session_start(cf.c, 1, 6, &fx->other[0][0], &boxes[0][0],
+						  &cf.out), BFT_OK);
+	/* Replica 1 still answers under session 5, with the old key. */
+	assert_int_equal(client_reply(&cf, 1, "ok", RETX + 10, true, fx->keys[1], 5), BFT_EBADSIG);
+	bft_client_stats(cf.c, &st);
+	assert_int_equal(st.bad_mac, 1);
+	bft_out_reset(&cf.out);
+	bft_client_on_timer(cf.c, RETX + 10, &cf.out);
+	for (size_t i = 0; i < cf.out.nmsgs; i++)
+		if (cf.out.msgs[i].type == BFT_MSG_SESSION) {
+			sessions++;
+			assert_int_equal(cf.out.msgs[i].dest, BFT_TO_REPLICA);
+			assert_int_equal(cf.out.msgs[i].to, 1);
+		}
+	assert_int_equal(sessions, 1);
+	/* A MAC under a session we never had (a newer number) triggers nothing. */
+	assert_int_equal(client_reply(&cf, 2, "ok", 3 * RETX, true, fx->keys[2], 7), BFT_EBADSIG);
+	bft_out_reset(&cf.out);
+	bft_client_on_timer(cf.c, 3 * RETX, &cf.out);
+	for (size_t i = 0; i < cf.out.nmsgs; i++)
+		assert_int_not_equal(cf.out.msgs[i].type, BFT_MSG_SESSION);
+	client_stop(&cf);
+}
+
 /* The whole path: a client's SESSION opened by each replica, a request checked by MAC, the
  * replies MAC'd and accepted by the client. */
 static void test_session_end_to_end_through_log_and_client(void **state)
@@ -1209,6 +1246,7 @@ int main(void)
 		T(test_session_client_ignores_and_counts_bad_macs),
 		T(test_session_client_mixed_signed_and_maced_replies_reach_f_plus_1),
 		T(test_session_client_resends_session_to_a_replica_that_signs),
+		T(test_session_client_resends_session_to_a_replica_in_an_older_session),
 		T(test_session_end_to_end_through_log_and_client),
 #undef T
 	};
