@@ -189,12 +189,7 @@ static enum bft_err slot_sign(struct bft_client *c, struct client_slot *s, uint6
 static enum bft_err slot_send(struct client_slot *s, enum bft_dest dest, uint64_t to,
 			      struct bft_out *out)
 {
-	uint8_t *copy = malloc(s->env.len);
-
-	if (copy == NULL)
-		return BFT_ENOMEM;
-	memcpy(copy, s->env.p, s->env.len);
-	return bft_out_msg(out, dest, to, BFT_MSG_REQUEST, copy, s->env.len);
+	return bft_out_msg_copy(out, dest, to, BFT_MSG_REQUEST, s->env.p, s->env.len);
 }
 
 static void session_resend(struct bft_client *c, uint64_t now_ms, struct bft_out *out);
@@ -503,16 +498,10 @@ static enum bft_err slot_fallback(struct bft_client *c, struct client_slot *s, u
 static void session_resend(struct bft_client *c, uint64_t now_ms, struct bft_out *out)
 {
 	for (uint32_t i = 0; c->session != 0 && i < c->cfg.n; i++) {
-		uint8_t *copy;
-
 		if (!c->session_due[i])
 			continue;
-		copy = malloc(c->session_env.len);
-		if (copy == NULL)
-			return;
-		memcpy(copy, c->session_env.p, c->session_env.len);
-		if (bft_out_msg(out, BFT_TO_REPLICA, i, BFT_MSG_SESSION, copy,
-				c->session_env.len) != BFT_OK)
+		if (bft_out_msg_copy(out, BFT_TO_REPLICA, i, BFT_MSG_SESSION, c->session_env.p,
+				     c->session_env.len) != BFT_OK)
 			return;
 		c->session_due[i] = false;
 		c->session_sent_ms[i] = now_ms;
@@ -528,7 +517,6 @@ enum bft_err bft_client_session_start(struct bft_client *c, uint64_t now_ms, uin
 	struct bft_msg m;
 	struct wire_buf env = {0};
 	struct cr_secret k = {0};
-	uint8_t *copy;
 	enum bft_err e;
 
 	if (c == NULL || keys == NULL || boxes == NULL || out == NULL || session == 0 ||
@@ -548,13 +536,7 @@ enum bft_err bft_client_session_start(struct bft_client *c, uint64_t now_ms, uin
 		e = BFT_ENOMEM;
 		goto fail;
 	}
-	copy = malloc(env.len);
-	if (copy == NULL) {
-		e = BFT_ENOMEM;
-		goto fail;
-	}
-	memcpy(copy, env.p, env.len);
-	e = bft_out_msg(out, BFT_TO_ALL, 0, BFT_MSG_SESSION, copy, env.len);
+	e = bft_out_msg_copy(out, BFT_TO_ALL, 0, BFT_MSG_SESSION, env.p, env.len);
 	if (e != BFT_OK)
 		goto fail;
 	cr_secret_free(&c->keys);

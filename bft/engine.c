@@ -53,6 +53,18 @@ enum bft_err bft_out_msg(struct bft_out *out, enum bft_dest dest, uint64_t to,
 	return BFT_OK;
 }
 
+enum bft_err bft_out_msg_copy(struct bft_out *out, enum bft_dest dest, uint64_t to,
+			      enum bft_msg_type type, const uint8_t *bytes, size_t len)
+{
+	uint8_t *c = malloc(len ? len : 1);
+
+	if (c == NULL)
+		return BFT_ENOMEM;
+	if (len > 0)
+		memcpy(c, bytes, len);
+	return bft_out_msg(out, dest, to, type, c, len);
+}
+
 enum bft_err bft_out_record(struct bft_out *out, enum bft_rec_kind kind, bft_seq seq,
 			    uint8_t *bytes, size_t len)
 {

@@ -85,6 +85,9 @@ void bft_out_free(struct bft_out *out);
 /** Appends a message; takes ownership of bytes (malloc'd) even on failure. */
 enum bft_err bft_out_msg(struct bft_out *out, enum bft_dest dest, uint64_t to,
 			 enum bft_msg_type type, uint8_t *bytes, size_t len) BFT_WUR;
+/** Appends a message holding a copy of bytes (the caller keeps its own). */
+enum bft_err bft_out_msg_copy(struct bft_out *out, enum bft_dest dest, uint64_t to,
+			      enum bft_msg_type type, const uint8_t *bytes, size_t len) BFT_WUR;
 /** Appends a record; takes ownership of bytes (malloc'd) even on failure. */
 enum bft_err bft_out_record(struct bft_out *out, enum bft_rec_kind kind, bft_seq seq,
 			    uint8_t *bytes, size_t len) BFT_WUR;

@@ -440,15 +440,6 @@ static enum bft_err seal(struct pbft *p, struct bft_msg *m, struct wire_buf *env
 	return e;
 }
 
-static enum bft_err send_copy(struct bft_out *out, enum bft_dest dest, uint64_t to,
-			      enum bft_msg_type type, const uint8_t *bytes, size_t len)
-{
-	uint8_t *c = dup_bytes(bytes, len);
-	if (c == NULL)
-		return BFT_ENOMEM;
-	return bft_out_msg(out, dest, to, type, c, len);
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Normal case (TOCS §4.2) */
 
@@ -1032,7 +1023,7 @@ static enum bft_err on_request(struct pbft *p, const struct bft_msg *m, uint64_t
 	/* TOCS §4.1: a backup relays a request to the primary (a client that timed out sent it
 	 * to all replicas). Relays from other replicas are not relayed again. */
 	if (from_client && !is_primary(p) && p->active)
-		e = send_copy(out, BFT_TO_REPLICA, pbft_primary(p->view, p->n), BFT_MSG_REQUEST,
+		e = bft_out_msg_copy(out, BFT_TO_REPLICA, pbft_primary(p->view, p->n), BFT_MSG_REQUEST,
 			      m->frame.p, m->frame.len);
 	return e;
 }
@@ -1804,7 +1795,7 @@ static enum bft_err on_viewchange(struct pbft *p, const struct bft_msg *m, uint6
 	if (vc->view < p->view || (vc->view == p->view && p->active)) {
 		/* A replica still asking for the view we are in missed the NEW-VIEW: resend it. */
 		if (vc->view == p->view && p->active && p->nv != NULL)
-			ignore_err(send_copy(out, BFT_TO_REPLICA, m->sender, BFT_MSG_NEWVIEW, p->nv,
+			ignore_err(bft_out_msg_copy(out, BFT_TO_REPLICA, m->sender, BFT_MSG_NEWVIEW, p->nv,
 					p->nv_len));
 		return BFT_ESTALE;
 	}
@@ -1944,23 +1935,23 @@ static enum bft_err serve_log(struct pbft *p, bft_replica_id to, bft_seq seq, st
 	bft_log_stable(p->log, &stable, d, &proof, &nproof);
 	if (seq < stable)
 		for (uint32_t i = 0; i < nproof && e == BFT_OK; i++)
-			e = send_copy(out, BFT_TO_REPLICA, to, BFT_MSG_CHECKPOINT, proof[i].p,
+			e = bft_out_msg_copy(out, BFT_TO_REPLICA, to, BFT_MSG_CHECKPOINT, proof[i].p,
 				      proof[i].len);
 	if (!p->active)
 		return e;
 	if (p->nv != NULL && e == BFT_OK)
-		e = send_copy(out, BFT_TO_REPLICA, to, BFT_MSG_NEWVIEW, p->nv, p->nv_len);
+		e = bft_out_msg_copy(out, BFT_TO_REPLICA, to, BFT_MSG_NEWVIEW, p->nv, p->nv_len);
 	for (bft_seq s = (seq > stable ? seq : stable) + 1; e == BFT_OK && s <= bft_log_high(p->log); s++) {
 		struct slot *sl = slot_get(p, s);
 		if (sl == NULL || !sl->has_pp || sl->view != p->view)
 			continue;
-		e = send_copy(out, BFT_TO_REPLICA, to, BFT_MSG_PREPREPARE, sl->pp, sl->pp_len);
+		e = bft_out_msg_copy(out, BFT_TO_REPLICA, to, BFT_MSG_PREPREPARE, sl->pp, sl->pp_len);
 		for (uint32_t i = 0; i < p->n && e == BFT_OK; i++) {
 			if (sl->prep[i].have && sl->prep[i].view == p->view)
-				e = send_copy(out, BFT_TO_REPLICA, to, BFT_MSG_PREPARE, sl->prep[i].env,
+				e = bft_out_msg_copy(out, BFT_TO_REPLICA, to, BFT_MSG_PREPARE, sl->prep[i].env,
 					      sl->prep[i].len);
 			if (e == BFT_OK && sl->commit[i].have && sl->commit[i].view == p->view)
-				e = send_copy(out, BFT_TO_REPLICA, to, BFT_MSG_COMMIT,
+				e = bft_out_msg_copy(out, BFT_TO_REPLICA, to, BFT_MSG_COMMIT,
 					      sl->commit[i].env, sl->commit[i].len);
 		}
 	}
@@ -2024,7 +2015,7 @@ static enum bft_err fetch_state(struct pbft *p, uint64_t now, struct bft_out *ou
 
 		bft_log_stable(p->log, &stable, d, &proof, &nproof);
 		for (uint32_t i = 0; stable == target && i < nproof && e == BFT_OK; i++)
-			e = send_copy(out, BFT_TO_REPLICA, p->fetch_peer, BFT_MSG_CHECKPOINT,
+			e = bft_out_msg_copy(out, BFT_TO_REPLICA, p->fetch_peer, BFT_MSG_CHECKPOINT,
 				      proof[i].p, proof[i].len);
 		if (e != BFT_OK)
 			return e;
@@ -2200,7 +2191,7 @@ static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 			 * in any case a FETCH: peers already in the view answer with its NEW-VIEW,
 			 * and peers ahead of us with the checkpoint proof that starts a transfer. */
 			if (!p->active && p->vc[p->self] != NULL)
-				e = send_copy(out, BFT_TO_ALL, 0, BFT_MSG_VIEWCHANGE, p->vc[p->self],
+				e = bft_out_msg_copy(out, BFT_TO_ALL, 0, BFT_MSG_VIEWCHANGE, p->vc[p->self],
 					      p->vc_len[p->self]);
 			if (e == BFT_OK)
 				e = send_fetch(p, BFT_TO_ALL, 0, BFT_FETCH_LOG, le, 0, out);
@@ -2338,7 +2329,7 @@ static void byz_apply(struct pbft *p, uint64_t now, struct bft_out *out)
 		uint32_t slot = (uint32_t)(byz_next(p) % REPLAY_KEEP);
 		if (p->replay[slot] != NULL && now >= p->byz_replay_ms + BYZ_PERIOD_MS) {
 			p->byz_replay_ms = now;
-			ignore_err(send_copy(out, BFT_TO_ALL, 0, BFT_MSG_REPLY, p->replay[slot],
+			ignore_err(bft_out_msg_copy(out, BFT_TO_ALL, 0, BFT_MSG_REPLY, p->replay[slot],
 					p->replay_len[slot]));
 		}
 	}

@@ -8,7 +8,6 @@
 #include "crypto/cr_mac.h"
 
 #include <msgpack.h>
-#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -355,33 +354,39 @@ void wire_signed_digest(const uint8_t *signed_part, size_t len, uint8_t out[CR_D
 	cr_digest(out, WIRE_SIG_TAG, signed_part, len);
 }
 
-void wire_mac(uint8_t out[BFT_MAC_BYTES], const uint8_t key[BFT_SESSION_KEY_BYTES],
-	      uint64_t session, const uint8_t digest[CR_DIGEST_BYTES])
+#define WIRE_MAC_INPUT (1 + sizeof(WIRE_MAC_TAG) - 1 + 8 + CR_DIGEST_BYTES)
+
+/* What a session MAC covers: the length-prefixed tag, the session number, then the digest the
+ * signature signs. The MAC binds the same bytes as the signature, under one session; a request
+ * MAC can never pass for a reply MAC because the type is part of the signed part. */
+static void mac_input(uint8_t in[WIRE_MAC_INPUT], uint64_t session,
+		      const uint8_t digest[CR_DIGEST_BYTES])
 {
-	uint8_t in[1 + sizeof(WIRE_MAC_TAG) - 1 + 8 + CR_DIGEST_BYTES];
 	size_t tl = sizeof(WIRE_MAC_TAG) - 1;
 
-	/* Length-prefixed tag, the session number, then the digest the signature signs: the MAC
-	 * binds the same bytes as the signature, under one session; a request MAC can never pass
-	 * for a reply MAC because the type is part of the signed part. */
 	in[0] = (uint8_t)tl;
 	memcpy(in + 1, WIRE_MAC_TAG, tl);
 	for (int i = 0; i < 8; i++)
 		in[1 + tl + (size_t)i] = (uint8_t)(session >> (8 * i));
 	memcpy(in + 1 + tl + 8, digest, CR_DIGEST_BYTES);
+}
+
+void wire_mac(uint8_t out[BFT_MAC_BYTES], const uint8_t key[BFT_SESSION_KEY_BYTES],
+	      uint64_t session, const uint8_t digest[CR_DIGEST_BYTES])
+{
+	uint8_t in[WIRE_MAC_INPUT];
+
+	mac_input(in, session, digest);
 	cr_mac_short(out, key, in, sizeof(in));
 }
 
 int wire_mac_check(const uint8_t mac[BFT_MAC_BYTES], const uint8_t key[BFT_SESSION_KEY_BYTES],
 		   uint64_t session, const uint8_t digest[CR_DIGEST_BYTES])
 {
-	uint8_t want[BFT_MAC_BYTES];
-	int ok;
+	uint8_t in[WIRE_MAC_INPUT];
 
-	wire_mac(want, key, session, digest);
-	ok = crypto_verify_16(want, mac) == 0;
-	sodium_memzero(want, sizeof(want));
-	return ok ? 0 : -1;
+	mac_input(in, session, digest);
+	return cr_mac_short_verify(mac, key, in, sizeof(in));
 }
 
 void wire_msg_digest(const struct bft_msg *m, uint8_t out[CR_DIGEST_BYTES])

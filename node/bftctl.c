@@ -641,7 +641,6 @@ static int cmd_inject(const struct args *a, const char *kind, uint32_t to, uint3
 			struct bft_msg sm = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_SESSION};
 			uint32_t nb = ctl_config(c)->n * BFT_SESSION_BOX_BYTES;
 			uint8_t *boxes = malloc(nb);
-			struct timespec ts;
 
 			if (boxes == NULL) {
 				rc = EXIT_FAIL;
@@ -649,10 +648,8 @@ static int cmd_inject(const struct args *a, const char *kind, uint32_t to, uint3
 			}
 			for (uint32_t j = 0; j < nb; j++)
 				boxes[j] = (uint8_t)xs(&s);
-			clock_gettime(CLOCK_REALTIME, &ts);
 			sm.sender = a->client_id;
-			sm.u.session.session = (uint64_t)ts.tv_sec * 1000000u +
-					       (uint64_t)ts.tv_nsec / 1000u + i;
+			sm.u.session.session = ctl_wall_us() + i;
 			sm.u.session.boxes = (struct bft_bytes){.p = boxes, .len = nb};
 			if (wire_encode(&sm, ctl_identity(c), &env) == BFT_OK)
 				e = ctl_send_raw(c, to, env.p, env.len);

@@ -31,7 +31,7 @@ uint64_t ctl_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static uint64_t wall_us(void)
+uint64_t ctl_wall_us(void)
 {
 	struct timespec ts;
 
@@ -135,7 +135,7 @@ static int start_session(struct ctl *c, uint32_t nrep, char *err, size_t errlen)
 			snprintf(err, errlen, "replica %u's key cannot take a sealed box", i);
 			goto out;
 		}
-	if (bft_client_session_start(c->client, ctl_now_ms(), wall_us(), keys.p, boxes,
+	if (bft_client_session_start(c->client, ctl_now_ms(), ctl_wall_us(), keys.p, boxes,
 				     &c->out) != BFT_OK) {
 		snprintf(err, errlen, "cannot start the MAC session");
 		goto out;
@@ -236,7 +236,7 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 	cc.outstanding_max = opts->outstanding_max ? opts->outstanding_max : 1;
 	/* Request ids must grow across runs of the same client key: microseconds of wall time
 	 * do, as long as the clock is not set back. */
-	cc.first_reqid = wall_us();
+	cc.first_reqid = ctl_wall_us();
 	if (bft_client_new(&c->client, &cc) != BFT_OK) {
 		snprintf(err, errlen, "invalid client configuration");
 		goto out;

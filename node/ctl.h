@@ -47,6 +47,9 @@ bft_client_id ctl_client_id(const struct ctl *c);
 
 /** Milliseconds of a monotonic clock (the one ctl uses). */
 uint64_t ctl_now_ms(void);
+/** Wall-clock microseconds: what request ids and session numbers start from, so that they grow
+ *  across runs of one client key. */
+uint64_t ctl_wall_us(void);
 
 /**
  * One request, waited for: up to timeout_ms. On success (0) *result is a malloc'd copy of the
