@@ -1,70 +1,67 @@
 /*
- * net: the nng transport between replicas, and between clients and replicas (DESIGN.md "Layers").
+ * net: the transport between replicas, and between clients and replicas (DESIGN.md "Layers").
  *
  * The transport moves opaque frames (signed envelopes); it never parses them and authenticates
  * nothing. Who sent a frame is decided by the node after it checked the envelope's signature; the
  * node then tells the transport what it learned (net_client_bind, net_peer_bind) so replies can
  * find their way back and statistics can name peers.
  *
- * Socket patterns, and why
- * ------------------------
- * Replica mesh: every replica listens on its peer address with ONE pull0 socket, and holds ONE
- * push0 socket per other replica, dialing that replica's peer address. Traffic from i to j thus
- * flows over i's push socket for j into j's pull socket (two TCP connections per pair, one per
- * direction).
- *   - One push socket per peer gives each peer its own bounded send queue (NNG_OPT_SENDBUF). A
- *     send never blocks (NNG_FLAG_NONBLOCK); a full queue drops the frame and counts it. So a
- *     slow, dead or malicious peer costs us at most send_queue frames of memory and never stalls
- *     the event loop or the traffic to the other peers. Dropping is safe: the protocols
- *     retransmit (PBFT) or tolerate asynchrony (Honey Badger) - an unbounded queue would not be.
- *   - push0 keeps frames queued while its one peer is down and delivers them when the dialer
- *     reconnects (back-off from reconnect_min_ms doubling to reconnect_max_ms). Dials are
- *     non-blocking, so replicas can start in any order.
- *   - One pull0 socket receives from everybody, fair-queued by nng across connections, with a
- *     bounded receive queue (NNG_OPT_RECVBUF) that pushes back on the senders' TCP windows when
- *     we fall behind, and a size limit (NNG_OPT_RECVMAXSZ) enforced by nng before it allocates:
- *     an oversized frame closes that connection (the sender reconnects) and is never delivered.
- *   Why not pair1 or bus0 for the mesh: pair1 is one peer per socket and would need n listeners;
- *   bus0 shares one send queue across peers, so one stalled peer would eat the others' budget.
+ * Model
+ * -----
+ * Plain TCP, driven entirely by the caller's event loop: every socket is non-blocking and sits in
+ * one epoll instance per transport object, whose descriptor net_poll_fds hands out; there are no
+ * threads. A frame is a 4-byte length and its bytes; one read() takes every frame that has
+ * arrived on a connection, one send() writes everything queued for it. (Until session 4 this was
+ * nng, whose I/O threads handed every message between three or four threads: on two cores that
+ * cost more than the cryptography. docs/PERFORMANCE.md has the measurements.)
  *
- * Client endpoint: every replica listens on its client address with a pair1 socket in
- * polyamorous mode (nng_pair1_open_poly). Poly pair1 is the one nng pattern that both receives
- * from many peers with the pipe id attached AND lets us send to one chosen pipe
- * (nng_msg_set_pipe), without req/rep's lock-step (a replica sends replies the client never
- * "asked" for on that socket, e.g. after a view change). Upstream marks poly mode as deprecated
- * for new designs; if it disappears, raw rep0 (whose backtrace header names the pipe) is the
- * replacement, and only net.c changes. A reply to a pipe that is gone, or whose small per-pipe
- * queue is full, is dropped by nng: clients retransmit.
- * The transport remembers, per client id, the pipe its latest *verified* request arrived on
- * (net_client_bind) and forgets a pipe when it closes (pipe notifications).
+ * Replica mesh: every replica listens on its peer address, and dials every other replica's peer
+ * address once. Traffic from i to j flows over i's connection to j (two TCP connections per
+ * pair, one per direction); nothing is ever sent back on an accepted mesh connection.
+ *   - Each peer has its own bounded send queue (send_queue frames). A send never blocks; a full
+ *     queue drops the frame and counts it. So a slow, dead or malicious peer costs us at most
+ *     send_queue frames of memory and never stalls the event loop or the traffic to the other
+ *     peers. Dropping is safe: the protocols retransmit (PBFT) or tolerate asynchrony (Honey
+ *     Badger) - an unbounded queue would not be.
+ *   - Frames queue while a peer is down and leave when the dialer reconnects (back-off from
+ *     reconnect_min_ms doubling to reconnect_max_ms); the frame a broken connection was half-way
+ *     through is lost, as a frame in flight is. Dials are non-blocking, so replicas can start in
+ *     any order.
+ *   - Receiving is fair: connections with a whole frame buffered are served round-robin, one
+ *     frame each, and the mesh and the client endpoint alternate. A connection is read again only
+ *     once what it holds has been handed out, so a peer that floods us is held back by its own
+ *     TCP window, not by our memory.
+ *   - The connecting side starts with an 8-byte hello naming the endpoint it meant (mesh or
+ *     client); a wrong hello closes the connection (counted in hello_refused). A frame length
+ *     over frame_max closes the connection before a byte of the frame is read (size_dropped).
  *
- * Client side: a net_client holds one pair1 (monogamous) socket per replica, dialing that
- * replica's client address, each with its own bounded send queue (frames queue while the
- * connection is being established, and are dropped and counted once it is full).
+ * Client endpoint: every replica listens on its client address. The transport remembers, per
+ * client id, the connection its latest *verified* request arrived on (net_client_bind) and
+ * forgets a connection's bindings when it closes. Replies queue per connection (send_queue
+ * frames); a reply to a connection that is gone or full is dropped and counted: clients
+ * retransmit.
  *
- * Limits: every queue is bounded in messages (nng has no byte limits; memory is at most
- * queue depth x frame_max per queue); every listener accepts at most conns_max connections at a
- * time (more are closed at once, before the socket sees them); the client table holds at most
- * clients_max clients.
+ * Client side: a net_client holds one connection per replica, dialing that replica's client
+ * address, each with its own bounded send queue (frames queue while the connection is being
+ * established, and are dropped and counted once it is full).
+ *
+ * Limits: every queue is bounded in frames (memory is at most queue depth x frame_max per
+ * queue); a connection buffers at most one partial frame (<= frame_max) plus the frames handed
+ * out and not yet released; every listener accepts at most conns_max connections at a time (more
+ * are closed at once, before a byte is read); the client table holds at most clients_max clients.
  *
  * Threading model
  * ---------------
  * A struct net (and a struct net_client) is used by ONE thread, the node's event loop: every
- * net_* function below must be called from that thread only. nng runs its own I/O threads; the
- * only code of ours they run is the pipe-notification callbacks, which (a) maintain the set of
- * live connections on each listener and the client table, under net->lock, a mutex that the
- * event loop also takes (briefly, never while calling into nng) in net_recv, net_client_bind,
- * net_send_client and net_stats; and (b) count connected push pipes per peer in atomics. No
- * callback ever blocks on the event loop, and the event loop never holds net->lock across an nng
- * call, so there is no lock-order cycle with nng's internal locks.
+ * net_* function below must be called from that thread only. Nothing runs behind its back.
  *
  * Event loop integration
  * ----------------------
- * net_poll_fds gives file descriptors that poll() reports readable (POLLIN) while a frame is
- * waiting; they are notification descriptors owned by nng: never read, write or close them.
- * After poll() says one is readable, call net_recv until it returns false (or up to a budget:
- * the descriptors stay readable while frames remain, so a budgeted drain loses nothing). Also
- * bound the poll() timeout by net_fault_timeout_ms when a fault shim is delaying frames.
+ * net_poll_fds gives one descriptor (an epoll instance: never read, write or close it) that
+ * poll() reports readable when a socket needs attention. Bound the poll() timeout by
+ * net_timeout_ms (0 while frames are already buffered, else the next redial or fault-shim
+ * deadline). Then call net_recv until it returns false (or up to a budget: net_timeout_ms says
+ * 0 while frames remain, so a budgeted drain loses nothing).
  *
  * Fault shim (tests and chaos runs, never in production): per-peer drop, duplicate, delay and
  * reordering of outgoing replica frames, driven by a caller-supplied seed (net_fault_set). Delayed
@@ -85,24 +82,24 @@
 #define NET_REPLICAS_MAX 256u
 /** "No replica": net_rx.replica for a frame whose connection is not bound to a replica. */
 #define NET_NO_REPLICA UINT32_MAX
-/** File descriptors net_poll_fds may return (peer endpoint, client endpoint). */
-#define NET_POLL_FDS_MAX 2u
+/** File descriptors net_poll_fds may return. */
+#define NET_POLL_FDS_MAX 1u
 
-struct nng_msg;
 struct net;
 struct net_client;
 
 struct net_replica_config {
 	uint32_t self;                   /* our replica id, < n */
 	uint32_t n;                      /* replicas in the cluster, 2..NET_REPLICAS_MAX */
-	const char *const *peer_addrs;   /* n nng URLs ("tcp://10.0.0.1:7000"): where replica i
+	const char *const *peer_addrs;   /* n URLs ("tcp://10.0.0.1:7000"): where replica i
 	                                  * listens for replicas; we dial all but [self] */
 	const char *listen_addr;         /* where we listen for replicas; NULL: peer_addrs[self]
 	                                  * (set it to bind a wildcard, e.g. "tcp://0.0.0.0:7000") */
 	const char *client_addr;         /* where we listen for clients; NULL: no client endpoint */
 	uint32_t frame_max;              /* bytes in one frame, sent or received (> 0) */
 	uint32_t send_queue;             /* frames queued per peer before drops; 0: 128 */
-	uint32_t recv_queue;             /* frames queued on each receiving socket; 0: 1024 */
+	uint32_t recv_queue;             /* checked (<= 8192) but unused: receiving is bounded per
+	                                  * connection (net.h "Limits") */
 	uint32_t reconnect_min_ms;       /* first reconnect delay; 0: 50 */
 	uint32_t reconnect_max_ms;       /* reconnect back-off cap; 0: 2000 */
 	uint32_t clients_max;            /* clients remembered for replies; 0: 4096 */
@@ -118,11 +115,11 @@ enum net_source {
 };
 
 /**
- * A received frame. bytes/len point into an nng message that the transport hands over without
- * copying; it stays valid until net_rx_release(rx), which the receiver must call exactly once
- * (also for frames it rejects). The other fields are plain values.
+ * A received frame. bytes/len point into the transport's receive buffer without copying; they
+ * stay valid until net_rx_release(rx), which the receiver must call exactly once (also for
+ * frames it rejects). The other fields are plain values.
  */
-struct net_bundle;
+struct net_chunk;
 
 struct net_rx {
 	const uint8_t *bytes;
@@ -132,19 +129,18 @@ struct net_rx {
 	uint32_t replica;     /* replica side: the replica this connection was bound to with
 	                       * net_peer_bind, else NET_NO_REPLICA (a hint for statistics, never
 	                       * an authentication); client side: which replica sent it */
-	struct nng_msg *msg;  /* private: the message holding bytes */
-	struct net_bundle *bundle; /* private: or the bundle holding them */
+	struct net_chunk *chunk; /* private: the buffer holding bytes */
 };
 
 /** Per-peer counters (all since net_replica_open). */
 struct net_peer_stats {
-	uint64_t sent;           /* frames handed to nng for this peer */
+	uint64_t sent;           /* frames queued for this peer */
 	uint64_t dropped_full;   /* frames dropped because the peer's send queue was full */
 	uint64_t received;       /* frames received on connections bound to this peer */
 	uint64_t fault_dropped;  /* frames the fault shim dropped (drop_ppm or held_max) */
 	uint64_t fault_duplicated;
 	uint64_t fault_delayed;
-	bool connected;          /* our push socket to this peer has a live connection */
+	bool connected;          /* our connection to this peer is established */
 };
 
 /** Totals (all since net_replica_open). */
@@ -152,12 +148,13 @@ struct net_stats {
 	uint64_t replica_received;        /* frames from the mesh */
 	uint64_t replica_received_unbound;/* of which on connections not (yet) bound to a peer */
 	uint64_t client_received;         /* frames from the client endpoint */
-	uint64_t client_sent;             /* replies handed to nng */
+	uint64_t client_sent;             /* replies queued */
 	uint64_t client_dropped_unknown;  /* replies to a client with no live bound connection */
-	uint64_t client_dropped_full;     /* replies refused by nng (socket send queue full) */
+	uint64_t client_dropped_full;     /* replies refused: that connection's queue is full */
 	uint64_t client_bind_full;        /* net_client_bind refused: client table full */
 	uint64_t size_dropped;            /* frames received empty or over frame_max */
 	uint64_t conns_rejected;          /* connections closed at once: over conns_max */
+	uint64_t hello_refused;           /* connections closed for a wrong hello */
 	uint32_t peer_conns;              /* live connections on the peer listener */
 	uint32_t client_conns;            /* live connections on the client listener */
 	uint32_t clients_bound;           /* clients with a bound connection */
@@ -194,18 +191,11 @@ void net_close(struct net *net);
 enum bft_err net_send_replica(struct net *net, uint32_t to, const uint8_t *bytes, size_t len);
 
 /**
- * Bundles. Between net_cork and net_uncork, frames for a replica are not sent one by one: they
- * are appended to one nng message per peer (its bundle), and net_uncork sends each bundle as one
- * frame (a bundle holding one frame goes as that frame). The receiver's net_recv hands the frames
- * of a bundle out one by one, exactly as if they had come separately. Why: every nng message
- * costs several thread hand-offs inside nng (docs/PERFORMANCE.md), and an event loop iteration
- * often sends a peer several protocol messages. A bundle never exceeds frame_max: a frame that
- * would overflow it sends the bundle first. While corked, net_send_replica returns BFT_OK once
- * the frame is in the bundle; a bundle refused at net_uncork (queue full) is counted in
- * dropped_full per frame. Frames for a peer under the fault shim are never bundled.
- * Receiving: a bundle whose lengths do not add up exactly is dropped whole (the frames before
- * the bad length included only if already handed out) and counted in size_dropped: never a
- * crash, never a read past the message.
+ * Corking. Between net_cork and net_uncork, frames are queued but not written; net_uncork writes
+ * each connection's queue with one send(). Why: an event loop iteration often sends a peer (or a
+ * client) several messages, and a system call per message is the transport's main cost
+ * (docs/PERFORMANCE.md). Uncorked, each send is written at once. Frames for a peer under the
+ * fault shim go through the shim first (a delayed frame is queued when it falls due).
  */
 void net_cork(struct net *net);
 void net_uncork(struct net *net);
@@ -219,7 +209,8 @@ enum bft_err net_send_all(struct net *net, const uint8_t *bytes, size_t len);
 /**
  * Sends a copy of bytes[0..len) to client_id over the connection its latest verified request
  * came on. BFT_ESTALE when no live connection is bound to that client (dropped, counted);
- * BFT_EFULL when nng's send queue is full; BFT_ETOOBIG; BFT_ESTATE without a client endpoint.
+ * BFT_EFULL when that connection's queue is full; BFT_ETOOBIG; BFT_ESTATE without a client
+ * endpoint.
  */
 enum bft_err net_send_client(struct net *net, bft_client_id client_id, const uint8_t *bytes,
 			     size_t len);
@@ -245,21 +236,36 @@ void net_client_unbind(struct net *net, bft_client_id client_id);
 enum bft_err net_peer_bind(struct net *net, uint32_t pipe, uint32_t r);
 
 /**
- * Writes up to max pollfd entries (fd, events = POLLIN) for the receiving sockets and returns
- * how many (at most NET_POLL_FDS_MAX). The descriptors belong to nng: never read, write or close.
+ * Writes up to max pollfd entries (fd, events = POLLIN) and returns how many (at most
+ * NET_POLL_FDS_MAX): the transport's epoll descriptor, readable when a socket needs attention.
+ * It belongs to the transport: never read, write or close it. Also starts redials that are due.
  */
 size_t net_poll_fds(struct net *net, struct pollfd *fds, size_t max);
 
 /**
+ * How long the event loop may sleep in poll() as far as the transport is concerned: 0 while
+ * received frames are buffered (a budgeted drain left some), else milliseconds until the next
+ * redial or held fault-shim frame is due, or -1 when nothing is pending.
+ */
+int net_timeout_ms(const struct net *net);
+
+/**
  * Takes one waiting frame without blocking. Returns true and fills *rx (release it with
  * net_rx_release) or returns false when nothing is waiting (rx untouched). Alternates between the
- * mesh and the client endpoint so that neither can starve the other. Empty frames, and frames
- * over frame_max (nng enforces the limit, give or take its small header slack), are dropped and
- * counted.
+ * mesh and the client endpoint so that neither can starve the other. Empty frames are skipped
+ * and counted; a length over frame_max closes that connection (counted) before its bytes are
+ * read. Also accepts connections, finishes dials and writes what sockets can take.
  */
 bool net_recv(struct net *net, struct net_rx *rx);
 
-/** Frees the message behind rx (from net_recv or net_client_recv) and zeroes *rx. */
+/**
+ * Handles what the sockets have for us (accepted connections, finished dials, writes that were
+ * waiting, reads into buffers) without handing frames out. net_recv does this itself; this is
+ * for a loop that must make progress without receiving, e.g. one waiting for connections.
+ */
+void net_service(struct net *net);
+
+/** Releases the buffer behind rx (from net_recv or net_client_recv) and zeroes *rx. */
 void net_rx_release(struct net_rx *rx);
 
 /** Copies the totals. */
@@ -279,21 +285,30 @@ enum bft_err net_fault_set(struct net *net, uint32_t peer, const struct net_faul
 /** Milliseconds until the next held frame is due (0: now), or -1 when none is held. */
 int net_fault_timeout_ms(const struct net *net);
 
-/** Sends every held frame that is due; returns how many were handed to nng. */
+/** Sends every held frame that is due; returns how many were queued. */
 size_t net_fault_flush(struct net *net);
 
 /* ------------------------------------------------------------------------------------------- */
 /* Client side (bftctl, the load generator) */
 
 /**
- * Opens one pair1 socket per replica, dialing addrs[i] (the replicas' client addresses) without
- * waiting. frame_max bounds what we send and receive. BFT_EINVAL, BFT_ENOMEM; *out written only
- * on success; release with net_client_close.
+ * Opens one connection per replica, dialing addrs[i] (the replicas' client addresses) without
+ * waiting; lost connections are redialed with back-off. frame_max bounds what we send and
+ * receive. BFT_EINVAL, BFT_ENOMEM; *out written only on success; release with net_client_close.
  */
 enum bft_err net_client_open(struct net_client **out, uint32_t n, const char *const *addrs,
 			     uint32_t frame_max) BFT_WUR;
 
-/** Closes every socket and frees c. NULL is a no-op. */
+/**
+ * As net_client_open, but to the replicas' MESH listeners (addrs: their peer addresses), with
+ * the mesh hello: a connection of one's own into the mesh, as a replica's would be. For the
+ * flood Byzantine mode and tests, which use it to send what a correct replica never sends.
+ */
+enum bft_err net_client_open_mesh(struct net_client **out, uint32_t n, const char *const *addrs,
+				  uint32_t frame_max) BFT_WUR;
+
+/** Writes what the live connections can take without blocking, closes every socket and frees
+ *  c. NULL is a no-op. */
 void net_client_close(struct net_client *c);
 
 /**
@@ -302,6 +317,13 @@ void net_client_close(struct net_client *c);
  * BFT_ENOMEM.
  */
 enum bft_err net_client_send(struct net_client *c, uint32_t r, const uint8_t *bytes, size_t len);
+
+/**
+ * As net_client_send with no length check: len may be 0 or over frame_max (up to 4 GiB - 1).
+ * Only for the flood Byzantine mode and tests, to show that receivers refuse such frames.
+ */
+enum bft_err net_client_send_raw(struct net_client *c, uint32_t r, const uint8_t *bytes,
+				 size_t len);
 
 /** net_client_send to every replica: BFT_OK if every replica took it, else the first error. */
 enum bft_err net_client_send_all(struct net_client *c, const uint8_t *bytes, size_t len);
@@ -313,8 +335,13 @@ enum bft_err net_client_send_all(struct net_client *c, const uint8_t *bytes, siz
  */
 bool net_client_recv(struct net_client *c, int timeout_ms, struct net_rx *rx);
 
-/** pollfd entries (one per replica) for an external event loop; returns how many were written. */
+/** The pollfd entry (the client's epoll descriptor, never read, write or close it) for an
+ *  external event loop: returns 1, or 0 when max is 0. Also starts redials that are due. Call
+ *  net_client_recv(c, 0, ..) until it returns false after poll() reports it readable. */
 size_t net_client_poll_fds(struct net_client *c, struct pollfd *fds, size_t max);
+
+/** As net_service, for the client side: dials, writes and reads into buffers, no hand-out. */
+void net_client_service(struct net_client *c);
 
 /** How many replicas we currently hold a live connection to. */
 uint32_t net_client_connected(const struct net_client *c);

@@ -1,6 +1,6 @@
 /*
  * net_fault.c: the fault shim (net.h "Fault shim"). It sits between net_send_replica and the
- * peer's push socket, only for peers it was switched on for, and is for tests and chaos runs.
+ * peer's connection, only for peers it was switched on for, and is for tests and chaos runs.
  *
  * Every choice comes from a per-peer splitmix64 stream seeded by the caller, drawn in a fixed
  * order per frame (drop, duplicate, then one delay per copy), so the same seed and the same
@@ -10,6 +10,7 @@
  * break keeps frames with equal delays in order, as TCP would.
  */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "net/net_internal.h"
@@ -68,18 +69,23 @@ static void held_swap(struct net_held *a, struct net_held *b)
 	*b = t;
 }
 
-/* Holds m (owned) for peer until due_ms; drops it (counted) when the heap is full. */
-static void held_push(struct net *net, uint32_t peer, uint64_t due_ms, nng_msg *m)
+/* Holds a copy of bytes for peer until due_ms; drops it (counted) when the heap is full. */
+static enum bft_err held_push(struct net *net, uint32_t peer, uint64_t due_ms,
+			      const uint8_t *bytes, size_t len)
 {
 	uint32_t i;
+	uint8_t *copy;
 
 	if (net->held_len >= net->held_max) {
-		nng_msg_free(m);
 		net->peers[peer].st.fault_dropped++;
-		return;
+		return BFT_OK;
 	}
+	copy = malloc(len);
+	if (copy == NULL)
+		return BFT_ENOMEM;
+	memcpy(copy, bytes, len);
 	i = net->held_len++;
-	net->held[i] = (struct net_held){ due_ms, net->held_order++, peer, m };
+	net->held[i] = (struct net_held){ due_ms, net->held_order++, peer, (uint32_t)len, copy };
 	while (i > 0) {
 		uint32_t parent = (i - 1) / 2;
 		if (!held_less(&net->held[i], &net->held[parent]))
@@ -88,6 +94,7 @@ static void held_push(struct net *net, uint32_t peer, uint64_t due_ms, nng_msg *
 		i = parent;
 	}
 	net->peers[peer].st.fault_delayed++;
+	return BFT_OK;
 }
 
 static struct net_held held_pop(struct net *net)
@@ -131,15 +138,9 @@ enum bft_err net_fault_send(struct net *net, uint32_t to, const uint8_t *bytes, 
 		uint32_t span = f->delay_ms_max - f->delay_ms_min;
 		uint32_t delay = f->delay_ms_min +
 				 (uint32_t)(fault_next(&p->rng) % ((uint64_t)span + 1));
-		nng_msg *m;
-		enum bft_err e = net_msg_copy(&m, bytes, len);
+		enum bft_err e = delay == 0 ? net_peer_push(net, to, bytes, len)
+					    : held_push(net, to, now + delay, bytes, len);
 
-		if (e == BFT_OK) {
-			if (delay == 0)
-				e = net_peer_push(net, to, m);
-			else
-				held_push(net, to, now + delay, m);
-		}
 		if (e != BFT_OK && first == BFT_OK)
 			first = e;
 	}
@@ -167,8 +168,9 @@ size_t net_fault_flush(struct net *net)
 
 	while (net->held_len > 0 && net->held[0].due_ms <= now) {
 		struct net_held h = held_pop(net);
-		if (net_peer_push(net, h.peer, h.msg) == BFT_OK)
+		if (net_peer_push(net, h.peer, h.bytes, h.len) == BFT_OK)
 			sent++;
+		free(h.bytes);
 	}
 	return sent;
 }
@@ -176,6 +178,6 @@ size_t net_fault_flush(struct net *net)
 void net_fault_clear(struct net *net)
 {
 	for (uint32_t i = 0; i < net->held_len; i++)
-		nng_msg_free(net->held[i].msg);
+		free(net->held[i].bytes);
 	net->held_len = 0;
 }

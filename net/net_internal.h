@@ -1,30 +1,46 @@
 /*
- * net_internal.h: what the files of net/ share and nobody else sees (the object layout, the
- * bounded hash map used for connection and client tables, small helpers).
+ * net_internal.h: what the files of net/ share and nobody else sees: the connection object (its
+ * stream framing, receive chunks and send queue), the listener, the bounded hash map used for
+ * connection and client tables, and small helpers.
+ *
+ * Wire form of a connection (docs/WIRE.md "Transport"): the side that connects first sends an
+ * 8-byte hello ("BFTN", version 1, the endpoint kind, two zero bytes); after that each side's
+ * byte stream is a sequence of frames, each a 4-byte little-endian length L (1 <= L <=
+ * frame_max) followed by L bytes. A zero length is skipped and counted; a length over frame_max
+ * ends the connection (it cannot be resynchronised without reading what we refuse to read).
  */
 #ifndef NET_INTERNAL_H
 #define NET_INTERNAL_H
 
-#include <pthread.h>
-#include <stdatomic.h>
-
-#include <nng/nng.h>
+#include <sys/socket.h>
 
 #include "net/net.h"
 
-/* Extra bytes nng may put in front of our payload on the wire (pair1's hop count is 4 bytes);
- * the receive limit we give nng is frame_max plus this, and we check frame_max exactly after. */
+/* nng's old receive slack, kept so frame_max checks in callers stay unchanged. */
 #define NET_HEADER_SLACK 16u
-/* nng refuses send/receive buffers deeper than this many messages. */
+/* Queue depths a configuration may ask for. */
 #define NET_QUEUE_MAX 8192u
-/* Frames a net_recv call may discard (bad size) before it returns to the event loop. */
+/* Bytes of a frame's length prefix, and of the hello. */
+#define NET_LEN_BYTES 4u
+#define NET_HELLO_BYTES 8u
+/* Hello kinds: which listener the connecting side meant to reach. */
+#define NET_KIND_MESH 1u
+#define NET_KIND_CLIENT 2u
+/* A receive chunk's usual size: one read() takes up to this much, many frames at once. */
+#define NET_CHUNK_BYTES (64u * 1024u)
+/* A read is never offered less room than this (a smaller tail moves to a fresh chunk). */
+#define NET_READ_MIN 2048u
+/* Free standard chunks kept for reuse per transport object. */
+#define NET_CHUNK_POOL 16u
+/* Empty frames one peek may skip before it yields (each is counted). */
 #define NET_DISCARD_BUDGET 64u
+/* Events taken from epoll per call. */
+#define NET_EVENTS_MAX 64u
 
 /*
  * A bounded open-addressing hash map from a 64-bit key to a 32-bit value (linear probing,
  * backward-shift deletion so there are no tombstones to accumulate). Its capacity is fixed at
  * init: at most `limit` entries, in a table of at least 2 * limit slots so probes stay short.
- * Not thread-safe: the callers hold net->lock.
  */
 struct net_map_slot {
 	uint64_t key;
@@ -50,26 +66,99 @@ bool net_map_del(struct net_map *m, uint64_t key);
 /** Removes every entry whose value is val; returns how many. O(table size). */
 uint32_t net_map_del_val(struct net_map *m, uint32_t val);
 
+/*
+ * A receive buffer. A connection reads into its current chunk; every frame handed out in a
+ * net_rx holds a reference to the chunk its bytes are in, so frames are never copied and a
+ * chunk is freed (or pooled) when the connection has moved on and the last frame is released.
+ */
+struct net_chunk {
+	uint32_t refs;
+	uint32_t cap;
+	struct net_chunk_pool *pool; /* where a standard chunk goes back to, or NULL */
+	uint8_t data[];
+};
+
+struct net_chunk_pool {
+	struct net_chunk *free[NET_CHUNK_POOL];
+	uint32_t nfree;
+	uint32_t users; /* the owner and every chunk out of it: freed when it reaches 0 */
+};
+
+/* What epoll's data pointer points at: a listener or a connection (both start with this). */
+enum net_obj_type { NET_OBJ_LISTENER = 1, NET_OBJ_CONN };
+
+enum net_conn_kind {
+	NET_CONN_PEER_OUT = 1, /* replica: our connection to another replica's mesh listener */
+	NET_CONN_MESH_IN,      /* replica: a connection accepted on our mesh listener */
+	NET_CONN_CLIENT_IN,    /* replica: a connection accepted on our client listener */
+	NET_CONN_DIAL,         /* client side: our connection to a replica */
+};
+
+/* Where a connection's unread frames stand (net_conn_peek). */
+enum net_peek { NET_PEEK_MORE = 0, NET_PEEK_FRAME, NET_PEEK_BAD };
+
+struct net_conn {
+	uint8_t obj;               /* NET_OBJ_CONN */
+	uint8_t kind;              /* enum net_conn_kind */
+	bool connecting;           /* dialed, connect() not finished */
+	bool up;                   /* connected (dialed side) or accepted */
+	bool hello_ok;             /* accepted side: the hello arrived and matched */
+	bool want_out;             /* EPOLLOUT is armed */
+	bool queued;               /* on its ready list (has a whole frame buffered) */
+	bool dirty;                /* has output waiting for net_uncork */
+	uint8_t hello_kind;        /* dialed side: the kind our hello names */
+	uint8_t hello_sent;        /* dialed side: bytes of our hello already written */
+	int fd;                    /* -1 while not connected */
+	uint32_t id;               /* connection ("pipe") id, nonzero, unique per transport */
+	uint32_t tag;              /* mesh in: bound replica or NET_NO_REPLICA; dial: replica */
+	uint32_t slot;             /* accepted: index in the connection table */
+
+	/* Receiving: unread bytes are rc->data[roff, rlen). */
+	struct net_chunk *rc;
+	uint32_t roff, rlen;
+
+	/* Sending: queued bytes are wbuf[woff, wlen); fend is a ring of the end offsets of the
+	 * queued frames (so the queue is bounded in frames, as configured, and a broken
+	 * connection can drop exactly the frame it was in the middle of). */
+	uint8_t *wbuf;
+	size_t woff, wlen, wcap;
+	size_t *fend;
+	uint32_t fhead, fcount, fcap;
+
+	/* Dialed side: where to, and the reconnect schedule. */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	uint64_t retry_ms;         /* when to dial again (fd == -1) */
+	uint32_t backoff_ms;
+
+	struct net_conn *prev, *next; /* ready list */
+};
+
+struct net_listener {
+	uint8_t obj;               /* NET_OBJ_LISTENER */
+	uint8_t kind;              /* NET_KIND_MESH or NET_KIND_CLIENT */
+	int fd;
+};
+
+/* A doubly linked FIFO of connections with a whole frame buffered. */
+struct net_ready {
+	struct net_conn *head, *tail;
+};
+
 /* A frame the fault shim holds until due_ms. `order` breaks ties so frames due at the same
  * millisecond leave in the order they were held. */
 struct net_held {
 	uint64_t due_ms;
 	uint64_t order;
 	uint32_t peer;
-	nng_msg *msg;
+	uint32_t len;
+	uint8_t *bytes;
 };
 
-/* One other replica, seen from our side: the push socket dialing it and its counters. */
+/* One other replica, seen from our side: our connection to it and its counters. */
 struct net_peer {
-	struct net *net;          /* back pointer for the pipe callbacks */
-	uint32_t id;
-	bool open;                /* sock is open (false for self) */
-	nng_socket sock;          /* push0, dialing the peer's peer address */
-	nng_aio *saio;            /* reused for every send on sock (net_aio_sendmsg) */
-	atomic_uint conns;        /* live pipes on sock: written by nng threads */
-	struct net_peer_stats st; /* event loop only (st.connected is filled from conns) */
-	nng_msg *bundle;          /* corked frames waiting for net_uncork (net.h "Bundles") */
-	uint32_t bundle_frames;
+	struct net_conn conn;     /* dialed; unused for self */
+	struct net_peer_stats st;
 	bool faulty;              /* the fault shim applies */
 	struct net_fault fault;
 	uint64_t rng;             /* splitmix64 state for the shim */
@@ -79,101 +168,113 @@ struct net {
 	uint32_t self;
 	uint32_t n;
 	uint32_t frame_max;
-
-	nng_socket pull;          /* pull0: the mesh */
-	bool pull_open;
-	nng_aio *pull_raio;       /* reused for every receive on pull */
-	nng_socket cli;           /* pair1 poly: the client endpoint */
+	uint32_t send_queue;
+	uint32_t reconnect_min_ms, reconnect_max_ms;
+	int ep;                      /* the epoll instance: net_poll_fds hands it out */
+	struct net_listener mesh_l, cli_l;
 	bool cli_open;
-	nng_aio *cli_raio, *cli_saio; /* reused for every receive and send on cli */
-	struct net_peer *peers;   /* n entries; peers[self] unused */
-	unsigned turn;            /* which endpoint net_recv tries first */
+	struct net_peer *peers;      /* n entries; peers[self] unused */
+	uint32_t next_id;
 
-	/* Guarded by lock: written by nng's pipe callbacks and read by the event loop. */
-	pthread_mutex_t lock;
-	struct net_map peer_pipes;   /* live mesh connections -> bound replica or NET_NO_REPLICA */
-	struct net_map cli_pipes;    /* live client connections (value unused) */
-	struct net_map clients;      /* client id -> pipe id of its latest verified request */
-	uint64_t conns_rejected;
+	/* Accepted connections (mesh and client) by slot; free slots on a stack. */
+	struct net_conn **conns;
+	uint32_t conns_cap;
+	uint32_t *free_slots;
+	uint32_t nfree;
+	uint32_t mesh_conns_max, cli_conns_max;
+	struct net_map peer_pipes;   /* live mesh connection id -> slot */
+	struct net_map cli_pipes;    /* live client connection id -> slot */
+	struct net_map clients;      /* client id -> connection id of its latest verified request */
 
-	struct net_stats st;         /* event loop only; the lock-guarded fields are copied in */
-
-	/* Bundles (net.h): corking, and the received bundle being split. Event loop only. */
+	struct net_ready ready[2];   /* [0] mesh, [1] client */
+	unsigned turn;               /* which list net_recv serves first */
+	uint32_t served;             /* frames handed out since the last epoll_wait */
 	bool corked;
-	/* Corked replies: one bundle per client connection, flushed in order at net_uncork. */
-	struct net_cbundle *cb;
-	uint32_t ncb, cb_cap;
-	struct net_map cb_index;     /* client id -> index in cb, for this cork only */
-	struct net_bundle *rxb;      /* the bundle net_recv is handing out, or NULL */
-	size_t rxb_off;              /* where its next frame's length is */
+	struct net_conn **dirty;     /* connections with output waiting for net_uncork */
+	uint32_t ndirty, dirty_cap;
 
-	/* Fault shim: a binary min-heap on (due_ms, order). Event loop only. */
+	struct net_stats st;
+	struct net_chunk_pool *pool;
+
+	/* Fault shim: a binary min-heap on (due_ms, order). */
 	struct net_held *held;
 	uint32_t held_len;
 	uint32_t held_max;
 	uint64_t held_order;
 };
 
-/* Replies to one client being bundled while corked. */
-struct net_cbundle {
-	uint64_t client;
-	uint32_t pipe;
-	uint32_t frames;
-	nng_msg *msg;
-};
+/* ----------------------------------------------------------------------------------------- */
+/* net_io.c: sockets, framing and buffers shared by both sides */
 
-/* A received bundle, shared by the net_rx of its frames: freed when the last is released. */
-struct net_bundle {
-	nng_msg *msg;
-	uint32_t refs;
-	uint32_t pipe, replica;
-};
+/** Parses "tcp://host:port" (host a name, an IPv4 address, [IPv6], or empty/"*" for any) into
+ *  *ss. passive: for listening. BFT_EINVAL with a message in err. */
+enum bft_err net_addr_parse(const char *url, bool passive, struct sockaddr_storage *ss,
+			    socklen_t *sslen, char *err, size_t errlen);
+/** A non-blocking listening socket on url. BFT_EINVAL (bad URL), BFT_ESTATE (in use). */
+enum bft_err net_listen(struct net_listener *l, uint8_t kind, const char *url, int ep, char *err,
+			size_t errlen);
+void net_listener_close(struct net_listener *l);
 
-/* The first byte of a bundle: 0xc1 is the one byte msgpack never uses, so no envelope (a
- * msgpack array) starts with it. Then, per frame, a 4-byte little-endian length and the bytes. */
-#define NET_BUNDLE_MAGIC 0xc1u
-#define NET_BUNDLE_HDR 4u
+/** Prepares c (zeroed by the caller) as an unconnected connection. */
+enum bft_err net_conn_init(struct net_conn *c, uint8_t kind, uint32_t qmax);
+/** Frees c's buffers and closes its socket (not c itself). */
+void net_conn_free(struct net_conn *c);
+/** Closes c's socket and forgets its partial input and the frame it was half-way through
+ *  writing; queued whole frames stay (a dialed connection sends them after reconnecting). */
+void net_conn_reset(struct net_conn *c);
 
-/** Hands m (owned) to peer's push socket without blocking; counts sent or dropped_full. */
-enum bft_err net_peer_push(struct net *net, uint32_t to, nng_msg *m);
+/** Appends a frame to c's send queue: BFT_OK, BFT_EFULL when fcap frames are queued, BFT_ENOMEM.
+ *  len may be 0 or over frame_max only for the flood's deliberate junk. */
+enum bft_err net_conn_queue(struct net_conn *c, const uint8_t *bytes, size_t len);
+/** Writes what c has queued without blocking; arms or disarms EPOLLOUT on ep as needed.
+ *  0, or -1 when the connection failed (the caller resets it). */
+int net_conn_flush(struct net_conn *c, int ep);
+/** Frames queued on c. */
+static inline uint32_t net_conn_queued(const struct net_conn *c)
+{
+	return c->fcount;
+}
+
+/** Reads once from c into its chunk. >0 bytes read, 0 at end of stream, -1 on error, -2 when
+ *  nothing was waiting. frame_max sizes the chunk for a long frame. */
+ssize_t net_conn_read(struct net_conn *c, struct net_chunk_pool *pool, uint32_t frame_max);
+/** Whether c holds a whole frame (skipping empty ones, counted in *empty), needs more, or is
+ *  broken (bad hello, length over frame_max). Checks the hello first on accepted sides. */
+enum net_peek net_conn_peek(struct net_conn *c, uint32_t frame_max, uint64_t *empty);
+/** Hands out the whole frame net_conn_peek found, into rx (bytes, len, chunk reference). */
+void net_conn_take(struct net_conn *c, struct net_rx *rx);
+
+/** Ready lists. */
+void net_ready_push(struct net_ready *q, struct net_conn *c);
+void net_ready_remove(struct net_ready *q, struct net_conn *c);
+
+/** TCP_NODELAY and keepalive on a stream socket. */
+void net_sock_tune(int fd);
+/** Registers fd with ep for EPOLLIN (and EPOLLOUT when out), data = obj. 0 or -1. */
+int net_ep_add(int ep, int fd, void *obj, bool out);
+/** Changes fd's interest to EPOLLIN (+ EPOLLOUT). 0 or -1. */
+int net_ep_mod(int ep, int fd, void *obj, bool out);
+
+/** Starts a non-blocking connect for c (kind dial or peer) to its address. 0 when under way or
+ *  done; -1 when it failed at once (retry later). Registers with ep. */
+int net_conn_dial(struct net_conn *c, int ep);
+/** The dialed connection's connect finished (EPOLLOUT): 0 when connected, -1 when it failed. */
+int net_conn_dial_done(struct net_conn *c, int ep);
+/** After a failed or lost dialed connection: close it and set the next dial time. */
+void net_conn_schedule(struct net_conn *c, uint64_t now_ms, uint32_t min_ms, uint32_t max_ms);
+
+struct net_chunk_pool *net_pool_new(void);
+/** Drops the owner's use of pool; it is freed once no chunk from it is alive. */
+void net_pool_release(struct net_chunk_pool *pool);
+void net_chunk_unref(struct net_chunk *ch);
+
 /** The fault shim's send path for a faulty peer (net_fault.c). */
 enum bft_err net_fault_send(struct net *net, uint32_t to, const uint8_t *bytes, size_t len);
 /** Frees every held frame (net_close). */
 void net_fault_clear(struct net *net);
+/** Queues a frame for peer `to` and sends it unless corked; counts sent / dropped_full. */
+enum bft_err net_peer_push(struct net *net, uint32_t to, const uint8_t *bytes, size_t len);
 
-/*
- * Non-blocking send and receive through an aio the caller keeps, instead of nng_sendmsg and
- * nng_recvmsg with NNG_FLAG_NONBLOCK, which allocate, initialise and free an aio (a mutex, a
- * condition variable, a task) on every call: per frame, that was a visible share of a replica's
- * time (docs/PERFORMANCE.md). Same semantics: the operation completes or fails at once (a zero
- * timeout); on a failed send the message stays the caller's. One aio per socket and direction,
- * used by the event loop thread only.
- */
-enum bft_err net_aio_new(nng_aio **out);
-int net_aio_sendmsg(nng_socket s, nng_aio *aio, nng_msg *m);
-int net_aio_recvmsg(nng_socket s, nng_aio *aio, nng_msg **m);
-
-/** Appends a bundle frame (4-byte length, bytes) to *m, allocating it with the magic byte
- *  first when *m is NULL. BFT_ENOMEM leaves *m NULL (freed). */
-enum bft_err net_bundle_append(nng_msg **m, const uint8_t *bytes, size_t len);
-/** Turns a bundle holding exactly one frame back into that plain frame. */
-void net_bundle_unwrap(nng_msg *m);
-/** Splits bundle b from offset *off: the next frame into *p and *len, advancing *off. false at the
- *  end, or at a length that is zero, over frame_max or past the end (*bad set). */
-bool net_bundle_next(nng_msg *b, size_t *off, uint32_t frame_max, const uint8_t **p,
-		     size_t *len, bool *bad);
-/** Drops the receiver's reference to bundle *bp (freed with its last frame) and clears *bp. */
-void net_bundle_release(struct net_bundle **bp);
-/** The next frame of the bundle *bp being handed out, from offset *off, into *rx (which then
- *  holds a reference, released by net_rx_done). At the end or at a bad length (*bad set) the
- *  bundle is released and false returned. */
-bool net_bundle_take(struct net_bundle **bp, size_t *off, uint32_t frame_max, struct net_rx *rx,
-		     bool *bad);
-
-/** An nng message holding a copy of bytes[0..len). */
-enum bft_err net_msg_copy(nng_msg **out, const uint8_t *bytes, size_t len);
-/** Maps an nng error to ours: address in use -> BFT_ESTATE, bad address -> BFT_EINVAL, ... */
-enum bft_err net_err_from_nng(int rv);
 /** snprintf into err[0..errlen) when err is non-NULL. */
 void net_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /** Milliseconds on the monotonic clock. */

@@ -4,9 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <nng/nng.h>
-#include <nng/protocol/pipeline0/push.h>
-
 #include "bft/msg.h"
 #include "net/net.h"
 
@@ -14,12 +11,11 @@
 #define FLOOD_OVERSIZED_MS_DEFAULT 5000u
 #define FLOOD_BURST_MS 250u        /* at most this much time's worth of frames in one tick */
 #define FLOOD_JUNK_MAX 320u        /* bytes of the small junk frames */
-#define FLOOD_SIDE_QUEUE 16        /* frames queued per second connection */
 
 struct node_flood {
 	struct node_flood_config cfg;
-	nng_socket *side;         /* n push sockets (side[self] unused), dialing the peers */
-	bool *side_open;
+	struct net_client *side;  /* second connections to every replica's mesh listener (the one
+	                           * to ourselves is never used) */
 	uint64_t rng;
 	uint64_t last_ms;         /* time up to which frames were sent */
 	uint64_t credit_mframes;  /* frames owed, in thousandths */
@@ -131,7 +127,7 @@ int node_flood_open(struct node_flood **out, const struct node_flood_config *cfg
 		    size_t errlen)
 {
 	struct node_flood *fl = calloc(1, sizeof(*fl));
-	int rv;
+	enum bft_err e;
 
 	if (fl == NULL)
 		goto oom;
@@ -141,73 +137,48 @@ int node_flood_open(struct node_flood **out, const struct node_flood_config *cfg
 	if (fl->cfg.oversized_every_ms == 0)
 		fl->cfg.oversized_every_ms = FLOOD_OVERSIZED_MS_DEFAULT;
 	fl->rng = cfg->seed;
-	fl->side = calloc(cfg->n, sizeof(*fl->side));
-	fl->side_open = calloc(cfg->n, sizeof(*fl->side_open));
 	fl->next_oversized = calloc(cfg->n, sizeof(*fl->next_oversized));
-	if (fl->side == NULL || fl->side_open == NULL || fl->next_oversized == NULL)
+	if (fl->next_oversized == NULL)
 		goto oom;
-	for (uint32_t i = 0; i < cfg->n; i++) {
-		nng_dialer d;
-
-		if (i == cfg->self)
-			continue;
-		if ((rv = nng_push0_open(&fl->side[i])) != 0)
-			goto nng_fail;
-		fl->side_open[i] = true;
-		(void)nng_socket_set_int(fl->side[i], NNG_OPT_SENDBUF, FLOOD_SIDE_QUEUE);
-		(void)nng_socket_set_ms(fl->side[i], NNG_OPT_RECONNMINT, 100);
-		(void)nng_socket_set_ms(fl->side[i], NNG_OPT_RECONNMAXT, 1000);
-		if ((rv = nng_dialer_create(&d, fl->side[i], cfg->peer_addrs[i])) != 0 ||
-		    (rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0)
-			goto nng_fail;
+	e = net_client_open_mesh(&fl->side, cfg->n, cfg->peer_addrs, cfg->frame_max);
+	if (e != BFT_OK) {
+		snprintf(err, errlen, "flood: cannot open the side connections: %s",
+			 bft_strerror(e));
+		node_flood_close(fl);
+		return -1;
 	}
 	*out = fl;
 	return 0;
-nng_fail:
-	snprintf(err, errlen, "flood: cannot open a side connection: %s", nng_strerror(rv));
-	node_flood_close(fl);
-	return -1;
 oom:
 	snprintf(err, errlen, "flood: out of memory");
 	node_flood_close(fl);
 	return -1;
 }
 
-/* Hands a copy of bytes to the side connection to peer without blocking. */
+/* Queues a copy of bytes for peer on its side connection without blocking. */
 static bool side_send(struct node_flood *fl, uint32_t peer, const uint8_t *bytes, size_t len)
 {
-	nng_msg *m;
-
-	if (!fl->side_open[peer] || nng_msg_alloc(&m, len) != 0)
-		return false;
-	if (len > 0)
-		memcpy(nng_msg_body(m), bytes, len);
-	if (nng_sendmsg(fl->side[peer], m, NNG_FLAG_NONBLOCK) != 0) {
-		nng_msg_free(m);
-		return false;
-	}
-	return true;
+	return net_client_send_raw(fl->side, peer, bytes, len) == BFT_OK;
 }
 
-/* An oversized frame to peer over its side connection: frame_max + 1 bytes, which the
- * receiver's transport refuses before reading them (nng's receive limit closes that connection;
- * our own link to the peer is untouched). */
+/* An oversized frame to peer over its side connection: its length says frame_max + 1, which
+ * the receiver's transport refuses before reading the bytes (it closes that connection and
+ * counts the frame; our own link to the peer is untouched). */
 static void send_oversized(struct node_flood *fl, uint32_t peer)
 {
-	nng_msg *m;
 	size_t len = (size_t)fl->cfg.frame_max + 1;
+	uint8_t *junk = malloc(len);
 
-	if (!fl->side_open[peer] || nng_msg_alloc(&m, len) != 0) {
+	if (junk == NULL) {
 		fl->st.refused++;
 		return;
 	}
-	memset(nng_msg_body(m), 0xa5, len);
-	if (nng_sendmsg(fl->side[peer], m, NNG_FLAG_NONBLOCK) != 0) {
-		nng_msg_free(m);
+	memset(junk, 0xa5, len);
+	if (side_send(fl, peer, junk, len))
+		fl->st.oversized++;
+	else
 		fl->st.refused++;
-		return;
-	}
-	fl->st.oversized++;
+	free(junk);
 }
 
 void node_flood_tick(struct node_flood *fl, struct net *net, uint64_t now_ms)
@@ -217,6 +188,12 @@ void node_flood_tick(struct node_flood *fl, struct net *net, uint64_t now_ms)
 
 	if (fl == NULL || fl->cfg.n < 2)
 		return;
+	{
+		/* Let the side connections make progress (dials, writes); nobody sends on them. */
+		struct net_rx rx;
+		while (net_client_recv(fl->side, 0, &rx))
+			net_rx_release(&rx);
+	}
 	if (fl->last_ms == 0 || now_ms < fl->last_ms)
 		fl->last_ms = now_ms;
 	elapsed = now_ms - fl->last_ms;
@@ -278,11 +255,7 @@ void node_flood_close(struct node_flood *fl)
 {
 	if (fl == NULL)
 		return;
-	for (uint32_t i = 0; fl->side != NULL && fl->side_open != NULL && i < fl->cfg.n; i++)
-		if (fl->side_open[i])
-			nng_close(fl->side[i]);
-	free(fl->side);
-	free(fl->side_open);
+	net_client_close(fl->side);
 	free(fl->next_oversized);
 	free(fl);
 }

@@ -8,10 +8,9 @@
  *   - over a second connection to each peer, its own (unauthenticated, so the receiver can only
  *     count them as "unknown"): empty frames and frames just over frame_max, which the receiving
  *     transport drops (net_stats.size_dropped), plus the same junk as above.
- * Oversized frames are a few bytes over frame_max: they pass nng's receive limit (frame_max plus
- * its header slack) and reach the transport's exact check; frames far over the limit make nng
- * close the connection without counting, which tells the test nothing. They are sent rarely
- * (one per peer every few seconds) since each costs frame_max bytes of memory on both sides.
+ * Oversized frames say frame_max + 1 bytes: the receiving transport refuses the length before
+ * reading the bytes, closes that connection and counts the frame (size_dropped). They are sent
+ * rarely (one per peer every few seconds) since each costs frame_max bytes of memory here.
  *
  * A correct replica never opens this. Used only by the event loop thread (as net.h).
  */
@@ -27,7 +26,7 @@ struct node_flood;
 struct node_flood_config {
 	uint32_t self;                 /* our replica id */
 	uint32_t n;                    /* replicas */
-	const char *const *peer_addrs; /* n nng URLs of the replicas' peer listeners */
+	const char *const *peer_addrs; /* n URLs of the replicas' peer listeners */
 	uint32_t frame_max;            /* the cluster's frame limit */
 	uint32_t rate_per_s;           /* junk frames per second over all peers; 0: 200 */
 	uint32_t oversized_every_ms;   /* per peer, at most one oversized frame this often; 0: 5000 */

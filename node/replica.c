@@ -781,13 +781,13 @@ int node_replica_run(struct node_replica *r, volatile sig_atomic_t *stop)
 		size_t nfds = net_poll_fds(r->net, fds, NET_POLL_FDS_MAX);
 		int timeout = PUBLISH_MS;
 		struct net_rx rx;
-		int fault_to = net_fault_timeout_ms(r->net);
+		int net_to = net_timeout_ms(r->net);
 
 		now = now_ms(r);
 		if (r->timer_ms != 0)
 			timeout = r->timer_ms <= now ? 0 : (int)(r->timer_ms - now < PUBLISH_MS ? r->timer_ms - now : PUBLISH_MS);
-		if (fault_to >= 0 && fault_to < timeout)
-			timeout = fault_to;
+		if (net_to >= 0 && net_to < timeout)
+			timeout = net_to;
 		if (poll(fds, nfds, timeout) < 0 && errno != EINTR) {
 			nlog(NLOG_ERROR, "poll: %s", strerror(errno));
 			return -1;

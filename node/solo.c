@@ -258,8 +258,11 @@ int node_solo_run(const char *config_path, const char *data_dir, volatile sig_at
 		size_t nfds = net_poll_fds(s->net, fds, NET_POLL_FDS_MAX);
 		struct net_rx rx;
 		uint64_t now;
+		int timeout = net_timeout_ms(s->net);
 
-		if (poll(fds, nfds, SOLO_POLL_MS) < 0 && errno != EINTR) {
+		if (timeout < 0 || timeout > SOLO_POLL_MS)
+			timeout = SOLO_POLL_MS;
+		if (poll(fds, nfds, timeout) < 0 && errno != EINTR) {
 			fprintf(stderr, "bftnode --solo: poll: %s\n", strerror(errno));
 			goto out;
 		}
