@@ -388,20 +388,23 @@ ssize_t net_conn_read(struct net_conn *c, struct net_chunk_pool *pool, uint32_t 
 	if (c->rc != NULL && c->roff == c->rlen && c->rc->refs == 1)
 		c->roff = c->rlen = 0; /* nothing of it is in use: start over */
 	left = c->rc != NULL ? c->rlen - c->roff : 0;
-	/* A partial frame whose (acceptable) length is known needs room for all of it. */
+	/* The length of the frame in progress, when known and acceptable (with its prefix). */
 	if (left >= NET_LEN_BYTES) {
 		uint32_t l = le32(c->rc->data + c->roff);
 		if (l <= frame_max)
 			full = (size_t)l + NET_LEN_BYTES;
 	}
-	if (c->rc == NULL || c->rc->cap - c->rlen < NET_READ_MIN ||
-	    (full != 0 && c->rc->cap - c->roff < full)) {
-		/* Move the unread bytes to the front, or to a fresh chunk when this one still backs
-		 * frames that were handed out or is too small. */
-		size_t size = left + NET_READ_MIN;
+	if (c->rc == NULL ||
+	    (!(full != 0 && c->rc->cap - c->roff >= full) && c->rc->cap - c->rlen < NET_READ_MIN)) {
+		/* Little room left, and the frame in progress (if its length is known) does not
+		 * fit where it starts: move the unread bytes to the front, or to a fresh chunk when
+		 * this one still backs frames that were handed out or is too small. A long frame's
+		 * chunk at least doubles each time rather than being sized from its length, so
+		 * what a sender makes us hold follows the bytes it has really sent. */
+		size_t size = 2 * left + NET_READ_MIN;
 		if (size < NET_CHUNK_BYTES)
 			size = NET_CHUNK_BYTES;
-		if (size < full)
+		if (full != 0 && size > full && full >= NET_CHUNK_BYTES)
 			size = full;
 		if (c->rc != NULL && c->rc->refs == 1 && c->rc->cap >= size) {
 			memmove(c->rc->data, c->rc->data + c->roff, left);

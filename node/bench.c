@@ -368,8 +368,7 @@ static void bench_close(struct bench *b)
 			b->rep->readonly_fallbacks += st.readonly_fallbacks;
 			b->rep->bad_replies += st.bad_signature + st.bad_sender + st.malformed;
 			b->rep->mismatched_replies += st.mismatched;
-			/* As bftctl does at exit: nng_close may wait on a dial in progress. */
-			ctl_close_at_exit(b->s[i].c);
+			ctl_close(b->s[i].c);
 		}
 	}
 	free(b->s);
@@ -441,9 +440,8 @@ int bench_run(const struct bench_opts *o, struct bench_report *rep, char *err, s
 	}
 	if (bench_open(&b, err, errlen) != 0)
 		goto out;
-	/* Every session's first request is answered before the clock starts: a fresh session's
-	 * first frame is often lost in nng (it is then retransmitted after retransmit_ms), which
-	 * would otherwise put a second-long outlier per client into the first measurements. */
+	/* Every session's first request is answered before the clock starts, so connecting (and
+	 * a MAC session's handshake) is not measured as the latency of the first requests. */
 	if (prime(&b, err, errlen) != 0)
 		goto out;
 	t0 = mono_us();

@@ -312,7 +312,7 @@ static int run_op(const struct args *a, struct wire_buf *op, bool read_only)
 			timeout ? ": no f+1 replicas agreed on an answer in time (the operation may "
 				  "or may not have happened)"
 				: "");
-		ctl_close_at_exit(c);
+		ctl_close(c);
 		wire_buf_free(op);
 		return timeout ? EXIT_TIMEOUT : EXIT_FAIL;
 	}
@@ -326,7 +326,7 @@ static int run_op(const struct args *a, struct wire_buf *op, bool read_only)
 		kv_result_free(&r);
 	}
 	free(res);
-	ctl_close_at_exit(c);
+	ctl_close(c);
 	wire_buf_free(op);
 	return rc;
 }
@@ -599,7 +599,7 @@ static int cmd_inject(const struct args *a, const char *kind, uint32_t to, uint3
 
 	if (to >= ctl_config(c)->n) {
 		fprintf(stderr, "bftctl: there is no replica %u\n", to);
-		ctl_close_at_exit(c);
+		ctl_close(c);
 		return EXIT_USAGE;
 	}
 	/* Give the connection a moment to come up: pair1 drops what it cannot deliver. */
@@ -661,13 +661,13 @@ static int cmd_inject(const struct args *a, const char *kind, uint32_t to, uint3
 		if (e != BFT_OK)
 			rc = EXIT_FAIL;
 	}
-	/* Let nng hand the frames to the kernel before the sockets close. */
+	/* Let the connections come up and take the frames before they close. */
 	for (int i = 0; i < 10; i++) {
 		struct bft_client_result res;
 		(void)ctl_poll(c, 20, &res);
 	}
 	wire_buf_free(&env);
-	ctl_close_at_exit(c);
+	ctl_close(c);
 	if (!a->json)
 		printf("sent %u %s frame%s to replica %u\n", count, kind, count == 1 ? "" : "s", to);
 	return rc;
@@ -981,7 +981,7 @@ static int cmd_workload_clients(const struct args *a, uint64_t ops, uint32_t nke
 		       (unsigned long long)t.late, (unsigned long long)t.unsent, p50, p99);
 	free(lat);
 	for (uint32_t i = 0; i < nclients; i++) {
-		ctl_close_at_exit(cl[i].c);
+		ctl_close(cl[i].c);
 		free(cl[i].seen);
 	}
 	free(cl);
@@ -1143,7 +1143,7 @@ static int cmd_workload(const struct args *a, uint64_t ops, uint32_t nkeys, uint
 		       (unsigned long long)wrong, (unsigned long long)timeouts, p50, p99);
 	free(model);
 	free(lat);
-	ctl_close_at_exit(c);
+	ctl_close(c);
 	return wrong > 0 ? EXIT_FAIL : timeouts > 0 ? EXIT_TIMEOUT : EXIT_OK;
 }
 

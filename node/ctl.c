@@ -281,14 +281,6 @@ void ctl_close(struct ctl *c)
 	free(c);
 }
 
-void ctl_close_at_exit(struct ctl *c)
-{
-	if (c == NULL)
-		return;
-	c->net = NULL;
-	ctl_close(c);
-}
-
 const struct node_config *ctl_config(const struct ctl *c)
 {
 	return &c->cfg;

@@ -35,11 +35,8 @@ struct ctl_opts {
 
 /** Opens a session: loads the config and the client key, connects to every replica. */
 int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t errlen);
+/** Writes what the connections can take without blocking, closes them and frees c. */
 void ctl_close(struct ctl *c);
-/** As ctl_close, for a process about to exit: the sockets are left to the exit to reclaim.
- *  nng_close can wait a long time on a connection still being dialled, and a command-line
- *  client must not hang on its way out. */
-void ctl_close_at_exit(struct ctl *c);
 const struct node_config *ctl_config(const struct ctl *c);
 /** The client id this session acts as: the listed one, or the one an open cluster assigned
  *  when the key was registered (bft/log.h "Open clients"). */

@@ -175,8 +175,8 @@ static int persist(struct node_replica *r, bool end_of_iteration)
 /* Sends what the steps of this iteration produced, then forgets the output. */
 static void flush_messages(struct node_replica *r, uint64_t now)
 {
-	/* Frames to one peer from this iteration travel as one transport message (net.h
-	 * "Bundles"): each nng message costs thread hand-offs that dwarf its bytes. */
+	/* Frames to one peer (or client) from this iteration leave in one send() (net.h
+	 * "Corking"): a system call per message would cost more than the messages' bytes. */
 	net_cork(r->net);
 	for (size_t i = 0; i < r->out.nmsgs; i++) {
 		const struct bft_out_msg *m = &r->out.msgs[i];

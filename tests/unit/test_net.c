@@ -80,6 +80,7 @@ static void cluster_addresses(struct cluster *cl)
 }
 
 static uint32_t cfg_conns_max; /* conns_max for the next cluster_open (0: default) */
+static uint32_t cfg_frame_max; /* frame_max for the next cluster_open (0: FRAME_MAX) */
 
 static void cluster_config(struct cluster *cl, uint32_t i, uint32_t send_queue, bool clients)
 {
@@ -90,7 +91,7 @@ static void cluster_config(struct cluster *cl, uint32_t i, uint32_t send_queue, 
 	c->n = cl->n;
 	c->peer_addrs = cl->peer_ptr;
 	c->client_addr = clients ? cl->client_ptr[i] : NULL;
-	c->frame_max = FRAME_MAX;
+	c->frame_max = cfg_frame_max != 0 ? cfg_frame_max : FRAME_MAX;
 	c->send_queue = send_queue;
 	c->reconnect_min_ms = 10;
 	c->reconnect_max_ms = 100;
@@ -447,6 +448,63 @@ static void test_net_hostile_stream_is_refused_and_counted(void **state)
 	net_stats(cl.net[0], &st);
 	assert_int_equal(st.size_dropped, 2);
 	assert_int_equal(st.hello_refused, 2);
+	cluster_close(&cl);
+}
+
+/* A frame many times a receive chunk, from a replica and from a raw sender that trickles it in
+ * pieces, comes out whole and intact; frames queued behind it follow in order. */
+static void test_net_long_frame_arrives_whole_across_reads(void **state)
+{
+	enum { BIG = 700 * 1000 };
+	struct cluster cl;
+	struct net_rx rx;
+	uint8_t *big = malloc(BIG + 4);
+	uint64_t deadline;
+	uint32_t got = 0;
+	int fd;
+
+	(void)state;
+	assert_non_null(big);
+	for (size_t i = 0; i < BIG; i++)
+		big[4 + i] = (uint8_t)(i * 2654435761u >> 13);
+	cfg_frame_max = 1u << 20;
+	cluster_open(&cl, 2, 0x3, 0, false);
+	cfg_frame_max = 0;
+	assert_int_equal(net_send_replica(cl.net[1], 0, big + 4, BIG), BFT_OK);
+	assert_int_equal(net_send_replica(cl.net[1], 0, (const uint8_t *)"after", 5), BFT_OK);
+
+	fd = raw_connect(cl.base);
+	raw_write(fd, mesh_hello, sizeof(mesh_hello));
+	big[0] = (uint8_t)BIG;
+	big[1] = (uint8_t)(BIG >> 8);
+	big[2] = (uint8_t)(BIG >> 16);
+	big[3] = 0;
+	deadline = now_ms() + WAIT_MS;
+	for (size_t off = 0; off < BIG + 4; off += 50000) {
+		size_t k = BIG + 4 - off < 50000 ? BIG + 4 - off : 50000;
+		raw_write(fd, big + off, k);
+		net_service(cl.net[0]); /* the receiver sees it a piece at a time */
+		net_service(cl.net[1]);
+	}
+	/* Two long frames (one per sender) and "after", in order behind the first. */
+	while (got < 3 && now_ms() < deadline) {
+		net_service(cl.net[1]);
+		if (!net_recv(cl.net[0], &rx)) {
+			sleep_ms(2);
+			continue;
+		}
+		if (rx.len == 5) {
+			assert_memory_equal(rx.bytes, "after", 5);
+		} else {
+			assert_int_equal(rx.len, BIG);
+			assert_memory_equal(rx.bytes, big + 4, BIG);
+		}
+		got++;
+		net_rx_release(&rx);
+	}
+	assert_int_equal(got, 3);
+	close(fd);
+	free(big);
 	cluster_close(&cl);
 }
 
@@ -1168,6 +1226,7 @@ int main(void)
 		cmocka_unit_test(test_net_send_all_reaches_every_other_replica),
 		cmocka_unit_test(test_net_corked_frames_arrive_one_by_one_in_order),
 		cmocka_unit_test(test_net_hostile_stream_is_refused_and_counted),
+		cmocka_unit_test(test_net_long_frame_arrives_whole_across_reads),
 		cmocka_unit_test(test_net_oversized_frame_is_dropped_and_receiver_keeps_working),
 		cmocka_unit_test(test_net_dead_peer_neither_blocks_nor_starves_the_others),
 		cmocka_unit_test(test_net_restarted_replica_is_reconnected),
