@@ -108,6 +108,8 @@ enum bft_err net_replica_open(struct net **out, const struct net_replica_config 
 	net->self = cfg->self;
 	net->n = cfg->n;
 	net->frame_max = cfg->frame_max;
+	net->client_frame_max = cfg->client_frame_max != 0 && cfg->client_frame_max < cfg->frame_max
+					? cfg->client_frame_max : cfg->frame_max;
 	net->send_queue = or_default(cfg->send_queue, DEF_SEND_QUEUE);
 	net->reconnect_min_ms = or_default(cfg->reconnect_min_ms, DEF_RECONNECT_MIN_MS);
 	net->reconnect_max_ms = or_default(cfg->reconnect_max_ms, DEF_RECONNECT_MAX_MS);
@@ -288,11 +290,17 @@ static void conn_failed(struct net *net, struct net_conn *c)
 		close_accepted(net, c);
 }
 
+/* The longest frame we read from c. */
+static uint32_t read_max(const struct net *net, const struct net_conn *c)
+{
+	return c->kind == NET_CONN_CLIENT_IN ? net->client_frame_max : net->frame_max;
+}
+
 /* Puts c on its ready list if it holds a whole frame; drops it if its input is broken. */
 static void conn_check(struct net *net, struct net_conn *c)
 {
 	uint64_t empty = 0;
-	enum net_peek pk = net_conn_peek(c, net->frame_max, &empty);
+	enum net_peek pk = net_conn_peek(c, read_max(net, c), &empty);
 
 	net->st.size_dropped += empty;
 	if (pk == NET_PEEK_FRAME) {
@@ -331,7 +339,7 @@ static void on_conn_event(struct net *net, struct net_conn *c, uint32_t events)
 		ssize_t r;
 		if (c->queued)
 			return; /* read more once what it holds has been handed out */
-		r = net_conn_read(c, net->pool, net->frame_max);
+		r = net_conn_read(c, net->pool, read_max(net, c));
 		if (r == 0 || r == -1) {
 			/* End of stream or error. Our connections to peers only ever send, so
 			 * anything they read is a peer closing (or misbehaving): redial. */

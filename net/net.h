@@ -97,6 +97,9 @@ struct net_replica_config {
 	                                  * (set it to bind a wildcard, e.g. "tcp://0.0.0.0:7000") */
 	const char *client_addr;         /* where we listen for clients; NULL: no client endpoint */
 	uint32_t frame_max;              /* bytes in one frame, sent or received (> 0) */
+	uint32_t client_frame_max;       /* bytes in one frame FROM a client (a request or a
+	                                  * session is much smaller than a replica's state-transfer
+	                                  * chunk); 0 or over frame_max: frame_max */
 	uint32_t send_queue;             /* frames queued per peer before drops; 0: 128 */
 	uint32_t recv_queue;             /* checked (<= 8192) but unused: receiving is bounded per
 	                                  * connection (net.h "Limits") */

@@ -168,6 +168,7 @@ struct net {
 	uint32_t self;
 	uint32_t n;
 	uint32_t frame_max;
+	uint32_t client_frame_max;   /* the limit for frames read from client connections */
 	uint32_t send_queue;
 	uint32_t reconnect_min_ms, reconnect_max_ms;
 	int ep;                      /* the epoll instance: net_poll_fds hands it out */

@@ -706,6 +706,10 @@ int node_replica_open(struct node_replica **out, const struct node_replica_opts 
 		.peer_addrs = (const char *const *)peers,
 		.client_addr = client_url,
 		.frame_max = r->cfg.frame_max,
+		/* A client sends requests (op_max and the envelope around it, with one MAC per
+		 * replica) and sessions (a sealed key per replica): nothing near a state-transfer
+		 * chunk, so a client cannot make us buffer frame_max bytes per connection. */
+		.client_frame_max = r->cfg.op_max + NODE_CONFIG_FRAME_SLACK + 128u * r->cfg.n,
 		.clients_max = r->nclient_ids + 256 < 65536 ? (uint32_t)r->nclient_ids + 256 : 65536,
 	};
 	if (net_replica_open(&r->net, &nc, err, errlen) != BFT_OK)

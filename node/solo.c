@@ -209,6 +209,7 @@ static int solo_open(struct solo *s, const char *config_path, const char *data_d
 		.peer_addrs = (const char *const *)peers,
 		.client_addr = client_url,
 		.frame_max = s->cfg.frame_max,
+		.client_frame_max = s->cfg.op_max + NODE_CONFIG_FRAME_SLACK + 128u * s->cfg.n,
 		.clients_max = s->cfg.nclients + 64,
 	};
 	if (net_replica_open(&s->net, &nc, err, sizeof(err)) != BFT_OK) {

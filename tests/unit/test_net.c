@@ -81,6 +81,7 @@ static void cluster_addresses(struct cluster *cl)
 
 static uint32_t cfg_conns_max; /* conns_max for the next cluster_open (0: default) */
 static uint32_t cfg_frame_max; /* frame_max for the next cluster_open (0: FRAME_MAX) */
+static uint32_t cfg_client_frame_max; /* client_frame_max for the next cluster_open */
 
 static void cluster_config(struct cluster *cl, uint32_t i, uint32_t send_queue, bool clients)
 {
@@ -92,6 +93,7 @@ static void cluster_config(struct cluster *cl, uint32_t i, uint32_t send_queue, 
 	c->peer_addrs = cl->peer_ptr;
 	c->client_addr = clients ? cl->client_ptr[i] : NULL;
 	c->frame_max = cfg_frame_max != 0 ? cfg_frame_max : FRAME_MAX;
+	c->client_frame_max = cfg_client_frame_max;
 	c->send_queue = send_queue;
 	c->reconnect_min_ms = 10;
 	c->reconnect_max_ms = 100;
@@ -962,6 +964,57 @@ static void test_net_client_endpoint_limits_connections(void **state)
 	cluster_close(&cl);
 }
 
+/* A client's frame over client_frame_max (far below frame_max) closes its connection, counted,
+ * before the replica buffers it; the client's next connection carries frames up to the limit. */
+static void test_net_client_frames_have_their_own_limit(void **state)
+{
+	struct cluster cl;
+	struct net_client *a = NULL;
+	struct net_rx rx;
+	struct net_stats st;
+	uint8_t buf[100];
+	uint64_t deadline;
+	bool got = false;
+
+	(void)state;
+	memset(buf, 'r', sizeof(buf));
+	cfg_client_frame_max = 64;
+	cluster_open(&cl, 2, 0x1, 0, true);
+	cfg_client_frame_max = 0;
+	assert_int_equal(net_client_open(&a, 1, cl.client_ptr, FRAME_MAX), BFT_OK);
+	assert_int_equal(net_client_send(a, 0, buf, 65), BFT_OK); /* fine for the client's limit */
+	deadline = now_ms() + WAIT_MS;
+	do {
+		net_client_service(a);
+		assert_false(net_recv(cl.net[0], &rx));
+		net_stats(cl.net[0], &st);
+		sleep_ms(2);
+	} while (st.size_dropped == 0 && now_ms() < deadline);
+	assert_int_equal(st.size_dropped, 1);
+	assert_int_equal(st.client_received, 0);
+	/* The client redials; a frame of exactly the limit arrives. */
+	deadline = now_ms() + WAIT_MS;
+	while (net_client_connected(a) == 0 || st.client_conns == 0) {
+		assert_true(now_ms() < deadline);
+		net_client_service(a);
+		net_service(cl.net[0]);
+		net_stats(cl.net[0], &st);
+		sleep_ms(2);
+	}
+	assert_int_equal(net_client_send(a, 0, buf, 64), BFT_OK);
+	while (!got && now_ms() < deadline) {
+		net_client_service(a);
+		got = net_recv(cl.net[0], &rx);
+		sleep_ms(2);
+	}
+	assert_true(got);
+	assert_int_equal(rx.len, 64);
+	assert_int_equal(rx.from, NET_FROM_CLIENT);
+	net_rx_release(&rx);
+	net_client_close(a);
+	cluster_close(&cl);
+}
+
 /* ------------------------------------------------------------------------------------------- */
 
 struct count_ctx {
@@ -1233,6 +1286,7 @@ int main(void)
 		cmocka_unit_test(test_net_client_reply_goes_to_the_right_client),
 		cmocka_unit_test(test_net_corked_replies_reach_the_client_in_order),
 		cmocka_unit_test(test_net_client_endpoint_limits_connections),
+		cmocka_unit_test(test_net_client_frames_have_their_own_limit),
 		cmocka_unit_test(test_net_fault_shim_drops_duplicates_and_delays),
 		cmocka_unit_test(test_net_fault_shim_is_reproducible_from_its_seed),
 	};
