@@ -18,6 +18,8 @@
 #define DEF_HELD_MAX 4096u
 /* Connections one listener event may accept before the loop moves on. */
 #define ACCEPT_BUDGET 64u
+/* How long a listener rests when accept() finds no descriptor left. */
+#define ACCEPT_PAUSE_MS 100u
 /* Frames handed out from buffers before net_recv looks at the sockets again when one of the
  * two endpoints has nothing buffered (so a busy client endpoint cannot keep the mesh unread). */
 #define SERVE_BEFORE_POLL 32u
@@ -204,9 +206,17 @@ static void peer_lost(struct net *net, struct net_conn *c)
 	net_conn_schedule(c, net_now_ms(), net->reconnect_min_ms, net->reconnect_max_ms);
 }
 
-/* Dials every peer whose reconnect time has come. */
+/* Dials every peer whose reconnect time has come, and wakes rested listeners. */
 static void dial_due(struct net *net, uint64_t now)
 {
+	struct net_listener *ls[2] = {&net->mesh_l, &net->cli_l};
+
+	for (int i = 0; i < 2; i++) {
+		struct net_listener *l = ls[i];
+		if (l->fd >= 0 && l->paused_until_ms != 0 && now >= l->paused_until_ms &&
+		    net_ep_add(net->ep, l->fd, l, false) == 0)
+			l->paused_until_ms = 0;
+	}
 	for (uint32_t i = 0; i < net->n; i++) {
 		struct net_conn *c = &net->peers[i].conn;
 		if (i == net->self || c->fd >= 0 || c->retry_ms > now)
@@ -248,8 +258,18 @@ static void accept_some(struct net *net, struct net_listener *l)
 		struct net_conn *c;
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (fd < 0)
-			return; /* EAGAIN, or a transient error (EMFILE...): try again next event */
+		if (fd < 0) {
+			/* Out of descriptors (a flood of connections under a low RLIMIT_NOFILE): the
+			 * listener would stay readable and spin the loop, so it rests out of epoll
+			 * for a moment (the kernel's backlog holds the callers meanwhile). Anything
+			 * else (EAGAIN, an aborted connection) ends this round. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				(void)epoll_ctl(net->ep, EPOLL_CTL_DEL, l->fd, NULL);
+				l->paused_until_ms = net_now_ms() + ACCEPT_PAUSE_MS;
+				net->st.accept_paused++;
+			}
+			return;
+		}
 		if (live->count >= limit || net->nfree == 0) {
 			close(fd);
 			net->st.conns_rejected++;
@@ -562,6 +582,10 @@ int net_timeout_ms(const struct net *net)
 
 	if (net->ready[0].head != NULL || net->ready[1].head != NULL)
 		return 0;
+	if (net->mesh_l.paused_until_ms != 0)
+		due = net->mesh_l.paused_until_ms;
+	if (net->cli_l.paused_until_ms != 0 && net->cli_l.paused_until_ms < due)
+		due = net->cli_l.paused_until_ms;
 	for (uint32_t i = 0; i < net->n; i++) {
 		const struct net_conn *c = &net->peers[i].conn;
 		if (i != net->self && c->fd < 0 && c->retry_ms < due)

@@ -158,6 +158,7 @@ struct net_stats {
 	uint64_t size_dropped;            /* frames received empty or over frame_max */
 	uint64_t conns_rejected;          /* connections closed at once: over conns_max */
 	uint64_t hello_refused;           /* connections closed for a wrong hello */
+	uint64_t accept_paused;           /* times a listener paused: out of file descriptors */
 	uint32_t peer_conns;              /* live connections on the peer listener */
 	uint32_t client_conns;            /* live connections on the client listener */
 	uint32_t clients_bound;           /* clients with a bound connection */

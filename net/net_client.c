@@ -166,6 +166,23 @@ enum bft_err net_client_send_all(struct net_client *c, const uint8_t *bytes, siz
 	return first;
 }
 
+/* Puts k on the ready list if it holds a whole frame; drops it (counted) if its input is
+ * broken: a length over frame_max leaves no frame boundary to trust. */
+static void conn_check(struct net_client *c, struct net_conn *k)
+{
+	uint64_t empty = 0;
+	enum net_peek pk = net_conn_peek(k, c->frame_max, &empty);
+
+	c->size_dropped += empty;
+	if (pk == NET_PEEK_FRAME) {
+		if (!k->queued)
+			net_ready_push(&c->ready, k);
+	} else if (pk == NET_PEEK_BAD) {
+		c->size_dropped++;
+		conn_lost(c, k);
+	}
+}
+
 static void on_event(struct net_client *c, struct net_conn *k, uint32_t events)
 {
 	if (k->connecting) {
@@ -180,8 +197,6 @@ static void on_event(struct net_client *c, struct net_conn *k, uint32_t events)
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
-		uint64_t empty = 0;
-		enum net_peek pk;
 		ssize_t r;
 
 		if (k->queued)
@@ -191,16 +206,8 @@ static void on_event(struct net_client *c, struct net_conn *k, uint32_t events)
 			conn_lost(c, k);
 			return;
 		}
-		if (r < 0)
-			return;
-		pk = net_conn_peek(k, c->frame_max, &empty);
-		c->size_dropped += empty;
-		if (pk == NET_PEEK_FRAME) {
-			net_ready_push(&c->ready, k);
-		} else if (pk == NET_PEEK_BAD) {
-			c->size_dropped++;
-			conn_lost(c, k);
-		}
+		if (r > 0)
+			conn_check(c, k);
 	}
 }
 
@@ -221,8 +228,6 @@ static bool poll_sockets(struct net_client *c, int timeout_ms)
 static bool serve(struct net_client *c, struct net_rx *rx)
 {
 	struct net_conn *k = c->ready.head;
-	uint64_t empty = 0;
-	enum net_peek pk;
 
 	if (k == NULL)
 		return false;
@@ -230,14 +235,7 @@ static bool serve(struct net_client *c, struct net_rx *rx)
 	net_conn_take(k, rx);
 	rx->from = NET_FROM_REPLICA;
 	rx->replica = k->tag;
-	pk = net_conn_peek(k, c->frame_max, &empty);
-	c->size_dropped += empty;
-	if (pk == NET_PEEK_FRAME) {
-		net_ready_push(&c->ready, k);
-	} else if (pk == NET_PEEK_BAD) {
-		c->size_dropped++;
-		conn_lost(c, k);
-	}
+	conn_check(c, k); /* may drop k: rx holds its own reference to the bytes */
 	return true;
 }
 

@@ -138,6 +138,7 @@ struct net_listener {
 	uint8_t obj;               /* NET_OBJ_LISTENER */
 	uint8_t kind;              /* NET_KIND_MESH or NET_KIND_CLIENT */
 	int fd;
+	uint64_t paused_until_ms;  /* nonzero: out of descriptors, out of epoll until then */
 };
 
 /* A doubly linked FIFO of connections with a whole frame buffered. */

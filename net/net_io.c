@@ -106,7 +106,7 @@ bad:
 /* Options every stream socket of ours gets: no Nagle delay (frames are small and latency is
  * what we sell), and keepalive so a peer that vanished without a FIN (power loss, partition) is
  * eventually noticed and redialed instead of silently queueing. */
-static void sock_tune(int fd)
+void net_sock_tune(int fd)
 {
 	int one = 1;
 
@@ -523,7 +523,7 @@ int net_conn_dial(struct net_conn *c, int ep)
 
 	if (fd < 0)
 		return -1;
-	sock_tune(fd);
+	net_sock_tune(fd);
 	if (connect(fd, (struct sockaddr *)&c->addr, c->addrlen) != 0 && errno != EINPROGRESS) {
 		close(fd);
 		return -1;
@@ -558,9 +558,4 @@ void net_conn_schedule(struct net_conn *c, uint64_t now_ms, uint32_t min_ms, uin
 	c->backoff_ms = c->backoff_ms == 0 ? min_ms
 			: (c->backoff_ms >= max_ms / 2 ? max_ms : 2 * c->backoff_ms);
 	c->retry_ms = now_ms + c->backoff_ms;
-}
-
-void net_sock_tune(int fd)
-{
-	sock_tune(fd);
 }

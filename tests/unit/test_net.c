@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -1015,6 +1016,52 @@ static void test_net_client_frames_have_their_own_limit(void **state)
 	cluster_close(&cl);
 }
 
+/* Out of file descriptors, a listener would stay readable and spin the event loop; it rests
+ * out of epoll instead (counted, with net_timeout_ms saying when it wakes) and then accepts the
+ * connections that waited in the kernel's backlog. */
+static void test_net_listener_rests_when_out_of_descriptors(void **state)
+{
+	enum { K = 3 };
+	struct cluster cl;
+	struct net_stats st;
+	struct rlimit saved, low;
+	int fds[K], probe, t;
+	uint64_t deadline;
+
+	(void)state;
+	cluster_open(&cl, 2, 0x1, 0, true);
+	for (int i = 0; i < K; i++)
+		fds[i] = raw_connect(cl.base + MAXN); /* replica 0's client address */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	probe = dup(0);
+	assert_true(probe >= 0);
+	close(probe);
+	low = saved;
+	low.rlim_cur = (rlim_t)probe; /* no descriptor number is left below the limit */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	net_service(cl.net[0]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	net_stats(cl.net[0], &st);
+	assert_int_equal(st.accept_paused, 1);
+	assert_int_equal(st.client_conns, 0);
+	t = net_timeout_ms(cl.net[0]);
+	assert_true(t >= 0 && t <= 100);
+	net_service(cl.net[0]); /* still resting: nothing accepted, no second pause */
+	net_stats(cl.net[0], &st);
+	assert_int_equal(st.accept_paused, 1);
+	deadline = now_ms() + WAIT_MS;
+	do {
+		sleep_ms(20);
+		net_service(cl.net[0]);
+		net_stats(cl.net[0], &st);
+	} while (st.client_conns < K && now_ms() < deadline);
+	assert_int_equal(st.client_conns, K);
+	assert_int_equal(st.accept_paused, 1);
+	for (int i = 0; i < K; i++)
+		close(fds[i]);
+	cluster_close(&cl);
+}
+
 /* ------------------------------------------------------------------------------------------- */
 
 struct count_ctx {
@@ -1287,6 +1334,7 @@ int main(void)
 		cmocka_unit_test(test_net_corked_replies_reach_the_client_in_order),
 		cmocka_unit_test(test_net_client_endpoint_limits_connections),
 		cmocka_unit_test(test_net_client_frames_have_their_own_limit),
+		cmocka_unit_test(test_net_listener_rests_when_out_of_descriptors),
 		cmocka_unit_test(test_net_fault_shim_drops_duplicates_and_delays),
 		cmocka_unit_test(test_net_fault_shim_is_reproducible_from_its_seed),
 	};
