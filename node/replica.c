@@ -39,6 +39,8 @@ struct node_replica {
 	struct net *net;
 	struct node_flood *flood;      /* the flood Byzantine mode's junk traffic, else NULL */
 	uint64_t size_dropped_seen;    /* net_stats.size_dropped already counted in the metrics */
+	uint64_t hello_refused_seen;   /* net_stats.hello_refused already counted */
+	uint64_t accept_paused_seen;   /* net_stats.accept_paused already logged */
 	struct node_http *http;
 	struct node_metrics m;
 	struct bft_out out;      /* accumulated over one loop iteration */
@@ -384,6 +386,18 @@ static void publish(struct node_replica *r)
 			r->m.rejected[BFT_ETOOBIG][METRICS_SENDERS_MAX + 1] +=
 				ns.size_dropped - r->size_dropped_seen;
 			r->size_dropped_seen = ns.size_dropped;
+		}
+		/* Connections closed for a wrong hello: malformed, from nobody we know. */
+		if (ns.hello_refused > r->hello_refused_seen) {
+			r->m.rejected[BFT_EMALFORMED][METRICS_SENDERS_MAX + 1] +=
+				ns.hello_refused - r->hello_refused_seen;
+			r->hello_refused_seen = ns.hello_refused;
+		}
+		if (ns.accept_paused > r->accept_paused_seen) {
+			nlog(NLOG_WARN, "out of file descriptors: stopped accepting connections %llu "
+			     "time(s) for 100 ms (raise RLIMIT_NOFILE, or lower open_clients_max)",
+			     (unsigned long long)(ns.accept_paused - r->accept_paused_seen));
+			r->accept_paused_seen = ns.accept_paused;
 		}
 	}
 	g = (struct node_gauges){.protocol = node_protocol_name(r->cfg.protocol),
