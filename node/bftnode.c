@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bft/byz.h"
 #include "crypto/cr_sign.h"
@@ -186,6 +187,15 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	opts.byz.seed = 0x9e3779b97f4a7c15ull ^ opts.id;
+	/* Every client connection is a descriptor: take all the kernel allows us, so the client
+	 * listener's conns_max (not the soft default of 1,024) is what limits connections. */
+	{
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
 	if (cr_init() != 0) {
 		fprintf(stderr, "bftnode: libsodium failed to initialise\n");
 		return 1;
