@@ -373,8 +373,9 @@ static uint32_t collect(struct cluster *cl, uint32_t want, char *seen, size_t ca
 	return got;
 }
 
-/* Waits until the receiver has closed raw connection fd (read sees the end or a reset). */
-static void wait_closed_by_peer(int fd)
+/* Waits, driving the receiver, until it has closed raw connection fd (read sees the end or a
+ * reset). */
+static void wait_closed_by_peer(struct net *net, int fd)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	uint64_t deadline = now_ms() + WAIT_MS;
@@ -382,6 +383,7 @@ static void wait_closed_by_peer(int fd)
 
 	while (now_ms() < deadline) {
 		ssize_t r;
+		net_service(net);
 		(void)poll(&p, 1, 20);
 		r = recv(fd, b, sizeof(b), MSG_DONTWAIT);
 		if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK))
@@ -418,12 +420,11 @@ static void test_net_hostile_stream_is_refused_and_counted(void **state)
 	raw_write(fd, client_hello, sizeof(client_hello));
 	raw_write(fd, part1, sizeof(part1));
 	assert_int_equal(collect(&cl, 1, seen, sizeof(seen)), 0);
-	wait_closed_by_peer(fd);
+	wait_closed_by_peer(cl.net[0], fd);
 	close(fd);
 	fd = raw_connect(cl.base);
 	raw_write(fd, junk_hello, sizeof(junk_hello));
-	(void)net_recv(cl.net[0], &(struct net_rx){0});
-	wait_closed_by_peer(fd);
+	wait_closed_by_peer(cl.net[0], fd);
 	close(fd);
 	net_stats(cl.net[0], &st);
 	assert_int_equal(st.hello_refused, 2);
@@ -434,7 +435,7 @@ static void test_net_hostile_stream_is_refused_and_counted(void **state)
 	raw_write(fd, stream, sizeof(stream));
 	assert_int_equal(collect(&cl, 2, seen, sizeof(seen)), 2);
 	assert_string_equal(seen, "abq");
-	wait_closed_by_peer(fd);
+	wait_closed_by_peer(cl.net[0], fd);
 	close(fd);
 	net_stats(cl.net[0], &st);
 	assert_int_equal(st.size_dropped, 2); /* the empty frame and the oversized length */
@@ -616,7 +617,7 @@ static void test_net_oversized_frame_is_dropped_and_receiver_keeps_working(void 
 		sleep_ms(2);
 	}
 	assert_int_equal(net_peer_bind(cl.net[0], first_pipe, 1), BFT_ESTALE);
-	wait_closed_by_peer(fd);
+	wait_closed_by_peer(cl.net[0], fd);
 	close(fd);
 	net_stats(cl.net[0], &st);
 	assert_int_equal(st.size_dropped, 1);
