@@ -512,6 +512,76 @@ static void test_net_long_frame_arrives_whole_across_reads(void **state)
 	cluster_close(&cl);
 }
 
+/* Many frames of random sizes (1 byte to several receive chunks), corked and uncorked, while
+ * the receiver holds up to 16 of them at a time and releases them in random order: every frame
+ * arrives once, in order, intact (the chunk references keep handed-out bytes alive while the
+ * connection reads on into new chunks). */
+static void test_net_random_frames_survive_chunking_and_out_of_order_release(void **state)
+{
+	enum { COUNT = 3000, HOLD = 16, MAXLEN = 150000 };
+	struct cluster cl;
+	struct net_rx held[HOLD];
+	uint8_t *buf = malloc(MAXLEN);
+	uint64_t rng = 0x5eed, deadline;
+	uint32_t sent = 0, got = 0, nheld = 0;
+
+	(void)state;
+	assert_non_null(buf);
+	memset(held, 0, sizeof(held));
+	cfg_frame_max = 1u << 18;
+	cluster_open(&cl, 2, 0x3, 4096, false);
+	cfg_frame_max = 0;
+	deadline = now_ms() + 4 * WAIT_MS;
+	while (got < COUNT && now_ms() < deadline) {
+		/* Send a few (sometimes corked together) while the queue has room. */
+		if (sent < COUNT) {
+			bool cork = (rng & 1) != 0;
+			if (cork)
+				net_cork(cl.net[1]);
+			for (int k = 0; k < 4 && sent < COUNT; k++) {
+				size_t len;
+				rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+				len = (rng >> 33) % 16 == 0 ? 1 + (rng >> 20) % MAXLEN
+							   : 1 + (rng >> 20) % 300;
+				for (size_t i = 0; i < len; i++)
+					buf[i] = (uint8_t)(sent * 31u + i);
+				memcpy(buf, &sent, len < 4 ? len : 4);
+				if (net_send_replica(cl.net[1], 0, buf, len) != BFT_OK)
+					break; /* queue full: try again after the receiver caught up */
+				sent++;
+			}
+			if (cork)
+				net_uncork(cl.net[1]);
+		}
+		net_service(cl.net[1]);
+		for (int k = 0; k < 8; k++) {
+			struct net_rx rx;
+			uint32_t seq = 0;
+			if (!net_recv(cl.net[0], &rx))
+				break;
+			memcpy(&seq, rx.bytes, rx.len < 4 ? rx.len : 4);
+			if (rx.len >= 4)
+				assert_int_equal(seq, got);
+			for (size_t i = 4; i < rx.len; i++)
+				if (rx.bytes[i] != (uint8_t)(got * 31u + i))
+					fail_msg("frame %u byte %zu", got, i);
+			got++;
+			if (nheld == HOLD) {
+				/* Release a random one of the held frames. */
+				uint32_t v = (uint32_t)(rng >> 40) % HOLD;
+				net_rx_release(&held[v]);
+				held[v] = held[--nheld];
+			}
+			held[nheld++] = rx;
+		}
+	}
+	for (uint32_t i = 0; i < nheld; i++)
+		net_rx_release(&held[i]);
+	assert_int_equal(got, COUNT);
+	free(buf);
+	cluster_close(&cl);
+}
+
 static void test_net_send_all_reaches_every_other_replica(void **state)
 {
 	struct cluster cl;
@@ -1328,6 +1398,7 @@ int main(void)
 		cmocka_unit_test(test_net_corked_frames_arrive_one_by_one_in_order),
 		cmocka_unit_test(test_net_hostile_stream_is_refused_and_counted),
 		cmocka_unit_test(test_net_long_frame_arrives_whole_across_reads),
+		cmocka_unit_test(test_net_random_frames_survive_chunking_and_out_of_order_release),
 		cmocka_unit_test(test_net_oversized_frame_is_dropped_and_receiver_keeps_working),
 		cmocka_unit_test(test_net_dead_peer_neither_blocks_nor_starves_the_others),
 		cmocka_unit_test(test_net_restarted_replica_is_reconnected),
