@@ -453,6 +453,7 @@ int bench_run(const struct bench_opts *o, struct bench_report *rep, char *err, s
 	for (;;) {
 		uint64_t now = mono_us();
 		int wait_ms;
+		bool windows_full = false; /* a due request waits for a free slot, not for time */
 
 		if (!measuring && now >= b.t_meas_us) {
 			measuring = true;
@@ -472,8 +473,12 @@ int bench_run(const struct bench_opts *o, struct bench_report *rep, char *err, s
 					rr = (rr + 1) % o->clients;
 					tried++;
 				}
-				if (tried == o->clients)
-					break; /* every window is full: the request waits (backlog) */
+				if (tried == o->clients) {
+					/* Every window is full: the request waits (backlog) until a
+					 * reply frees a slot, so only replies should wake us. */
+					windows_full = true;
+					break;
+				}
 				if (!send_one(&b, &b.s[rr], due))
 					break;
 				rr = (rr + 1) % o->clients;
@@ -492,7 +497,7 @@ int bench_run(const struct bench_opts *o, struct bench_report *rep, char *err, s
 		/* Wait for replies, a due request, a progress line or the timers. */
 		{
 			uint64_t wake = next_progress < next_timers ? next_progress : next_timers;
-			if (o->rate > 0) {
+			if (o->rate > 0 && !windows_full) {
 				uint64_t due = t0 + (uint64_t)((double)next_due_k * 1e6 / o->rate);
 				if (due < wake)
 					wake = due;
