@@ -16,6 +16,8 @@
 #define DEF_RECONNECT_MAX_MS 2000u
 #define DEF_CLIENTS_MAX 4096u
 #define DEF_HELD_MAX 4096u
+#define DEF_CLIENT_QUEUE_BYTES (1u << 20)
+#define DEF_CLIENT_QUEUE_TOTAL (64u << 20)
 /* Connections one listener event may accept before the loop moves on. */
 #define ACCEPT_BUDGET 64u
 /* How long a listener rests when accept() finds no descriptor left. */
@@ -113,6 +115,8 @@ enum bft_err net_replica_open(struct net **out, const struct net_replica_config 
 	net->client_frame_max = cfg->client_frame_max != 0 && cfg->client_frame_max < cfg->frame_max
 					? cfg->client_frame_max : cfg->frame_max;
 	net->send_queue = or_default(cfg->send_queue, DEF_SEND_QUEUE);
+	net->client_queue_bytes = or_default(cfg->client_queue_bytes, DEF_CLIENT_QUEUE_BYTES);
+	net->client_queue_total = or_default(cfg->client_queue_total, DEF_CLIENT_QUEUE_TOTAL);
 	net->reconnect_min_ms = or_default(cfg->reconnect_min_ms, DEF_RECONNECT_MIN_MS);
 	net->reconnect_max_ms = or_default(cfg->reconnect_max_ms, DEF_RECONNECT_MAX_MS);
 	net->mesh_l.fd = net->cli_l.fd = -1;
@@ -292,6 +296,8 @@ static void accept_some(struct net *net, struct net_listener *l)
 		c->id = new_id(net);
 		c->tag = NET_NO_REPLICA;
 		c->slot = net->free_slots[--net->nfree];
+		if (!mesh)
+			c->acct = &net->client_queued;
 		net->conns[c->slot] = c;
 		if (net_map_put(live, c->id, c->slot) != BFT_OK || net_ep_add(net->ep, fd, c, false) != 0) {
 			(void)net_map_del(live, c->id);
@@ -515,9 +521,15 @@ enum bft_err net_send_client(struct net *net, bft_client_id client_id, const uin
 		net->st.client_dropped_unknown++;
 		return BFT_ESTALE;
 	}
-	e = net_conn_queue(c, bytes, len);
+	/* A client that does not read its replies loses them (it retransmits): past its own
+	 * share of bytes, or past what all client connections together may hold. */
+	if ((c->wlen > c->woff &&
+	     c->wlen - c->woff + len + NET_LEN_BYTES > net->client_queue_bytes) ||
+	    net->client_queued + len + NET_LEN_BYTES > net->client_queue_total)
+		e = BFT_EFULL;
+	else
+		e = net_conn_queue(c, bytes, len);
 	if (e != BFT_OK) {
-		/* A client that does not read its replies loses them: it retransmits. */
 		net->st.client_dropped_full++;
 		return e;
 	}

@@ -38,8 +38,9 @@
  * Client endpoint: every replica listens on its client address. The transport remembers, per
  * client id, the connection its latest *verified* request arrived on (net_client_bind) and
  * forgets a connection's bindings when it closes. Replies queue per connection (send_queue
- * frames); a reply to a connection that is gone or full is dropped and counted: clients
- * retransmit.
+ * frames, client_queue_bytes bytes, and client_queue_total bytes over all client connections,
+ * so clients that stop reading cannot make a replica hold their replies without bound); a reply
+ * to a connection that is gone or full is dropped and counted: clients retransmit.
  *
  * Client side: a net_client holds one connection per replica, dialing that replica's client
  * address, each with its own bounded send queue (frames queue while the connection is being
@@ -100,6 +101,10 @@ struct net_replica_config {
 	uint32_t client_frame_max;       /* bytes in one frame FROM a client (a request or a
 	                                  * session is much smaller than a replica's state-transfer
 	                                  * chunk); 0 or over frame_max: frame_max */
+	uint32_t client_queue_bytes;     /* unwritten reply bytes one client connection may hold
+	                                  * (a reply to an empty queue always fits); 0: 1 MiB */
+	uint32_t client_queue_total;     /* unwritten reply bytes all client connections together
+	                                  * may hold; 0: 64 MiB */
 	uint32_t send_queue;             /* frames queued per peer before drops; 0: 128 */
 	uint32_t recv_queue;             /* checked (<= 8192) but unused: receiving is bounded per
 	                                  * connection (net.h "Limits") */

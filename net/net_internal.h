@@ -122,6 +122,7 @@ struct net_conn {
 	 * connection can drop exactly the frame it was in the middle of). */
 	uint8_t *wbuf;
 	size_t woff, wlen, wcap;
+	size_t *acct;              /* when set: a total of unwritten bytes this queue adds to */
 	size_t *fend;
 	uint32_t fhead, fcount, fcap;
 
@@ -170,6 +171,9 @@ struct net {
 	uint32_t n;
 	uint32_t frame_max;
 	uint32_t client_frame_max;   /* the limit for frames read from client connections */
+	size_t client_queue_bytes;   /* unwritten reply bytes one client connection may hold */
+	size_t client_queue_total;   /* ... and all client connections together */
+	size_t client_queued;        /* unwritten reply bytes now (net_conn.acct) */
 	uint32_t send_queue;
 	uint32_t reconnect_min_ms, reconnect_max_ms;
 	int ep;                      /* the epoll instance: net_poll_fds hands it out */

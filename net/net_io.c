@@ -238,6 +238,13 @@ static uint32_t le32(const uint8_t *h)
 }
 
 
+/* Takes k written or dropped bytes off the connection's share of its owner's total. */
+static void acct_sub(struct net_conn *c, size_t k)
+{
+	if (c->acct != NULL)
+		*c->acct -= k;
+}
+
 enum bft_err net_conn_init(struct net_conn *c, uint8_t kind, uint32_t qmax)
 {
 	c->obj = NET_OBJ_CONN;
@@ -255,6 +262,8 @@ void net_conn_free(struct net_conn *c)
 	c->fd = -1;
 	net_chunk_unref(c->rc);
 	c->rc = NULL;
+	acct_sub(c, c->wlen - c->woff);
+	c->woff = c->wlen = 0;
 	free(c->wbuf);
 	free(c->fend);
 	c->wbuf = NULL;
@@ -285,6 +294,7 @@ void net_conn_reset(struct net_conn *c)
 	/* The frame we were half-way through is lost with the connection (as a frame in flight
 	 * is); the whole ones behind it go out on the next connection. */
 	if (c->fcount > 0 && c->woff > 0) {
+		acct_sub(c, c->fend[c->fhead] - c->woff);
 		c->woff = c->fend[c->fhead];
 		pop_written(c);
 	}
@@ -325,6 +335,8 @@ enum bft_err net_conn_queue(struct net_conn *c, const uint8_t *bytes, size_t len
 	if (len > 0)
 		memcpy(p + NET_LEN_BYTES, bytes, len);
 	c->wlen += need;
+	if (c->acct != NULL)
+		*c->acct += need;
 	c->fend[(c->fhead + c->fcount) % c->fcap] = c->wlen;
 	c->fcount++;
 	return BFT_OK;
@@ -369,6 +381,7 @@ int net_conn_flush(struct net_conn *c, int ep)
 			w -= (ssize_t)h;
 		}
 		c->woff += (size_t)w;
+		acct_sub(c, (size_t)w);
 		pop_written(c);
 	}
 	want = c->hello_sent < NET_HELLO_BYTES || c->woff < c->wlen;

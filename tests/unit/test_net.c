@@ -83,6 +83,7 @@ static void cluster_addresses(struct cluster *cl)
 static uint32_t cfg_conns_max; /* conns_max for the next cluster_open (0: default) */
 static uint32_t cfg_frame_max; /* frame_max for the next cluster_open (0: FRAME_MAX) */
 static uint32_t cfg_client_frame_max; /* client_frame_max for the next cluster_open */
+static uint32_t cfg_client_queue_bytes, cfg_client_queue_total; /* likewise */
 
 static void cluster_config(struct cluster *cl, uint32_t i, uint32_t send_queue, bool clients)
 {
@@ -95,6 +96,8 @@ static void cluster_config(struct cluster *cl, uint32_t i, uint32_t send_queue, 
 	c->client_addr = clients ? cl->client_ptr[i] : NULL;
 	c->frame_max = cfg_frame_max != 0 ? cfg_frame_max : FRAME_MAX;
 	c->client_frame_max = cfg_client_frame_max;
+	c->client_queue_bytes = cfg_client_queue_bytes;
+	c->client_queue_total = cfg_client_queue_total;
 	c->send_queue = send_queue;
 	c->reconnect_min_ms = 10;
 	c->reconnect_max_ms = 100;
@@ -1133,6 +1136,83 @@ static void test_net_listener_rests_when_out_of_descriptors(void **state)
 	cluster_close(&cl);
 }
 
+/* Binds client `id` on replica 0 from a request it sends over its own connection. */
+static void bind_client(struct cluster *cl, struct net_client *c, uint64_t id)
+{
+	uint64_t deadline = now_ms() + WAIT_MS;
+	struct net_rx rx;
+
+	assert_int_equal(net_client_send(c, 0, (const uint8_t *)"req", 3), BFT_OK);
+	for (;;) {
+		assert_true(now_ms() < deadline);
+		net_client_service(c);
+		if (net_recv(cl->net[0], &rx))
+			break;
+		sleep_ms(1);
+	}
+	assert_int_equal(net_client_bind(cl->net[0], rx.pipe, id), BFT_OK);
+	net_rx_release(&rx);
+}
+
+/* Replies to clients that stop reading pile up only to client_queue_bytes per connection and
+ * client_queue_total in all, then are dropped and counted; a closed connection gives its share
+ * back. (Kernel socket buffers take the first few megabytes, so this sends until it drops.) */
+static void test_net_replies_to_clients_that_do_not_read_are_bounded(void **state)
+{
+	enum { REPLY = 4000, PER_CONN = 64 * 1024, TOTAL = 96 * 1024 };
+	struct cluster cl;
+	struct net_client *a = NULL, *b = NULL;
+	struct net_stats st;
+	uint8_t reply[REPLY];
+	uint32_t k;
+
+	(void)state;
+	memset(reply, 'r', sizeof(reply));
+	cfg_client_queue_bytes = PER_CONN;
+	cfg_client_queue_total = TOTAL;
+	cluster_open(&cl, 2, 0x1, 8192, true);
+	cfg_client_queue_bytes = cfg_client_queue_total = 0;
+	assert_int_equal(net_client_open(&a, 1, cl.client_ptr, FRAME_MAX), BFT_OK);
+	assert_int_equal(net_client_open(&b, 1, cl.client_ptr, FRAME_MAX), BFT_OK);
+	bind_client(&cl, a, 1);
+	bind_client(&cl, b, 2);
+	/* a never reads: until its share is full. */
+	for (k = 0; k < 20000; k++) {
+		if (net_send_client(cl.net[0], 1, reply, sizeof(reply)) == BFT_EFULL)
+			break;
+		net_service(cl.net[0]);
+	}
+	assert_true(k < 20000);
+	assert_true(cl.net[0]->client_queued <= PER_CONN);
+	assert_true(cl.net[0]->client_queued > PER_CONN - 2 * (REPLY + 4));
+	/* b gets what is left of the total, then its replies drop too. */
+	for (k = 0; k < 20000; k++) {
+		if (net_send_client(cl.net[0], 2, reply, sizeof(reply)) == BFT_EFULL)
+			break;
+		net_service(cl.net[0]);
+	}
+	assert_true(k < 20000);
+	assert_true(cl.net[0]->client_queued <= TOTAL);
+	net_stats(cl.net[0], &st);
+	assert_int_equal(st.client_dropped_full, 2);
+	/* a goes away: its queued bytes are released. */
+	net_client_close(a);
+	for (int i = 0; i < 500 && cl.net[0]->client_queued > TOTAL - PER_CONN + REPLY; i++) {
+		(void)net_send_client(cl.net[0], 1, reply, 1); /* fails once its connection closed */
+		net_service(cl.net[0]);
+		sleep_ms(2);
+	}
+	assert_true(cl.net[0]->client_queued <= TOTAL - PER_CONN + 2 * (REPLY + 4));
+	net_client_close(b);
+	for (int i = 0; i < 500 && cl.net[0]->client_queued > 0; i++) {
+		(void)net_send_client(cl.net[0], 2, reply, 1);
+		net_service(cl.net[0]);
+		sleep_ms(2);
+	}
+	assert_int_equal(cl.net[0]->client_queued, 0);
+	cluster_close(&cl);
+}
+
 /* A client that floods its connection cannot keep the mesh waiting: with 2,000 client frames
  * buffered ahead of them, a peer's 100 frames still come out within the first few hundred (the
  * endpoints alternate frame by frame, and the mesh is read again after at most 32 frames). */
@@ -1473,6 +1553,7 @@ int main(void)
 		cmocka_unit_test(test_net_client_endpoint_limits_connections),
 		cmocka_unit_test(test_net_client_frames_have_their_own_limit),
 		cmocka_unit_test(test_net_flooding_client_does_not_starve_the_mesh),
+		cmocka_unit_test(test_net_replies_to_clients_that_do_not_read_are_bounded),
 		cmocka_unit_test(test_net_listener_rests_when_out_of_descriptors),
 		cmocka_unit_test(test_net_fault_shim_drops_duplicates_and_delays),
 		cmocka_unit_test(test_net_fault_shim_is_reproducible_from_its_seed),
