@@ -30,4 +30,18 @@ int cr_seal(uint8_t *box, const uint8_t pk[CR_PK_BYTES], const uint8_t *msg, siz
 int cr_seal_open(uint8_t *out, const struct cr_identity *id, const uint8_t *box,
 		 size_t box_len) CR_WUR;
 
+/* Link keys: the two replicas of a pair share an X25519 secret (each side's Ed25519 key in its
+ * X25519 form, crypto_scalarmult), from which a 32-byte key per direction is hashed:
+ * BLAKE2b-256(key = shared secret, "bft.link.v1" || from u32 LE || to u32 LE). Replica i
+ * computes K(i->j) and K(j->i) with its own secret and j's public key; j computes the same two
+ * with its secret and i's public key. The transport authenticates a mesh connection's hello with
+ * K(dialer->acceptor) (net.h). */
+#define CR_LINK_KEY_BYTES 32u
+
+/** Writes K(from->to) into key (which should be cr_secret memory) for the pair of id and the
+ *  holder of peer_pk. 0, or -1 (key zeroed) when peer_pk has no X25519 form, the shared secret
+ *  is degenerate, id is empty or libsodium cannot be initialised. */
+int cr_link_key(uint8_t key[CR_LINK_KEY_BYTES], const struct cr_identity *id,
+		const uint8_t peer_pk[CR_PK_BYTES], uint32_t from, uint32_t to) CR_WUR;
+
 #endif

@@ -11,6 +11,8 @@
 
 #include "net/net_internal.h"
 
+#include "crypto/cr_mac.h"
+
 #define DEF_SEND_QUEUE 128u
 #define DEF_RECONNECT_MIN_MS 50u
 #define DEF_RECONNECT_MAX_MS 2000u
@@ -57,6 +59,10 @@ static enum bft_err check_config(const struct net_replica_config *cfg, char *err
 			return BFT_EINVAL;
 		}
 	}
+	if (cfg->link_keys_out == NULL || cfg->link_keys_in == NULL) {
+		net_errf(err, errlen, "net: no link keys");
+		return BFT_EINVAL;
+	}
 	if (cfg->frame_max == 0 || cfg->frame_max > UINT32_MAX - NET_HEADER_SLACK) {
 		net_errf(err, errlen, "net: bad frame_max %u", cfg->frame_max);
 		return BFT_EINVAL;
@@ -85,7 +91,6 @@ static enum bft_err open_peer(struct net *net, const struct net_replica_config *
 		return e;
 	}
 	c->tag = i;
-	c->hello_kind = NET_KIND_MESH;
 	c->id = new_id(net);
 	e = net_addr_parse(cfg->peer_addrs[i], false, &c->addr, &c->addrlen, err, errlen);
 	if (e != BFT_OK)
@@ -127,12 +132,17 @@ enum bft_err net_replica_open(struct net **out, const struct net_replica_config 
 	net->held_max = or_default(cfg->held_max, DEF_HELD_MAX);
 	net->conns_cap = net->mesh_conns_max + net->cli_conns_max;
 	net->pool = net_pool_new();
+	net->link_out = cfg->link_keys_out;
+	net->link_in = cfg->link_keys_in;
+	net->hello_last_us = calloc(cfg->n, sizeof(*net->hello_last_us));
 	net->peers = calloc(cfg->n, sizeof(*net->peers));
 	net->held = calloc(net->held_max, sizeof(*net->held));
 	net->conns = calloc(net->conns_cap, sizeof(*net->conns));
 	net->free_slots = calloc(net->conns_cap, sizeof(*net->free_slots));
+	net->grave = calloc(net->conns_cap, sizeof(*net->grave));
 	if (net->ep < 0 || net->pool == NULL || net->peers == NULL || net->held == NULL ||
-	    net->conns == NULL || net->free_slots == NULL) {
+	    net->conns == NULL || net->free_slots == NULL || net->grave == NULL ||
+	    net->hello_last_us == NULL) {
 		net_errf(err, errlen, "net: out of memory or descriptors");
 		e = BFT_ENOMEM;
 		goto fail;
@@ -173,11 +183,14 @@ fail:
 }
 
 static void close_accepted(struct net *net, struct net_conn *c);
+static void free_graves(struct net *net);
 
 void net_close(struct net *net)
 {
 	if (net == NULL)
 		return;
+	if (net->grave != NULL)
+		free_graves(net);
 	net_listener_close(&net->mesh_l);
 	net_listener_close(&net->cli_l);
 	for (uint32_t i = 0; net->conns != NULL && i < net->conns_cap; i++)
@@ -191,6 +204,8 @@ void net_close(struct net *net)
 	free(net->peers);
 	free(net->conns);
 	free(net->free_slots);
+	free(net->grave);
+	free(net->hello_last_us);
 	free(net->dirty);
 	net_map_free(&net->peer_pipes);
 	net_map_free(&net->cli_pipes);
@@ -225,12 +240,14 @@ static void dial_due(struct net *net, uint64_t now)
 		struct net_conn *c = &net->peers[i].conn;
 		if (i == net->self || c->fd >= 0 || c->retry_ms > now)
 			continue;
+		net_hello_build(c, NET_KIND_MESH, net->self, i, net->link_out + (size_t)i * 32u);
 		if (net_conn_dial(c, net->ep) != 0)
 			net_conn_schedule(c, now, net->reconnect_min_ms, net->reconnect_max_ms);
 	}
 }
 
-static void close_accepted(struct net *net, struct net_conn *c)
+/* Takes an accepted connection out of every table and list and closes its socket. */
+static void unlink_accepted(struct net *net, struct net_conn *c)
 {
 	struct net_map *live = c->kind == NET_CONN_MESH_IN ? &net->peer_pipes : &net->cli_pipes;
 
@@ -246,8 +263,43 @@ static void close_accepted(struct net *net, struct net_conn *c)
 	}
 	net->conns[c->slot] = NULL;
 	net->free_slots[net->nfree++] = c->slot;
-	net_conn_free(c);
+	net_conn_free(c); /* closes the socket, which also leaves the epoll set */
+}
+
+static void close_accepted(struct net *net, struct net_conn *c)
+{
+	unlink_accepted(net, c);
 	free(c);
+}
+
+/* Closes another connection than the one whose event is being handled: the current epoll batch
+ * may still name it, so its memory lives until the batch is done (free_graves). */
+static void bury_accepted(struct net *net, struct net_conn *c)
+{
+	unlink_accepted(net, c);
+	c->dead = true;
+	net->grave[net->ngrave++] = c;
+}
+
+static void free_graves(struct net *net)
+{
+	for (uint32_t i = 0; i < net->ngrave; i++)
+		free(net->grave[i]);
+	net->ngrave = 0;
+}
+
+/* The oldest mesh connection that has not authenticated yet, or NULL. */
+static struct net_conn *oldest_unauthenticated(struct net *net)
+{
+	struct net_conn *old = NULL;
+
+	for (uint32_t i = 0; i < net->conns_cap; i++) {
+		struct net_conn *c = net->conns[i];
+		if (c != NULL && c->kind == NET_CONN_MESH_IN && !c->hello_ok &&
+		    (old == NULL || c->id - old->id > UINT32_MAX / 2))
+			old = c;
+	}
+	return old;
 }
 
 /* Accepts what is waiting on listener l. A connection over the listener's limit is closed at
@@ -273,6 +325,16 @@ static void accept_some(struct net *net, struct net_listener *l)
 				net->st.accept_paused++;
 			}
 			return;
+		}
+		if (mesh && live->count >= limit) {
+			/* Full: a connection that has not proved to be a replica's yields its place
+			 * (the oldest first), so connections that never say hello cannot keep a
+			 * restarted replica out. Authenticated ones are one per peer (mesh_hello). */
+			struct net_conn *old = oldest_unauthenticated(net);
+			if (old != NULL) {
+				bury_accepted(net, old);
+				net->st.conns_rejected++;
+			}
 		}
 		if (live->count >= limit || net->nfree == 0) {
 			close(fd);
@@ -322,11 +384,65 @@ static uint32_t read_max(const struct net *net, const struct net_conn *c)
 	return c->kind == NET_CONN_CLIENT_IN ? net->client_frame_max : net->frame_max;
 }
 
+/*
+ * A mesh connection's hello (net_internal.h): the dialer names itself and us, with the time, under
+ * the link key K(from->us). Accepted only if newer than the last hello accepted from that peer
+ * (a recorded hello cannot be replayed). The connection is then that replica's (rx.replica), and
+ * any older connection of the same replica is closed: one per peer, whatever it reconnects.
+ */
+static enum net_peek mesh_hello(struct net *net, struct net_conn *c)
+{
+	const uint8_t *h;
+	uint32_t from, to;
+	uint64_t t;
+
+	if (c->rc == NULL || c->rlen - c->roff < NET_HELLO_BYTES)
+		return NET_PEEK_MORE;
+	h = c->rc->data + c->roff;
+	if (!net_hello_header_ok(h, NET_KIND_MESH))
+		return NET_PEEK_BAD; /* not a replica's hello at all: no need to wait for more */
+	if (c->rlen - c->roff < NET_MESH_HELLO_BYTES)
+		return NET_PEEK_MORE;
+	from = net_le32(h + 8);
+	to = net_le32(h + 12);
+	t = net_le64(h + 16);
+	if (to != net->self || from >= net->n ||
+	    from == net->self ||
+	    cr_mac_short_verify(h + 24, net->link_in + (size_t)from * 32u, h, 24) != 0 ||
+	    t <= net->hello_last_us[from])
+		return NET_PEEK_BAD;
+	net->hello_last_us[from] = t;
+	c->hello_ok = true;
+	c->tag = from;
+	c->roff += NET_MESH_HELLO_BYTES;
+	for (uint32_t i = 0; i < net->conns_cap; i++) {
+		struct net_conn *o = net->conns[i];
+		if (o != NULL && o != c && o->kind == NET_CONN_MESH_IN && o->hello_ok &&
+		    o->tag == from) {
+			bury_accepted(net, o);
+			net->st.peer_replaced++;
+		}
+	}
+	return NET_PEEK_FRAME;
+}
+
 /* Puts c on its ready list if it holds a whole frame; drops it if its input is broken. */
 static void conn_check(struct net *net, struct net_conn *c)
 {
 	uint64_t empty = 0;
-	enum net_peek pk = net_conn_peek(c, read_max(net, c), &empty);
+	enum net_peek pk;
+
+	if (c->kind == NET_CONN_MESH_IN && !c->hello_ok) {
+		pk = mesh_hello(net, c);
+		if (pk == NET_PEEK_MORE)
+			return;
+		if (pk == NET_PEEK_BAD) {
+			net->st.hello_refused++;
+			conn_failed(net, c);
+			return;
+		}
+	}
+	pk = net_conn_peek(c, read_max(net, c), &empty);
 
 	net->st.size_dropped += empty;
 	if (pk == NET_PEEK_FRAME) {
@@ -345,6 +461,8 @@ static void conn_check(struct net *net, struct net_conn *c)
 
 static void on_conn_event(struct net *net, struct net_conn *c, uint32_t events)
 {
+	if (c->dead)
+		return; /* closed earlier in this batch (bury_accepted) */
 	if (c->kind == NET_CONN_PEER_OUT && c->connecting) {
 		if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP)))
 			return;
@@ -399,6 +517,7 @@ static bool poll_sockets(struct net *net)
 		else
 			on_conn_event(net, evs[i].data.ptr, evs[i].events);
 	}
+	free_graves(net);
 	return k > 0;
 }
 
@@ -569,8 +688,8 @@ enum bft_err net_peer_bind(struct net *net, uint32_t pipe, uint32_t r)
 		return BFT_EINVAL;
 	if (!net_map_get(&net->peer_pipes, pipe, &slot))
 		return BFT_ESTALE;
-	net->conns[slot]->tag = r;
-	return BFT_OK;
+	/* Mesh connections are bound by their authenticated hello; this only confirms it. */
+	return net->conns[slot]->tag == r ? BFT_OK : BFT_EINVAL;
 }
 
 /* ------------------------------------------------------------------------------------------- */

@@ -31,9 +31,17 @@
  *     frame each, and the mesh and the client endpoint alternate. A connection is read again only
  *     once what it holds has been handed out, so a peer that floods us is held back by its own
  *     TCP window, not by our memory.
- *   - The connecting side starts with an 8-byte hello naming the endpoint it meant (mesh or
- *     client); a wrong hello closes the connection (counted in hello_refused). A frame length
- *     over frame_max closes the connection before a byte of the frame is read (size_dropped).
+ *   - The connecting side starts with a hello naming the endpoint it meant (mesh or client).
+ *     On the mesh it also proves which replica dials: its id, ours, the time in microseconds and
+ *     a MAC over them under the link key K(dialer->us) (cr_link_key: both ends derive it from
+ *     their Ed25519 keys). A hello that is not exactly right, or not newer than the last one
+ *     accepted from that replica (a recording cannot be replayed), closes the connection
+ *     (hello_refused). An accepted connection is that replica's (net_rx.replica), and replaces
+ *     any older connection of the same replica (peer_replaced): at most one per peer. When the
+ *     listener is full, the oldest connection that has not said hello yet gives up its place,
+ *     so connections that never authenticate cannot keep a restarted replica out.
+ *   - A frame length over frame_max closes the connection before a byte of the frame is read
+ *     (size_dropped).
  *
  * Client endpoint: every replica listens on its client address. The transport remembers, per
  * client id, the connection its latest *verified* request arrived on (net_client_bind) and
@@ -97,6 +105,9 @@ struct net_replica_config {
 	const char *listen_addr;         /* where we listen for replicas; NULL: peer_addrs[self]
 	                                  * (set it to bind a wildcard, e.g. "tcp://0.0.0.0:7000") */
 	const char *client_addr;         /* where we listen for clients; NULL: no client endpoint */
+	const uint8_t *link_keys_out;    /* n x 32 bytes: [j] is K(self->j), authenticating our
+	                                  * hellos to j (cr_link_key); borrowed, must outlive net */
+	const uint8_t *link_keys_in;     /* n x 32 bytes: [j] is K(j->self); borrowed */
 	uint32_t frame_max;              /* bytes in one frame, sent or received (> 0) */
 	uint32_t client_frame_max;       /* bytes in one frame FROM a client (a request or a
 	                                  * session is much smaller than a replica's state-transfer
@@ -134,9 +145,10 @@ struct net_rx {
 	size_t len;
 	enum net_source from;
 	uint32_t pipe;        /* id of the connection it arrived on (nonzero); see the binds */
-	uint32_t replica;     /* replica side: the replica this connection was bound to with
-	                       * net_peer_bind, else NET_NO_REPLICA (a hint for statistics, never
-	                       * an authentication); client side: which replica sent it */
+	uint32_t replica;     /* replica side: the replica whose authenticated hello opened this
+	                       * mesh connection (the connection is authenticated, the frame's
+	                       * envelope is still to be verified), NET_NO_REPLICA for clients;
+	                       * client side: which replica sent it */
 	struct net_chunk *chunk; /* private: the buffer holding bytes */
 };
 
@@ -163,6 +175,8 @@ struct net_stats {
 	uint64_t size_dropped;            /* frames received empty or over frame_max */
 	uint64_t conns_rejected;          /* connections closed at once: over conns_max */
 	uint64_t hello_refused;           /* connections closed for a wrong hello */
+	uint64_t peer_replaced;           /* mesh connections closed: their replica said hello
+	                                   * again on a newer one */
 	uint64_t accept_paused;           /* times a listener paused: out of file descriptors */
 	uint32_t peer_conns;              /* live connections on the peer listener */
 	uint32_t client_conns;            /* live connections on the client listener */
@@ -237,10 +251,9 @@ enum bft_err net_client_bind(struct net *net, uint32_t pipe, bft_client_id clien
 void net_client_unbind(struct net *net, bft_client_id client_id);
 
 /**
- * Tells the transport that a frame received on mesh connection `pipe` verified as signed by
- * replica r, so later frames on it are counted for r (net_rx.replica, net_peer_stats.received).
- * Statistics only: never use the binding for authentication. BFT_OK, BFT_ESTALE when the
- * connection is gone, BFT_EINVAL when r >= n.
+ * Checks that mesh connection `pipe` belongs to replica r. Mesh connections are bound by their
+ * authenticated hello, so this only confirms: BFT_OK when it is r's, BFT_EINVAL when it is
+ * another's or r >= n, BFT_ESTALE when the connection is gone.
  */
 enum bft_err net_peer_bind(struct net *net, uint32_t pipe, uint32_t r);
 
@@ -309,9 +322,9 @@ enum bft_err net_client_open(struct net_client **out, uint32_t n, const char *co
 			     uint32_t frame_max) BFT_WUR;
 
 /**
- * As net_client_open, but to the replicas' MESH listeners (addrs: their peer addresses), with
- * the mesh hello: a connection of one's own into the mesh, as a replica's would be. For the
- * flood Byzantine mode and tests, which use it to send what a correct replica never sends.
+ * As net_client_open, but to the replicas' MESH listeners (addrs: their peer addresses), with a
+ * mesh hello that carries no valid link MAC: correct replicas refuse such a connection at its
+ * hello (hello_refused). For the flood Byzantine mode, to show that they do.
  */
 enum bft_err net_client_open_mesh(struct net_client **out, uint32_t n, const char *const *addrs,
 				  uint32_t frame_max) BFT_WUR;

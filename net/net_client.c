@@ -18,6 +18,7 @@
 struct net_client {
 	uint32_t n;
 	uint32_t frame_max;
+	uint8_t kind;             /* the hello we send: client, or the flood's unauthenticated mesh */
 	int ep;
 	uint64_t dropped_full;
 	uint64_t size_dropped;
@@ -43,6 +44,7 @@ static enum bft_err client_open(struct net_client **out, uint32_t n, const char 
 		return BFT_ENOMEM;
 	c->n = n;
 	c->frame_max = frame_max;
+	c->kind = kind;
 	c->ep = epoll_create1(EPOLL_CLOEXEC);
 	c->conn = calloc(n, sizeof(*c->conn));
 	c->pool = net_pool_new();
@@ -59,8 +61,8 @@ static enum bft_err client_open(struct net_client **out, uint32_t n, const char 
 			e = net_addr_parse(addrs[i], false, &k->addr, &k->addrlen, NULL, 0);
 		k->tag = i;
 		k->id = i + 1;
-		k->hello_kind = kind;
 		/* Dial at once, without waiting: frames queue until the connection is made. */
+		net_hello_build(k, kind, UINT32_MAX, i, NULL);
 		if (e == BFT_OK && net_conn_dial(k, c->ep) != 0)
 			net_conn_schedule(k, net_now_ms(), CLIENT_RECONNECT_MIN_MS,
 					  CLIENT_RECONNECT_MAX_MS);
@@ -117,6 +119,7 @@ static void dial_due(struct net_client *c)
 		struct net_conn *k = &c->conn[i];
 		if (k->fd >= 0 || k->retry_ms > now)
 			continue;
+		net_hello_build(k, c->kind, UINT32_MAX, i, NULL);
 		if (net_conn_dial(k, c->ep) != 0)
 			net_conn_schedule(k, now, CLIENT_RECONNECT_MIN_MS, CLIENT_RECONNECT_MAX_MS);
 	}

@@ -3,8 +3,10 @@
  * stream framing, receive chunks and send queue), the listener, the bounded hash map used for
  * connection and client tables, and small helpers.
  *
- * Wire form of a connection (docs/WIRE.md "Transport"): the side that connects first sends an
- * 8-byte hello ("BFTN", version 1, the endpoint kind, two zero bytes); after that each side's
+ * Wire form of a connection (docs/WIRE.md "Transport"): the side that connects first sends a
+ * hello: 8 bytes ("BFTN", version 1, the endpoint kind, two zero bytes), and on the mesh 32 more
+ * that authenticate the dialing replica (from u32, to u32, time_us u64, a 16-byte MAC of the
+ * first 24 bytes under the link key K(from->to), cr_seal.h); after that each side's
  * byte stream is a sequence of frames, each a 4-byte little-endian length L (1 <= L <=
  * frame_max) followed by L bytes. A zero length is skipped and counted; a length over frame_max
  * ends the connection (it cannot be resynchronised without reading what we refuse to read).
@@ -20,9 +22,11 @@
 #define NET_HEADER_SLACK 16u
 /* Queue depths a configuration may ask for. */
 #define NET_QUEUE_MAX 8192u
-/* Bytes of a frame's length prefix, and of the hello. */
+/* Bytes of a frame's length prefix, of the hello's header, and of the whole mesh hello. */
 #define NET_LEN_BYTES 4u
 #define NET_HELLO_BYTES 8u
+#define NET_MESH_HELLO_BYTES 40u
+#define NET_LINK_KEY_BYTES 32u
 /* Hello kinds: which listener the connecting side meant to reach. */
 #define NET_KIND_MESH 1u
 #define NET_KIND_CLIENT 2u
@@ -106,8 +110,10 @@ struct net_conn {
 	bool want_out;             /* EPOLLOUT is armed */
 	bool queued;               /* on its ready list (has a whole frame buffered) */
 	bool dirty;                /* has output waiting for net_uncork */
-	uint8_t hello_kind;        /* dialed side: the kind our hello names */
+	bool dead;                 /* closed while an event batch may still name it (net.c) */
+	uint8_t hello_len;         /* dialed side: bytes of our hello (8, or 40 on the mesh) */
 	uint8_t hello_sent;        /* dialed side: bytes of our hello already written */
+	uint8_t hello[NET_MESH_HELLO_BYTES]; /* dialed side: built at each dial */
 	int fd;                    /* -1 while not connected */
 	uint32_t id;               /* connection ("pipe") id, nonzero, unique per transport */
 	uint32_t tag;              /* mesh in: bound replica or NET_NO_REPLICA; dial: replica */
@@ -177,6 +183,11 @@ struct net {
 	uint32_t send_queue;
 	uint32_t reconnect_min_ms, reconnect_max_ms;
 	int ep;                      /* the epoll instance: net_poll_fds hands it out */
+	const uint8_t *link_out;     /* n link keys K(self->j), borrowed (net_replica_config) */
+	const uint8_t *link_in;      /* n link keys K(j->self), borrowed */
+	uint64_t *hello_last_us;     /* n: the newest accepted mesh hello time per peer */
+	struct net_conn **grave;     /* connections closed during an event batch, freed after it */
+	uint32_t ngrave;
 	struct net_listener mesh_l, cli_l;
 	bool cli_open;
 	struct net_peer *peers;      /* n entries; peers[self] unused */
@@ -260,6 +271,16 @@ void net_sock_tune(int fd);
 int net_ep_add(int ep, int fd, void *obj, bool out);
 /** Changes fd's interest to EPOLLIN (+ EPOLLOUT). 0 or -1. */
 int net_ep_mod(int ep, int fd, void *obj, bool out);
+
+/** Writes c's hello: the 8-byte header for kind, and for the mesh (key non-NULL or not) the
+ *  authenticated part for from -> to at the current wall-clock time, MAC'd with key (a zero tag
+ *  without a key, which a replica refuses). */
+void net_hello_build(struct net_conn *c, uint8_t kind, uint32_t from, uint32_t to,
+		     const uint8_t *key);
+/** Checks the 8-byte hello header at p for kind. */
+bool net_hello_header_ok(const uint8_t *p, uint8_t kind);
+uint32_t net_le32(const uint8_t *p);
+uint64_t net_le64(const uint8_t *p);
 
 /** Starts a non-blocking connect for c (kind dial or peer) to its address. 0 when under way or
  *  done; -1 when it failed at once (retry later). Registers with ep. */

@@ -23,8 +23,63 @@
 
 #include "net/net_internal.h"
 
+#include "crypto/cr_mac.h"
+
 static const uint8_t hello_magic[4] = {'B', 'F', 'T', 'N'};
 #define HELLO_VERSION 1u
+
+_Static_assert(NET_LINK_KEY_BYTES == CR_MAC_KEY_BYTES, "link keys are cr_mac_short keys");
+_Static_assert(NET_MESH_HELLO_BYTES == NET_HELLO_BYTES + 16 + CR_MAC_SHORT_BYTES,
+	       "mesh hello: header, from, to, time, tag");
+
+uint32_t net_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+uint64_t net_le64(const uint8_t *p)
+{
+	return (uint64_t)net_le32(p) | (uint64_t)net_le32(p + 4) << 32;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+bool net_hello_header_ok(const uint8_t *p, uint8_t kind)
+{
+	return memcmp(p, hello_magic, 4) == 0 && p[4] == HELLO_VERSION && p[5] == kind &&
+	       p[6] == 0 && p[7] == 0;
+}
+
+void net_hello_build(struct net_conn *c, uint8_t kind, uint32_t from, uint32_t to,
+		     const uint8_t *key)
+{
+	uint8_t *h = c->hello;
+	struct timespec ts;
+
+	memcpy(h, hello_magic, 4);
+	h[4] = HELLO_VERSION;
+	h[5] = kind;
+	h[6] = h[7] = 0;
+	c->hello_len = NET_HELLO_BYTES;
+	c->hello_sent = 0;
+	if (kind != NET_KIND_MESH)
+		return;
+	/* The time makes each hello fresh: the acceptor takes from a peer only hellos newer than
+	 * the last it accepted, so a recorded hello cannot be replayed to take the peer's slot. */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	put_le(h + 8, from, 4);
+	put_le(h + 12, to, 4);
+	put_le(h + 16, (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u, 8);
+	if (key != NULL)
+		cr_mac_short(h + 24, key, h, 24);
+	else
+		memset(h + 24, 0, CR_MAC_SHORT_BYTES);
+	c->hello_len = NET_MESH_HELLO_BYTES;
+}
 
 void net_errf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -232,10 +287,6 @@ void net_chunk_unref(struct net_chunk *ch)
 /* ------------------------------------------------------------------------------------------- */
 /* Connections */
 
-static uint32_t le32(const uint8_t *h)
-{
-	return (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24;
-}
 
 
 /* Takes k written or dropped bytes off the connection's share of its owner's total. */
@@ -348,16 +399,14 @@ int net_conn_flush(struct net_conn *c, int ep)
 
 	if (c->fd < 0 || !c->up)
 		return 0; /* sent once connected */
-	while (c->hello_sent < NET_HELLO_BYTES || c->woff < c->wlen) {
+	while (c->hello_sent < c->hello_len || c->woff < c->wlen) {
 		struct iovec iov[2];
 		struct msghdr mh = {.msg_iov = iov};
-		uint8_t hello[NET_HELLO_BYTES] = {hello_magic[0], hello_magic[1], hello_magic[2],
-						  hello_magic[3], HELLO_VERSION, c->hello_kind, 0, 0};
 		ssize_t w;
 
-		if (c->hello_sent < NET_HELLO_BYTES) {
-			iov[mh.msg_iovlen].iov_base = hello + c->hello_sent;
-			iov[mh.msg_iovlen++].iov_len = NET_HELLO_BYTES - c->hello_sent;
+		if (c->hello_sent < c->hello_len) {
+			iov[mh.msg_iovlen].iov_base = c->hello + c->hello_sent;
+			iov[mh.msg_iovlen++].iov_len = (size_t)(c->hello_len - c->hello_sent);
 		}
 		if (c->woff < c->wlen) {
 			iov[mh.msg_iovlen].iov_base = c->wbuf + c->woff;
@@ -371,20 +420,20 @@ int net_conn_flush(struct net_conn *c, int ep)
 				break;
 			return -1;
 		}
-		if (c->hello_sent < NET_HELLO_BYTES) {
-			size_t h = NET_HELLO_BYTES - c->hello_sent;
+		if (c->hello_sent < c->hello_len) {
+			size_t h = (size_t)(c->hello_len - c->hello_sent);
 			if ((size_t)w < h) {
 				c->hello_sent = (uint8_t)(c->hello_sent + w);
 				continue;
 			}
-			c->hello_sent = NET_HELLO_BYTES;
+			c->hello_sent = c->hello_len;
 			w -= (ssize_t)h;
 		}
 		c->woff += (size_t)w;
 		acct_sub(c, (size_t)w);
 		pop_written(c);
 	}
-	want = c->hello_sent < NET_HELLO_BYTES || c->woff < c->wlen;
+	want = c->hello_sent < c->hello_len || c->woff < c->wlen;
 	if (want != c->want_out) {
 		if (net_ep_mod(ep, c->fd, c, want) != 0)
 			return -1;
@@ -403,7 +452,7 @@ ssize_t net_conn_read(struct net_conn *c, struct net_chunk_pool *pool, uint32_t 
 	left = c->rc != NULL ? c->rlen - c->roff : 0;
 	/* The length of the frame in progress, when known and acceptable (with its prefix). */
 	if (left >= NET_LEN_BYTES) {
-		uint32_t l = le32(c->rc->data + c->roff);
+		uint32_t l = net_le32(c->rc->data + c->roff);
 		if (l <= frame_max)
 			full = (size_t)l + NET_LEN_BYTES;
 	}
@@ -449,22 +498,22 @@ enum net_peek net_conn_peek(struct net_conn *c, uint32_t frame_max, uint64_t *em
 {
 	if (c->rc == NULL)
 		return NET_PEEK_MORE;
-	if (!c->hello_ok && c->kind != NET_CONN_DIAL && c->kind != NET_CONN_PEER_OUT) {
-		const uint8_t *h = c->rc->data + c->roff;
-		uint8_t want = c->kind == NET_CONN_MESH_IN ? NET_KIND_MESH : NET_KIND_CLIENT;
+	/* A client's hello is its 8-byte header (a mesh hello is net.c's: it needs the keys). */
+	if (!c->hello_ok && c->kind == NET_CONN_CLIENT_IN) {
 		if (c->rlen - c->roff < NET_HELLO_BYTES)
 			return NET_PEEK_MORE;
-		if (memcmp(h, hello_magic, 4) != 0 || h[4] != HELLO_VERSION || h[5] != want ||
-		    h[6] != 0 || h[7] != 0)
+		if (!net_hello_header_ok(c->rc->data + c->roff, NET_KIND_CLIENT))
 			return NET_PEEK_BAD;
 		c->hello_ok = true;
 		c->roff += NET_HELLO_BYTES;
 	}
+	if (!c->hello_ok && c->kind == NET_CONN_MESH_IN)
+		return NET_PEEK_MORE;
 	for (uint32_t i = 0; i < NET_DISCARD_BUDGET; i++) {
 		uint32_t l;
 		if (c->rlen - c->roff < NET_LEN_BYTES)
 			return NET_PEEK_MORE;
-		l = le32(c->rc->data + c->roff);
+		l = net_le32(c->rc->data + c->roff);
 		if (l > frame_max)
 			return NET_PEEK_BAD;
 		if (l > 0)
@@ -477,7 +526,7 @@ enum net_peek net_conn_peek(struct net_conn *c, uint32_t frame_max, uint64_t *em
 
 void net_conn_take(struct net_conn *c, struct net_rx *rx)
 {
-	uint32_t l = le32(c->rc->data + c->roff);
+	uint32_t l = net_le32(c->rc->data + c->roff);
 
 	memset(rx, 0, sizeof(*rx));
 	rx->bytes = c->rc->data + c->roff + NET_LEN_BYTES;
@@ -549,7 +598,7 @@ int net_conn_dial(struct net_conn *c, int ep)
 	c->connecting = true;
 	c->want_out = true;
 	c->up = false;
-	c->hello_sent = 0;
+	c->hello_sent = 0; /* the caller built c->hello for this connection */
 	return 0;
 }
 

@@ -18,6 +18,8 @@
  */
 #include "node/config.h"
 
+#include "crypto/cr_seal.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -1624,6 +1626,28 @@ int node_config_load_replica_keys(const struct node_config *c, bft_replica_id id
 				   CR_THRESH_ENC, &c->enc_pk, &tmp.enc, err, errlen) != 0)
 			goto fail;
 	}
+	/* Link keys for the transport's authenticated mesh hello (net.h): one X25519 agreement
+	 * per peer at start-up. */
+	if (cr_secret_alloc(&tmp.link, 2u * c->n * CR_LINK_KEY_BYTES) != 0) {
+		cfg_seterr(err, errlen, "%s: out of secure memory for link keys", c->path);
+		goto fail;
+	}
+	for (uint32_t j = 0; j < c->n; j++) {
+		uint8_t *out = tmp.link.p + (size_t)j * CR_LINK_KEY_BYTES;
+		uint8_t *in = tmp.link.p + ((size_t)c->n + j) * CR_LINK_KEY_BYTES;
+		if (j == id)
+			continue;
+		if (cr_link_key(out, &tmp.ident, c->replicas[j].public_key, id, j) != 0 ||
+		    cr_link_key(in, &tmp.ident, c->replicas[j].public_key, j, id) != 0) {
+			cfg_seterr(err, errlen, "%s: [replica %u] public_key has no X25519 form (link "
+				   "key)", c->path, j);
+			goto fail;
+		}
+	}
+	if (cr_secret_readonly(&tmp.link) != 0) {
+		cfg_seterr(err, errlen, "%s: cannot protect the link keys", c->path);
+		goto fail;
+	}
 	*k = tmp;
 	return 0;
 fail:
@@ -1638,7 +1662,18 @@ void node_replica_keys_free(struct node_replica_keys *k)
 	cr_identity_free(&k->ident);
 	cr_secret_free(&k->coin);
 	cr_secret_free(&k->enc);
+	cr_secret_free(&k->link);
 	memset(k, 0, sizeof(*k));
+}
+
+const uint8_t *node_replica_keys_link_out(const struct node_replica_keys *k)
+{
+	return k->link.p;
+}
+
+const uint8_t *node_replica_keys_link_in(const struct node_replica_keys *k, uint32_t n)
+{
+	return k->link.p != NULL ? k->link.p + (size_t)n * CR_LINK_KEY_BYTES : NULL;
 }
 
 const struct cr_thresh_share *node_replica_keys_coin(const struct node_replica_keys *k)

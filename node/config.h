@@ -196,7 +196,14 @@ struct node_replica_keys {
 	struct cr_identity ident;  /* its Ed25519 identity, matching its public_key */
 	struct cr_secret coin;     /* a struct cr_thresh_share (index id+1); empty unless hbbft */
 	struct cr_secret enc;      /* likewise for threshold decryption */
+	struct cr_secret link;     /* 2 x n link keys (cr_link_key): n x K(id->j), then n x
+	                            * K(j->id); zero at [id]. The transport authenticates mesh
+	                            * connections with them (net.h). */
 };
+
+/** The link keys in *k: out[j] = K(id->j), in[j] = K(j->id), 32 bytes each. Borrowed. */
+const uint8_t *node_replica_keys_link_out(const struct node_replica_keys *k);
+const uint8_t *node_replica_keys_link_in(const struct node_replica_keys *k, uint32_t n);
 
 /**
  * Loads replica id's secret identity from its key_file and, when the protocol is hbbft, its coin

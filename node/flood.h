@@ -5,12 +5,11 @@
  *   - over its ordinary mesh links (net_send_replica, so the receiver attributes them to us):
  *     random bytes, envelopes of an unknown version, well-formed envelopes with our sender id and
  *     a junk signature, truncated envelopes and envelopes with trailing bytes;
- *   - over a second connection to each peer, its own (unauthenticated, so the receiver can only
- *     count them as "unknown"): empty frames and frames just over frame_max, which the receiving
- *     transport drops (net_stats.size_dropped), plus the same junk as above.
- * Oversized frames say frame_max + 1 bytes: the receiving transport refuses the length before
- * reading the bytes, closes that connection and counts the frame (size_dropped). They are sent
- * rarely (one per peer every few seconds) since each costs frame_max bytes of memory here.
+ *   - over a second connection to each peer's mesh listener, whose hello carries no valid link
+ *     MAC: a correct receiver refuses it at the hello (net_stats.hello_refused, shown as
+ *     "malformed" from an unknown sender) before reading any of the junk queued behind it
+ *     (empty frames, frames just over frame_max, the junk above); the connection is redialed
+ *     with back-off and refused again.
  *
  * A correct replica never opens this. Used only by the event loop thread (as net.h).
  */

@@ -719,6 +719,8 @@ int node_replica_open(struct node_replica **out, const struct node_replica_opts 
 		.n = r->cfg.n,
 		.peer_addrs = (const char *const *)peers,
 		.client_addr = client_url,
+		.link_keys_out = node_replica_keys_link_out(&r->keys),
+		.link_keys_in = node_replica_keys_link_in(&r->keys, r->cfg.n),
 		.frame_max = r->cfg.frame_max,
 		/* A client sends requests (op_max and the envelope around it, with one MAC per
 		 * replica) and sessions (a sealed key per replica): nothing near a state-transfer

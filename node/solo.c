@@ -208,6 +208,8 @@ static int solo_open(struct solo *s, const char *config_path, const char *data_d
 		.n = s->cfg.n,
 		.peer_addrs = (const char *const *)peers,
 		.client_addr = client_url,
+		.link_keys_out = node_replica_keys_link_out(&s->keys),
+		.link_keys_in = node_replica_keys_link_in(&s->keys, s->cfg.n),
 		.frame_max = s->cfg.frame_max,
 		.client_frame_max = s->cfg.op_max + NODE_CONFIG_FRAME_SLACK + 128u * s->cfg.n,
 		.clients_max = s->cfg.nclients + 64,

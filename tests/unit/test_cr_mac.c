@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "crypto/cr_mac.h"
+#include "crypto/cr_seal.h"
 #include "crypto/cr_secret.h"
 #include "crypto/cr_sign.h"
 
@@ -453,10 +454,42 @@ static void test_secret_overrun_is_caught(void **state)
 	cr_secret_free(&sealed_secret);
 }
 
+/* Both ends of a pair derive the same key per direction, the two directions differ, another
+ * pair differs, and a public key with no X25519 form is refused with a zeroed key. */
+static void test_link_keys_agree_per_direction_and_pair(void **state)
+{
+	struct cr_identity a = {0}, b = {0}, c = {0};
+	uint8_t ab_at_a[CR_LINK_KEY_BYTES], ab_at_b[CR_LINK_KEY_BYTES];
+	uint8_t ba_at_a[CR_LINK_KEY_BYTES], ba_at_b[CR_LINK_KEY_BYTES];
+	uint8_t ac[CR_LINK_KEY_BYTES], zero[CR_LINK_KEY_BYTES] = {0}, bad[CR_PK_BYTES] = {0};
+	uint8_t out[CR_LINK_KEY_BYTES];
+
+	(void)state;
+	assert_int_equal(cr_identity_generate(&a), 0);
+	assert_int_equal(cr_identity_generate(&b), 0);
+	assert_int_equal(cr_identity_generate(&c), 0);
+	assert_int_equal(cr_link_key(ab_at_a, &a, b.pk, 0, 1), 0);
+	assert_int_equal(cr_link_key(ab_at_b, &b, a.pk, 0, 1), 0);
+	assert_int_equal(cr_link_key(ba_at_a, &a, b.pk, 1, 0), 0);
+	assert_int_equal(cr_link_key(ba_at_b, &b, a.pk, 1, 0), 0);
+	assert_memory_equal(ab_at_a, ab_at_b, CR_LINK_KEY_BYTES);
+	assert_memory_equal(ba_at_a, ba_at_b, CR_LINK_KEY_BYTES);
+	assert_memory_not_equal(ab_at_a, ba_at_a, CR_LINK_KEY_BYTES);
+	assert_int_equal(cr_link_key(ac, &a, c.pk, 0, 1), 0);
+	assert_memory_not_equal(ab_at_a, ac, CR_LINK_KEY_BYTES);
+	memset(out, 0xee, sizeof(out));
+	assert_int_equal(cr_link_key(out, &a, bad, 0, 1), -1);
+	assert_memory_equal(out, zero, CR_LINK_KEY_BYTES);
+	cr_identity_free(&a);
+	cr_identity_free(&b);
+	cr_identity_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mac_matches_known_answer),
+		cmocka_unit_test(test_link_keys_agree_per_direction_and_pair),
 		cmocka_unit_test(test_mac_derived_key_matches_known_answer),
 		cmocka_unit_test(test_mac_generated_key_computes_and_verifies),
 		cmocka_unit_test(test_mac_generated_keys_differ),

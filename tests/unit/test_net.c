@@ -80,6 +80,26 @@ static void cluster_addresses(struct cluster *cl)
 	}
 }
 
+/* Link keys: keys_out[i][j] is K(i->j), keys_in[j][i] the same key seen from j. Random per run;
+ * each replica gets its row of keys_out and of keys_in. */
+static uint8_t keys_out[MAXN][MAXN][NET_LINK_KEY_BYTES];
+static uint8_t keys_in[MAXN][MAXN][NET_LINK_KEY_BYTES];
+
+static void make_link_keys(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	for (uint32_t i = 0; i < MAXN; i++)
+		for (uint32_t j = 0; j < MAXN; j++) {
+			for (uint32_t b = 0; b < NET_LINK_KEY_BYTES; b++)
+				keys_out[i][j][b] = (uint8_t)rand();
+			memcpy(keys_in[j][i], keys_out[i][j], NET_LINK_KEY_BYTES);
+		}
+	done = true;
+}
+
 static uint32_t cfg_conns_max; /* conns_max for the next cluster_open (0: default) */
 static uint32_t cfg_frame_max; /* frame_max for the next cluster_open (0: FRAME_MAX) */
 static uint32_t cfg_client_frame_max; /* client_frame_max for the next cluster_open */
@@ -93,6 +113,9 @@ static void cluster_config(struct cluster *cl, uint32_t i, uint32_t send_queue, 
 	c->self = i;
 	c->n = cl->n;
 	c->peer_addrs = cl->peer_ptr;
+	make_link_keys();
+	c->link_keys_out = &keys_out[i][0][0];
+	c->link_keys_in = &keys_in[i][0][0];
 	c->client_addr = clients ? cl->client_ptr[i] : NULL;
 	c->frame_max = cfg_frame_max != 0 ? cfg_frame_max : FRAME_MAX;
 	c->client_frame_max = cfg_client_frame_max;
@@ -352,7 +375,17 @@ static void raw_write(int fd, const void *p, size_t len)
 	assert_int_equal(send(fd, p, len, MSG_NOSIGNAL), (ssize_t)len);
 }
 
-static const uint8_t mesh_hello[8] = {'B', 'F', 'T', 'N', 1, 1, 0, 0};
+/* A fresh, valid mesh hello from replica `from` to replica 0, as that replica would send it
+ * (NET_MESH_HELLO_BYTES into out). Each call is newer than the last (1 ms apart). */
+static const uint8_t *mesh_hello_from(uint32_t from)
+{
+	static struct net_conn tmp;
+
+	sleep_ms(1);
+	make_link_keys();
+	net_hello_build(&tmp, NET_KIND_MESH, from, 0, keys_out[from][0]);
+	return tmp.hello;
+}
 
 /* Receives from replica 0 of cl until `want` frames came or the deadline; appends their bytes
  * to seen (each frame at most 8 bytes here). */
@@ -434,7 +467,7 @@ static void test_net_hostile_stream_is_refused_and_counted(void **state)
 	assert_int_equal(st.replica_received, 0);
 
 	fd = raw_connect(cl.base);
-	raw_write(fd, mesh_hello, sizeof(mesh_hello));
+	raw_write(fd, mesh_hello_from(1), NET_MESH_HELLO_BYTES);
 	raw_write(fd, stream, sizeof(stream));
 	assert_int_equal(collect(&cl, 2, seen, sizeof(seen)), 2);
 	assert_string_equal(seen, "abq");
@@ -445,7 +478,7 @@ static void test_net_hostile_stream_is_refused_and_counted(void **state)
 	assert_int_equal(st.replica_received, 2);
 
 	fd = raw_connect(cl.base);
-	raw_write(fd, mesh_hello, sizeof(mesh_hello));
+	raw_write(fd, mesh_hello_from(1), NET_MESH_HELLO_BYTES);
 	raw_write(fd, part1, sizeof(part1));
 	assert_int_equal(collect(&cl, 1, seen, sizeof(seen)), 0);
 	raw_write(fd, part2, sizeof(part2));
@@ -455,6 +488,128 @@ static void test_net_hostile_stream_is_refused_and_counted(void **state)
 	net_stats(cl.net[0], &st);
 	assert_int_equal(st.size_dropped, 2);
 	assert_int_equal(st.hello_refused, 2);
+	cluster_close(&cl);
+}
+
+/* Sends hello[0..NET_MESH_HELLO_BYTES) and one frame "hi" on a new raw connection to replica 0. */
+static int raw_hello_and_frame(struct cluster *cl, const uint8_t *hello)
+{
+	static const uint8_t hi[] = {2, 0, 0, 0, 'h', 'i'};
+	int fd = raw_connect(cl->base);
+
+	raw_write(fd, hello, NET_MESH_HELLO_BYTES);
+	raw_write(fd, hi, sizeof(hi));
+	return fd;
+}
+
+/* The mesh hello proves which replica dials (net.h): a hello under the wrong key, addressed to
+ * another replica, naming ourselves, or replayed is refused; an accepted one makes the connection
+ * that replica's (rx.replica), and a newer one from the same replica replaces it. */
+static void test_net_mesh_hello_authenticates_the_replica(void **state)
+{
+	struct cluster cl;
+	struct net_stats st;
+	struct net_rx rx;
+	struct net_conn forged = {0};
+	uint8_t hello[NET_MESH_HELLO_BYTES], replay[NET_MESH_HELLO_BYTES];
+	char seen[32] = {0};
+	int fd, fd2;
+
+	(void)state;
+	cluster_open(&cl, 4, 0x1, 0, false);
+	/* Wrong key (replica 2's key to 0, claiming to be 1). */
+	net_hello_build(&forged, NET_KIND_MESH, 1, 0, keys_out[2][0]);
+	fd = raw_hello_and_frame(&cl, forged.hello);
+	wait_closed_by_peer(cl.net[0], fd);
+	close(fd);
+	/* Right key, but addressed to replica 3. */
+	sleep_ms(1);
+	net_hello_build(&forged, NET_KIND_MESH, 1, 3, keys_out[1][3]);
+	fd = raw_hello_and_frame(&cl, forged.hello);
+	wait_closed_by_peer(cl.net[0], fd);
+	close(fd);
+	/* Claiming to be replica 0 itself (with 0's own key pair entry, all zero here). */
+	sleep_ms(1);
+	net_hello_build(&forged, NET_KIND_MESH, 0, 0, keys_out[0][0]);
+	fd = raw_hello_and_frame(&cl, forged.hello);
+	wait_closed_by_peer(cl.net[0], fd);
+	close(fd);
+	net_stats(cl.net[0], &st);
+	assert_int_equal(st.hello_refused, 3);
+	assert_int_equal(st.replica_received, 0);
+
+	/* A valid hello from 1: its frame comes out as replica 1's. */
+	memcpy(hello, mesh_hello_from(1), sizeof(hello));
+	memcpy(replay, hello, sizeof(replay));
+	fd = raw_hello_and_frame(&cl, hello);
+	assert_int_equal(collect(&cl, 1, seen, sizeof(seen)), 1);
+	assert_string_equal(seen, "hi");
+	/* (collect released the frame; check the attribution on the next one) */
+	raw_write(fd, (const uint8_t[]){1, 0, 0, 0, 'x'}, 5);
+	{
+		uint64_t deadline = now_ms() + WAIT_MS;
+		while (!net_recv(cl.net[0], &rx) && now_ms() < deadline)
+			sleep_ms(1);
+	}
+	assert_int_equal(rx.len, 1);
+	assert_int_equal(rx.replica, 1);
+	assert_int_equal(net_peer_bind(cl.net[0], rx.pipe, 1), BFT_OK);
+	assert_int_equal(net_peer_bind(cl.net[0], rx.pipe, 2), BFT_EINVAL);
+	net_rx_release(&rx);
+
+	/* The same hello again (a recording of it): refused, and replica 1's connection stays. */
+	fd2 = raw_hello_and_frame(&cl, replay);
+	wait_closed_by_peer(cl.net[0], fd2);
+	close(fd2);
+	net_stats(cl.net[0], &st);
+	assert_int_equal(st.hello_refused, 4);
+	assert_int_equal(st.peer_conns, 1);
+
+	/* A newer hello from 1 on a new connection replaces the old one. */
+	fd2 = raw_hello_and_frame(&cl, mesh_hello_from(1));
+	wait_closed_by_peer(cl.net[0], fd);
+	close(fd);
+	memset(seen, 0, sizeof(seen));
+	assert_int_equal(collect(&cl, 1, seen, sizeof(seen)), 1);
+	assert_string_equal(seen, "hi");
+	net_stats(cl.net[0], &st);
+	assert_int_equal(st.peer_replaced, 1);
+	assert_int_equal(st.peer_conns, 1);
+	close(fd2);
+	cluster_close(&cl);
+}
+
+/* A mesh listener full of connections that never say hello still admits a replica: the oldest
+ * silent connection gives up its place. */
+static void test_net_silent_connections_cannot_keep_a_replica_out(void **state)
+{
+	enum { SLOTS = 4 };
+	struct cluster cl;
+	struct net_stats st;
+	char seen[32] = {0};
+	int silent[SLOTS], fd;
+
+	(void)state;
+	cfg_conns_max = SLOTS;
+	cluster_open(&cl, 4, 0x1, 0, false);
+	cfg_conns_max = 0;
+	for (int i = 0; i < SLOTS; i++) {
+		silent[i] = raw_connect(cl.base);
+		sleep_ms(2);
+		net_service(cl.net[0]);
+	}
+	net_stats(cl.net[0], &st);
+	assert_int_equal(st.peer_conns, SLOTS);
+	fd = raw_hello_and_frame(&cl, mesh_hello_from(2));
+	assert_int_equal(collect(&cl, 1, seen, sizeof(seen)), 1);
+	assert_string_equal(seen, "hi");
+	net_stats(cl.net[0], &st);
+	assert_int_equal(st.peer_conns, SLOTS);
+	assert_true(st.conns_rejected >= 1);
+	wait_closed_by_peer(cl.net[0], silent[0]); /* the oldest went */
+	for (int i = 0; i < SLOTS; i++)
+		close(silent[i]);
+	close(fd);
 	cluster_close(&cl);
 }
 
@@ -475,13 +630,13 @@ static void test_net_long_frame_arrives_whole_across_reads(void **state)
 	for (size_t i = 0; i < BIG; i++)
 		big[4 + i] = (uint8_t)(i * 2654435761u >> 13);
 	cfg_frame_max = 1u << 20;
-	cluster_open(&cl, 2, 0x3, 0, false);
+	cluster_open(&cl, 3, 0x3, 0, false); /* the raw sender says it is replica 2 */
 	cfg_frame_max = 0;
 	assert_int_equal(net_send_replica(cl.net[1], 0, big + 4, BIG), BFT_OK);
 	assert_int_equal(net_send_replica(cl.net[1], 0, (const uint8_t *)"after", 5), BFT_OK);
 
 	fd = raw_connect(cl.base);
-	raw_write(fd, mesh_hello, sizeof(mesh_hello));
+	raw_write(fd, mesh_hello_from(2), NET_MESH_HELLO_BYTES);
 	big[0] = (uint8_t)BIG;
 	big[1] = (uint8_t)(BIG >> 8);
 	big[2] = (uint8_t)(BIG >> 16);
@@ -674,7 +829,7 @@ static void test_net_oversized_frame_is_dropped_and_receiver_keeps_working(void 
 	/* A foreign sender's frame one byte over the limit never surfaces and its connection is
 	 * closed; the sender's next connection works. */
 	fd = raw_connect(cl.base);
-	raw_write(fd, mesh_hello, sizeof(mesh_hello));
+	raw_write(fd, mesh_hello_from(1), NET_MESH_HELLO_BYTES);
 	raw_write(fd, hello_frame, sizeof(hello_frame));
 	deadline = now_ms() + WAIT_MS;
 	while (!net_recv(cl.net[0], &rx) && now_ms() < deadline)
@@ -697,7 +852,7 @@ static void test_net_oversized_frame_is_dropped_and_receiver_keeps_working(void 
 	assert_int_equal(st.peer_conns, 0);
 
 	fd = raw_connect(cl.base);
-	raw_write(fd, mesh_hello, sizeof(mesh_hello));
+	raw_write(fd, mesh_hello_from(1), NET_MESH_HELLO_BYTES);
 	raw_write(fd, small_frame_bytes, sizeof(small_frame_bytes));
 	w.stop_at = 1;
 	assert_true(pump(&cl, WAIT_MS, small_frame, &w));
@@ -1543,6 +1698,8 @@ int main(void)
 		cmocka_unit_test(test_net_send_all_reaches_every_other_replica),
 		cmocka_unit_test(test_net_corked_frames_arrive_one_by_one_in_order),
 		cmocka_unit_test(test_net_hostile_stream_is_refused_and_counted),
+		cmocka_unit_test(test_net_mesh_hello_authenticates_the_replica),
+		cmocka_unit_test(test_net_silent_connections_cannot_keep_a_replica_out),
 		cmocka_unit_test(test_net_long_frame_arrives_whole_across_reads),
 		cmocka_unit_test(test_net_random_frames_survive_chunking_and_out_of_order_release),
 		cmocka_unit_test(test_net_oversized_frame_is_dropped_and_receiver_keeps_working),
