@@ -139,7 +139,9 @@ enum bft_err net_replica_open(struct net **out, const struct net_replica_config 
 	net->held = calloc(net->held_max, sizeof(*net->held));
 	net->conns = calloc(net->conns_cap, sizeof(*net->conns));
 	net->free_slots = calloc(net->conns_cap, sizeof(*net->free_slots));
-	net->grave = calloc(net->conns_cap, sizeof(*net->grave));
+	/* Every connection alive during one batch can be buried in it, plus all it accepts. */
+	net->grave_cap = net->conns_cap + NET_EVENTS_MAX * ACCEPT_BUDGET;
+	net->grave = calloc(net->grave_cap, sizeof(*net->grave));
 	if (net->ep < 0 || net->pool == NULL || net->peers == NULL || net->held == NULL ||
 	    net->conns == NULL || net->free_slots == NULL || net->grave == NULL ||
 	    net->hello_last_us == NULL) {
@@ -273,12 +275,16 @@ static void close_accepted(struct net *net, struct net_conn *c)
 }
 
 /* Closes another connection than the one whose event is being handled: the current epoll batch
- * may still name it, so its memory lives until the batch is done (free_graves). */
-static void bury_accepted(struct net *net, struct net_conn *c)
+ * may still name it, so its memory lives until the batch is done (free_graves). false (nothing
+ * done) in the unreachable case that the grave is full. */
+static bool bury_accepted(struct net *net, struct net_conn *c)
 {
+	if (net->ngrave == net->grave_cap)
+		return false;
 	unlink_accepted(net, c);
 	c->dead = true;
 	net->grave[net->ngrave++] = c;
+	return true;
 }
 
 static void free_graves(struct net *net)
@@ -331,10 +337,8 @@ static void accept_some(struct net *net, struct net_listener *l)
 			 * (the oldest first), so connections that never say hello cannot keep a
 			 * restarted replica out. Authenticated ones are one per peer (mesh_hello). */
 			struct net_conn *old = oldest_unauthenticated(net);
-			if (old != NULL) {
-				bury_accepted(net, old);
+			if (old != NULL && bury_accepted(net, old))
 				net->st.conns_rejected++;
-			}
 		}
 		if (live->count >= limit || net->nfree == 0) {
 			close(fd);
@@ -418,10 +422,8 @@ static enum net_peek mesh_hello(struct net *net, struct net_conn *c)
 	for (uint32_t i = 0; i < net->conns_cap; i++) {
 		struct net_conn *o = net->conns[i];
 		if (o != NULL && o != c && o->kind == NET_CONN_MESH_IN && o->hello_ok &&
-		    o->tag == from) {
-			bury_accepted(net, o);
+		    o->tag == from && bury_accepted(net, o))
 			net->st.peer_replaced++;
-		}
 	}
 	return NET_PEEK_FRAME;
 }

@@ -187,7 +187,7 @@ struct net {
 	const uint8_t *link_in;      /* n link keys K(j->self), borrowed */
 	uint64_t *hello_last_us;     /* n: the newest accepted mesh hello time per peer */
 	struct net_conn **grave;     /* connections closed during an event batch, freed after it */
-	uint32_t ngrave;
+	uint32_t ngrave, grave_cap;
 	struct net_listener mesh_l, cli_l;
 	bool cli_open;
 	struct net_peer *peers;      /* n entries; peers[self] unused */
