@@ -287,8 +287,6 @@ void net_chunk_unref(struct net_chunk *ch)
 /* ------------------------------------------------------------------------------------------- */
 /* Connections */
 
-
-
 /* Takes k written or dropped bytes off the connection's share of its owner's total. */
 static void acct_sub(struct net_conn *c, size_t k)
 {
