@@ -122,3 +122,32 @@ int cr_mac_short_verify(const uint8_t tag[CR_MAC_SHORT_BYTES],
 	sodium_memzero(want, sizeof(want));
 	return ok ? 0 : -1;
 }
+
+void cr_mac_short_prefixed(uint8_t tag[CR_MAC_SHORT_BYTES], const uint8_t key[CR_MAC_KEY_BYTES],
+			   const uint8_t prefix[CR_MAC_PREFIX_BYTES], const void *msg, size_t len)
+{
+	crypto_generichash_blake2b_state st;
+
+	crypto_generichash_blake2b_init(&st, key, CR_MAC_KEY_BYTES, CR_MAC_SHORT_BYTES);
+	crypto_generichash_blake2b_update(&st, prefix, CR_MAC_PREFIX_BYTES);
+	if (len > 0)
+		crypto_generichash_blake2b_update(&st, msg, len);
+	crypto_generichash_blake2b_final(&st, tag, CR_MAC_SHORT_BYTES);
+	sodium_memzero(&st, sizeof(st));
+}
+
+int cr_mac_short_prefixed_verify(const uint8_t tag[CR_MAC_SHORT_BYTES],
+				 const uint8_t key[CR_MAC_KEY_BYTES],
+				 const uint8_t prefix[CR_MAC_PREFIX_BYTES], const void *msg,
+				 size_t len)
+{
+	uint8_t want[CR_MAC_SHORT_BYTES];
+	int ok;
+
+	if (msg == NULL && len > 0)
+		return -1;
+	cr_mac_short_prefixed(want, key, prefix, msg, len);
+	ok = crypto_verify_16(want, tag) == 0;
+	sodium_memzero(want, sizeof(want));
+	return ok ? 0 : -1;
+}

@@ -76,4 +76,17 @@ void cr_mac_short(uint8_t tag[CR_MAC_SHORT_BYTES], const uint8_t key[CR_MAC_KEY_
 int cr_mac_short_verify(const uint8_t tag[CR_MAC_SHORT_BYTES],
 			const uint8_t key[CR_MAC_KEY_BYTES], const void *msg, size_t len) CR_WUR;
 
+/* A short tag over a 16-byte prefix and a message, without copying them together: the
+ * transport MACs each mesh frame under its link key with (connection, sequence number) in front
+ * (net_internal.h). Same construction as cr_mac_short over prefix || msg. */
+#define CR_MAC_PREFIX_BYTES 16u
+
+void cr_mac_short_prefixed(uint8_t tag[CR_MAC_SHORT_BYTES], const uint8_t key[CR_MAC_KEY_BYTES],
+			   const uint8_t prefix[CR_MAC_PREFIX_BYTES], const void *msg, size_t len);
+/** 0 when tag matches, compared in constant time; -1 otherwise or when msg is NULL, len > 0. */
+int cr_mac_short_prefixed_verify(const uint8_t tag[CR_MAC_SHORT_BYTES],
+				 const uint8_t key[CR_MAC_KEY_BYTES],
+				 const uint8_t prefix[CR_MAC_PREFIX_BYTES], const void *msg,
+				 size_t len) CR_WUR;
+
 #endif

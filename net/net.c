@@ -92,6 +92,8 @@ static enum bft_err open_peer(struct net *net, const struct net_replica_config *
 	}
 	c->tag = i;
 	c->id = new_id(net);
+	c->tagged = true;
+	c->mac_key = cfg->link_keys_out + (size_t)i * NET_LINK_KEY_BYTES;
 	e = net_addr_parse(cfg->peer_addrs[i], false, &c->addr, &c->addrlen, err, errlen);
 	if (e != BFT_OK)
 		return e;
@@ -419,6 +421,10 @@ static enum net_peek mesh_hello(struct net *net, struct net_conn *c)
 	c->hello_ok = true;
 	c->tag = from;
 	c->roff += NET_MESH_HELLO_BYTES;
+	c->tagged = true;
+	c->mac_key = net->link_in + (size_t)from * NET_LINK_KEY_BYTES;
+	c->mac_epoch = t;
+	c->mac_seq = 0;
 	for (uint32_t i = 0; i < net->conns_cap; i++) {
 		struct net_conn *o = net->conns[i];
 		if (o != NULL && o != c && o->kind == NET_CONN_MESH_IN && o->hello_ok &&
@@ -450,10 +456,12 @@ static void conn_check(struct net *net, struct net_conn *c)
 	if (pk == NET_PEEK_FRAME) {
 		if (!c->queued)
 			net_ready_push(&net->ready[c->kind == NET_CONN_MESH_IN ? 0 : 1], c);
-	} else if (pk == NET_PEEK_BAD) {
-		/* A bad hello or a length over frame_max: nothing after it can be trusted to be a
-		 * frame boundary. */
-		if (c->hello_ok)
+	} else if (pk == NET_PEEK_BAD || pk == NET_PEEK_BADTAG) {
+		/* A bad hello, a length over frame_max or a frame that is not the link's: nothing
+		 * after it can be trusted to be a frame boundary, or to come from the replica. */
+		if (pk == NET_PEEK_BADTAG)
+			net->st.tag_refused++;
+		else if (c->hello_ok)
 			net->st.size_dropped++;
 		else
 			net->st.hello_refused++;

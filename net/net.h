@@ -149,6 +149,9 @@ struct net_rx {
 	                       * mesh connection (the connection is authenticated, the frame's
 	                       * envelope is still to be verified), NET_NO_REPLICA for clients;
 	                       * client side: which replica sent it */
+	bool authenticated;   /* replica side: the frame came on `replica`'s mesh connection and
+	                       * its link tag verified (an authenticated point-to-point channel
+	                       * in the BFT sense); false for clients */
 	struct net_chunk *chunk; /* private: the buffer holding bytes */
 };
 
@@ -175,6 +178,7 @@ struct net_stats {
 	uint64_t size_dropped;            /* frames received empty or over frame_max */
 	uint64_t conns_rejected;          /* connections closed at once: over conns_max */
 	uint64_t hello_refused;           /* connections closed for a wrong hello */
+	uint64_t tag_refused;             /* mesh connections closed for a frame with a bad tag */
 	uint64_t peer_replaced;           /* mesh connections closed: their replica said hello
 	                                   * again on a newer one */
 	uint64_t accept_paused;           /* times a listener paused: out of file descriptors */

@@ -180,7 +180,7 @@ static void conn_check(struct net_client *c, struct net_conn *k)
 	if (pk == NET_PEEK_FRAME) {
 		if (!k->queued)
 			net_ready_push(&c->ready, k);
-	} else if (pk == NET_PEEK_BAD) {
+	} else if (pk != NET_PEEK_MORE) {
 		c->size_dropped++;
 		conn_lost(c, k);
 	}

@@ -27,6 +27,7 @@
 #define NET_HELLO_BYTES 8u
 #define NET_MESH_HELLO_BYTES 40u
 #define NET_LINK_KEY_BYTES 32u
+#define NET_TAG_BYTES 16u
 /* Hello kinds: which listener the connecting side meant to reach. */
 #define NET_KIND_MESH 1u
 #define NET_KIND_CLIENT 2u
@@ -99,7 +100,7 @@ enum net_conn_kind {
 };
 
 /* Where a connection's unread frames stand (net_conn_peek). */
-enum net_peek { NET_PEEK_MORE = 0, NET_PEEK_FRAME, NET_PEEK_BAD };
+enum net_peek { NET_PEEK_MORE = 0, NET_PEEK_FRAME, NET_PEEK_BAD, NET_PEEK_BADTAG };
 
 struct net_conn {
 	uint8_t obj;               /* NET_OBJ_CONN */
@@ -111,6 +112,15 @@ struct net_conn {
 	bool queued;               /* on its ready list (has a whole frame buffered) */
 	bool dirty;                /* has output waiting for net_uncork */
 	bool dead;                 /* closed while an event batch may still name it (net.c) */
+	/* Mesh frames carry a 16-byte tag after the payload, counted in the length: BLAKE2b-128
+	 * under the link key over (hello time u64 LE, sequence u64 LE) || payload, the sequence
+	 * counting this connection's frames from 0. So every frame after the hello is
+	 * authenticated and bound to its connection and place (docs/WIRE.md "Transport"). */
+	bool tagged;               /* PEER_OUT always; MESH_IN once its hello is accepted */
+	bool head_ok;              /* MESH_IN: the whole frame at roff has a good tag */
+	const uint8_t *mac_key;    /* PEER_OUT: K(self->peer); MESH_IN: K(peer->self) */
+	uint64_t mac_epoch;        /* the connection's hello time */
+	uint64_t mac_seq;          /* next sequence number to tag (send) or to expect (receive) */
 	uint8_t hello_len;         /* dialed side: bytes of our hello (8, or 40 on the mesh) */
 	uint8_t hello_sent;        /* dialed side: bytes of our hello already written */
 	uint8_t hello[NET_MESH_HELLO_BYTES]; /* dialed side: built at each dial */
@@ -256,7 +266,8 @@ static inline uint32_t net_conn_queued(const struct net_conn *c)
  *  nothing was waiting. frame_max sizes the chunk for a long frame. */
 ssize_t net_conn_read(struct net_conn *c, struct net_chunk_pool *pool, uint32_t frame_max);
 /** Whether c holds a whole frame (skipping empty ones, counted in *empty), needs more, or is
- *  broken (bad hello, length over frame_max). Checks the hello first on accepted sides. */
+ *  broken (bad hello, length over frame_max, a bad tag on a tagged connection). Checks a
+ *  client's hello first. */
 enum net_peek net_conn_peek(struct net_conn *c, uint32_t frame_max, uint64_t *empty);
 /** Hands out the whole frame net_conn_peek found, into rx (bytes, len, chunk reference). */
 void net_conn_take(struct net_conn *c, struct net_rx *rx);

@@ -79,6 +79,32 @@ void net_hello_build(struct net_conn *c, uint8_t kind, uint32_t from, uint32_t t
 	else
 		memset(h + 24, 0, CR_MAC_SHORT_BYTES);
 	c->hello_len = NET_MESH_HELLO_BYTES;
+	c->mac_epoch = net_le64(h + 16);
+}
+
+/* Tags the frame f[0..flen) (length prefix, payload, room for the tag) with c's next sequence
+ * number. */
+static void tag_frame(struct net_conn *c, uint8_t *f, size_t flen)
+{
+	uint8_t prefix[CR_MAC_PREFIX_BYTES];
+
+	put_le(prefix, c->mac_epoch, 8);
+	put_le(prefix + 8, c->mac_seq++, 8);
+	cr_mac_short_prefixed(f + flen - NET_TAG_BYTES, c->mac_key, prefix, f + NET_LEN_BYTES,
+			      flen - NET_LEN_BYTES - NET_TAG_BYTES);
+}
+
+/* A new connection: the frames still queued (whole and unsent: net_conn_reset dropped the one
+ * half written) are tagged afresh for it, from sequence number 0. */
+static void retag_all(struct net_conn *c)
+{
+	size_t start = c->woff;
+
+	c->mac_seq = 0;
+	for (uint32_t i = 0, k = c->fhead; i < c->fcount; i++, k = (k + 1) % c->fcap) {
+		tag_frame(c, c->wbuf + start, c->fend[k] - start);
+		start = c->fend[k];
+	}
 }
 
 void net_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -351,7 +377,8 @@ void net_conn_reset(struct net_conn *c)
 
 enum bft_err net_conn_queue(struct net_conn *c, const uint8_t *bytes, size_t len)
 {
-	size_t need = NET_LEN_BYTES + len;
+	size_t tag = c->tagged ? NET_TAG_BYTES : 0u;
+	size_t need = NET_LEN_BYTES + len + tag;
 	uint8_t *p;
 
 	if (c->fcount >= c->fcap)
@@ -377,12 +404,12 @@ enum bft_err net_conn_queue(struct net_conn *c, const uint8_t *bytes, size_t len
 		}
 	}
 	p = c->wbuf + c->wlen;
-	p[0] = (uint8_t)len;
-	p[1] = (uint8_t)(len >> 8);
-	p[2] = (uint8_t)(len >> 16);
-	p[3] = (uint8_t)(len >> 24);
+	put_le(p, len + tag, 4);
 	if (len > 0)
 		memcpy(p + NET_LEN_BYTES, bytes, len);
+	/* Tagged now on a live connection, else when the next one comes up (retag_all). */
+	if (tag != 0 && c->up)
+		tag_frame(c, p, need);
 	c->wlen += need;
 	if (c->acct != NULL)
 		*c->acct += need;
@@ -451,7 +478,7 @@ ssize_t net_conn_read(struct net_conn *c, struct net_chunk_pool *pool, uint32_t 
 	/* The length of the frame in progress, when known and acceptable (with its prefix). */
 	if (left >= NET_LEN_BYTES) {
 		uint32_t l = net_le32(c->rc->data + c->roff);
-		if (l <= frame_max)
+		if (l <= frame_max + (c->tagged ? NET_TAG_BYTES : 0u))
 			full = (size_t)l + NET_LEN_BYTES;
 	}
 	if (c->rc == NULL ||
@@ -508,15 +535,31 @@ enum net_peek net_conn_peek(struct net_conn *c, uint32_t frame_max, uint64_t *em
 	if (!c->hello_ok && c->kind == NET_CONN_MESH_IN)
 		return NET_PEEK_MORE;
 	for (uint32_t i = 0; i < NET_DISCARD_BUDGET; i++) {
-		uint32_t l;
+		uint32_t l, tag = c->tagged ? NET_TAG_BYTES : 0u;
+		const uint8_t *f;
+		uint8_t prefix[CR_MAC_PREFIX_BYTES];
 		if (c->rlen - c->roff < NET_LEN_BYTES)
 			return NET_PEEK_MORE;
-		l = net_le32(c->rc->data + c->roff);
-		if (l > frame_max)
+		f = c->rc->data + c->roff;
+		l = net_le32(f);
+		if (l > frame_max + tag || l < tag)
 			return NET_PEEK_BAD;
-		if (l > 0)
-			return c->rlen - c->roff - NET_LEN_BYTES >= l ? NET_PEEK_FRAME : NET_PEEK_MORE;
-		c->roff += NET_LEN_BYTES;
+		if (c->rlen - c->roff - NET_LEN_BYTES < l)
+			return NET_PEEK_MORE;
+		if (tag != 0 && !c->head_ok) {
+			/* Every frame after the hello must carry our link's tag for its place. */
+			put_le(prefix, c->mac_epoch, 8);
+			put_le(prefix + 8, c->mac_seq, 8);
+			if (cr_mac_short_prefixed_verify(f + NET_LEN_BYTES + l - tag, c->mac_key, prefix,
+							 f + NET_LEN_BYTES, l - tag) != 0)
+				return NET_PEEK_BADTAG;
+			c->mac_seq++;
+			c->head_ok = true;
+		}
+		if (l > tag)
+			return NET_PEEK_FRAME;
+		c->roff += NET_LEN_BYTES + l;
+		c->head_ok = false;
 		(*empty)++;
 	}
 	return NET_PEEK_MORE;
@@ -528,7 +571,9 @@ void net_conn_take(struct net_conn *c, struct net_rx *rx)
 
 	memset(rx, 0, sizeof(*rx));
 	rx->bytes = c->rc->data + c->roff + NET_LEN_BYTES;
-	rx->len = l;
+	rx->len = c->tagged ? l - NET_TAG_BYTES : l;
+	rx->authenticated = c->tagged && c->head_ok;
+	c->head_ok = false;
 	rx->pipe = c->id;
 	rx->chunk = c->rc;
 	c->rc->refs++;
@@ -609,6 +654,8 @@ int net_conn_dial_done(struct net_conn *c, int ep)
 		return -1;
 	c->connecting = false;
 	c->up = true;
+	if (c->tagged)
+		retag_all(c);
 	return net_conn_flush(c, ep);
 }
 

@@ -151,12 +151,15 @@ int node_metrics_render(const struct node_metrics *m, const struct node_gauges *
 		  "# TYPE bft_bytes_in_total counter\nbft_bytes_in_total %llu\n"
 		  "# TYPE bft_bytes_out_total counter\nbft_bytes_out_total %llu\n"
 		  "# TYPE bft_send_dropped_total counter\nbft_send_dropped_total %llu\n"
+		  "# HELP bft_link_authenticated_total Honey Badger messages accepted on their "
+		  "sender's authenticated mesh link, without an envelope signature check.\n"
+		  "# TYPE bft_link_authenticated_total counter\nbft_link_authenticated_total %llu\n"
 		  "# HELP bft_commits_total Log positions committed and executed.\n"
 		  "# TYPE bft_commits_total counter\nbft_commits_total %llu\n"
 		  "# TYPE bft_requests_committed_total counter\nbft_requests_committed_total %llu\n",
 		  (unsigned long long)m->unknown_clients, (unsigned long long)m->bytes_in,
 		  (unsigned long long)m->bytes_out, (unsigned long long)m->send_dropped,
-		  (unsigned long long)m->commits, (unsigned long long)m->requests_committed);
+		  (unsigned long long)m->link_authenticated, (unsigned long long)m->commits, (unsigned long long)m->requests_committed);
 	sb_printf(&b,
 		  "# HELP bft_sessions_installed_total MAC session keys installed for clients.\n"
 		  "# TYPE bft_sessions_installed_total counter\nbft_sessions_installed_total %llu\n"

@@ -40,6 +40,7 @@ struct node_replica {
 	struct node_flood *flood;      /* the flood Byzantine mode's junk traffic, else NULL */
 	uint64_t size_dropped_seen;    /* net_stats.size_dropped already counted in the metrics */
 	uint64_t hello_refused_seen;   /* net_stats.hello_refused already counted */
+	uint64_t tag_refused_seen;     /* net_stats.tag_refused already counted */
 	uint64_t accept_paused_seen;   /* net_stats.accept_paused already logged */
 	struct node_http *http;
 	struct node_metrics m;
@@ -329,11 +330,19 @@ static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t n
 	} else {
 		pk = r->cfg.replica_pks[m.sender];
 	}
-	/* A PBFT read is answered by each replica on its own: its MAC entry suffices (log.h). */
-	if ((m.type == BFT_MSG_REQUEST && r->pbft != NULL &&
-	     (m.u.request.flags & BFT_REQ_READONLY)
-		     ? bft_log_auth_read(pbft_log(r->pbft), &m, pk)
-		     : wire_verify(&m, pk)) != BFT_OK) {
+	/* Honey Badger's own messages (RBC, ABA, coin and decryption shares) are never forwarded
+	 * as evidence: the protocol assumes authenticated point-to-point channels (HB §2), which a
+	 * mesh link is once its hello and every frame's tag verified under our link key (net.h).
+	 * From the link's own replica, that tag stands in for the envelope's signature. Checkpoints,
+	 * state transfer and anything relayed keep theirs. A PBFT read is answered by each replica
+	 * on its own: its MAC entry suffices (log.h). */
+	if (r->hb != NULL && rx->authenticated && m.sender == rx->replica &&
+	    m.type >= BFT_MSG_HB_VAL && m.type <= BFT_MSG_HB_DEC) {
+		r->m.link_authenticated++;
+	} else if ((m.type == BFT_MSG_REQUEST && r->pbft != NULL &&
+		    (m.u.request.flags & BFT_REQ_READONLY)
+			    ? bft_log_auth_read(pbft_log(r->pbft), &m, pk)
+			    : wire_verify(&m, pk)) != BFT_OK) {
 		reject(r, now, BFT_EBADSIG, m.sender, m.type == BFT_MSG_REQUEST,
 		       node_msg_type_name(m.type, tb));
 		goto out;
@@ -392,6 +401,12 @@ static void publish(struct node_replica *r)
 			r->m.rejected[BFT_EMALFORMED][METRICS_SENDERS_MAX + 1] +=
 				ns.hello_refused - r->hello_refused_seen;
 			r->hello_refused_seen = ns.hello_refused;
+		}
+		/* Mesh frames whose link tag was wrong: not authentic, from nobody we can name. */
+		if (ns.tag_refused > r->tag_refused_seen) {
+			r->m.rejected[BFT_EBADSIG][METRICS_SENDERS_MAX + 1] +=
+				ns.tag_refused - r->tag_refused_seen;
+			r->tag_refused_seen = ns.tag_refused;
 		}
 		if (ns.accept_paused > r->accept_paused_seen) {
 			nlog(NLOG_WARN, "out of file descriptors: stopped accepting connections %llu "

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "net/net_internal.h"
+#include "crypto/cr_mac.h"
 
 #define MAXN 4
 #define FRAME_MAX 4096u
@@ -387,6 +388,29 @@ static const uint8_t *mesh_hello_from(uint32_t from)
 	return tmp.hello;
 }
 
+/* Writes into out a mesh frame as replica `from` sends it to replica 0 on the connection whose
+ * hello is `hello`: length (payload + tag), payload, tag for sequence number seq. Returns its
+ * size. */
+static size_t tagged(const uint8_t *hello, uint64_t seq, const void *payload, size_t len,
+		     uint8_t *out)
+{
+	uint32_t from = net_le32(hello + 8);
+	uint64_t epoch = net_le64(hello + 16);
+	uint8_t prefix[CR_MAC_PREFIX_BYTES];
+	size_t l = len + NET_TAG_BYTES;
+
+	for (int i = 0; i < 8; i++) {
+		prefix[i] = (uint8_t)(epoch >> (8 * i));
+		prefix[8 + i] = (uint8_t)(seq >> (8 * i));
+	}
+	for (int i = 0; i < 4; i++)
+		out[i] = (uint8_t)(l >> (8 * i));
+	if (len > 0)
+		memcpy(out + NET_LEN_BYTES, payload, len);
+	cr_mac_short_prefixed(out + NET_LEN_BYTES + len, keys_out[from][0], prefix, payload, len);
+	return NET_LEN_BYTES + l;
+}
+
 /* Receives from replica 0 of cl until `want` frames came or the deadline; appends their bytes
  * to seen (each frame at most 8 bytes here). */
 static uint32_t collect(struct cluster *cl, uint32_t want, char *seen, size_t cap)
@@ -441,12 +465,11 @@ static void test_net_hostile_stream_is_refused_and_counted(void **state)
 	int fd;
 	const uint8_t client_hello[8] = {'B', 'F', 'T', 'N', 1, 2, 0, 0};
 	const uint8_t junk_hello[8] = {'G', 'E', 'T', ' ', '/', ' ', 'H', 'T'};
-	/* "ab", an empty frame, "q", then a length of frame_max + 1 and three bytes */
-	const uint8_t stream[] = {2, 0, 0, 0, 'a', 'b', 0, 0, 0, 0, 1, 0, 0, 0, 'q',
-				  (uint8_t)(FRAME_MAX + 1), (uint8_t)((FRAME_MAX + 1) >> 8), 0, 0,
-				  'x', 'y', 'z'};
 	const uint8_t part1[] = {4, 0, 0, 0, 'c'};
-	const uint8_t part2[] = {'d', 'e', 'f'};
+	const uint32_t over = FRAME_MAX + 1 + NET_TAG_BYTES;
+	const uint8_t over_hdr[] = {(uint8_t)over, (uint8_t)(over >> 8), 0, 0, 'x', 'y', 'z'};
+	uint8_t hello[NET_MESH_HELLO_BYTES], buf[256];
+	size_t n;
 
 	(void)state;
 	cluster_open(&cl, 2, 0x1, 0, false);
@@ -466,9 +489,16 @@ static void test_net_hostile_stream_is_refused_and_counted(void **state)
 	assert_int_equal(st.hello_refused, 2);
 	assert_int_equal(st.replica_received, 0);
 
+	/* "ab", an empty frame, "q", then a length of frame_max + 1 (+ tag) and three bytes. */
+	memcpy(hello, mesh_hello_from(1), sizeof(hello));
+	n = tagged(hello, 0, "ab", 2, buf);
+	n += tagged(hello, 1, NULL, 0, buf + n);
+	n += tagged(hello, 2, "q", 1, buf + n);
+	memcpy(buf + n, over_hdr, sizeof(over_hdr));
+	n += sizeof(over_hdr);
 	fd = raw_connect(cl.base);
-	raw_write(fd, mesh_hello_from(1), NET_MESH_HELLO_BYTES);
-	raw_write(fd, stream, sizeof(stream));
+	raw_write(fd, hello, sizeof(hello));
+	raw_write(fd, buf, n);
 	assert_int_equal(collect(&cl, 2, seen, sizeof(seen)), 2);
 	assert_string_equal(seen, "abq");
 	wait_closed_by_peer(cl.net[0], fd);
@@ -477,28 +507,39 @@ static void test_net_hostile_stream_is_refused_and_counted(void **state)
 	assert_int_equal(st.size_dropped, 2); /* the empty frame and the oversized length */
 	assert_int_equal(st.replica_received, 2);
 
+	/* A frame split across writes is reassembled. */
+	memcpy(hello, mesh_hello_from(1), sizeof(hello));
+	n = tagged(hello, 0, "cdef", 4, buf);
 	fd = raw_connect(cl.base);
-	raw_write(fd, mesh_hello_from(1), NET_MESH_HELLO_BYTES);
-	raw_write(fd, part1, sizeof(part1));
+	raw_write(fd, hello, sizeof(hello));
+	raw_write(fd, buf, 5);
 	assert_int_equal(collect(&cl, 1, seen, sizeof(seen)), 0);
-	raw_write(fd, part2, sizeof(part2));
+	raw_write(fd, buf + 5, n - 5);
 	assert_int_equal(collect(&cl, 1, seen, sizeof(seen)), 1);
 	assert_string_equal(seen, "abqcdef");
+
+	/* A frame whose tag is wrong (here: sent out of its place, sequence 5 for 1) ends it. */
+	n = tagged(hello, 5, "zz", 2, buf);
+	raw_write(fd, buf, n);
+	wait_closed_by_peer(cl.net[0], fd);
 	close(fd);
 	net_stats(cl.net[0], &st);
 	assert_int_equal(st.size_dropped, 2);
+	assert_int_equal(st.tag_refused, 1);
 	assert_int_equal(st.hello_refused, 2);
+	assert_int_equal(st.replica_received, 3);
 	cluster_close(&cl);
 }
 
 /* Sends hello[0..NET_MESH_HELLO_BYTES) and one frame "hi" on a new raw connection to replica 0. */
 static int raw_hello_and_frame(struct cluster *cl, const uint8_t *hello)
 {
-	static const uint8_t hi[] = {2, 0, 0, 0, 'h', 'i'};
+	uint8_t hi[64];
+	size_t n = tagged(hello, 0, "hi", 2, hi);
 	int fd = raw_connect(cl->base);
 
 	raw_write(fd, hello, NET_MESH_HELLO_BYTES);
-	raw_write(fd, hi, sizeof(hi));
+	raw_write(fd, hi, n);
 	return fd;
 }
 
@@ -545,7 +586,10 @@ static void test_net_mesh_hello_authenticates_the_replica(void **state)
 	assert_int_equal(collect(&cl, 1, seen, sizeof(seen)), 1);
 	assert_string_equal(seen, "hi");
 	/* (collect released the frame; check the attribution on the next one) */
-	raw_write(fd, (const uint8_t[]){1, 0, 0, 0, 'x'}, 5);
+	{
+		uint8_t x[64];
+		raw_write(fd, x, tagged(hello, 1, "x", 1, x));
+	}
 	{
 		uint64_t deadline = now_ms() + WAIT_MS;
 		while (!net_recv(cl.net[0], &rx) && now_ms() < deadline)
@@ -620,30 +664,31 @@ static void test_net_long_frame_arrives_whole_across_reads(void **state)
 	enum { BIG = 700 * 1000 };
 	struct cluster cl;
 	struct net_rx rx;
-	uint8_t *big = malloc(BIG + 4);
+	uint8_t *big = malloc(BIG + 4 + NET_TAG_BYTES), *payload = malloc(BIG);
+	uint8_t hello[NET_MESH_HELLO_BYTES];
+	size_t total;
 	uint64_t deadline;
 	uint32_t got = 0;
 	int fd;
 
 	(void)state;
 	assert_non_null(big);
+	assert_non_null(payload);
 	for (size_t i = 0; i < BIG; i++)
-		big[4 + i] = (uint8_t)(i * 2654435761u >> 13);
+		payload[i] = (uint8_t)(i * 2654435761u >> 13);
 	cfg_frame_max = 1u << 20;
 	cluster_open(&cl, 3, 0x3, 0, false); /* the raw sender says it is replica 2 */
 	cfg_frame_max = 0;
-	assert_int_equal(net_send_replica(cl.net[1], 0, big + 4, BIG), BFT_OK);
+	assert_int_equal(net_send_replica(cl.net[1], 0, payload, BIG), BFT_OK);
 	assert_int_equal(net_send_replica(cl.net[1], 0, (const uint8_t *)"after", 5), BFT_OK);
 
+	memcpy(hello, mesh_hello_from(2), sizeof(hello));
+	total = tagged(hello, 0, payload, BIG, big);
 	fd = raw_connect(cl.base);
-	raw_write(fd, mesh_hello_from(2), NET_MESH_HELLO_BYTES);
-	big[0] = (uint8_t)BIG;
-	big[1] = (uint8_t)(BIG >> 8);
-	big[2] = (uint8_t)(BIG >> 16);
-	big[3] = 0;
+	raw_write(fd, hello, sizeof(hello));
 	deadline = now_ms() + WAIT_MS;
-	for (size_t off = 0; off < BIG + 4; off += 50000) {
-		size_t k = BIG + 4 - off < 50000 ? BIG + 4 - off : 50000;
+	for (size_t off = 0; off < total; off += 50000) {
+		size_t k = total - off < 50000 ? total - off : 50000;
 		raw_write(fd, big + off, k);
 		net_service(cl.net[0]); /* the receiver sees it a piece at a time */
 		net_service(cl.net[1]);
@@ -659,7 +704,7 @@ static void test_net_long_frame_arrives_whole_across_reads(void **state)
 			assert_memory_equal(rx.bytes, "after", 5);
 		} else {
 			assert_int_equal(rx.len, BIG);
-			assert_memory_equal(rx.bytes, big + 4, BIG);
+			assert_memory_equal(rx.bytes, payload, BIG);
 		}
 		got++;
 		net_rx_release(&rx);
@@ -667,6 +712,7 @@ static void test_net_long_frame_arrives_whole_across_reads(void **state)
 	assert_int_equal(got, 3);
 	close(fd);
 	free(big);
+	free(payload);
 	cluster_close(&cl);
 }
 
@@ -812,9 +858,9 @@ static void test_net_oversized_frame_is_dropped_and_receiver_keeps_working(void 
 	struct net_rx rx;
 	struct net_stats st;
 	uint8_t big[FRAME_MAX + 1];
-	uint8_t hdr[4] = {(uint8_t)sizeof(big), (uint8_t)(sizeof(big) >> 8), 0, 0};
-	const uint8_t hello_frame[] = {5, 0, 0, 0, 'h', 'e', 'l', 'l', 'o'};
-	const uint8_t small_frame_bytes[] = {5, 0, 0, 0, 's', 'm', 'a', 'l', 'l'};
+	uint8_t hdr[4] = {(uint8_t)(sizeof(big) + NET_TAG_BYTES),
+			  (uint8_t)((sizeof(big) + NET_TAG_BYTES) >> 8), 0, 0};
+	uint8_t hello[NET_MESH_HELLO_BYTES], frame[64];
 	uint32_t first_pipe;
 	uint64_t deadline;
 	int fd;
@@ -828,9 +874,10 @@ static void test_net_oversized_frame_is_dropped_and_receiver_keeps_working(void 
 
 	/* A foreign sender's frame one byte over the limit never surfaces and its connection is
 	 * closed; the sender's next connection works. */
+	memcpy(hello, mesh_hello_from(1), sizeof(hello));
 	fd = raw_connect(cl.base);
-	raw_write(fd, mesh_hello_from(1), NET_MESH_HELLO_BYTES);
-	raw_write(fd, hello_frame, sizeof(hello_frame));
+	raw_write(fd, hello, sizeof(hello));
+	raw_write(fd, frame, tagged(hello, 0, "hello", 5, frame));
 	deadline = now_ms() + WAIT_MS;
 	while (!net_recv(cl.net[0], &rx) && now_ms() < deadline)
 		sleep_ms(2);
@@ -851,9 +898,10 @@ static void test_net_oversized_frame_is_dropped_and_receiver_keeps_working(void 
 	assert_int_equal(st.size_dropped, 1);
 	assert_int_equal(st.peer_conns, 0);
 
+	memcpy(hello, mesh_hello_from(1), sizeof(hello));
 	fd = raw_connect(cl.base);
-	raw_write(fd, mesh_hello_from(1), NET_MESH_HELLO_BYTES);
-	raw_write(fd, small_frame_bytes, sizeof(small_frame_bytes));
+	raw_write(fd, hello, sizeof(hello));
+	raw_write(fd, frame, tagged(hello, 0, "small", 5, frame));
 	w.stop_at = 1;
 	assert_true(pump(&cl, WAIT_MS, small_frame, &w));
 	assert_false(w.saw_big);
