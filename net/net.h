@@ -40,6 +40,11 @@
  *     any older connection of the same replica (peer_replaced): at most one per peer. When the
  *     listener is full, the oldest connection that has not said hello yet gives up its place,
  *     so connections that never authenticate cannot keep a restarted replica out.
+ *   - Every mesh frame after the hello carries a 16-byte tag under the same link key, over the
+ *     connection's hello time, the frame's sequence number on the connection and its bytes: a
+ *     frame that fails closes the connection (tag_refused). So a mesh connection is an
+ *     authenticated point-to-point channel; its frames are handed out with
+ *     net_rx.authenticated set.
  *   - A frame length over frame_max closes the connection before a byte of the frame is read
  *     (size_dropped).
  *
