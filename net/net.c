@@ -244,7 +244,7 @@ static void dial_due(struct net *net, uint64_t now)
 		struct net_conn *c = &net->peers[i].conn;
 		if (i == net->self || c->fd >= 0 || c->retry_ms > now)
 			continue;
-		net_hello_build(c, NET_KIND_MESH, net->self, i, net->link_out + (size_t)i * 32u);
+		net_hello_build(c, NET_KIND_MESH, net->self, i, net->link_out + (size_t)i * NET_LINK_KEY_BYTES);
 		if (net_conn_dial(c, net->ep) != 0)
 			net_conn_schedule(c, now, net->reconnect_min_ms, net->reconnect_max_ms);
 	}
@@ -414,7 +414,7 @@ static enum net_peek mesh_hello(struct net *net, struct net_conn *c)
 	t = net_le64(h + 16);
 	if (to != net->self || from >= net->n ||
 	    from == net->self ||
-	    cr_mac_short_verify(h + 24, net->link_in + (size_t)from * 32u, h, 24) != 0 ||
+	    cr_mac_short_verify(h + 24, net->link_in + (size_t)from * NET_LINK_KEY_BYTES, h, 24) != 0 ||
 	    t <= net->hello_last_us[from])
 		return NET_PEEK_BAD;
 	net->hello_last_us[from] = t;

@@ -18,7 +18,8 @@
 
 #include "net/net.h"
 
-/* nng's old receive slack, kept so frame_max checks in callers stay unchanged. */
+/* frame_max must leave this much below UINT32_MAX: a mesh frame's length is frame_max plus its
+ * 16-byte tag (NET_TAG_BYTES), and must still fit the 4-byte length prefix. */
 #define NET_HEADER_SLACK 16u
 /* Queue depths a configuration may ask for. */
 #define NET_QUEUE_MAX 8192u

@@ -349,12 +349,9 @@ static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t n
 	}
 	if ((unsigned)m.type < METRICS_TYPES)
 		r->m.msgs_in[m.type]++;
-	if (from_client) {
-		if (r->req_arrival[m.sender] == 0)
-			r->req_arrival[m.sender] = now;
-	} else if (m.type != BFT_MSG_REQUEST && rx->replica == NET_NO_REPLICA) {
-		(void)net_peer_bind(r->net, rx->pipe, (uint32_t)m.sender);
-	}
+	/* (A mesh connection's replica is known from its authenticated hello: nothing to bind.) */
+	if (from_client && r->req_arrival[m.sender] == 0)
+		r->req_arrival[m.sender] = now;
 	struct bft_event ev = {.now_ms = now, .type = BFT_EV_MESSAGE, .msg = &m};
 	e = engine_step(r, &ev);
 	/* Replies go to the connection a client's request or retransmission came on; a signature
