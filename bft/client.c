@@ -163,7 +163,16 @@ static enum bft_err slot_sign(struct bft_client *c, struct client_slot *s, uint6
 	m.u.request.timestamp_ms = now_ms;
 	m.u.request.op.p = s->op;
 	m.u.request.op.len = (uint32_t)s->op_len;
-	if (c->session != 0) {
+	if (c->session != 0 && c->cfg.session_replies_only) {
+		/* An authenticator with no MACs: it names the session the replies go under. */
+		static const uint8_t none[1];
+
+		m.has_auth = true;
+		m.auth_session = c->session;
+		m.auth_macs = none;
+		m.auth_len = 0;
+		e = wire_encode(&m, c->cfg.key, &env);
+	} else if (c->session != 0) {
 		/* The signed part is unchanged; the authenticator travels beside it (msg.h). */
 		m.has_auth = true;
 		m.auth_session = c->session;

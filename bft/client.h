@@ -34,6 +34,10 @@ struct bft_client_config {
 	                                             * restarted with the same key passes a value
 	                                             * above any id it used before, so replicas
 	                                             * never take a new request for an old one */
+	bool session_replies_only;                  /* a session (below) authenticates replies
+	                                             * only: requests carry an authenticator with
+	                                             * no MACs, so every replica checks their
+	                                             * signature, and replies come MAC'd */
 };
 
 struct bft_client;
@@ -102,6 +106,8 @@ uint64_t bft_client_next_reqid(const struct bft_client *c);
  * sending replica's key of this session as well as with a valid signature. session must be
  * above any session number this client id used before (the node derives it from the wall
  * clock). keys (n x 32 bytes) are copied into guarded memory; the caller wipes its copy.
+ * With cfg.session_replies_only the requests carry the session number and no MACs: replies
+ * are MAC'd as above, and requests are authenticated by their signature everywhere.
  * A replica that answers with a signature has no key for this session (it restarted): the
  * client sends it the same SESSION again, at most once per retransmit_ms per replica.
  * BFT_EINVAL for a zero or non-increasing session, BFT_ENOMEM.

@@ -202,7 +202,8 @@ enum bft_err bft_log_auth_read(struct bft_log *lg, const struct bft_msg *req,
 struct bft_log_session_stats {
 	uint64_t installed;     /* sessions installed */
 	uint64_t mac_ok;        /* batch requests accepted by their MAC, no signature checked */
-	uint64_t mac_fallback;  /* an authenticator for a session we do not hold: signature used */
+	uint64_t mac_fallback;  /* an authenticator for a session we do not hold, or one with no
+	                         * MACs (a replies-only session): signature used */
 	uint64_t mac_bad;       /* our session, but our MAC entry was wrong: signature used */
 	uint64_t replies_mac;   /* replies sent with a MAC instead of a signature */
 };

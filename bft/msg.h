@@ -242,7 +242,9 @@ struct bft_msg {
 	struct bft_bytes signed_part; /* what the signature covers, after the domain tag */
 	/* The MAC authenticator, outside the signed part (docs/WIRE.md "Authenticators"). A
 	 * REQUEST may carry a sixth envelope element [session, macs] with one BFT_MAC_BYTES entry
-	 * per replica (auth_len = n_replicas * 16) next to its signature. A REPLY in MAC form
+	 * per replica (auth_len = n_replicas * 16) next to its signature, or with no entry at all
+	 * (auth_len 0: the session authenticates replies only, every replica checks the
+	 * request's signature). A REPLY in MAC form
 	 * carries [session, mac] (auth_len 16) in place of the signature, and then sig is zero and
 	 * wire_verify fails closed. auth_macs borrows from the frame (or from the caller when
 	 * encoding). */

@@ -554,20 +554,27 @@ static enum bft_err dec_session(const struct wire_limits *l, struct rd *r, struc
 	return BFT_OK;
 }
 
-/* An authenticator: [session, macs:bin(nmacs * BFT_MAC_BYTES)], exactly that many bytes. */
-static enum bft_err dec_auth(struct rd *r, uint64_t nmacs, struct bft_msg *m)
+/* An authenticator: [session, macs:bin(nmacs * BFT_MAC_BYTES)], exactly that many bytes, or
+ * with empty_ok also an empty bin: a request whose session authenticates its replies only
+ * (msg.h), checked by its signature at every replica. */
+static enum bft_err dec_auth(struct rd *r, uint64_t nmacs, bool empty_ok, struct bft_msg *m)
 {
-	const uint8_t *p;
 	uint64_t want = nmacs * BFT_MAC_BYTES;
+	uint32_t len;
 
 	WIRE_TRY(rd_tuple(r, 2));
 	WIRE_TRY(rd_uint(r, &m->auth_session));
 	if (want == 0 || want > UINT32_MAX)
 		return BFT_EFIELD;
-	WIRE_TRY(rd_fixed(r, (uint32_t)want, &p));
+	WIRE_TRY(rd_bin_header(r, &len));
+	if (len != want && !(empty_ok && len == 0))
+		return BFT_EFIELD;
+	if (len > rd_left(r))
+		return BFT_EMALFORMED;
 	m->has_auth = true;
-	m->auth_macs = p;
-	m->auth_len = (uint32_t)want;
+	m->auth_macs = r->p;
+	m->auth_len = len;
+	r->p += len;
 	return BFT_OK;
 }
 
@@ -656,12 +663,12 @@ static enum bft_err dec_envelope(const struct wire_limits *l, const uint8_t *buf
 	 * a bin: the two forms cannot be confused). */
 	if (m->type == BFT_MSG_REPLY && rd_left(&r) > 0 && r.p[0] >= MP_FIXARRAY &&
 	    r.p[0] <= MP_FIXARRAY_MAX) {
-		WIRE_TRY(dec_auth(&r, 1, m));
+		WIRE_TRY(dec_auth(&r, 1, false, m));
 	} else {
 		WIRE_TRY(rd_fixed(&r, CR_SIG_BYTES, &sig));
 		memcpy(m->sig, sig, CR_SIG_BYTES);
 		if (fields == WIRE_ENVELOPE_FIELDS_AUTH)
-			WIRE_TRY(dec_auth(&r, l->n_replicas, m));
+			WIRE_TRY(dec_auth(&r, l->n_replicas, true, m));
 	}
 	if (r.p != r.end)
 		return BFT_ETRAILING;

@@ -331,7 +331,7 @@ static int bench_open(struct bench *b, char *err, size_t errlen)
 				      .outstanding_max = o->depth,
 				      .retransmit_ms = o->retransmit_ms ? o->retransmit_ms : 1000,
 				      .replicas = o->replicas,
-				      .mac = o->mac};
+				      .mac = o->mac, .no_session = o->no_session};
 		if (ctl_open(&b->s[i].c, &co, err, errlen) != 0)
 			return -1;
 	}

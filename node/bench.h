@@ -60,6 +60,7 @@ struct bench_opts {
 	uint64_t seed;
 	bool progress;                /* a line per second on stderr */
 	bool mac;                     /* MAC-authenticated client sessions (bftctl --mac) */
+	bool no_session;              /* every reply signed (bftctl --no-session, ctl.h) */
 };
 
 /** Defaults: 1 client, depth 1, closed loop, put only, 64-byte values, 10000 keys, 10 s after a

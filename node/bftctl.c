@@ -39,6 +39,7 @@ struct args {
 	bool json;
 	uint32_t timeout_ms;
 	bool mac;       /* --mac: a MAC-authenticated session (docs/PERFORMANCE.md) */
+	bool no_session; /* --no-session: every reply signed (ctl.h) */
 };
 
 static void usage(FILE *f)
@@ -96,6 +97,10 @@ static void usage(FILE *f)
 		"                        sealed key per replica): replies are MAC'd instead of\n"
 		"                        signed, backups check requests by MAC (every command,\n"
 		"                        bench included; refused if client_sessions = false)\n"
+		"      --no-session      without --mac a client still opens a session for its\n"
+		"                        replies (MAC'd, while every replica checks each request's\n"
+		"                        signature) when the cluster allows sessions; this turns\n"
+		"                        it off: every reply signed\n"
 		"  -t, --timeout MS      give up waiting after MS milliseconds (default 10000)\n"
 		"  -h, --help            this text\n"
 		"\n"
@@ -281,7 +286,7 @@ static struct ctl *open_session(const struct args *a, uint32_t outstanding)
 {
 	struct ctl_opts o = {.config_path = a->config, .client_id = a->client_id,
 			     .key_file = a->key_file, .outstanding_max = outstanding,
-			     .mac = a->mac};
+			     .mac = a->mac, .no_session = a->no_session};
 	struct ctl *c;
 	char err[1024];
 
@@ -1184,6 +1189,7 @@ static int cmd_bench(const struct args *a, int argc, char **argv)
 	bench_opts_default(&o);
 	o.config = a->config;
 	o.mac = a->mac;
+	o.no_session = a->no_session;
 	o.first_client = a->client_id;
 	o.timeout_ms = a->timeout_ms;
 	optind = 0;
@@ -1266,6 +1272,7 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"timeout", required_argument, NULL, 't'},
 		{"mac", no_argument, NULL, 'M'},
+		{"no-session", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1292,6 +1299,9 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			a.mac = true;
+			break;
+		case 'S':
+			a.no_session = true;
 			break;
 		case 't':
 			a.timeout_ms = (uint32_t)parse_u64(optarg, "--timeout");

@@ -237,6 +237,7 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 	/* Request ids must grow across runs of the same client key: microseconds of wall time
 	 * do, as long as the clock is not set back. */
 	cc.first_reqid = ctl_wall_us();
+	cc.session_replies_only = !opts->mac;
 	if (bft_client_new(&c->client, &cc) != BFT_OK) {
 		snprintf(err, errlen, "invalid client configuration");
 		goto out;
@@ -248,6 +249,9 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 				 : "the cluster does not allow MAC sessions (client_sessions = false)");
 			goto out;
 		}
+		if (start_session(c, nrep, err, errlen) != 0)
+			goto out;
+	} else if (!opts->no_session && c->cfg.client_sessions && nrep == c->cfg.n) {
 		if (start_session(c, nrep, err, errlen) != 0)
 			goto out;
 	}

@@ -31,6 +31,12 @@ struct ctl_opts {
 	 * signed SESSION with a fresh key sealed to it; requests then carry MACs and replies may
 	 * be MAC'd. Refused when the cluster says client_sessions = false or replicas is 1. */
 	bool mac;
+	/* Without mac, a client still opens a session when the cluster allows them and this is
+	 * not the baseline, for its replies only (bft/client.h session_replies_only): requests
+	 * stay signed and every replica checks the signature, replies come MAC'd instead of
+	 * signed (PBFT TOCS §3.3), which spares each replica a signature and the client a
+	 * verification per reply. no_session turns that off: every reply signed. */
+	bool no_session;
 };
 
 /** Opens a session: loads the config and the client key, connects to every replica. */

@@ -139,14 +139,15 @@ start_config() { # $1: solo | pbft4 | pbft7 | hbbft4 | hbbft7
       sleep 0.3
       kill -0 "$solo_pid" 2>/dev/null || { cat "$rundir/solo.log" >&2; die "bftnode --solo did not start"; }
       ;;
-    pbft4|pbft7|hbbft4|hbbft7|pbft4mac|pbft7mac|hbbft4mac|hbbft7mac)
+    pbft[47]|hbbft[47]|pbft[47]mac|hbbft[47]mac|pbft[47]sig|hbbft[47]sig)
       local c=${1%mac} proto nrep f
+      c=${c%sig}
       proto=${c%[47]} nrep=${c: -1}
       f=$(( (nrep - 1) / 3 ))
       "$root/scripts/cluster.sh" up --dir "$rundir" --base-port "$base_port" -f "$f" \
         --protocol "$proto" --clients "$maxc" --fsync "$fsync" "${sets[@]+"${sets[@]}"}" >/dev/null
       ;;
-    *) die "unknown configuration '$1' (solo pbft4 pbft7 hbbft4 hbbft7, or any of the four + mac)" ;;
+    *) die "unknown configuration '$1' (solo pbft4 pbft7 hbbft4 hbbft7, or any of the four + mac or + sig)" ;;
   esac
 }
 
@@ -168,6 +169,7 @@ if [ "$memory" = 1 ]; then
   start_config "$cfg"
   flags=() gflags=(); [ "$cfg" = solo ] && flags+=(--solo)
   [ "${cfg%mac}" != "$cfg" ] && gflags+=(--mac)
+  [ "${cfg%sig}" != "$cfg" ] && gflags+=(--no-session)
   # A closed loop until N puts are done: bftctl bench stops at a duration, so run in slices
   # and count the completed puts.
   done_puts=0 slice=0
@@ -204,6 +206,7 @@ for cfg in $only; do
   start_config "$cfg"
   flags=() gflags=(); [ "$cfg" = solo ] && flags+=(--solo)
   [ "${cfg%mac}" != "$cfg" ] && gflags+=(--mac)
+  [ "${cfg%sig}" != "$cfg" ] && gflags+=(--no-session)
   pids=$(replica_pids)
   for op in $ops; do
     for e in $clients_list; do
