@@ -33,6 +33,9 @@
 #define PUSH_BACKOFF_MAX 32u  /* proof pushes to a lagging peer back off to this many periods */
 #define RETRANSMIT_BACKOFF_MAX 4u /* a stuck replica's FETCHes back off to this many periods */
 #define VC_AHEAD 2u           /* VIEW-CHANGEs / NEW-VIEWs validated up to view + VC_AHEAD */
+#define CHECK_ALL_SEQS 64u    /* after a wait for vouchers ran out: check every batch for this
+                               * many sequence numbers, doubled per consecutive expiry ... */
+#define CHECK_BACKOFF_MAX 6u  /* ... up to 64 << 6 */
 
 struct vote {
 	bool have;
@@ -63,6 +66,14 @@ struct slot {
 	struct vote *commit; /* n entries: the latest COMMIT of each replica */
 
 	bool sent_prepare, sent_commit, prepared, committed;
+
+	/* A new batch's PRE-PREPARE held unchecked while this backup waits for f matching
+	 * PREPAREs ("Shared batch checks"); its digest and size were checked. NULL: none. */
+	uint8_t *held;
+	uint32_t held_len;
+	bft_view held_view;
+	uint8_t held_digest[CR_DIGEST_BYTES];
+	uint64_t held_deadline;
 
 	/* The prepared certificate of the highest view (TOCS §4.4 "P"). */
 	bool has_pc;
@@ -127,6 +138,12 @@ struct pbft {
 	bool restored;           /* recovered from records: re-send our votes at the first step */
 	bft_seq highest_pp;      /* the highest sequence number pre-prepared in this view */
 
+	/* Shared batch checks: slots holding a PRE-PREPARE, and the stretch of sequence numbers
+	 * this backup checks itself after waits ran out (check_backoff consecutive ones). */
+	uint32_t nheld;
+	bft_seq check_all_until;
+	uint32_t check_backoff;
+
 	/* PRE-PREPAREs, PREPAREs and COMMITs of a view we have not installed yet: the new primary
 	 * sends NEW-VIEW and then the O set's PRE-PREPAREs, and the network may deliver those
 	 * first. They are kept (verified, bounded) and replayed when the view is installed. Each
@@ -176,6 +193,7 @@ void pbft_config_default(struct pbft_config *c)
 	c->retransmit_ms = RETRANSMIT_MS_DEFAULT;
 	c->preprepare_timeout_ms = 250;
 	c->batch_inflight = 1;
+	c->check_wait_ms = 100;
 	c->tput_period_ms = 1000;
 	c->tput_grace_ms = 2000;
 	c->tput_fraction_pct = 90;
@@ -225,9 +243,21 @@ static void slot_drop_preprepare(struct slot *s)
 	memset(&s->ppm, 0, sizeof(s->ppm));
 }
 
+/* Forgets a PRE-PREPARE held for vouchers. */
+static void slot_drop_held(struct pbft *p, struct slot *s)
+{
+	if (s->held == NULL)
+		return;
+	free(s->held);
+	s->held = NULL;
+	s->held_len = 0;
+	p->nheld--;
+}
+
 static void slot_clear_view_state(struct pbft *p, struct slot *s)
 {
 	slot_drop_preprepare(s);
+	slot_drop_held(p, s);
 	votes_clear(s->prep, p->n);
 	votes_clear(s->commit, p->n);
 	s->sent_prepare = s->sent_commit = s->prepared = s->committed = false;
@@ -241,6 +271,7 @@ static void slot_clear_view_state(struct pbft *p, struct slot *s)
 static void slot_clear_before(struct pbft *p, struct slot *s, bft_view v)
 {
 	slot_drop_preprepare(s);
+	slot_drop_held(p, s);
 	for (uint32_t i = 0; i < p->n; i++) {
 		if (s->prep[i].have && s->prep[i].view < v)
 			votes_clear(&s->prep[i], 1);
@@ -636,8 +667,7 @@ static enum bft_err execute_ready(struct pbft *p, uint64_t now, struct bft_out *
  * request accepted by MAC may carry a bad signature (its client is faulty, and so was the
  * primary that ordered it), and the client can make every MAC stale by opening a new session:
  * re-checking such a batch by signature would leave it unorderable in every later view. */
-static enum bft_err check_preprepare_body(struct pbft *p, const struct bft_msg *m,
-					  enum bft_check_auth how)
+static enum bft_err check_preprepare_shape(const struct pbft *p, const struct bft_msg *m)
 {
 	const struct bft_preprepare *pp = &m->u.preprepare;
 	uint8_t d[CR_DIGEST_BYTES];
@@ -647,7 +677,18 @@ static enum bft_err check_preprepare_body(struct pbft *p, const struct bft_msg *
 		return BFT_EDIGEST;
 	if (pp->nrequests > p->cfg.log.batch_max_requests)
 		return BFT_ETOOBIG;
-	return bft_log_check_requests(p->log, pp->requests, pp->nrequests, how);
+	return BFT_OK;
+}
+
+static enum bft_err check_preprepare_body(struct pbft *p, const struct bft_msg *m,
+					  enum bft_check_auth how)
+{
+	enum bft_err e = check_preprepare_shape(p, m);
+
+	if (e != BFT_OK)
+		return e;
+	return bft_log_check_requests(p->log, m->u.preprepare.requests, m->u.preprepare.nrequests,
+				      how);
 }
 
 static enum bft_err accept_preprepare(struct pbft *p, struct slot *s, const struct bft_msg *m,
@@ -812,6 +853,155 @@ static enum bft_err on_old_preprepare(struct pbft *p, const struct bft_msg *m, u
 	return BFT_OK;
 }
 
+/*
+ * Shared batch checks. A correct backup prepares only a valid batch: every request
+ * authenticated by its client, none twice (TOCS §4.2, §4.1 for requests). Checking it is a
+ * backup's dominant cost, one Ed25519 verification per signed request, but it need not be paid
+ * by every backup. f+1 distinct replicas vouching for (view, seq, digest) — the primary by its
+ * PRE-PREPARE, backups by matching PREPAREs — include a correct one, and a correct replica
+ * vouches only for a valid batch: it checked the batch, or it saw f+1 vouchers itself, and
+ * by induction on the time of sending the first correct voucher checked. (Validity is a
+ * deterministic function of the batch bytes, so one correct checker speaks for all; with MAC
+ * sessions a request is valid when a correct replica accepted it by its MAC, the same rule
+ * as BFT_CHECK_CERTIFIED.) So for each new batch the f backups at offsets 1 + (seq + k) mod
+ * (n - 1), k < f, after the primary check at once, and every other backup holds the
+ * PRE-PREPARE until f matching PREPAREs from backups are in, then prepares it unchecked. The
+ * prepared certificate (PRE-PREPARE + 2f PREPAREs) forms as before and means what it meant, so
+ * view changes are untouched. At n = 4 two replicas check a batch instead of four.
+ *
+ * Liveness: a held PRE-PREPARE whose vouchers are not in within check_wait_ms (a crashed or
+ * silent checker, lost messages) is checked by the holder, which then checks every batch
+ * itself for the next CHECK_ALL_SEQS sequence numbers, doubled for each consecutive expiry: a
+ * faulty checker costs at most one wait per stretch.
+ */
+static bool holds_for_vouchers(const struct pbft *p, bft_view v, bft_seq seq)
+{
+	uint32_t off = (p->self + p->n - pbft_primary(v, p->n)) % p->n;
+
+	if (p->cfg.check_wait_ms == 0 || p->f == 0 || off == 0 || seq <= p->check_all_until)
+		return false;
+	/* off - 1 in 0..n-2; the checkers are the f offsets from seq mod (n - 1) on. */
+	return ((uint64_t)(off - 1) + (p->n - 1) - seq % (p->n - 1)) % (p->n - 1) >= p->f;
+}
+
+static uint32_t vouchers(const struct pbft *p, const struct slot *s, bft_view v,
+			 const uint8_t digest[CR_DIGEST_BYTES])
+{
+	return count_votes(s->prep, p->n, v, digest, pbft_primary(v, p->n));
+}
+
+static enum bft_err hold_preprepare(struct pbft *p, struct slot *s, const struct bft_msg *m,
+				    uint64_t now)
+{
+	uint8_t *copy = dup_bytes(m->frame.p, m->frame.len);
+
+	if (copy == NULL)
+		return BFT_ENOMEM;
+	slot_drop_held(p, s);
+	s->held = copy;
+	s->held_len = m->frame.len;
+	s->held_view = m->u.preprepare.view;
+	memcpy(s->held_digest, m->u.preprepare.digest, CR_DIGEST_BYTES);
+	s->held_deadline = now + p->cfg.check_wait_ms;
+	p->nheld++;
+	return BFT_OK;
+}
+
+/* Accepts a new batch of the current view that passed its checks (or its vouchers), as
+ * on_preprepare would, and moves the slot on. */
+static enum bft_err accept_new(struct pbft *p, struct slot *s, const struct bft_msg *m,
+			       uint64_t now, struct bft_out *out)
+{
+	enum bft_err e;
+
+	/* Sequence numbers the primary uses are taken: a new primary of a later view resumes
+	 * after the highest it has seen. */
+	if (m->u.preprepare.seq >= p->next_seq)
+		p->next_seq = m->u.preprepare.seq + 1;
+	e = accept_preprepare(p, s, m, out);
+	if (e != BFT_OK)
+		return e;
+	e = slot_update(p, s, out);
+	if (e != BFT_OK)
+		return e;
+	return execute_ready(p, now, out);
+}
+
+/* Releases the slot's held PRE-PREPARE: unchecked when vouched, else after checking it. */
+static enum bft_err release_held(struct pbft *p, struct slot *s, bool vouched, uint64_t now,
+				 struct bft_out *out)
+{
+	uint8_t *frame = s->held;
+	struct bft_msg m;
+	enum bft_err e;
+
+	s->held = NULL;
+	p->nheld--;
+	e = wire_decode(&p->cfg.log.limits, frame, s->held_len, &m);
+	s->held_len = 0;
+	if (e != BFT_OK) {
+		free(frame);
+		return e;
+	}
+	if (vouched) {
+		p->st.batches_vouched++;
+		p->check_backoff = 0;
+	} else {
+		p->st.batches_checked++;
+		e = bft_log_check_requests(p->log, m.u.preprepare.requests,
+					   m.u.preprepare.nrequests, BFT_CHECK_MAC);
+	}
+	if (e == BFT_OK)
+		e = accept_new(p, s, &m, now, out);
+	wire_msg_free(&m);
+	free(frame);
+	return e;
+}
+
+/* Timer: held PRE-PREPAREs whose wait ran out are checked here (or dropped if their view is
+ * no longer the active one); each expiry widens the stretch checked without waiting. */
+static enum bft_err release_expired(struct pbft *p, uint64_t now, struct bft_out *out)
+{
+	for (uint32_t i = 0; i < p->nslots && p->nheld > 0; i++) {
+		struct slot *s = &p->slots[i];
+		enum bft_err e;
+
+		if (s->held == NULL || s->held_deadline > now)
+			continue;
+		if (!p->active || s->held_view != p->view) {
+			slot_drop_held(p, s);
+			continue;
+		}
+		p->st.check_waits_expired++;
+		uint64_t stretch = (uint64_t)CHECK_ALL_SEQS << p->check_backoff;
+		if (s->seq + stretch > p->check_all_until)
+			p->check_all_until = s->seq + stretch;
+		if (p->check_backoff < CHECK_BACKOFF_MAX)
+			p->check_backoff++;
+		e = release_held(p, s, false, now, out);
+		/* A batch that fails its check is refused as on arrival, counted here since no
+		 * message is being answered; running out of memory is the caller's. */
+		if (e == BFT_ENOMEM)
+			return e;
+		if (e != BFT_OK && e < BFT_ERR_COUNT)
+			p->st.faults[e]++;
+	}
+	return BFT_OK;
+}
+
+/* The earliest deadline of a held PRE-PREPARE, 0 when none. */
+static uint64_t held_deadline(const struct pbft *p)
+{
+	uint64_t t = 0;
+
+	for (uint32_t i = 0; i < p->nslots && p->nheld > 0; i++) {
+		const struct slot *s = &p->slots[i];
+		if (s->held != NULL && (t == 0 || s->held_deadline < t))
+			t = s->held_deadline;
+	}
+	return t;
+}
+
 static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint64_t now,
 				  struct bft_out *out)
 {
@@ -835,31 +1025,37 @@ static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint6
 	s = slot_get(p, pp->seq);
 	if (s != NULL && s->has_pp && s->view == pp->view)
 		return cr_equal(s->digest, pp->digest, CR_DIGEST_BYTES) ? BFT_EDUP : BFT_ECONFLICT;
-	if (s != NULL && s->fixed && s->fixed_view == pp->view &&
-	    !cr_equal(s->fixed_digest, pp->digest, CR_DIGEST_BYTES))
+	if (s != NULL && s->held != NULL && s->held_view == pp->view)
+		return cr_equal(s->held_digest, pp->digest, CR_DIGEST_BYTES) ? BFT_EDUP
+									       : BFT_ECONFLICT;
+	bool fixed = s != NULL && s->fixed && s->fixed_view == pp->view;
+	if (fixed && !cr_equal(s->fixed_digest, pp->digest, CR_DIGEST_BYTES))
 		return BFT_ECONFLICT; /* contradicts the NEW-VIEW's O set (TOCS §4.4) */
 	if (pp->time_ms > now + TIME_SKEW_MS)
 		return BFT_EINVAL;
-	e = check_preprepare_body(p, m,
-				  s != NULL && s->fixed && s->fixed_view == pp->view
-					  ? BFT_CHECK_CERTIFIED
-					  : BFT_CHECK_MAC);
+	if (!fixed && holds_for_vouchers(p, pp->view, pp->seq)) {
+		/* Shared batch checks (above): the f designated backups check this batch. */
+		e = check_preprepare_shape(p, m);
+		if (e != BFT_OK)
+			return e;
+		s = slot_claim(p, pp->seq);
+		if (s == NULL)
+			return BFT_ESEQ;
+		if (vouchers(p, s, pp->view, pp->digest) < p->f)
+			return hold_preprepare(p, s, m, now);
+		p->st.batches_vouched++;
+		p->check_backoff = 0;
+		return accept_new(p, s, m, now, out);
+	}
+	e = check_preprepare_body(p, m, fixed ? BFT_CHECK_CERTIFIED : BFT_CHECK_MAC);
 	if (e != BFT_OK)
 		return e;
+	if (!fixed)
+		p->st.batches_checked++;
 	s = slot_claim(p, pp->seq);
 	if (s == NULL)
 		return BFT_ESEQ;
-	/* Sequence numbers the primary uses are taken: a new primary of a later view resumes
-	 * after the highest it has seen. */
-	if (pp->seq >= p->next_seq)
-		p->next_seq = pp->seq + 1;
-	e = accept_preprepare(p, s, m, out);
-	if (e != BFT_OK)
-		return e;
-	e = slot_update(p, s, out);
-	if (e != BFT_OK)
-		return e;
-	return execute_ready(p, now, out);
+	return accept_new(p, s, m, now, out);
 }
 
 /*
@@ -922,6 +1118,9 @@ static enum bft_err on_phase(struct pbft *p, const struct bft_msg *m, uint64_t n
 	e = vote_store(m->type == BFT_MSG_PREPARE ? &s->prep[m->sender] : &s->commit[m->sender], m);
 	if (e != BFT_OK)
 		return e;
+	if (m->type == BFT_MSG_PREPARE && s->held != NULL && s->held_view == ph->view &&
+	    vouchers(p, s, s->held_view, s->held_digest) >= p->f)
+		return release_held(p, s, true, now, out);
 	e = slot_update(p, s, out);
 	if (e != BFT_OK)
 		return e;
@@ -1720,6 +1919,8 @@ static enum bft_err enter_view(struct pbft *p, const struct bft_msg *vcs, uint32
 		}
 		if (s->has_pp && s->view < p->view)
 			slot_clear_view_state(p, s);
+		if (s->held != NULL && s->held_view < p->view)
+			slot_drop_held(p, s);
 		s->fixed = false;
 	}
 	for (uint32_t k = 0; k < pl->no; k++) {
@@ -2203,6 +2404,11 @@ static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 	e = push_progress(p, now, out);
 	if (e != BFT_OK)
 		return e;
+	if (p->nheld > 0) {
+		e = release_expired(p, now, out);
+		if (e != BFT_OK)
+			return e;
+	}
 	if (behind)
 		return BFT_OK;
 	/* TOCS §4.4: a backup waiting for a request too long suspects the primary. */
@@ -2654,6 +2860,8 @@ static void arm_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 	}
 	if (p->fetch_deadline != 0)
 		bft_out_timer(out, p->fetch_deadline);
+	if (p->nheld > 0)
+		bft_out_timer(out, held_deadline(p));
 	if (has_work(p)) {
 		if (p->retransmit_ms <= now)
 			p->retransmit_ms = now + p->cfg.retransmit_ms;

@@ -29,6 +29,12 @@ struct pbft_config {
 	 * the oldest request has waited log.batch_delay_ms. Batches so grow with the load instead
 	 * of being cut every batch_delay_ms. 0: batches are cut by count, bytes and delay only. */
 	uint32_t batch_inflight;      /* default 1 */
+	/* Shared batch checks (pbft.c "Shared batch checks"): a backup that is not one of the f
+	 * backups designated to check a new batch's requests waits up to check_wait_ms for f
+	 * matching PREPAREs, which with the PRE-PREPARE make f+1 replicas, one of them correct,
+	 * vouching for the batch; then it skips its own check. Without them in time it checks
+	 * the batch itself and stops waiting for a while. 0: every backup checks every batch. */
+	uint32_t check_wait_ms;       /* default 100 */
 
 	/* Aardvark's adaptive throughput test (Clement et al., NSDI'09, §4.3): a backup counts the
 	 * requests executed in each period of tput_period_ms and replaces a primary whose count,
@@ -94,6 +100,9 @@ struct pbft_status {
 	uint64_t state_transfers;
 	uint64_t slow_primary_suspicions; /* view changes started by the pre-prepare deadline */
 	uint64_t throughput_suspicions;   /* view changes started by the throughput test */
+	uint64_t batches_checked;         /* new batches whose requests this backup checked */
+	uint64_t batches_vouched;         /* new batches accepted on f+1 vouchers, unchecked */
+	uint64_t check_waits_expired;     /* waits for vouchers that ran out (then checked) */
 	uint32_t tput_required;           /* requests per period the primary must execute now
 	                                   * (0: not judging in this view yet) */
 	bool behind;            /* a stable checkpoint above last_executed is known: fetching */

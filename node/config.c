@@ -238,6 +238,7 @@ void node_config_defaults(struct node_config *c)
 	c->batch_max_bytes = NODE_CFG_DEFAULT_BATCH_MAX_BYTES;
 	c->batch_delay_ms = NODE_CFG_DEFAULT_BATCH_DELAY_MS;
 	c->batch_inflight = NODE_CFG_DEFAULT_BATCH_INFLIGHT;
+	c->check_wait_ms = NODE_CFG_DEFAULT_CHECK_WAIT_MS;
 	c->view_timeout_ms = NODE_CFG_DEFAULT_VIEW_TIMEOUT_MS;
 	c->frame_max = NODE_CFG_DEFAULT_FRAME_MAX;
 	c->op_max = NODE_CFG_DEFAULT_OP_MAX;
@@ -308,7 +309,7 @@ enum {
 	CK_F, CK_N, CK_PROTOCOL, CK_CHECKPOINT_INTERVAL, CK_WINDOW, CK_BATCH_MAX_REQUESTS,
 	CK_BATCH_MAX_BYTES, CK_BATCH_DELAY_MS, CK_BATCH_INFLIGHT, CK_VIEW_TIMEOUT_MS, CK_FRAME_MAX,
 	CK_OP_MAX, CK_OPEN_CLIENTS, CK_OPEN_CLIENTS_MAX, CK_FSYNC, CK_STATE_CHUNK_BYTES,
-	CK_HB_BATCH_SIZE, CK_CLIENT_SESSIONS, CK_COUNT
+	CK_HB_BATCH_SIZE, CK_CLIENT_SESSIONS, CK_CHECK_WAIT_MS, CK_COUNT
 };
 
 #define NC(field) offsetof(struct node_config, field)
@@ -328,6 +329,7 @@ static const struct cfg_key cfg_cluster_keys[CK_COUNT] = {
 				 1024, 1u << 30, false },
 	[CK_BATCH_DELAY_MS] = { "batch_delay_ms", CFG_U32, NC(batch_delay_ms), 0, 60000, false },
 	[CK_BATCH_INFLIGHT] = { "batch_inflight", CFG_U32, NC(batch_inflight), 0, 1u << 16, false },
+	[CK_CHECK_WAIT_MS] = { "check_wait_ms", CFG_U32, NC(check_wait_ms), 0, 60000, false },
 	[CK_VIEW_TIMEOUT_MS] = { "view_timeout_ms", CFG_U32, NC(view_timeout_ms),
 				 10, 3600000, false },
 	[CK_FRAME_MAX] = { "frame_max", CFG_U32, NC(frame_max), 1u << 16, 1u << 30, false },

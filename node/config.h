@@ -49,6 +49,7 @@
 #define NODE_CFG_DEFAULT_BATCH_MAX_BYTES     (256u << 10)
 #define NODE_CFG_DEFAULT_BATCH_DELAY_MS      20u
 #define NODE_CFG_DEFAULT_BATCH_INFLIGHT      1u
+#define NODE_CFG_DEFAULT_CHECK_WAIT_MS       100u
 #define NODE_CFG_DEFAULT_VIEW_TIMEOUT_MS     1000u
 #define NODE_CFG_DEFAULT_FRAME_MAX           (16u << 20)
 #define NODE_CFG_DEFAULT_OP_MAX              ((64u << 10) + 256u)
@@ -133,6 +134,8 @@ struct node_config {
 	uint32_t batch_delay_ms;        /* or when its oldest request has waited this long */
 	uint32_t batch_inflight;        /* PBFT: batches cut at once while fewer are in flight
 					 * (pbft_config.batch_inflight); 0: off */
+	uint32_t check_wait_ms;         /* PBFT: a backup's wait for f vouchers before it checks a
+					 * batch itself (pbft_config.check_wait_ms); 0: off */
 	uint32_t view_timeout_ms;       /* PBFT: a backup's wait for a pending request */
 	uint32_t frame_max;             /* bytes of one message on the wire */
 	uint32_t op_max;                /* bytes of one request's operation */

@@ -243,6 +243,11 @@ int node_keygen_format_ini(const struct node_keygen_opts *o, const struct node_k
 		"; flight, requests gather until one executes (or the rule above closes the batch),\n"
 		"; so batches grow with the load. 0 turns this off. Default %u.\n"
 		"batch_inflight = %u\n"
+		"; check_wait_ms: PBFT: a backup that is not one of the f chosen to check a new\n"
+		"; batch's requests waits this long for f matching PREPAREs (with the PRE-PREPARE,\n"
+		"; f+1 replicas vouching, one of them correct) and skips its own check; without\n"
+		"; them it checks. 0: every backup checks every batch. Default %u.\n"
+		"check_wait_ms = %u\n"
 		"; view_timeout_ms: PBFT: how long a backup waits for a request to commit before it\n"
 		"; votes to replace the primary (doubled on each successive view change). Default %u.\n"
 		"view_timeout_ms = %u\n"
@@ -281,6 +286,7 @@ int node_keygen_format_ini(const struct node_keygen_opts *o, const struct node_k
 		NODE_CFG_DEFAULT_BATCH_DELAY_MS, NODE_CFG_DEFAULT_BATCH_MAX_REQUESTS,
 		NODE_CFG_DEFAULT_BATCH_MAX_BYTES, NODE_CFG_DEFAULT_BATCH_DELAY_MS,
 		NODE_CFG_DEFAULT_BATCH_INFLIGHT, NODE_CFG_DEFAULT_BATCH_INFLIGHT,
+		NODE_CFG_DEFAULT_CHECK_WAIT_MS, NODE_CFG_DEFAULT_CHECK_WAIT_MS,
 		NODE_CFG_DEFAULT_VIEW_TIMEOUT_MS, NODE_CFG_DEFAULT_VIEW_TIMEOUT_MS,
 		NODE_CFG_DEFAULT_FRAME_MAX, NODE_CFG_DEFAULT_OP_MAX, NODE_CFG_DEFAULT_FRAME_MAX,
 		NODE_CFG_DEFAULT_OP_MAX,

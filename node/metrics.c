@@ -177,6 +177,17 @@ int node_metrics_render(const struct node_metrics *m, const struct node_gauges *
 		  (unsigned long long)m->sessions_installed, (unsigned long long)m->session_bad_box,
 		  (unsigned long long)m->mac_ok, (unsigned long long)m->mac_fallback,
 		  (unsigned long long)m->mac_bad, (unsigned long long)m->replies_mac);
+	sb_printf(&b,
+		  "# HELP bft_batch_checks_total PBFT backups' new batches by how they were accepted: "
+		  "checked (requests authenticated here), vouched (f matching PREPAREs and the "
+		  "PRE-PREPARE vouched, no check here); wait_expired counts waits for vouchers that "
+		  "ran out (the batch was then checked).\n"
+		  "# TYPE bft_batch_checks_total counter\n"
+		  "bft_batch_checks_total{outcome=\"checked\"} %llu\n"
+		  "bft_batch_checks_total{outcome=\"vouched\"} %llu\n"
+		  "bft_batch_checks_total{outcome=\"wait_expired\"} %llu\n",
+		  (unsigned long long)m->batches_checked, (unsigned long long)m->batches_vouched,
+		  (unsigned long long)m->check_waits_expired);
 	hist(&b, "bft_batch_size", "Requests per committed log position.", &m->batch_size);
 	hist(&b, "bft_request_latency_ms", "From a request's arrival to its reply, milliseconds.",
 	     &m->request_ms);

@@ -41,6 +41,8 @@ struct node_metrics {
 	/* MAC sessions (bft/log.h): copied from the log's counters at publish time, except
 	 * session_bad_box, which the node counts when its box does not open. */
 	uint64_t sessions_installed, session_bad_box, mac_ok, mac_fallback, mac_bad, replies_mac;
+	/* PBFT's shared batch checks (bft/pbft.c), copied from pbft_status at publish time. */
+	uint64_t batches_checked, batches_vouched, check_waits_expired;
 };
 
 void node_metrics_init(struct node_metrics *m, uint32_t n);

@@ -429,6 +429,13 @@ static void publish(struct node_replica *r)
 		r->m.mac_bad = ss.mac_bad;
 		r->m.replies_mac = ss.replies_mac;
 	}
+	if (r->pbft != NULL) {
+		struct pbft_status ps;
+		pbft_status(r->pbft, &ps);
+		r->m.batches_checked = ps.batches_checked;
+		r->m.batches_vouched = ps.batches_vouched;
+		r->m.check_waits_expired = ps.check_waits_expired;
+	}
 	if (node_metrics_render(&r->m, &g, &metrics, &mlen) != 0)
 		return;
 	const char *health = !st.active ? "view-change"
@@ -665,6 +672,7 @@ int node_replica_open(struct node_replica **out, const struct node_replica_opts 
 		pc.view_timeout_ms = r->cfg.view_timeout_ms;
 		pc.preprepare_timeout_ms = r->cfg.view_timeout_ms / 2 ? r->cfg.view_timeout_ms / 2 : 1;
 		pc.batch_inflight = r->cfg.batch_inflight;
+		pc.check_wait_ms = r->cfg.check_wait_ms;
 		pc.byz = r->opts.byz.modes != 0 ? &r->opts.byz : NULL;
 		e = pbft_new(&r->pbft, &pc);
 	} else {
