@@ -36,6 +36,7 @@
 #define CHECK_ALL_SEQS 64u    /* after a wait for vouchers ran out: check every batch for this
                                * many sequence numbers, doubled per consecutive expiry ... */
 #define CHECK_BACKOFF_MAX 6u  /* ... up to 64 << 6 */
+#define CHECKER_LAG 4u        /* a checker silent about this many sequence numbers is absent */
 
 struct vote {
 	bool have;
@@ -869,19 +870,33 @@ static enum bft_err on_old_preprepare(struct pbft *p, const struct bft_msg *m, u
  * prepared certificate (PRE-PREPARE + 2f PREPAREs) forms as before and means what it meant, so
  * view changes are untouched. At n = 4 two replicas check a batch instead of four.
  *
- * Liveness: a held PRE-PREPARE whose vouchers are not in within check_wait_ms (a crashed or
- * silent checker, lost messages) is checked by the holder, which then checks every batch
+ * Liveness: a backup does not wait for a checker that has shown it nothing of the last
+ * CHECKER_LAG sequence numbers, or nothing of this view (crashed, cut off or behind). A held PRE-PREPARE whose vouchers
+ * are not in within check_wait_ms (a checker that withholds its PREPAREs, lost messages) is
+ * checked by the holder, which then checks every batch
  * itself for the next CHECK_ALL_SEQS sequence numbers, doubled for each consecutive expiry: a
  * faulty checker costs at most one wait per stretch.
  */
 static bool holds_for_vouchers(const struct pbft *p, bft_view v, bft_seq seq)
 {
-	uint32_t off = (p->self + p->n - pbft_primary(v, p->n)) % p->n;
+	bft_replica_id primary = pbft_primary(v, p->n);
+	uint32_t off = (p->self + p->n - primary) % p->n;
 
 	if (p->cfg.check_wait_ms == 0 || p->f == 0 || off == 0 || seq <= p->check_all_until)
 		return false;
 	/* off - 1 in 0..n-2; the checkers are the f offsets from seq mod (n - 1) on. */
-	return ((uint64_t)(off - 1) + (p->n - 1) - seq % (p->n - 1)) % (p->n - 1) >= p->f;
+	if (((uint64_t)(off - 1) + (p->n - 1) - seq % (p->n - 1)) % (p->n - 1) < p->f)
+		return false;
+	/* A checker that has sent us nothing about the last CHECKER_LAG sequence numbers, or
+	 * nothing of this view, is taken for absent (crashed, cut off, behind, or the primary
+	 * just replaced): waiting for it would only run out. */
+	for (uint32_t k = 0; k < p->f; k++) {
+		bft_replica_id r = (bft_replica_id)((primary + 1 + (seq + k) % (p->n - 1)) % p->n);
+		if (p->seen_seq[r] == 0 || p->seen_seq[r] + CHECKER_LAG < seq ||
+		    p->seen_view[r] < v)
+			return false;
+	}
+	return true;
 }
 
 static uint32_t vouchers(const struct pbft *p, const struct slot *s, bft_view v,
@@ -1047,11 +1062,11 @@ static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint6
 		p->check_backoff = 0;
 		return accept_new(p, s, m, now, out);
 	}
+	if (!fixed)
+		p->st.batches_checked++;
 	e = check_preprepare_body(p, m, fixed ? BFT_CHECK_CERTIFIED : BFT_CHECK_MAC);
 	if (e != BFT_OK)
 		return e;
-	if (!fixed)
-		p->st.batches_checked++;
 	s = slot_claim(p, pp->seq);
 	if (s == NULL)
 		return BFT_ESEQ;

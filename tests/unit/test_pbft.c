@@ -766,6 +766,195 @@ static void test_pbft_rejects_a_batch_holding_one_request_twice(void **state)
 	cluster_free(c);
 }
 
+/* --- shared batch checks (pbft.c) ----------------------------------------------------------- */
+
+/* A phase message of `from` for (v, n) with digest d (NULL: a digest of no batch). */
+static void make_vote(struct cluster *c, enum bft_msg_type type, int from, bft_view v, bft_seq n,
+		      const uint8_t *d, struct wire_buf *env)
+{
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = type, .sender = (uint64_t)from};
+
+	m.u.phase.view = v;
+	m.u.phase.seq = n;
+	if (d != NULL)
+		memcpy(m.u.phase.digest, d, CR_DIGEST_BYTES);
+	else
+		memset(m.u.phase.digest, 0xee, CR_DIGEST_BYTES);
+	memset(env, 0, sizeof(*env));
+	assert_int_equal(wire_encode(&m, &c->rid[from], env), BFT_OK);
+}
+
+/* Replica r hears of `from` at sequence number n (a PREPARE for a batch it never sees): the
+ * sign of a live replica that shared checks go by. */
+static void hear_from(struct cluster *c, int r, int from, bft_seq n)
+{
+	struct wire_buf env;
+
+	make_vote(c, BFT_MSG_PREPARE, from, 0, n, NULL, &env);
+	assert_int_equal(feed(c, r, &env), BFT_OK);
+	wire_buf_free(&env);
+}
+
+static void fire_timer(struct cluster *c, int r)
+{
+	struct bft_out out = {0};
+	struct bft_event ev = {.now_ms = c->now, .type = BFT_EV_TIMER};
+
+	(void)pbft_step(c->r[r], &ev, &out);
+	route(c, r, &out);
+	bft_out_free(&out);
+}
+
+/* The PREPARE copies replica `from` sent since the queue was last drained, for (0, n) (a
+ * multicast is N - 1 copies); drains the queue. */
+static uint32_t prepares_sent(struct cluster *c, int from, bft_seq n, uint8_t digest[32])
+{
+	uint32_t k = 0;
+
+	while (c->qhead < c->qtail) {
+		struct qmsg q = c->q[c->qhead++];
+		struct bft_msg m;
+		if (q.from == from && wire_decode(&c->limits, q.bytes, q.len, &m) == BFT_OK) {
+			if (m.type == BFT_MSG_PREPARE && m.u.phase.seq == n) {
+				k++;
+				if (digest != NULL)
+					memcpy(digest, m.u.phase.digest, 32);
+			}
+			wire_msg_free(&m);
+		}
+		free(q.bytes);
+	}
+	return k;
+}
+
+/* In view 0 the checker of sequence number n is backup 1 + n mod 3 (f = 1). Replica 1 is not
+ * the checker of n = 1 (replica 2 is): once it has heard from replica 2, it holds the batch,
+ * sends nothing, and prepares it unchecked when replica 2's PREPARE vouches for it — even a
+ * batch with a forged client signature, which shows the check really was skipped: with the
+ * primary that makes f+1 = 2 vouchers, and with f = 1 one of them is correct. */
+static void test_pbft_backup_prepares_a_batch_unchecked_on_f_plus_1_vouchers(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf req, pp, prep;
+	struct bft_msg dm;
+	struct pbft_status st;
+	uint8_t sent[32];
+
+	(void)state;
+	hear_from(c, 1, 2, 3);
+	make_request(c, 0, 1, "x", &req);
+	req.p[req.len - 3] ^= 0x10; /* inside the client's signature */
+	make_preprepare(c, 0, 0, 1, 0, &req, 1, false, &pp);
+	assert_int_equal(feed(c, 1, &pp), BFT_OK);
+	assert_int_equal(prepares_sent(c, 1, 1, NULL), 0);
+	assert_int_equal(feed(c, 1, &pp), BFT_EDUP); /* held: the same one again */
+	/* A PREPARE of replica 3 for another digest vouches for nothing. */
+	make_vote(c, BFT_MSG_PREPARE, 3, 0, 1, NULL, &prep);
+	assert_int_equal(feed(c, 1, &prep), BFT_OK);
+	wire_buf_free(&prep);
+	assert_int_equal(prepares_sent(c, 1, 1, NULL), 0);
+	assert_int_equal(wire_decode(&c->limits, pp.p, pp.len, &dm), BFT_OK);
+	make_vote(c, BFT_MSG_PREPARE, 2, 0, 1, dm.u.preprepare.digest, &prep);
+	assert_int_equal(feed(c, 1, &prep), BFT_OK);
+	assert_int_equal(prepares_sent(c, 1, 1, sent), N - 1);
+	assert_memory_equal(sent, dm.u.preprepare.digest, 32);
+	status(c, 1, &st);
+	assert_int_equal(st.batches_vouched, 1);
+	assert_int_equal(st.batches_checked, 0);
+	assert_int_equal(st.check_waits_expired, 0);
+	wire_msg_free(&dm);
+	wire_buf_free(&prep);
+	wire_buf_free(&pp);
+	wire_buf_free(&req);
+	cluster_free(c);
+}
+
+/* A held batch whose voucher does not come (the checker withholds its PREPARE) is checked by
+ * the holder when check_wait_ms runs out: a forged request is refused then (counted, nothing
+ * sent), and the holder checks the next batches at once instead of waiting again. A second
+ * PRE-PREPARE for the held slot with another digest is a conflict, as for an accepted one. */
+static void test_pbft_held_batch_is_checked_when_its_vouchers_do_not_come(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf req, req2, pp, pp2;
+	struct pbft_status st;
+
+	(void)state;
+	hear_from(c, 1, 2, 3);
+	hear_from(c, 1, 3, 3);
+	(void)prepares_sent(c, 1, 0, NULL);
+	make_request(c, 0, 1, "x", &req);
+	req.p[req.len - 3] ^= 0x10;
+	make_preprepare(c, 0, 0, 1, 0, &req, 1, false, &pp);
+	make_preprepare(c, 0, 0, 1, 7, &req, 1, false, &pp2);
+	assert_int_equal(feed(c, 1, &pp), BFT_OK);
+	assert_int_equal(feed(c, 1, &pp2), BFT_ECONFLICT);
+	assert_true(c->timer[1] != 0 && c->timer[1] <= c->now + c->cfg[1].check_wait_ms);
+	c->now += c->cfg[1].check_wait_ms - 1;
+	fire_timer(c, 1);
+	status(c, 1, &st);
+	assert_int_equal(st.check_waits_expired, 0); /* not yet */
+	c->now += 1;
+	fire_timer(c, 1);
+	assert_int_equal(prepares_sent(c, 1, 1, NULL), 0);
+	status(c, 1, &st);
+	assert_int_equal(st.check_waits_expired, 1);
+	assert_int_equal(st.batches_checked, 1);
+	assert_int_equal(st.batches_vouched, 0);
+	assert_int_equal(st.faults[BFT_EBADSIG], 1);
+	/* Sequence number 2's checker is replica 3, alive, but replica 1 now checks at once. */
+	make_request(c, 1, 1, "y", &req2);
+	req2.p[req2.len - 3] ^= 0x10;
+	wire_buf_free(&pp);
+	make_preprepare(c, 0, 0, 2, 0, &req2, 1, false, &pp);
+	assert_int_equal(feed(c, 1, &pp), BFT_EBADSIG);
+	wire_buf_free(&pp);
+	wire_buf_free(&req2);
+	/* A good batch is checked at once too, and prepared. */
+	make_request(c, 1, 2, "z", &req2);
+	make_preprepare(c, 0, 0, 3, 0, &req2, 1, false, &pp);
+	assert_int_equal(feed(c, 1, &pp), BFT_OK);
+	assert_int_equal(prepares_sent(c, 1, 3, NULL), N - 1);
+	status(c, 1, &st);
+	assert_int_equal(st.batches_checked, 3);
+	assert_int_equal(st.batches_vouched, 0);
+	wire_buf_free(&pp);
+	wire_buf_free(&pp2);
+	wire_buf_free(&req2);
+	wire_buf_free(&req);
+	cluster_free(c);
+}
+
+/* Who checks at once: the designated checker (replica 2 for n = 1), and a backup whose checker
+ * has shown it nothing yet, or nothing within CHECKER_LAG sequence numbers (crashed, cut
+ * off): each refuses a forged request on arrival. */
+static void test_pbft_checker_and_a_backup_with_an_absent_checker_check_at_once(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf req, pp;
+	struct pbft_status st;
+
+	(void)state;
+	make_request(c, 0, 1, "x", &req);
+	req.p[req.len - 3] ^= 0x10;
+	make_preprepare(c, 0, 0, 1, 0, &req, 1, false, &pp);
+	hear_from(c, 2, 3, 3);
+	assert_int_equal(feed(c, 2, &pp), BFT_EBADSIG);  /* the checker */
+	assert_int_equal(feed(c, 1, &pp), BFT_EBADSIG);  /* never heard from replica 2 */
+	wire_buf_free(&pp);
+	hear_from(c, 3, 2, 1);
+	make_preprepare(c, 0, 0, 7, 0, &req, 1, false, &pp); /* checker of 7: replica 2 */
+	assert_int_equal(feed(c, 3, &pp), BFT_EBADSIG);  /* replica 2 silent since n = 1 */
+	for (int r = 1; r <= 3; r++) {
+		status(c, r, &st);
+		assert_int_equal(st.batches_vouched, 0);
+		assert_int_equal(st.check_waits_expired, 0);
+	}
+	wire_buf_free(&pp);
+	wire_buf_free(&req);
+	cluster_free(c);
+}
+
 static void test_pbft_rejects_prepare_from_the_primary_and_duplicates(void **state)
 {
 	struct cluster *c = cluster_new(4, 16);
@@ -1503,6 +1692,9 @@ int main(void)
 		cmocka_unit_test(test_pbft_rejects_preprepare_with_a_request_whose_client_signature_fails),
 		cmocka_unit_test(test_pbft_reproposes_a_mac_accepted_batch_after_the_client_changes_session),
 		cmocka_unit_test(test_pbft_rejects_a_batch_holding_one_request_twice),
+		cmocka_unit_test(test_pbft_backup_prepares_a_batch_unchecked_on_f_plus_1_vouchers),
+		cmocka_unit_test(test_pbft_held_batch_is_checked_when_its_vouchers_do_not_come),
+		cmocka_unit_test(test_pbft_checker_and_a_backup_with_an_absent_checker_check_at_once),
 		cmocka_unit_test(test_pbft_rejects_prepare_from_the_primary_and_duplicates),
 		cmocka_unit_test(test_pbft_rejects_checkpoint_at_a_position_that_is_not_a_checkpoint),
 		cmocka_unit_test(test_pbft_replaces_a_silent_primary_and_commits),
