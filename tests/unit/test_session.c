@@ -435,6 +435,9 @@ static void test_session_wire_refuses_malformed_mac_reply_and_session(void **sta
 		assert_int_equal(decode_edit(&b, at, 1, &x, 1), BFT_EARITY);
 		x = 0;
 		assert_int_equal(decode_edit(&b, b.len, 0, &x, 1), BFT_ETRAILING);
+		/* The empty MAC list a request may carry (replies-only session) is no reply MAC. */
+		uint8_t empty[2] = {0xc4, 0};
+		assert_int_equal(decode_edit(&b, at + 2, 18, empty, 2), BFT_EFIELD);
 	}
 	wire_buf_free(&b);
 	/* A SESSION must hold exactly one box per replica. */
@@ -821,7 +824,8 @@ struct cfix {
 	uint64_t reqid;
 };
 
-static void client_start(struct fixture *fx, struct cfix *cf, bool session)
+static void client_start_mode(struct fixture *fx, struct cfix *cf, bool session,
+			      bool replies_only)
 {
 	struct bft_client_config cfg;
 	uint8_t boxes[N][BFT_SESSION_BOX_BYTES];
@@ -838,6 +842,7 @@ static void client_start(struct fixture *fx, struct cfix *cf, bool session)
 	cfg.send = BFT_SEND_PRIMARY;
 	cfg.retransmit_ms = RETX;
 	cfg.outstanding_max = 4;
+	cfg.session_replies_only = replies_only;
 	assert_int_equal(bft_client_new(&cf->c, &cfg), BFT_OK);
 	if (session) {
 		seal_all(fx, boxes);
@@ -854,6 +859,11 @@ static void client_start(struct fixture *fx, struct cfix *cf, bool session)
 	}
 	bft_out_reset(&cf->out);
 	assert_int_equal(bft_client_submit(cf->c, 0, op, 1, 0, &cf->reqid, &cf->out), BFT_OK);
+}
+
+static void client_start(struct fixture *fx, struct cfix *cf, bool session)
+{
+	client_start_mode(fx, cf, session, false);
 }
 
 static void client_stop(struct cfix *cf)
@@ -906,6 +916,72 @@ static void test_session_client_requests_carry_the_authenticator(void **state)
 	for (uint32_t i = 0; i < N; i++)
 		assert_int_equal(wire_mac_check(m.auth_macs + i * BFT_MAC_BYTES, fx->keys[i], 5, d), 0);
 	wire_msg_free(&m);
+	client_stop(&cf);
+}
+
+/* A session for replies only (the default of bftctl without --mac): each request names the
+ * session in an authenticator with no MACs, so every replica checks its signature (a bad one is
+ * refused even with the session held) and answers with a MAC the client accepts. */
+static void test_session_replies_only_requests_are_checked_by_signature_and_answered_by_mac(
+	void **state)
+{
+	struct fixture *fx = *state;
+	struct cfix cf;
+	struct wire_limits l = limits();
+	struct bft_msg m;
+	struct wire_buf again = {0}, forged = {0};
+	struct bft_log_session_stats st;
+	struct bft_client_stats cst;
+	struct bft_client_result res;
+
+	client_start_mode(fx, &cf, true, true);
+	assert_int_equal(cf.out.nmsgs, 1);
+	const struct bft_out_msg *om = &cf.out.msgs[0];
+	assert_int_equal(wire_decode(&l, om->bytes, om->len, &m), BFT_OK);
+	assert_true(m.has_auth);
+	assert_int_equal(m.auth_session, 5);
+	assert_int_equal(m.auth_len, 0);
+	assert_int_equal(wire_verify(&m, fx->client_pks[0]), BFT_OK);
+	/* [session 5, bin8 of length 0] ends the frame; re-encoding gives the same bytes. */
+	assert_int_equal(om->bytes[om->len - 4], 0x92);
+	assert_int_equal(om->bytes[om->len - 3], 5);
+	assert_int_equal(om->bytes[om->len - 2], 0xc4);
+	assert_int_equal(om->bytes[om->len - 1], 0);
+	assert_int_equal(wire_encode(&m, NULL, &again), BFT_OK);
+	assert_int_equal(again.len, om->len);
+	assert_memory_equal(again.p, om->bytes, om->len);
+	wire_msg_free(&m);
+	/* The replicas hold session 5 and still decide by the signature. */
+	install_all(fx, 5);
+	{
+		struct wire_buf b = {.p = om->bytes, .len = om->len};
+		assert_int_equal(check1(fx, 1, &b, BFT_CHECK_MAC), BFT_OK);
+	}
+	/* The same form signed with another client's key: refused. */
+	memset(&m, 0, sizeof(m));
+	m.version = BFT_WIRE_VERSION;
+	m.type = BFT_MSG_REQUEST;
+	m.sender = 0;
+	m.u.request.reqid = 9;
+	m.u.request.op = (struct bft_bytes){.p = (const uint8_t *)"x", .len = 1};
+	m.has_auth = true;
+	m.auth_session = 5;
+	m.auth_macs = (const uint8_t *)"";
+	m.auth_len = 0;
+	assert_int_equal(wire_encode(&m, &fx->client[1], &forged), BFT_OK);
+	assert_int_equal(check1(fx, 1, &forged, BFT_CHECK_MAC), BFT_EBADSIG);
+	bft_log_session_stats(fx->lg[1], &st);
+	assert_int_equal(st.mac_ok, 0);
+	assert_int_equal(st.mac_bad, 0);
+	assert_int_equal(st.mac_fallback, 2);
+	/* Replies under the session complete the request. */
+	assert_int_equal(client_reply(&cf, 1, "ok", 1, true, fx->keys[1], 5), BFT_OK);
+	assert_int_equal(client_reply(&cf, 2, "ok", 1, true, fx->keys[2], 5), BFT_OK);
+	assert_true(bft_client_poll(cf.c, &res));
+	bft_client_stats(cf.c, &cst);
+	assert_int_equal(cst.replies_mac, 2);
+	wire_buf_free(&again);
+	wire_buf_free(&forged);
 	client_stop(&cf);
 }
 
@@ -1242,6 +1318,7 @@ int main(void)
 		T(test_session_wal_replay_does_not_reauthenticate_committed_requests),
 		T(test_session_reply_is_maced_only_for_the_session_held),
 		T(test_session_client_requests_carry_the_authenticator),
+		T(test_session_replies_only_requests_are_checked_by_signature_and_answered_by_mac),
 		T(test_session_client_accepts_maced_replies),
 		T(test_session_client_ignores_and_counts_bad_macs),
 		T(test_session_client_mixed_signed_and_maced_replies_reach_f_plus_1),
