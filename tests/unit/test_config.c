@@ -304,12 +304,13 @@ static void test_config_base_parses_with_documented_defaults(void **state)
 	assert_int_equal(c.n, 4);
 	assert_int_equal(c.f, 1);
 	assert_int_equal(c.protocol, NODE_PROTOCOL_PBFT);
-	assert_int_equal(c.checkpoint_interval, 64);
+	assert_int_equal(c.checkpoint_interval, 256);
 	assert_int_equal(c.window, 256);
 	assert_int_equal(c.batch_max_requests, 256);
 	assert_int_equal(c.batch_max_bytes, 256 * 1024);
 	assert_int_equal(c.batch_delay_ms, 20);
 	assert_int_equal(c.batch_inflight, 1);
+	assert_int_equal(c.check_wait_ms, 100);
 	assert_int_equal(c.view_timeout_ms, 1000);
 	assert_int_equal(c.frame_max, 16u << 20);
 	assert_int_equal(c.op_max, 65536 + 256);
@@ -348,6 +349,7 @@ static void test_config_sets_every_cluster_key(void **state)
 			  "batch_max_bytes = 100000\n"
 			  "batch_delay_ms = 0\n"
 			  "batch_inflight = 0\n"
+			  "check_wait_ms = 0\n"
 			  "view_timeout_ms = 250\n"
 			  "frame_max = 1048576\n"
 			  "op_max = 4096\n"
@@ -364,6 +366,7 @@ static void test_config_sets_every_cluster_key(void **state)
 	assert_int_equal(c.batch_max_bytes, 100000);
 	assert_int_equal(c.batch_delay_ms, 0);
 	assert_int_equal(c.batch_inflight, 0);
+	assert_int_equal(c.check_wait_ms, 0);
 	assert_int_equal(c.view_timeout_ms, 250);
 	assert_int_equal(c.frame_max, 1048576);
 	assert_int_equal(c.op_max, 4096);
@@ -567,6 +570,9 @@ static void test_config_rejects_bad_integer(void **state)
 	expect_edit_error("window = 256", "batch_inflight = 65537",
 			  "cluster.ini:4: bad value '65537' for 'batch_inflight' in [cluster]: "
 			  "expected an integer in 0..65536");
+	expect_edit_error("window = 256", "check_wait_ms = 60001",
+			  "cluster.ini:4: bad value '60001' for 'check_wait_ms' in [cluster]: "
+			  "expected an integer in 0..60000");
 }
 
 static void test_config_rejects_bad_enums_and_booleans(void **state)
@@ -769,7 +775,7 @@ static void test_config_rejects_inconsistent_limits(void **state)
 {
 	(void)state;
 	expect_edit_error("window = 256", "window = 32",
-			  "cluster.ini:4: window (32) must be at least checkpoint_interval (64)");
+			  "cluster.ini:4: window (32) must be at least checkpoint_interval (256)");
 	expect_edit_error("window = 256", "frame_max = 65536\nbatch_max_bytes = 65536",
 			  "cluster.ini:5: batch_max_bytes (65536) must leave 4096 bytes of frame_max "
 			  "(65536) for the message around the batch");
