@@ -827,6 +827,18 @@ static uint32_t prepares_sent(struct cluster *c, int from, bft_seq n, uint8_t di
 	return k;
 }
 
+/* Replica r's shared-check counters. */
+static void expect_checks(struct cluster *c, int r, uint64_t checked, uint64_t vouched,
+			  uint64_t expired)
+{
+	struct pbft_status st;
+
+	status(c, r, &st);
+	assert_int_equal(st.batches_checked, checked);
+	assert_int_equal(st.batches_vouched, vouched);
+	assert_int_equal(st.check_waits_expired, expired);
+}
+
 /* In view 0 the checker of sequence number n is backup 1 + n mod 3 (f = 1). Replica 1 is not
  * the checker of n = 1 (replica 2 is): once it has heard from replica 2, it holds the batch,
  * sends nothing, and prepares it unchecked when replica 2's PREPARE vouches for it — even a
@@ -837,7 +849,6 @@ static void test_pbft_backup_prepares_a_batch_unchecked_on_f_plus_1_vouchers(voi
 	struct cluster *c = cluster_new(4, 16);
 	struct wire_buf req, pp, prep;
 	struct bft_msg dm;
-	struct pbft_status st;
 	uint8_t sent[32];
 
 	(void)state;
@@ -858,10 +869,7 @@ static void test_pbft_backup_prepares_a_batch_unchecked_on_f_plus_1_vouchers(voi
 	assert_int_equal(feed(c, 1, &prep), BFT_OK);
 	assert_int_equal(prepares_sent(c, 1, 1, sent), N - 1);
 	assert_memory_equal(sent, dm.u.preprepare.digest, 32);
-	status(c, 1, &st);
-	assert_int_equal(st.batches_vouched, 1);
-	assert_int_equal(st.batches_checked, 0);
-	assert_int_equal(st.check_waits_expired, 0);
+	expect_checks(c, 1, 0, 1, 0);
 	wire_msg_free(&dm);
 	wire_buf_free(&prep);
 	wire_buf_free(&pp);
@@ -897,10 +905,8 @@ static void test_pbft_held_batch_is_checked_when_its_vouchers_do_not_come(void *
 	c->now += 1;
 	fire_timer(c, 1);
 	assert_int_equal(prepares_sent(c, 1, 1, NULL), 0);
+	expect_checks(c, 1, 1, 0, 1);
 	status(c, 1, &st);
-	assert_int_equal(st.check_waits_expired, 1);
-	assert_int_equal(st.batches_checked, 1);
-	assert_int_equal(st.batches_vouched, 0);
 	assert_int_equal(st.faults[BFT_EBADSIG], 1);
 	/* Sequence number 2's checker is replica 3, alive, but replica 1 now checks at once. */
 	make_request(c, 1, 1, "y", &req2);
@@ -915,9 +921,7 @@ static void test_pbft_held_batch_is_checked_when_its_vouchers_do_not_come(void *
 	make_preprepare(c, 0, 0, 3, 0, &req2, 1, false, &pp);
 	assert_int_equal(feed(c, 1, &pp), BFT_OK);
 	assert_int_equal(prepares_sent(c, 1, 3, NULL), N - 1);
-	status(c, 1, &st);
-	assert_int_equal(st.batches_checked, 3);
-	assert_int_equal(st.batches_vouched, 0);
+	expect_checks(c, 1, 3, 0, 1);
 	wire_buf_free(&pp);
 	wire_buf_free(&pp2);
 	wire_buf_free(&req2);
@@ -932,7 +936,6 @@ static void test_pbft_checker_and_a_backup_with_an_absent_checker_check_at_once(
 {
 	struct cluster *c = cluster_new(4, 16);
 	struct wire_buf req, pp;
-	struct pbft_status st;
 
 	(void)state;
 	make_request(c, 0, 1, "x", &req);
@@ -945,11 +948,8 @@ static void test_pbft_checker_and_a_backup_with_an_absent_checker_check_at_once(
 	hear_from(c, 3, 2, 1);
 	make_preprepare(c, 0, 0, 7, 0, &req, 1, false, &pp); /* checker of 7: replica 2 */
 	assert_int_equal(feed(c, 3, &pp), BFT_EBADSIG);  /* replica 2 silent since n = 1 */
-	for (int r = 1; r <= 3; r++) {
-		status(c, r, &st);
-		assert_int_equal(st.batches_vouched, 0);
-		assert_int_equal(st.check_waits_expired, 0);
-	}
+	for (int r = 1; r <= 3; r++)
+		expect_checks(c, r, 1, 0, 0);
 	wire_buf_free(&pp);
 	wire_buf_free(&req);
 	cluster_free(c);
