@@ -60,9 +60,34 @@ done
 [ $good -ge 3 ] && ok "$good of 4 replicas (2f+1 needed) installed both sessions and answered by MAC" ||
   bad "sessions or MAC'd replies missing at more than f replicas"
 
+# A plain client (no --mac) opens a session for its replies only: its put is answered by MAC
+# at f+1 replicas at least, and every replica checked the request's signature (no request MAC).
+# --no-session opens none and is answered by signatures.
+sum_metric() { local t=0; for r in 0 1 2 3; do t=$((t + $(it_metric "$d" "$r" "$1"))); done; echo $t; }
+m0=$(sum_metric bft_replies_mac_total) i0=$(sum_metric bft_sessions_installed_total)
+ok0=$(sum_metric 'bft_request_mac_total{outcome="ok"}')
+ctl put plain/a one >/dev/null 2>"$work/err"
+sleep 0.5
+m1=$(sum_metric bft_replies_mac_total) i1=$(sum_metric bft_sessions_installed_total)
+ok1=$(sum_metric 'bft_request_mac_total{outcome="ok"}')
+if [ $((m1 - m0)) -ge 2 ] && [ $((i1 - i0)) -ge 2 ] && [ "$ok1" -eq "$ok0" ]; then
+  ok "a plain put: replies-only session at $((i1 - i0)) replicas, $((m1 - m0)) replies by MAC, no request accepted by MAC"
+else
+  bad "a plain put: sessions +$((i1 - i0)), MAC'd replies +$((m1 - m0)), requests by MAC +$((ok1 - ok0))"
+fi
+if [ "$(ctl --no-session get plain/a 2>"$work/err")" = one ]; then
+  sleep 0.5
+  i2=$(sum_metric bft_sessions_installed_total) m2=$(sum_metric bft_replies_mac_total)
+  [ "$i2" -eq "$i1" ] && [ "$m2" -eq "$m1" ] && ok "--no-session: no session, replies signed" ||
+    bad "--no-session: sessions $i1 -> $i2, MAC'd replies $m1 -> $m2"
+else
+  bad "--no-session get: $(tail -1 "$work/err")"
+fi
+
 # A SESSION the client signed, whose boxes do not open: refused, counted, nothing installed.
 s1=$(it_metric "$d" 1 "bft_sessions_installed_total")
-ctl inject bad-session-box 1 3 >/dev/null 2>"$work/err"
+# (--no-session: a bftctl otherwise opens its own replies-only session, installed like any.)
+ctl --no-session inject bad-session-box 1 3 >/dev/null 2>"$work/err"
 sleep 0.5
 bb=$(it_metric "$d" 1 "bft_session_bad_box_total")
 s1b=$(it_metric "$d" 1 "bft_sessions_installed_total")
