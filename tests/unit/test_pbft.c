@@ -1074,6 +1074,69 @@ static void test_pbft_committed_requests_keep_their_sequence_numbers_across_view
 	cluster_free(c);
 }
 
+/* Delivers everything queued, losing what goes to replica `deaf` (-1: none), and advances the
+ * clock 2 ms per request submitted. */
+static void run_deaf(struct cluster *c, int deaf)
+{
+	for (size_t j = c->qhead; j < c->qtail; j++)
+		if (c->q[j].to == deaf)
+			c->q[j].to = -100;
+	while (c->qhead < c->qtail) {
+		struct qmsg m = c->q[c->qhead++];
+		if (m.to >= 0)
+			(void)deliver(c, m.to, m.bytes, m.len);
+		else if (m.to > -100)
+			client_frame(c, -1 - m.to, m.bytes, m.len);
+		free(m.bytes);
+		for (size_t j = c->qhead; j < c->qtail; j++)
+			if (c->q[j].to == deaf)
+				c->q[j].to = -100;
+	}
+}
+
+/* A backup restarted from its log while the others' stable checkpoint is past it catches up
+ * (by state transfer), and its log then replays: a second restart recovers the same state. */
+static void test_pbft_backup_restarted_behind_a_stable_checkpoint_replays_its_log_after(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct pbft_status st, st0;
+
+	(void)state;
+	for (int i = 0; i < 6; i++) {
+		char op[16];
+		snprintf(op, sizeof(op), "a%d", i);
+		submit(c, 0, 0, op);
+		run_deaf(c, -1);
+		c->now += 2;
+	}
+	status(c, 3, &st);
+	assert_int_equal(st.last_executed, 6);
+	for (int i = 0; i < 30; i++) {
+		char op[16];
+		snprintf(op, sizeof(op), "b%d", i);
+		submit(c, 0, 0, op);
+		run_deaf(c, 3);
+		c->now += 2;
+	}
+	restart(c, 3);
+	submit(c, 1, 0, "after");
+	run(c, 5000);
+	status(c, 0, &st0);
+	status(c, 3, &st);
+	assert_int_equal(st.last_executed, st0.last_executed);
+	assert_memory_equal(&c->app[3], &c->app[0], sizeof(c->app[0]));
+	restart(c, 3);
+	status(c, 3, &st);
+	assert_true(st.last_executed >= st0.low);
+	submit(c, 1, 0, "again");
+	run(c, 5000);
+	status(c, 0, &st0);
+	status(c, 3, &st);
+	assert_int_equal(st.last_executed, st0.last_executed);
+	assert_memory_equal(&c->app[3], &c->app[0], sizeof(c->app[0]));
+	cluster_free(c);
+}
+
 static void test_pbft_lagging_replica_catches_up_by_state_transfer(void **state)
 {
 	struct cluster *c = cluster_new(4, 8);
@@ -1700,6 +1763,7 @@ int main(void)
 		cmocka_unit_test(test_pbft_replaces_a_silent_primary_and_commits),
 		cmocka_unit_test(test_pbft_committed_requests_keep_their_sequence_numbers_across_view_changes),
 		cmocka_unit_test(test_pbft_lagging_replica_catches_up_by_state_transfer),
+		cmocka_unit_test(test_pbft_backup_restarted_behind_a_stable_checkpoint_replays_its_log_after),
 		cmocka_unit_test(test_pbft_backup_restarted_from_its_log_recovers_and_catches_up),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_loses_no_acknowledged_write),
 		cmocka_unit_test(test_pbft_restore_refuses_a_forged_prepared_certificate),
