@@ -37,7 +37,7 @@ struct node_metrics {
 	struct node_hist request_ms;    /* request received -> reply sent */
 	struct node_hist fsync_ms;      /* WAL sync */
 	uint64_t send_dropped;          /* transport queue full */
-	uint64_t link_authenticated;    /* HB messages taken on their sender's link tag */
+	uint64_t link_authenticated;    /* HB messages and PBFT COMMITs taken on their sender's link tag */
 	/* MAC sessions (bft/log.h): copied from the log's counters at publish time, except
 	 * session_bad_box, which the node counts when its box does not open. */
 	uint64_t sessions_installed, session_bad_box, mac_ok, mac_fallback, mac_bad, replies_mac;

@@ -333,11 +333,17 @@ static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t n
 	/* Honey Badger's own messages (RBC, ABA, coin and decryption shares) are never forwarded
 	 * as evidence: the protocol assumes authenticated point-to-point channels (HB §2), which a
 	 * mesh link is once its hello and every frame's tag verified under our link key (net.h).
-	 * From the link's own replica, that tag stands in for the envelope's signature. Checkpoints,
-	 * state transfer and anything relayed keep theirs. A PBFT read is answered by each replica
-	 * on its own: its MAC entry suffices (log.h). */
-	if (r->hb != NULL && rx->authenticated && m.sender == rx->replica &&
-	    m.type >= BFT_MSG_HB_VAL && m.type <= BFT_MSG_HB_DEC) {
+	 * From the link's own replica, that tag stands in for the envelope's signature. The same
+	 * holds for a PBFT COMMIT: certificates carry PRE-PREPAREs and PREPAREs (TOCS §4.4) and
+	 * checkpoint proofs CHECKPOINTs, never COMMITs, and the COMMITs a replica relays when it
+	 * answers a FETCH keep their signatures, checked by whoever receives them (the relayer is
+	 * not their sender). A faulty replica's COMMIT with a bad signature then counts as its
+	 * vote, which it could have cast with a good one. Checkpoints, state transfer and anything
+	 * relayed keep their signatures. A PBFT read is answered by each replica on its own: its
+	 * MAC entry suffices (log.h). */
+	if (rx->authenticated && m.sender == rx->replica &&
+	    ((r->hb != NULL && m.type >= BFT_MSG_HB_VAL && m.type <= BFT_MSG_HB_DEC) ||
+	     (r->pbft != NULL && m.type == BFT_MSG_COMMIT))) {
 		r->m.link_authenticated++;
 	} else if ((m.type == BFT_MSG_REQUEST && r->pbft != NULL &&
 		    (m.u.request.flags & BFT_REQ_READONLY)

@@ -69,6 +69,11 @@ main_stream() {
   if [ "$m_mal" -gt 0 ] && [ "$m_unk" -ge 5 ] && [ "$m_sig" -ge 5 ]; then
     ok "hostile frames refused and counted by replica 1 (malformed $m_mal, unknown client $m_unk, bad signature $m_sig), which kept serving"
   else bad "hostile frames not counted (malformed $m_mal, unknown client $m_unk, bad signature $m_sig)"; fi
+  # PBFT COMMITs and Honey Badger's own messages from the link's replica are taken on the link
+  # tag (node/replica.c): the count shows that path ran under load.
+  local m_link; m_link=$(it_metric "$dir" 1 'bft_link_authenticated_total')
+  if [ "$m_link" -gt 0 ]; then ok "replica 1 took $m_link messages on their sender's link tag"
+  else bad "no message taken on a link tag at replica 1"; fi
 
   # 3. kill -9 of a backup during load, restart, catch-up, equal state digests.
   ctl --client-id 16 --timeout 30000 workload -n 300 --clients 2 --seed 77 --history "$dir/h3.txt" > "$dir/w3.out" 2>&1 &
