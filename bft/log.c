@@ -827,8 +827,11 @@ void bft_log_unmark_all(struct bft_log *lg)
  * st, when not NULL, counts which way the decision went.
  */
 static enum bft_err auth_request(const struct bft_log *lg, const struct bft_msg *m,
-				 const uint8_t *pk, bool mac, struct bft_log_session_stats *st)
+				 const uint8_t *pk, enum bft_check_auth how,
+				 struct bft_log_session_stats *st)
 {
+	bool mac = how == BFT_CHECK_MAC || how == BFT_CHECK_MAC_ONLY;
+
 	if (mac && m->has_auth && st != NULL) {
 		uint64_t held = lg->sess[m->sender];
 
@@ -842,11 +845,15 @@ static enum bft_err auth_request(const struct bft_log *lg, const struct bft_msg 
 				st->mac_ok++;
 				return BFT_OK;
 			}
+			if (how == BFT_CHECK_MAC_ONLY)
+				return BFT_ESTATE;
 			st->mac_bad++;
-		} else {
+		} else if (how != BFT_CHECK_MAC_ONLY) {
 			st->mac_fallback++;
 		}
 	}
+	if (how == BFT_CHECK_MAC_ONLY)
+		return BFT_ESTATE;
 	return wire_verify(m, pk);
 }
 
@@ -855,7 +862,7 @@ enum bft_err bft_log_auth_read(struct bft_log *lg, const struct bft_msg *req,
 {
 	if (req->type != BFT_MSG_REQUEST || !(req->u.request.flags & BFT_REQ_READONLY))
 		return BFT_EINVAL;
-	return auth_request(lg, req, pk, true, &lg->sst);
+	return auth_request(lg, req, pk, BFT_CHECK_MAC, &lg->sst);
 }
 
 static enum bft_err check_requests(const struct bft_log *lg, const struct bft_bytes *reqs,
@@ -896,7 +903,7 @@ static enum bft_err check_requests(const struct bft_log *lg, const struct bft_by
 			const uint8_t *pk = bft_log_request_pk(lg, &m);
 
 			if (pk != NULL && how != BFT_CHECK_CERTIFIED)
-				e = auth_request(lg, &m, pk, how == BFT_CHECK_MAC, st);
+				e = auth_request(lg, &m, pk, how, st);
 			else if (pk == NULL && m.sender == lg->registrar)
 				e = BFT_EMALFORMED;
 			/* else an open slot not registered yet: checked at execution (log.h). */

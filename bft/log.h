@@ -169,7 +169,15 @@ enum bft_err bft_log_check_batch(const struct bft_log *lg, const struct bft_byte
  *   BFT_CHECK_CERTIFIED  none: for batches whose validity a quorum already established (a
  *                        committed batch replayed from our own write-ahead log).
  */
-enum bft_check_auth { BFT_CHECK_SIGNATURE = 0, BFT_CHECK_MAC = 1, BFT_CHECK_CERTIFIED = 2 };
+/* BFT_CHECK_MAC_ONLY: as BFT_CHECK_MAC, but no signature is verified: the check stops with
+ * BFT_ESTATE at the first request it could accept only by its signature (PBFT's shared batch
+ * checks try the cheap way first, pbft.c). */
+enum bft_check_auth {
+	BFT_CHECK_SIGNATURE = 0,
+	BFT_CHECK_MAC = 1,
+	BFT_CHECK_CERTIFIED = 2,
+	BFT_CHECK_MAC_ONLY = 3
+};
 
 /** As bft_log_check_batch, authenticating as `how` says, and counting MAC outcomes in the
  *  session statistics. Same results. */
