@@ -1291,6 +1291,22 @@ static void test_session_wire_golden_vectors(void **state)
 	golden("request_auth", &req);
 	golden("reply_mac", &reply);
 	golden("session", &sess);
+	/* A request in a replies-only session: the authenticator names the session, no MACs. */
+	struct wire_buf replies = {0};
+	memset(&m, 0, sizeof(m));
+	m.version = BFT_WIRE_VERSION;
+	m.type = BFT_MSG_REQUEST;
+	m.sender = 0;
+	m.u.request.reqid = 301;
+	m.u.request.timestamp_ms = 1700000000123ull;
+	m.u.request.op = (struct bft_bytes){.p = res, .len = sizeof(res) - 1};
+	m.has_auth = true;
+	m.auth_session = 0x1234567890ull;
+	m.auth_macs = res;
+	m.auth_len = 0;
+	assert_int_equal(wire_encode(&m, &fx->client[0], &replies), BFT_OK);
+	golden("request_replies_session", &replies);
+	wire_buf_free(&replies);
 	wire_buf_free(&req);
 	wire_buf_free(&reply);
 	wire_buf_free(&sess);
