@@ -687,6 +687,47 @@ static void test_hb_finds_bad_kept_shares_when_the_ciphertext_is_known(void **st
 	cluster_free(c);
 }
 
+/* Decryption shares of proposal 3 (any sender) and of replica 1 (any proposal) are held. */
+static bool sel_opens_all_but_3(const struct bft_msg *m)
+{
+	return m->type != BFT_MSG_HB_DEC || (m->sender != 1 && m->u.hb_dec.proposer != 3);
+}
+
+static bool sel_late_dec_from_1(const struct bft_msg *m)
+{
+	return sel_dec_from_1(m) && m->u.hb_dec.proposer != 3;
+}
+
+/* A share that comes after its proposal opened (and before the epoch ends) is not needed and
+ * normally not checked; in every 8th epoch (epoch 0 here) it is, so a replica whose bad shares
+ * always arrive too late to matter is still caught. Replica 2 opens proposals 0-2 with the
+ * shares of 0 and 3 and its own while proposal 3's shares are held (the epoch cannot end),
+ * then gets the faulty replica 1's shares of 0-2: each is checked and refused. */
+static void test_hb_audits_late_decryption_shares(void **state)
+{
+	const uint32_t modes[N] = {0, BFT_BYZ_BAD_DEC_SHARE, 0, 0};
+	struct cluster *c = cluster_new(modes, true);
+	struct hb_status st;
+
+	(void)state;
+	c->hold = 1u << 2;
+	submit(c, 0, 0xf);
+	run(c);
+	c->hold = 0;
+	deliver_selected(c, sel_opens_all_but_3);
+	hb_status(c->h[2], &st);
+	assert_int_equal(st.last_executed, 0);
+	assert_int_equal(st.faults[BFT_EBADSHARE], 0);
+	deliver_selected(c, sel_late_dec_from_1);
+	assert_int_equal(c->results[2][BFT_MSG_HB_DEC][BFT_EBADSHARE], N - 1);
+	hb_status(c->h[2], &st);
+	assert_int_equal(st.faults[BFT_EBADSHARE], N - 1);
+	assert_int_equal(st.sender_faults[1], N - 1);
+	run(c);
+	assert_agree(c, 0xd, 1);
+	cluster_free(c);
+}
+
 static void test_hb_rejects_invalid_coin_shares(void **state)
 {
 	const uint32_t modes[N] = {0, 0, BFT_BYZ_BAD_COIN_SHARE, 0};
@@ -1136,6 +1177,7 @@ int main(void)
 		cmocka_unit_test(test_hb_keeps_decryption_shares_that_arrive_before_the_ciphertext),
 		cmocka_unit_test(test_hb_rejects_invalid_decryption_shares),
 		cmocka_unit_test(test_hb_finds_bad_kept_shares_when_the_ciphertext_is_known),
+		cmocka_unit_test(test_hb_audits_late_decryption_shares),
 		cmocka_unit_test(test_hb_rejects_invalid_coin_shares),
 		cmocka_unit_test(test_hb_drops_an_invalid_ciphertext_everywhere),
 		cmocka_unit_test(test_hb_drops_shards_of_no_codeword_everywhere),
