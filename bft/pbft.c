@@ -880,19 +880,17 @@ static enum bft_err on_old_preprepare(struct pbft *p, const struct bft_msg *m, u
 static bool holds_for_vouchers(const struct pbft *p, bft_view v, bft_seq seq)
 {
 	bft_replica_id primary = pbft_primary(v, p->n);
-	uint32_t off = (p->self + p->n - primary) % p->n;
 
-	if (p->cfg.check_wait_ms == 0 || p->f == 0 || off == 0 || seq <= p->check_all_until)
+	if (p->cfg.check_wait_ms == 0 || p->f == 0 || primary == p->self ||
+	    seq <= p->check_all_until)
 		return false;
-	/* off - 1 in 0..n-2; the checkers are the f offsets from seq mod (n - 1) on. */
-	if (((uint64_t)(off - 1) + (p->n - 1) - seq % (p->n - 1)) % (p->n - 1) < p->f)
-		return false;
-	/* A checker that has sent us nothing about the last CHECKER_LAG sequence numbers, or
-	 * nothing of this view, is taken for absent (crashed, cut off, behind, or the primary
-	 * just replaced): waiting for it would only run out. */
+	/* The checkers are the backups at offsets 1 + (seq + k) mod (n - 1), k < f, from the
+	 * primary. We check ourselves if we are one of them, and also if one of them has sent us
+	 * nothing about the last CHECKER_LAG sequence numbers or nothing of this view (crashed,
+	 * cut off, behind, or the primary just replaced): waiting for it would only run out. */
 	for (uint32_t k = 0; k < p->f; k++) {
 		bft_replica_id r = (bft_replica_id)((primary + 1 + (seq + k) % (p->n - 1)) % p->n);
-		if (p->seen_seq[r] == 0 || p->seen_seq[r] + CHECKER_LAG < seq ||
+		if (r == p->self || p->seen_seq[r] == 0 || p->seen_seq[r] + CHECKER_LAG < seq ||
 		    p->seen_view[r] < v)
 			return false;
 	}

@@ -634,20 +634,29 @@ static bool sel_dec_from_1(const struct bft_msg *m)
 	return m->type == BFT_MSG_HB_DEC && m->sender == 1;
 }
 
+/* Replica 1 sends bad decryption shares; replica 2 hears nothing while the others run the
+ * first epoch to its end, and everything it missed is still queued for it. */
+static struct cluster *bad_shares_and_a_late_replica_2(void)
+{
+	const uint32_t modes[N] = {0, BFT_BYZ_BAD_DEC_SHARE, 0, 0};
+	struct cluster *c = cluster_new(modes, true);
+
+	c->hold = 1u << 2;
+	submit(c, 0, 0xf);
+	run(c);
+	return c;
+}
+
 /* Replica 2 hears nothing until the others finished. Then it gets everything but the
  * decryption shares (so its common subset is decided and it knows every ciphertext), then the
  * faulty replica 1's shares (one per included proposal, all four): each is verified on
  * arrival and refused. */
 static void test_hb_rejects_invalid_decryption_shares(void **state)
 {
-	const uint32_t modes[N] = {0, BFT_BYZ_BAD_DEC_SHARE, 0, 0};
-	struct cluster *c = cluster_new(modes, true);
+	struct cluster *c = bad_shares_and_a_late_replica_2();
 	struct hb_status st;
 
 	(void)state;
-	c->hold = 1u << 2;
-	submit(c, 0, 0xf);
-	run(c);
 	assert_agree(c, 0x9, 1);
 	c->hold = 0;
 	deliver_selected(c, sel_not_dec);
@@ -666,14 +675,10 @@ static void test_hb_rejects_invalid_decryption_shares(void **state)
 /* Shares that came before the ciphertext and turn out bad are found when it is known. */
 static void test_hb_finds_bad_kept_shares_when_the_ciphertext_is_known(void **state)
 {
-	const uint32_t modes[N] = {0, BFT_BYZ_BAD_DEC_SHARE, 0, 0};
-	struct cluster *c = cluster_new(modes, true);
+	struct cluster *c = bad_shares_and_a_late_replica_2();
 	struct hb_status st;
 
 	(void)state;
-	c->hold = 1u << 2;
-	submit(c, 0, 0xf);
-	run(c);
 	c->hold = 0;
 	deliver_selected(c, sel_dec_from_1); /* kept: no ciphertext yet */
 	assert_int_equal(c->results[2][BFT_MSG_HB_DEC][BFT_OK], N);
@@ -705,14 +710,10 @@ static bool sel_late_dec_from_1(const struct bft_msg *m)
  * then gets the faulty replica 1's shares of 0-2: each is checked and refused. */
 static void test_hb_audits_late_decryption_shares(void **state)
 {
-	const uint32_t modes[N] = {0, BFT_BYZ_BAD_DEC_SHARE, 0, 0};
-	struct cluster *c = cluster_new(modes, true);
+	struct cluster *c = bad_shares_and_a_late_replica_2();
 	struct hb_status st;
 
 	(void)state;
-	c->hold = 1u << 2;
-	submit(c, 0, 0xf);
-	run(c);
 	c->hold = 0;
 	deliver_selected(c, sel_opens_all_but_3);
 	hb_status(c->h[2], &st);
