@@ -35,10 +35,10 @@ up() { # protocol dir extra...
     base_port=$((base_port + 12))
     rm -rf "$d"
     "$root/scripts/cluster.sh" up -f 1 --protocol "$proto" --dir "$d" --base-port "$base_port" \
-      --fsync always "$@" >/dev/null 2>"$work/up.err" && return 0
+      --fsync always "$@" >/dev/null 2>"$work/up.err-$proto" && return 0
     "$root/scripts/cluster.sh" down --dir "$d" >/dev/null 2>&1
   done
-  cat "$work/up.err" >&2
+  cat "$work/up.err-$proto" >&2
   return 1
 }
 
@@ -48,7 +48,8 @@ key() { echo "$work/strangers/client-$1.key"; }
 [ -f "$(key 0)" ] || { echo "no client key at $(key 0)"; ls "$work/strangers" "$work/strangers"/* >&2; exit 1; }
 
 run_protocol() { # protocol port-offset: one protocol's scenario; prints its own lines
-  local proto=$1 d c rc i
+  local proto=$1 d c rc i err
+  err="$work/err-$proto"   # the protocols run side by side: one stderr file each
   base_port=$((base_port + $2))
   passed=0 failed=0
   echo "== open clients: $proto"
@@ -59,42 +60,42 @@ run_protocol() { # protocol port-offset: one protocol's scenario; prints its own
   c="$d/cluster.ini"
   ctl() { timeout 60 "$bin/bftctl" -c "$c" --timeout 20000 "$@"; }
 
-  if ctl --client-key "$(key 0)" put open/a one >/dev/null 2>"$work/err" &&
-     [ "$(ctl --client-key "$(key 0)" get open/a 2>>"$work/err")" = one ]; then
+  if ctl --client-key "$(key 0)" put open/a one >/dev/null 2>"$err" &&
+     [ "$(ctl --client-key "$(key 0)" get open/a 2>>"$err")" = one ]; then
     ok "$proto: an unlisted key registers, writes and reads"
   else
-    bad "$proto: unlisted key with open_clients: $(tail -1 "$work/err")"
+    bad "$proto: unlisted key with open_clients: $(tail -1 "$err")"
   fi
-  if ctl --client-key "$(key 1)" put open/b two >/dev/null 2>"$work/err"; then
+  if ctl --client-key "$(key 1)" put open/b two >/dev/null 2>"$err"; then
     ok "$proto: a second unlisted key gets the second slot"
   else
-    bad "$proto: second unlisted key: $(tail -1 "$work/err")"
+    bad "$proto: second unlisted key: $(tail -1 "$err")"
   fi
-  ctl --client-key "$(key 2)" put open/c three >/dev/null 2>"$work/err"; rc=$?
-  if [ $rc -eq 1 ] && grep -q "no free slot" "$work/err"; then
+  ctl --client-key "$(key 2)" put open/c three >/dev/null 2>"$err"; rc=$?
+  if [ $rc -eq 1 ] && grep -q "no free slot" "$err"; then
     ok "$proto: a third key is told there is no free slot (exit 1)"
   else
-    bad "$proto: third key: exit $rc, $(tail -1 "$work/err")"
+    bad "$proto: third key: exit $rc, $(tail -1 "$err")"
   fi
-  if ctl --client-key "$(key 0)" put open/a uno >/dev/null 2>"$work/err"; then
+  if ctl --client-key "$(key 0)" put open/a uno >/dev/null 2>"$err"; then
     ok "$proto: a registered key registers again and keeps working"
   else
-    bad "$proto: re-registration: $(tail -1 "$work/err")"
+    bad "$proto: re-registration: $(tail -1 "$err")"
   fi
 
   for i in 0 1 2 3; do "$root/scripts/cluster.sh" stop "$i" --dir "$d" >/dev/null 2>&1; done
   for i in 0 1 2 3; do "$root/scripts/cluster.sh" restart "$i" --dir "$d" >/dev/null 2>&1; done
-  if [ "$(ctl --client-key "$(key 0)" get open/a 2>"$work/err")" = uno ] &&
-     [ "$(ctl --client-key "$(key 1)" get open/b 2>>"$work/err")" = two ]; then
+  if [ "$(ctl --client-key "$(key 0)" get open/a 2>"$err")" = uno ] &&
+     [ "$(ctl --client-key "$(key 1)" get open/b 2>>"$err")" = two ]; then
     ok "$proto: after a full restart both registered clients read their writes"
   else
-    bad "$proto: after restart: $(tail -1 "$work/err")"
+    bad "$proto: after restart: $(tail -1 "$err")"
   fi
-  ctl --client-key "$(key 2)" put open/c three >/dev/null 2>"$work/err"; rc=$?
-  if [ $rc -eq 1 ] && grep -q "no free slot" "$work/err"; then
+  ctl --client-key "$(key 2)" put open/c three >/dev/null 2>"$err"; rc=$?
+  if [ $rc -eq 1 ] && grep -q "no free slot" "$err"; then
     ok "$proto: after a full restart the slots are still taken"
   else
-    bad "$proto: third key after restart: exit $rc, $(tail -1 "$work/err")"
+    bad "$proto: third key after restart: exit $rc, $(tail -1 "$err")"
   fi
   "$root/scripts/cluster.sh" down --dir "$d" >/dev/null 2>&1
   echo "$passed $failed" > "$work/count-$proto"
