@@ -464,8 +464,13 @@ enum bft_err bft_client_on_frame(struct bft_client *c, uint64_t now_ms, bft_repl
 
 	/* f+1 matching replies include one from a correct replica, so the result is the one the
 	 * replicated state machine produced (PBFT §4.1). A read-only request was not ordered:
-	 * only 2f+1 matching answers show it reflects a state a quorum holds (§5.1.3). */
-	need = (s->flags & BFT_REQ_READONLY) != 0 ? bft_quorum(c->cfg.n) : bft_f(c->cfg.n) + 1;
+	 * only 2f+1 matching answers show it reflects a state a quorum holds (§5.1.3). Where
+	 * reads are answered so, an ordered request waits for 2f+1 too: then 2f+1 replicas
+	 * executed it, f+1 of them correct, and any 2f+1 answering a later read include one of
+	 * those, so at most 2f can agree on a state from before it (linearizability, §5.1.3). */
+	need = (s->flags & BFT_REQ_READONLY) != 0 || !c->cfg.ordered_reads_only
+		       ? bft_quorum(c->cfg.n)
+		       : bft_f(c->cfg.n) + 1;
 	if (slot_matching(c, s, from) >= need)
 		slot_accept(c, s, from, now_ms);
 	e = BFT_OK;

@@ -4,9 +4,12 @@
  *
  * A client signs each REQUEST with its own key and sends it to the primary it believes in
  * (PBFT) or to every replica (Honey Badger, and PBFT after a timeout). It accepts a result once
- * f+1 replicas sent valid signed REPLYs with equal results for that request id (2f+1 for a
- * read-only request, which replicas answer without ordering), so no f liars can make it accept
- * a wrong answer. A reply with a bad signature, an unknown sender, another client or another
+ * f+1 replicas sent valid signed REPLYs with equal results for that request id, so no f liars
+ * can make it accept a wrong answer. Where replicas answer read-only requests without ordering
+ * them (PBFT), such a read needs 2f+1 matching replies, and so does every ordered request: a
+ * write accepted on f+1 replies may have been executed by one correct replica only, and the
+ * 2f+1 answering a later read could then be f liars and f+1 correct replicas not there yet,
+ * agreeing on the old value (PBFT TOCS §5.1.3 asks for 2f+1 on both for this reason). A reply with a bad signature, an unknown sender, another client or another
  * request id is ignored and counted. In session mode (bft_client_session_start) a reply may
  * carry a MAC under that replica's session key instead of a signature.
  */
@@ -38,6 +41,13 @@ struct bft_client_config {
 	                                             * only: requests carry an authenticator with
 	                                             * no MACs, so every replica checks their
 	                                             * signature, and replies come MAC'd */
+	bool ordered_reads_only;                    /* the replicas order every request, read-only
+	                                             * ones too (Honey Badger): an ordered request
+	                                             * then completes on f+1 matching replies.
+	                                             * false (PBFT, which answers read-only
+	                                             * requests unordered, §5.1.3): it needs 2f+1,
+	                                             * so that any 2f+1 answering a later read
+	                                             * include a correct replica that executed it */
 };
 
 struct bft_client;

@@ -232,6 +232,8 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 	 * first request to all (bft/client.c: replies return over the connection a request
 	 * came on, so each replica must have seen one). */
 	cc.send = c->cfg.protocol == NODE_PROTOCOL_HBBFT ? BFT_SEND_ALL : BFT_SEND_PRIMARY;
+	/* Honey Badger orders reads too; PBFT answers them unordered (client.h). */
+	cc.ordered_reads_only = c->cfg.protocol == NODE_PROTOCOL_HBBFT;
 	cc.retransmit_ms = opts->retransmit_ms ? opts->retransmit_ms : 500;
 	cc.outstanding_max = opts->outstanding_max ? opts->outstanding_max : 1;
 	/* Request ids must grow across runs of the same client key: microseconds of wall time

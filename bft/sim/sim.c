@@ -1187,6 +1187,7 @@ enum bft_err sim_new(struct sim **out, const struct sim_config *cfg)
 		cc.key = c->key;
 		cc.limits = s->limits;
 		cc.send = cfg->engine->client_send;
+		cc.ordered_reads_only = cfg->engine->ordered_reads_only;
 		cc.retransmit_ms = cfg->client_retransmit_ms;
 		cc.retransmit_max_ms = cfg->client_retransmit_max_ms;
 		cc.outstanding_max = cfg->client_outstanding;

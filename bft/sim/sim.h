@@ -85,6 +85,7 @@ struct sim_engine_status {
 struct sim_engine_ops {
 	const char *name;
 	enum bft_client_send client_send;  /* how clients address this protocol's replicas */
+	bool ordered_reads_only;           /* it orders read-only requests too (client.h) */
 	/** Creates replica cfg->self's engine into *engine. */
 	enum bft_err (*create)(void **engine, const struct sim_node_config *cfg);
 	/** One step, as <engine>_step (engine.h); the return value is counted, never fatal. */

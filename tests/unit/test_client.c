@@ -57,6 +57,8 @@ static struct fixture *fixture_new(uint32_t n, uint32_t outstanding_max, uint64_
 	cfg.key = &fx->client_key;
 	wire_limits_default(&cfg.limits, n, NCLIENTS);
 	cfg.send = send;
+	/* As the node configures it: Honey Badger (send to all) orders reads, PBFT does not. */
+	cfg.ordered_reads_only = send == BFT_SEND_ALL;
 	cfg.retransmit_ms = RETX;
 	cfg.retransmit_max_ms = 4 * RETX;
 	cfg.outstanding_max = outstanding_max;
@@ -188,7 +190,7 @@ static void test_client_send_all_mode_broadcasts(void **state)
 
 static void test_client_accepts_f_plus_1_matching_replies(void **state)
 {
-	struct fixture *fx = fixture_new(4, 8, 0, BFT_SEND_PRIMARY);
+	struct fixture *fx = fixture_new(4, 8, 0, BFT_SEND_ALL); /* reads are ordered */
 	struct bft_client_result res;
 	uint64_t id;
 
@@ -212,7 +214,7 @@ static void test_client_accepts_f_plus_1_matching_replies(void **state)
 
 static void test_client_f_liars_never_produce_acceptance(void **state)
 {
-	struct fixture *fx = fixture_new(7, 8, 0, BFT_SEND_PRIMARY); /* f = 2 */
+	struct fixture *fx = fixture_new(7, 8, 0, BFT_SEND_ALL); /* f = 2, f+1 suffice */
 	struct bft_client_result res;
 	struct bft_client_stats st;
 	uint64_t id;
@@ -361,6 +363,7 @@ static void test_client_retransmits_to_all_after_timeout_with_backoff(void **sta
 	}
 	assert_int_equal(reply(fx, 0, id, 0, "r"), BFT_OK);
 	assert_int_equal(reply(fx, 1, id, 0, "r"), BFT_OK);
+	assert_int_equal(reply(fx, 2, id, 0, "r"), BFT_OK);
 	assert_true(bft_client_poll(fx->c, &res));
 	assert_int_equal(res.retransmissions, 5);
 	assert_int_equal(bft_client_next_timer(fx->c), 0);
@@ -384,6 +387,39 @@ static void test_client_readonly_needs_2f_plus_1(void **state)
 	assert_true(bft_client_poll(fx->c, &res));
 	assert_int_equal(res.flags, BFT_REQ_READONLY);
 	assert_memory_equal(res.result.p, "v", 1);
+	fixture_free(fx);
+}
+
+/* PBFT answers reads unordered (§5.1.3), so a write completes on 2f+1 matching replies, not
+ * f+1. With f+1, n = 4: replica 0 (faulty) and replica 1 (correct, the only one to have
+ * executed the put) would complete it; a later read answered by 0 (lying), 2 and 3 (correct,
+ * not there yet) would be 2f+1 matching answers with the value from before the put. */
+static void test_client_pbft_write_needs_2f_plus_1(void **state)
+{
+	struct fixture *fx = fixture_new(4, 8, 0, BFT_SEND_PRIMARY);
+	struct bft_client_result res;
+	uint64_t id;
+
+	(void)state;
+	id = submit(fx, 0, "put", 0);
+	assert_int_equal(reply(fx, 0, id, 0, "ok"), BFT_OK);
+	assert_int_equal(reply(fx, 1, id, 0, "ok"), BFT_OK);
+	assert_false(bft_client_poll(fx->c, &res));
+	assert_int_equal(bft_client_outstanding(fx->c), 1);
+	/* A third replica that executed the put: now any 2f+1 readers include one of them. */
+	assert_int_equal(reply(fx, 3, id, 0, "ok"), BFT_OK);
+	assert_true(bft_client_poll(fx->c, &res));
+	assert_int_equal(res.reqid, id);
+	assert_memory_equal(res.result.p, "ok", 2);
+
+	/* The same put where reads are ordered (Honey Badger): f+1 suffice. */
+	fixture_free(fx);
+	fx = fixture_new(4, 8, 0, BFT_SEND_ALL);
+	id = submit(fx, 0, "put", 0);
+	assert_int_equal(reply(fx, 0, id, 0, "ok"), BFT_OK);
+	assert_false(bft_client_poll(fx->c, &res));
+	assert_int_equal(reply(fx, 1, id, 0, "ok"), BFT_OK);
+	assert_true(bft_client_poll(fx->c, &res));
 	fixture_free(fx);
 }
 
@@ -417,11 +453,13 @@ static void test_client_readonly_falls_back_to_ordered_request(void **state)
 	assert_memory_equal(m.u.request.op.p, "get", 3);
 	wire_msg_free(&m);
 
-	/* Answers to the query no longer count; f+1 answers to the ordered request do. */
+	/* Answers to the query no longer count; 2f+1 answers to the ordered request do (PBFT
+	 * answers reads unordered, so ordered requests need 2f+1 too). */
 	assert_int_equal(reply(fx, 2, id, 0, "new"), BFT_ESTALE);
 	assert_int_equal(reply(fx, 0, id2, 0, "new"), BFT_OK);
-	assert_false(bft_client_poll(fx->c, &res));
 	assert_int_equal(reply(fx, 1, id2, 0, "new"), BFT_OK);
+	assert_false(bft_client_poll(fx->c, &res));
+	assert_int_equal(reply(fx, 2, id2, 0, "new"), BFT_OK);
 	assert_true(bft_client_poll(fx->c, &res));
 	assert_int_equal(res.reqid, id);
 	assert_int_equal(res.final_reqid, id2);
@@ -449,6 +487,7 @@ static void test_client_enforces_outstanding_max(void **state)
 	/* A completed but unpolled request still holds its slot: memory stays bounded. */
 	assert_int_equal(reply(fx, 0, id2, 0, "B"), BFT_OK);
 	assert_int_equal(reply(fx, 1, id2, 0, "B"), BFT_OK);
+	assert_int_equal(reply(fx, 2, id2, 0, "B"), BFT_OK);
 	assert_int_equal(bft_client_outstanding(fx->c), 1);
 	assert_int_equal(bft_client_submit(fx->c, 0, (const uint8_t *)"c", 1, 0, &reqid,
 					   &fx->out), BFT_EFULL);
@@ -491,12 +530,15 @@ static void test_client_follows_view_vouched_by_f_plus_1(void **state)
 	id = submit(fx, 0, "a", 0);
 	assert_int_equal(reply(fx, 0, id, 99, "r"), BFT_OK);
 	assert_int_equal(reply(fx, 1, id, 0, "r"), BFT_OK);
+	assert_int_equal(reply(fx, 2, id, 0, "r"), BFT_OK);
 	assert_true(bft_client_poll(fx->c, &res));
 	assert_int_equal(bft_client_view(fx->c), 0);
 
+	/* Views 5, 6 and 5: the (f+1)-th highest is 5. */
 	id = submit(fx, 0, "b", 0);
 	assert_int_equal(reply(fx, 2, id, 5, "r"), BFT_OK);
 	assert_int_equal(reply(fx, 3, id, 6, "r"), BFT_OK);
+	assert_int_equal(reply(fx, 0, id, 5, "r"), BFT_OK);
 	assert_true(bft_client_poll(fx->c, &res));
 	assert_int_equal(bft_client_view(fx->c), 5);
 	bft_out_reset(&fx->out);
@@ -547,6 +589,7 @@ int main(void)
 		cmocka_unit_test(test_client_ignores_unknown_requests_other_clients_and_garbage),
 		cmocka_unit_test(test_client_retransmits_to_all_after_timeout_with_backoff),
 		cmocka_unit_test(test_client_readonly_needs_2f_plus_1),
+		cmocka_unit_test(test_client_pbft_write_needs_2f_plus_1),
 		cmocka_unit_test(test_client_readonly_falls_back_to_ordered_request),
 		cmocka_unit_test(test_client_enforces_outstanding_max),
 		cmocka_unit_test(test_client_rejects_oversized_op_and_bad_flags),

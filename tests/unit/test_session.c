@@ -840,6 +840,9 @@ static void client_start_mode(struct fixture *fx, struct cfix *cf, bool session,
 	cfg.key = &fx->client[0];
 	wire_limits_default(&cfg.limits, N, NCLIENTS);
 	cfg.send = BFT_SEND_PRIMARY;
+	/* These tests are about how MAC'd replies count: with reads ordered, f+1 complete a
+	 * request (the 2f+1 rule of unordered reads has its own test in test_client.c). */
+	cfg.ordered_reads_only = true;
 	cfg.retransmit_ms = RETX;
 	cfg.outstanding_max = 4;
 	cfg.session_replies_only = replies_only;
