@@ -137,6 +137,8 @@ struct pbft {
 
 	bool restarted_inactive; /* recovered into a view we must rejoin by VIEW-CHANGE */
 	bool restored;           /* recovered from records: re-send our votes at the first step */
+	bft_seq read_fence;      /* the highest prepared certificate recovered from records: no
+	                          * read-only answers until it is executed (on_request) */
 	bft_seq highest_pp;      /* the highest sequence number pre-prepared in this view */
 
 	/* Shared batch checks: slots holding a PRE-PREPARE, and the stretch of sequence numbers
@@ -1234,8 +1236,18 @@ static enum bft_err on_request(struct pbft *p, const struct bft_msg *m, uint64_t
 	bool was_idle = bft_log_pending(p->log) == 0;
 	enum bft_err e;
 
-	if (m->u.request.flags & BFT_REQ_READONLY)
+	if (m->u.request.flags & BFT_REQ_READONLY) {
+		/* The node may answer a batch before its commit record is durable (node/replica.c
+		 * "persist"): the batch survives a crash in the prepared certificates that 2f+1
+		 * COMMITs imply, f+1 of them at correct replicas, but this replica's executed state
+		 * may be from before it until the batch commits again. A read answered from that
+		 * state could be one of 2f+1 matching stale answers (client.h), so none is given
+		 * until every certificate recovered from the log is executed; the client's read
+		 * falls back to an ordered request meanwhile. */
+		if (bft_log_last_executed(p->log) < p->read_fence)
+			return BFT_ESTATE;
 		return bft_log_query(p->log, m, p->view, out);
+	}
 	e = bft_log_submit(p->log, m, now, out);
 
 	if (e != BFT_OK)
@@ -2706,6 +2718,8 @@ static enum bft_err restore_certificate(struct pbft *p, const struct bft_record 
 				}
 				slot_clear_pc(s);
 				s->has_pc = true;
+				if (seq > p->read_fence)
+					p->read_fence = seq;
 				s->pc_view = v;
 				memcpy(s->pc_digest, d, CR_DIGEST_BYTES);
 				s->pc_pp = pp;

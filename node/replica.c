@@ -25,6 +25,7 @@
 
 #define DRAIN_MAX 256          /* frames handled per loop iteration before flushing */
 #define PUBLISH_MS 250         /* status documents refresh period */
+#define LAZY_SYNC_MS 50        /* PBFT commit records wait at most this long for an fdatasync */
 #define DATA_PATH_MAX 4096
 
 struct node_replica {
@@ -46,6 +47,9 @@ struct node_replica {
 	struct node_metrics m;
 	struct bft_out out;      /* accumulated over one loop iteration */
 	size_t synced_records;   /* records of `out` already in the log */
+	bool must_sync;          /* a record written since the last fdatasync must be durable
+	                          * before this iteration's messages leave */
+	uint64_t lazy_since;     /* when the oldest record written since then was (0: none) */
 	uint64_t timer_ms;       /* the engine's next deadline; 0 = none */
 	uint64_t last_now;
 	uint64_t next_publish;
@@ -131,10 +135,34 @@ static enum bft_err engine_restore(struct node_replica *r, const struct bft_reco
 	return hb_restore(r->hb, rec);
 }
 
+/*
+ * Under PBFT with fsync = batch, a commit record (BFT_REC_COMMIT: a batch committed and
+ * executed) need not be durable before the replies it produced leave. The reply follows 2f+1
+ * COMMITs, and a correct replica sends its COMMIT only after its prepared certificate is durable
+ * (below: that record is synced before the iteration's messages); so f+1 correct replicas hold
+ * the batch's certificate on disk, and after any crash, of one replica or of all, the batch
+ * commits again at the same sequence number with the same digest: re-sent COMMITs in the same
+ * view (pbft.c resend_restored) or a view change, whose 2f+1 VIEW-CHANGEs include one of those
+ * certificates (PBFT TOCS §4.2 invariant, §4.4). Re-executing it from the same state gives the
+ * same results. Meanwhile the replica answers no read (pbft.c read_fence). Honey Badger's commit
+ * record is the epoch's agreed output, which no other record can rebuild: it stays synced.
+ */
+static bool commits_may_wait(const struct node_replica *r)
+{
+	return r->pbft != NULL && r->cfg.fsync == NODE_FSYNC_BATCH;
+}
+
+enum persist_when {
+	PERSIST_STEP,      /* after one step: only fsync = always syncs here */
+	PERSIST_ITERATION, /* before the iteration's messages leave (group commit) */
+	PERSIST_ALL,       /* at the end: everything durable */
+};
+
 /* Writes the records of the steps taken so far to the log, and makes them durable as the
  * policy says: under `always` after every step, under `batch` once per loop iteration (group
- * commit), under `never` not at all. Messages are sent only after this (engine.h order). */
-static int persist(struct node_replica *r, bool end_of_iteration)
+ * commit), under `never` not at all. Messages are sent only after this (engine.h order), except
+ * replies under commits_may_wait, whose commit records may wait up to LAZY_SYNC_MS. */
+static int persist(struct node_replica *r, enum persist_when when)
 {
 	bool wrote = false;
 	char err[512];
@@ -150,19 +178,26 @@ static int persist(struct node_replica *r, bool end_of_iteration)
 			nlog(NLOG_ERROR, "write-ahead log: %s", err);
 			return -1;
 		}
+		if (rec->kind != BFT_REC_COMMIT || !commits_may_wait(r))
+			r->must_sync = true;
+		else if (r->lazy_since == 0)
+			r->lazy_since = r->last_now != 0 ? r->last_now : 1;
 		wrote = true;
 	}
 	r->synced_records = r->out.nrecords;
-	if (!wrote && !end_of_iteration)
+	if (!wrote && when == PERSIST_STEP)
 		return 0;
 	if (r->cfg.fsync == NODE_FSYNC_NEVER) {
-		if (end_of_iteration && wal_flush(r->wal, err, sizeof(err)) != 0) {
+		if (when != PERSIST_STEP && wal_flush(r->wal, err, sizeof(err)) != 0) {
 			nlog(NLOG_ERROR, "write-ahead log: %s", err);
 			return -1;
 		}
 		return 0;
 	}
-	if (r->cfg.fsync == NODE_FSYNC_BATCH && !end_of_iteration)
+	if (r->cfg.fsync == NODE_FSYNC_BATCH && when == PERSIST_STEP)
+		return 0;
+	if (when == PERSIST_ITERATION && !r->must_sync &&
+	    (r->lazy_since == 0 || r->last_now - r->lazy_since < LAZY_SYNC_MS))
 		return 0;
 	if (wal_pending(r->wal)) {
 		double t0 = mono_ms();
@@ -172,11 +207,19 @@ static int persist(struct node_replica *r, bool end_of_iteration)
 		}
 		node_hist_add(&r->m.fsync_ms, mono_ms() - t0);
 	}
+	r->must_sync = false;
+	r->lazy_since = 0;
 	return 0;
 }
 
+enum flush_which {
+	FLUSH_CLIENTS, /* the messages to clients only, keeping the output */
+	FLUSH_REST,    /* the others, then forget the output */
+	FLUSH_ALL,     /* all of them, then forget the output */
+};
+
 /* Sends what the steps of this iteration produced, then forgets the output. */
-static void flush_messages(struct node_replica *r, uint64_t now)
+static void flush_messages(struct node_replica *r, uint64_t now, enum flush_which which)
 {
 	/* Frames to one peer (or client) from this iteration leave in one send() (net.h
 	 * "Corking"): a system call per message would cost more than the messages' bytes. */
@@ -184,6 +227,10 @@ static void flush_messages(struct node_replica *r, uint64_t now)
 	for (size_t i = 0; i < r->out.nmsgs; i++) {
 		const struct bft_out_msg *m = &r->out.msgs[i];
 		enum bft_err e = BFT_OK;
+
+		if ((which == FLUSH_CLIENTS && m->dest != BFT_TO_CLIENT) ||
+		    (which == FLUSH_REST && m->dest == BFT_TO_CLIENT))
+			continue;
 
 		if ((unsigned)m->type < METRICS_TYPES)
 			r->m.msgs_out[m->type]++;
@@ -211,6 +258,8 @@ static void flush_messages(struct node_replica *r, uint64_t now)
 			r->m.send_dropped++;
 	}
 	net_uncork(r->net);
+	if (which == FLUSH_CLIENTS)
+		return;
 	for (size_t i = 0; i < r->out.ncommitted; i++) {
 		r->m.commits++;
 		r->m.requests_committed += r->out.committed[i].nrequests;
@@ -817,9 +866,9 @@ int node_replica_run(struct node_replica *r, volatile sig_atomic_t *stop)
 		randombytes_buf(seed, sizeof(seed));
 		(void)engine_step(r, &ev);
 		sodium_memzero(seed, sizeof(seed));
-		if (persist(r, true) != 0)
+		if (persist(r, PERSIST_ITERATION) != 0)
 			return -1;
-		flush_messages(r, now);
+		flush_messages(r, now, FLUSH_ALL);
 	}
 	nlog(NLOG_INFO, "replica %u serving (%s, n=%u, f=%u, fsync=%s)", r->opts.id,
 	     node_protocol_name(r->cfg.protocol), r->cfg.n, r->cfg.f, node_fsync_name(r->cfg.fsync));
@@ -834,6 +883,12 @@ int node_replica_run(struct node_replica *r, volatile sig_atomic_t *stop)
 			timeout = r->timer_ms <= now ? 0 : (int)(r->timer_ms - now < PUBLISH_MS ? r->timer_ms - now : PUBLISH_MS);
 		if (net_to >= 0 && net_to < timeout)
 			timeout = net_to;
+		if (r->lazy_since != 0) {
+			uint64_t due = r->lazy_since + LAZY_SYNC_MS;
+			int left = due <= now ? 0 : (int)(due - now);
+			if (left < timeout)
+				timeout = left;
+		}
 		if (poll(fds, nfds, timeout) < 0 && errno != EINTR) {
 			nlog(NLOG_ERROR, "poll: %s", strerror(errno));
 			return -1;
@@ -843,7 +898,7 @@ int node_replica_run(struct node_replica *r, volatile sig_atomic_t *stop)
 		for (int i = 0; i < DRAIN_MAX && net_recv(r->net, &rx); i++) {
 			on_frame(r, &rx, now);
 			net_rx_release(&rx);
-			if (r->cfg.fsync == NODE_FSYNC_ALWAYS && persist(r, false) != 0)
+			if (r->cfg.fsync == NODE_FSYNC_ALWAYS && persist(r, PERSIST_STEP) != 0)
 				return -1;
 		}
 		if (r->timer_ms != 0 && now >= r->timer_ms) {
@@ -851,9 +906,12 @@ int node_replica_run(struct node_replica *r, volatile sig_atomic_t *stop)
 			r->timer_ms = 0;
 			(void)engine_step(r, &ev);
 		}
-		if (persist(r, true) != 0)
+		/* Replies need no fdatasync under commits_may_wait: they leave first. */
+		if (commits_may_wait(r))
+			flush_messages(r, now, FLUSH_CLIENTS);
+		if (persist(r, PERSIST_ITERATION) != 0)
 			return -1;
-		flush_messages(r, now);
+		flush_messages(r, now, commits_may_wait(r) ? FLUSH_REST : FLUSH_ALL);
 		node_flood_tick(r->flood, r->net, now);
 		if (now >= r->next_publish) {
 			publish(r);
@@ -861,7 +919,7 @@ int node_replica_run(struct node_replica *r, volatile sig_atomic_t *stop)
 		}
 	}
 	nlog(NLOG_INFO, "stopping: flushing the log");
-	return persist(r, true);
+	return persist(r, PERSIST_ALL);
 }
 
 void node_replica_close(struct node_replica *r)
