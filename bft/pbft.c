@@ -65,6 +65,19 @@ struct slot {
 
 	struct vote *prep;   /* n entries: the latest PREPARE of each replica */
 	struct vote *commit; /* n entries: the latest COMMIT of each replica */
+	struct vote *ocommit; /* n entries: a COMMIT of an older view than that one, which a
+	                       * commit certificate of that view may need (on_old_commit) */
+	bft_view commit_view; /* when committed: the view of the 2f+1 COMMITs that did it */
+
+	/* The commit certificate of a slot committed in a view we have since left: that view's
+	 * PRE-PREPARE and its 2f+1 matching COMMITs, moved here when the view state is cleared
+	 * and kept until the checkpoint collects the slot, so that a replica still short of it
+	 * can be handed the proof (serve_log, on_old_commit). */
+	bool has_cc;
+	bft_view cc_view;
+	uint8_t *cc_pp;
+	uint32_t cc_pp_len;
+	struct vote *cc_commit; /* n entries */
 
 	bool sent_prepare, sent_commit, prepared, committed;
 
@@ -257,12 +270,52 @@ static void slot_drop_held(struct pbft *p, struct slot *s)
 	p->nheld--;
 }
 
+static void slot_drop_cc(struct pbft *p, struct slot *s)
+{
+	free(s->cc_pp);
+	s->cc_pp = NULL;
+	s->cc_pp_len = 0;
+	votes_clear(s->cc_commit, p->n);
+	s->has_cc = false;
+}
+
+/* Before a committed slot's view state goes: its PRE-PREPARE and matching COMMITs become the
+ * slot's commit certificate (moved, not copied). */
+static void slot_keep_cc(struct pbft *p, struct slot *s)
+{
+	if (!s->committed || !s->has_pp)
+		return;
+	slot_drop_cc(p, s);
+	s->has_cc = true;
+	s->cc_view = s->view;
+	s->cc_pp = s->pp;
+	s->cc_pp_len = s->pp_len;
+	wire_msg_free(&s->ppm);
+	memset(&s->ppm, 0, sizeof(s->ppm));
+	s->has_pp = false;
+	s->pp = NULL;
+	s->pp_len = 0;
+	for (uint32_t i = 0; i < p->n; i++) {
+		struct vote *v = &s->commit[i];
+		if (!(v->have && v->view == s->commit_view &&
+		      cr_equal(v->digest, s->digest, CR_DIGEST_BYTES)))
+			v = &s->ocommit[i];
+		if (v->have && v->view == s->commit_view &&
+		    cr_equal(v->digest, s->digest, CR_DIGEST_BYTES)) {
+			s->cc_commit[i] = *v;
+			memset(v, 0, sizeof(*v));
+		}
+	}
+}
+
 static void slot_clear_view_state(struct pbft *p, struct slot *s)
 {
+	slot_keep_cc(p, s);
 	slot_drop_preprepare(s);
 	slot_drop_held(p, s);
 	votes_clear(s->prep, p->n);
 	votes_clear(s->commit, p->n);
+	votes_clear(s->ocommit, p->n);
 	s->sent_prepare = s->sent_commit = s->prepared = s->committed = false;
 }
 
@@ -273,6 +326,7 @@ static void slot_clear_view_state(struct pbft *p, struct slot *s)
  * whatever their order). */
 static void slot_clear_before(struct pbft *p, struct slot *s, bft_view v)
 {
+	slot_keep_cc(p, s);
 	slot_drop_preprepare(s);
 	slot_drop_held(p, s);
 	for (uint32_t i = 0; i < p->n; i++) {
@@ -300,6 +354,7 @@ static void slot_clear_pc(struct slot *s)
 static void slot_clear(struct pbft *p, struct slot *s)
 {
 	slot_clear_view_state(p, s);
+	slot_drop_cc(p, s);
 	slot_clear_pc(s);
 	s->fixed = false;
 	s->seq = 0;
@@ -370,7 +425,10 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 	for (uint32_t i = 0; i < p->nslots; i++) {
 		p->slots[i].prep = calloc(p->n, sizeof(struct vote));
 		p->slots[i].commit = calloc(p->n, sizeof(struct vote));
-		if (p->slots[i].prep == NULL || p->slots[i].commit == NULL) {
+		p->slots[i].cc_commit = calloc(p->n, sizeof(struct vote));
+		p->slots[i].ocommit = calloc(p->n, sizeof(struct vote));
+		if (p->slots[i].prep == NULL || p->slots[i].commit == NULL ||
+		    p->slots[i].cc_commit == NULL || p->slots[i].ocommit == NULL) {
 			pbft_free(p);
 			return BFT_ENOMEM;
 		}
@@ -398,10 +456,13 @@ void pbft_free(struct pbft *p)
 		return;
 	if (p->slots != NULL)
 		for (uint32_t i = 0; i < p->nslots; i++) {
-			if (p->slots[i].prep != NULL && p->slots[i].commit != NULL)
+			if (p->slots[i].prep != NULL && p->slots[i].commit != NULL &&
+			    p->slots[i].cc_commit != NULL && p->slots[i].ocommit != NULL)
 				slot_clear(p, &p->slots[i]);
 			free(p->slots[i].prep);
 			free(p->slots[i].commit);
+			free(p->slots[i].cc_commit);
+			free(p->slots[i].ocommit);
 		}
 	free(p->slots);
 	if (p->vc != NULL)
@@ -634,8 +695,10 @@ static enum bft_err slot_update(struct pbft *p, struct slot *s, struct bft_out *
 			return e;
 	}
 	if (!s->committed &&
-	    count_votes(s->commit, p->n, s->view, s->digest, UINT32_MAX) >= p->q)
+	    count_votes(s->commit, p->n, s->view, s->digest, UINT32_MAX) >= p->q) {
 		s->committed = true; /* committed-local(m, v, n, i) */
+		s->commit_view = s->view;
+	}
 	return e;
 }
 
@@ -648,14 +711,33 @@ static enum bft_err execute_ready(struct pbft *p, uint64_t now, struct bft_out *
 		struct slot *s = slot_get(p, next);
 		enum bft_err e;
 
-		if (s == NULL || !s->committed || !s->has_pp)
+		struct bft_msg cm;
+		const struct bft_preprepare *pp;
+
+		if (s == NULL)
 			return BFT_OK;
-		e = bft_log_execute(p->log, next, p->view, s->ppm.u.preprepare.time_ms,
-				    s->ppm.u.preprepare.requests, s->ppm.u.preprepare.nrequests, out);
+		if (s->committed && s->has_pp) {
+			pp = &s->ppm.u.preprepare;
+		} else if (s->has_cc) {
+			/* Committed in a view left before an earlier slot let it execute. */
+			if (wire_decode(&p->cfg.log.limits, s->cc_pp, s->cc_pp_len, &cm) != BFT_OK)
+				return BFT_EMALFORMED;
+			e = bft_log_execute(p->log, next, p->view, cm.u.preprepare.time_ms,
+					    cm.u.preprepare.requests, cm.u.preprepare.nrequests, out);
+			wire_msg_free(&cm);
+			if (e != BFT_OK)
+				return e;
+			p->progress_ms = now;
+			continue;
+		} else {
+			return BFT_OK;
+		}
+		e = bft_log_execute(p->log, next, p->view, pp->time_ms, pp->requests,
+				    pp->nrequests, out);
 		if (e != BFT_OK)
 			return e;
 		if (p->active)
-			p->tput_count += s->ppm.u.preprepare.nrequests;
+			p->tput_count += pp->nrequests;
 		p->progress_ms = now;
 		p->vc_attempts = 0; /* progress in this view: timeouts reset (TOCS §4.5.2) */
 	}
@@ -817,7 +899,11 @@ static enum bft_err replay_early(struct pbft *p, uint64_t now, struct bft_out *o
  * from that view's primary, for a slot above what we executed that holds nothing of that view
  * or later. It is kept only so that 2f+1 COMMITs of its view can execute it; no PREPARE is
  * sent for it (we are not in its view), and enter_view drops it like any older view's state. */
-static enum bft_err on_old_preprepare(struct pbft *p, const struct bft_msg *m, uint64_t now)
+static uint32_t count_commits(const struct pbft *p, const struct slot *s, bft_view view,
+			      const uint8_t digest[CR_DIGEST_BYTES]);
+
+static enum bft_err on_old_preprepare(struct pbft *p, const struct bft_msg *m, uint64_t now,
+				      struct bft_out *out)
 {
 	const struct bft_preprepare *pp = &m->u.preprepare;
 	struct slot *s;
@@ -853,6 +939,18 @@ static enum bft_err on_old_preprepare(struct pbft *p, const struct bft_msg *m, u
 	s->pp = copy;
 	s->pp_len = m->frame.len;
 	s->ppm = dm;
+	/* The COMMITs may have come first (the network reorders): a certificate among them for
+	 * this digest commits the slot now. */
+	for (uint32_t i = 0; i < p->n; i++) {
+		const struct vote *v[2] = {&s->commit[i], &s->ocommit[i]};
+		for (int k = 0; k < 2; k++)
+			if (v[k]->have && cr_equal(v[k]->digest, s->digest, CR_DIGEST_BYTES) &&
+			    count_commits(p, s, v[k]->view, s->digest) >= p->q) {
+				s->committed = true;
+				s->commit_view = v[k]->view;
+				return execute_ready(p, now, out);
+			}
+	}
 	return BFT_OK;
 }
 
@@ -1032,7 +1130,7 @@ static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint6
 	if (pp->view > p->view || (pp->view == p->view && !p->active))
 		return keep_early(p, m, pp->view);
 	if (pp->view < p->view)
-		return on_old_preprepare(p, m, now);
+		return on_old_preprepare(p, m, now, out);
 	if (!bft_log_in_window(p->log, pp->seq))
 		return BFT_ESEQ;
 	if (pp->seq <= bft_log_last_executed(p->log) && slot_get(p, pp->seq) == NULL)
@@ -1084,15 +1182,49 @@ static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint6
 }
 
 /*
- * A COMMIT of a view we have left, for a slot that still holds that view's PRE-PREPARE (a view
- * change is in progress, or we moved on alone). 2f+1 matching COMMITs of one view make the
- * request committed-local there (TOCS §4.2), and the view-change protocol carries a request
+ * A COMMIT of a view we have left, for a slot that holds a PRE-PREPARE with the same digest (of
+ * that view, or of another: the digest fixes the batch). 2f+1 matching COMMITs of one view make
+ * the request committed-local there (TOCS §4.2), and the view-change protocol carries a request
  * committed in view v into every later view at the same sequence number (§4.4, the invariant
  * the NEW-VIEW's O set keeps): executing it is safe whatever view we are in now. Without this a
  * replica whose timer fired just before the last COMMITs reached it stays short of them for
  * good: the others answer its retransmissions with messages of the old view, and it refuses
- * them, while they have no reason to change view.
+ * them, while they have no reason to change view. The COMMITs may come relayed in a commit
+ * certificate (serve_log), our own among them.
  */
+/* COMMITs for (view, digest) among each replica's latest and older kept one. */
+static uint32_t count_commits(const struct pbft *p, const struct slot *s, bft_view view,
+			      const uint8_t digest[CR_DIGEST_BYTES])
+{
+	uint32_t k = 0;
+
+	for (uint32_t i = 0; i < p->n; i++)
+		if ((s->commit[i].have && s->commit[i].view == view &&
+		     cr_equal(s->commit[i].digest, digest, CR_DIGEST_BYTES)) ||
+		    (s->ocommit[i].have && s->ocommit[i].view == view &&
+		     cr_equal(s->ocommit[i].digest, digest, CR_DIGEST_BYTES)))
+			k++;
+	return k;
+}
+
+/* A replica's COMMIT older than its latest: kept beside it (one per replica) unless the one
+ * kept already belongs to a certificate with more votes. A faulty replica can only displace
+ * its own older vote this way. */
+static enum bft_err old_vote_store(struct pbft *p, struct slot *s, const struct bft_msg *m)
+{
+	struct vote *v = &s->ocommit[m->sender];
+	const struct bft_phase *ph = &m->u.phase;
+
+	if (v->have && v->view == ph->view)
+		return cr_equal(v->digest, ph->digest, CR_DIGEST_BYTES) ? BFT_EDUP : BFT_ECONFLICT;
+	if (v->have && count_commits(p, s, v->view, v->digest) >
+			       count_commits(p, s, ph->view, ph->digest))
+		return BFT_ESTALE;
+	free(v->env);
+	memset(v, 0, sizeof(*v));
+	return vote_store(v, m);
+}
+
 static enum bft_err on_old_commit(struct pbft *p, const struct bft_msg *m, uint64_t now,
 				  struct bft_out *out)
 {
@@ -1102,13 +1234,17 @@ static enum bft_err on_old_commit(struct pbft *p, const struct bft_msg *m, uint6
 
 	if (!bft_log_in_window(p->log, ph->seq))
 		return BFT_ESEQ;
-	if (s == NULL || !s->has_pp || s->view != ph->view || s->committed)
+	if (s == NULL || !s->has_pp || s->committed ||
+	    !cr_equal(s->digest, ph->digest, CR_DIGEST_BYTES))
 		return BFT_EVIEW;
 	e = vote_store(&s->commit[m->sender], m);
+	if (e == BFT_ESTALE)
+		e = old_vote_store(p, s, m);
 	if (e != BFT_OK)
 		return e;
-	if (count_votes(s->commit, p->n, s->view, s->digest, UINT32_MAX) >= p->q) {
+	if (count_commits(p, s, ph->view, ph->digest) >= p->q) {
 		s->committed = true;
+		s->commit_view = ph->view;
 		return execute_ready(p, now, out);
 	}
 	return BFT_OK;
@@ -2179,6 +2315,17 @@ static enum bft_err serve_log(struct pbft *p, bft_replica_id to, bft_seq seq, st
 		e = bft_out_msg_copy(out, BFT_TO_REPLICA, to, BFT_MSG_NEWVIEW, p->nv, p->nv_len);
 	for (bft_seq s = (seq > stable ? seq : stable) + 1; e == BFT_OK && s <= bft_log_high(p->log); s++) {
 		struct slot *sl = slot_get(p, s);
+		if (sl != NULL && sl->has_cc) {
+			/* Committed in a view since left: the proof, for a replica that missed it
+			 * and can no longer finish the slot in that view (on_old_commit). */
+			e = bft_out_msg_copy(out, BFT_TO_REPLICA, to, BFT_MSG_PREPREPARE, sl->cc_pp,
+					     sl->cc_pp_len);
+			for (uint32_t i = 0; i < p->n && e == BFT_OK; i++)
+				if (sl->cc_commit[i].have)
+					e = bft_out_msg_copy(out, BFT_TO_REPLICA, to, BFT_MSG_COMMIT,
+							     sl->cc_commit[i].env,
+							     sl->cc_commit[i].len);
+		}
 		if (sl == NULL || !sl->has_pp || sl->view != p->view)
 			continue;
 		e = bft_out_msg_copy(out, BFT_TO_REPLICA, to, BFT_MSG_PREPREPARE, sl->pp, sl->pp_len);
@@ -2950,7 +3097,10 @@ enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_ou
 			break;
 		case BFT_MSG_PREPARE:
 		case BFT_MSG_COMMIT:
-			if (m->sender == p->self) {
+			/* Our own messages come back only relayed; an old COMMIT of ours may be
+			 * part of a commit certificate we lack (on_old_commit). */
+			if (m->sender == p->self &&
+			    !(m->type == BFT_MSG_COMMIT && m->u.phase.view < p->view)) {
 				e = BFT_EDUP;
 				break;
 			}
