@@ -116,6 +116,15 @@ struct bft_log {
 	struct own_ckpt *own;
 	uint32_t nown;
 
+	/* The commit record of every position executed above the stable checkpoint (by seq %
+	 * window; at most window of them): written again after each new checkpoint record, so
+	 * that the log segment it starts holds every executed batch above it (emit_checkpoint_record). */
+	struct kept_commit {
+		bft_seq seq; /* 0 = empty */
+		uint8_t *rec;
+		size_t len;
+	} *kept;
+
 	/* the highest stable checkpoint proven above what we executed (state transfer target) */
 	bool behind;
 	bft_seq behind_seq;
@@ -274,12 +283,14 @@ enum bft_err bft_log_new(struct bft_log **out, const struct bft_log_config *cfg)
 	lg->pks = calloc(cfg->limits.n_clients ? cfg->limits.n_clients : 1, sizeof(*lg->pks));
 	lg->nown = cfg->window / cfg->checkpoint_interval + 1;
 	lg->own = calloc(lg->nown, sizeof(*lg->own));
+	lg->kept = calloc(cfg->window, sizeof(*lg->kept));
 	lg->sess = calloc(cfg->limits.n_clients ? cfg->limits.n_clients : 1, sizeof(*lg->sess));
 	lg->sess_seen = calloc(cfg->limits.n_clients ? cfg->limits.n_clients : 1,
 			       sizeof(*lg->sess_seen));
 	lg->sess_nblocks = (cfg->limits.n_clients + SESS_BLOCK - 1) / SESS_BLOCK;
 	lg->sess_keys = calloc(lg->sess_nblocks ? lg->sess_nblocks : 1, sizeof(*lg->sess_keys));
-	if (lg->clients == NULL || lg->pks == NULL || lg->own == NULL || lg->sess == NULL ||
+	if (lg->clients == NULL || lg->pks == NULL || lg->own == NULL || lg->kept == NULL ||
+	    lg->sess == NULL ||
 	    lg->sess_seen == NULL || lg->sess_keys == NULL) {
 		bft_log_free(lg);
 		return BFT_ENOMEM;
@@ -356,6 +367,10 @@ void bft_log_free(struct bft_log *lg)
 		for (uint32_t i = 0; i < lg->nown; i++)
 			own_clear(&lg->own[i]);
 	free(lg->own);
+	if (lg->kept != NULL)
+		for (uint32_t i = 0; i < lg->cfg.window; i++)
+			free(lg->kept[i].rec);
+	free(lg->kept);
 	xfer_clear(&lg->xfer);
 	free(lg);
 }
@@ -1382,7 +1397,22 @@ static enum bft_err emit_checkpoint_record(struct bft_log *lg, struct bft_out *o
 		wire_buf_free(&b);
 		return e;
 	}
-	return bft_out_record(out, BFT_REC_CHECKPOINT, lg->stable, b.p, b.len);
+	e = bft_out_record(out, BFT_REC_CHECKPOINT, lg->stable, b.p, b.len);
+	/* The node starts a new log segment at this record and drops the older ones, which may
+	 * hold batches executed above the checkpoint already: they follow it again. Without them
+	 * a restart would find the first of the later commit records after a gap. */
+	for (bft_seq s = lg->stable + 1; e == BFT_OK && s <= lg->last_executed; s++) {
+		const struct kept_commit *k = &lg->kept[s % lg->cfg.window];
+		uint8_t *c;
+		if (k->seq != s)
+			return BFT_ESTATE; /* every execution keeps its record: cannot happen */
+		c = malloc(k->len);
+		if (c == NULL)
+			return BFT_ENOMEM;
+		memcpy(c, k->rec, k->len);
+		e = bft_out_record(out, BFT_REC_COMMIT, s, c, k->len);
+	}
+	return e;
 }
 
 /* Counts votes for seq matching digest and, at 2f+1, makes it stable. */
@@ -1515,6 +1545,15 @@ static enum bft_err emit_commit_record(struct bft_log *lg, bft_seq seq, bft_view
 		wire_buf_free(&b);
 		return e;
 	}
+	struct kept_commit *k = &lg->kept[seq % lg->cfg.window];
+	uint8_t *c = malloc(b.len);
+	if (c == NULL) {
+		wire_buf_free(&b);
+		return BFT_ENOMEM;
+	}
+	memcpy(c, b.p, b.len);
+	free(k->rec);
+	*k = (struct kept_commit){.seq = seq, .rec = c, .len = b.len};
 	return bft_out_record(out, BFT_REC_COMMIT, seq, b.p, b.len);
 }
 
@@ -1647,6 +1686,17 @@ enum bft_err bft_log_execute(struct bft_log *lg, bft_seq seq, bft_view view, uin
 bft_seq bft_log_last_executed(const struct bft_log *lg)
 {
 	return lg->last_executed;
+}
+
+enum bft_err bft_log_resend_checkpoints(const struct bft_log *lg, struct bft_out *out)
+{
+	enum bft_err e = BFT_OK;
+
+	for (uint32_t i = 0; i < lg->nvotes && e == BFT_OK; i++)
+		if (lg->votes[i].replica == lg->cfg.self && lg->votes[i].seq > lg->stable)
+			e = bft_out_msg_copy(out, BFT_TO_ALL, 0, BFT_MSG_CHECKPOINT, lg->votes[i].env,
+					     lg->votes[i].env_len);
+	return e;
 }
 
 bft_seq bft_log_low(const struct bft_log *lg)
@@ -1818,16 +1868,6 @@ int64_t bft_log_next_missing_chunk(const struct bft_log *lg)
 
 /* ---------------------------------------------------------------------------------------- */
 /* Recovery */
-
-enum bft_err bft_log_commit_record(struct bft_log *lg, bft_seq seq, bft_view view,
-				   uint64_t time_ms, const struct bft_bytes *reqs, uint32_t n,
-				   struct bft_out *out)
-{
-	uint8_t digest[CR_DIGEST_BYTES];
-
-	bft_batch_digest(time_ms, reqs, n, digest);
-	return emit_commit_record(lg, seq, view, time_ms, digest, reqs, n, out);
-}
 
 enum bft_err bft_log_restore_commit(struct bft_log *lg, const uint8_t *p, size_t len)
 {

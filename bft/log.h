@@ -263,6 +263,14 @@ enum bft_err bft_log_execute(struct bft_log *lg, bft_seq seq, bft_view view, uin
 			     const struct bft_bytes *reqs, uint32_t n, struct bft_out *out) BFT_WUR;
 
 bft_seq bft_log_last_executed(const struct bft_log *lg);
+/**
+ * Appends our own signed CHECKPOINTs above the stable checkpoint, to all: each is sent once when
+ * taken, and one lost on the way (a partition) would otherwise leave that checkpoint short of
+ * 2f+1 votes for good, and the window full once the others moved up to it. The engine calls it
+ * when it retransmits for lack of progress (PBFT TOCS §5.2 retransmits through status messages).
+ */
+enum bft_err bft_log_resend_checkpoints(const struct bft_log *lg, struct bft_out *out) BFT_WUR;
+
 /** The low watermark h: the last stable checkpoint. */
 bft_seq bft_log_low(const struct bft_log *lg);
 /** The high watermark H = h + W. */
@@ -341,12 +349,6 @@ enum bft_err bft_log_restore_checkpoint(struct bft_log *lg, const uint8_t *p, si
 /** Re-executes a BFT_REC_COMMIT record if it is the next position (replies are not re-sent);
  *  one at or below last_executed is skipped (BFT_EDUP); a gap is BFT_ESTATE. */
 enum bft_err bft_log_restore_commit(struct bft_log *lg, const uint8_t *p, size_t len) BFT_WUR;
-
-/** Appends a BFT_REC_COMMIT record for an executed batch again (engines re-emit the records a
- *  fresh log segment needs after a stable checkpoint). */
-enum bft_err bft_log_commit_record(struct bft_log *lg, bft_seq seq, bft_view view,
-				   uint64_t time_ms, const struct bft_bytes *reqs, uint32_t n,
-				   struct bft_out *out) BFT_WUR;
 
 /* --- Appended for Honey Badger ----------------------------------------------------------------- */
 

@@ -2578,6 +2578,8 @@ static enum bft_err on_timer(struct pbft *p, uint64_t now, struct bft_out *out)
 					      p->vc_len[p->self]);
 			if (e == BFT_OK)
 				e = send_fetch(p, BFT_TO_ALL, 0, BFT_FETCH_LOG, le, 0, out);
+			if (e == BFT_OK)
+				e = bft_log_resend_checkpoints(p->log, out);
 			if (e != BFT_OK)
 				return e;
 		}
@@ -2754,7 +2756,8 @@ static enum bft_err view_record(struct pbft *p, struct bft_out *out)
 
 /* A BFT_REC_CHECKPOINT lets the node start a fresh log segment and drop the older ones. For that
  * segment to be complete, everything still relevant above the checkpoint is written again after
- * it: the view, accepted PRE-PREPAREs, prepared certificates and executed batches. */
+ * it: the log re-emits the executed batches (log.c emit_checkpoint_record), and here the view,
+ * accepted PRE-PREPAREs and prepared certificates follow. */
 static enum bft_err reemit_after_checkpoint(struct pbft *p, size_t first_record, struct bft_out *out)
 {
 	bool found = false;
@@ -2770,10 +2773,6 @@ static enum bft_err reemit_after_checkpoint(struct pbft *p, size_t first_record,
 		struct slot *s = slot_get(p, seq);
 		if (s == NULL)
 			continue;
-		if (s->has_pp && seq <= bft_log_last_executed(p->log))
-			e = bft_log_commit_record(p->log, seq, s->view, s->ppm.u.preprepare.time_ms,
-						  s->ppm.u.preprepare.requests,
-						  s->ppm.u.preprepare.nrequests, out);
 		if (e == BFT_OK && s->has_pp) {
 			uint8_t *c = dup_bytes(s->pp, s->pp_len);
 			e = c ? bft_out_record(out, BFT_REC_PREPREPARE, seq, c, s->pp_len) : BFT_ENOMEM;

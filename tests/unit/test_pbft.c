@@ -103,6 +103,7 @@ struct cluster {
 	bool mute[N];        /* drop everything this replica sends */
 	bool drop_relays[N]; /* drop the REQUESTs this replica relays to others */
 	bool drop_view0_commits; /* lose every COMMIT of view 0 (sessions test) */
+	int drop_checkpoints_to; /* lose every CHECKPOINT sent to this replica (+1; 0: none) */
 	uint32_t viewchanges_sent[N]; /* VIEW-CHANGE multicasts each replica's steps produced */
 	uint64_t now;
 	uint64_t timer[N];
@@ -326,10 +327,14 @@ static void run(struct cluster *c, uint64_t max_ms)
 			struct qmsg m = c->q[c->qhead++];
 			if (m.to >= 0 && m.from >= 0 && c->drop_relays[m.from] && is_request(c, &m))
 				m.to = -100;
-			if (m.to >= 0 && c->drop_view0_commits) {
+			if (m.to >= 0 && (c->drop_view0_commits || c->drop_checkpoints_to == m.to + 1)) {
 				struct bft_msg d;
 				if (wire_decode(&c->limits, m.bytes, m.len, &d) == BFT_OK) {
-					if (d.type == BFT_MSG_COMMIT && d.u.phase.view == 0)
+					if (c->drop_view0_commits && d.type == BFT_MSG_COMMIT &&
+					    d.u.phase.view == 0)
+						m.to = -100;
+					if (d.type == BFT_MSG_CHECKPOINT &&
+					    c->drop_checkpoints_to == m.to + 1)
 						m.to = -100;
 					wire_msg_free(&d);
 				}
@@ -1616,6 +1621,48 @@ static void test_pbft_whole_cluster_restart_without_trailing_commit_records(void
 	cluster_free(c);
 }
 
+/* A checkpoint that becomes stable starts a new log segment (the node drops the older ones),
+ * so every batch executed above it must be written again after it. Here replica 3 executes 1..6
+ * in view 0 without hearing of checkpoint 4, learns it is stable only from the VIEW-CHANGEs of
+ * view 1, and by then has cleared its view-0 slots: its new segment must still hold 5 and 6, or
+ * its restart finds commit 7 after a gap (pbft_restore refuses it, and `restart` asserts). */
+static void test_pbft_log_segment_after_a_view_change_holds_every_executed_batch(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct pbft_status st;
+	uint8_t chain[32];
+
+	(void)state;
+	c->drop_checkpoints_to = 3 + 1;
+	for (int i = 0; i < 6; i++) {
+		char op[16];
+		snprintf(op, sizeof(op), "g%d", i);
+		submit(c, 0, 0, op);
+		run(c, 5);
+	}
+	run(c, 100);
+	status(c, 3, &st);
+	assert_int_equal(st.last_executed, 6);
+	assert_int_equal(bft_log_low(pbft_log(c->r[3])), 0);
+	status(c, 1, &st);
+	assert_int_equal(bft_log_low(pbft_log(c->r[1])), 4);
+	/* The primary falls silent with a request waiting: view 1. */
+	c->mute[0] = true;
+	submit_all(c, 1, "v1");
+	run(c, 3000);
+	c->mute[0] = false;
+	status(c, 3, &st);
+	assert_true(st.view >= 1);
+	assert_int_equal(bft_log_low(pbft_log(c->r[3])), 4);
+	run(c, 3000);
+	assert_int_equal(c->app[3].count, 7);
+	memcpy(chain, c->app[3].chain, 32);
+	restart(c, 3);
+	assert_int_equal(c->app[3].count, 7);
+	assert_memory_equal(c->app[3].chain, chain, 32);
+	cluster_free(c);
+}
+
 static void test_pbft_whole_cluster_restart_after_a_view_change_keeps_serving(void **state)
 {
 	struct cluster *c = cluster_new(4, 16);
@@ -1862,6 +1909,7 @@ int main(void)
 		cmocka_unit_test(test_pbft_backup_restarted_from_its_log_recovers_and_catches_up),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_loses_no_acknowledged_write),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_without_trailing_commit_records),
+		cmocka_unit_test(test_pbft_log_segment_after_a_view_change_holds_every_executed_batch),
 		cmocka_unit_test(test_pbft_restore_refuses_a_forged_prepared_certificate),
 		cmocka_unit_test(test_pbft_refuses_view_changes_far_ahead_unvalidated_until_f_plus_1_support_them),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_after_a_view_change_keeps_serving),
