@@ -161,6 +161,10 @@ status)
 kill)
   alive "$id" || die "replica $id is not running"
   kill -KILL "$(cat "$(pidfile "$id")")"
+  # Returns once the process is gone (bounded: 5 s), so that an `up` or `restart` right after
+  # does not find it still exiting.
+  for _ in $(seq 1 50); do alive "$id" || break; sleep 0.1; done
+  alive "$id" && die "replica $id still running 5 s after SIGKILL"
   echo "replica $id killed (SIGKILL)"
   ;;
 stop)
