@@ -43,8 +43,8 @@
 
 /* Defaults of the [cluster] keys that have one (keys/README.md lists them with their ranges).
  * The protocol-facing ones are those of bft_log_config_default() and pbft_config_default(). */
-#define NODE_CFG_DEFAULT_CHECKPOINT_INTERVAL 64u
-#define NODE_CFG_DEFAULT_WINDOW              256u
+#define NODE_CFG_DEFAULT_CHECKPOINT_INTERVAL 256u
+#define NODE_CFG_DEFAULT_WINDOW              1024u
 #define NODE_CFG_DEFAULT_BATCH_MAX_REQUESTS  256u
 #define NODE_CFG_DEFAULT_BATCH_MAX_BYTES     (256u << 10)
 #define NODE_CFG_DEFAULT_BATCH_DELAY_MS      20u

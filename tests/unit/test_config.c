@@ -304,7 +304,7 @@ static void test_config_base_parses_with_documented_defaults(void **state)
 	assert_int_equal(c.n, 4);
 	assert_int_equal(c.f, 1);
 	assert_int_equal(c.protocol, NODE_PROTOCOL_PBFT);
-	assert_int_equal(c.checkpoint_interval, 64);
+	assert_int_equal(c.checkpoint_interval, 256);
 	assert_int_equal(c.window, 256);
 	assert_int_equal(c.batch_max_requests, 256);
 	assert_int_equal(c.batch_max_bytes, 256 * 1024);
@@ -775,7 +775,7 @@ static void test_config_rejects_inconsistent_limits(void **state)
 {
 	(void)state;
 	expect_edit_error("window = 256", "window = 32",
-			  "cluster.ini:4: window (32) must be at least checkpoint_interval (64)");
+			  "cluster.ini:4: window (32) must be at least checkpoint_interval (256)");
 	expect_edit_error("window = 256", "frame_max = 65536\nbatch_max_bytes = 65536",
 			  "cluster.ini:5: batch_max_bytes (65536) must leave 4096 bytes of frame_max "
 			  "(65536) for the message around the batch");
