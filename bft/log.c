@@ -1343,6 +1343,12 @@ static enum bft_err make_stable(struct bft_log *lg, bft_seq seq, const uint8_t d
 			lg->votes[keep++] = lg->votes[i];
 	}
 	lg->nvotes = keep;
+	/* So are the commit records at or below it (a new segment starts after it). */
+	for (uint32_t i = 0; i < lg->cfg.window; i++)
+		if (lg->kept[i].seq != 0 && lg->kept[i].seq <= seq) {
+			free(lg->kept[i].rec);
+			lg->kept[i] = (struct kept_commit){0};
+		}
 	/* Our own snapshots below it are no longer needed by anyone. */
 	for (uint32_t i = 0; i < lg->nown; i++)
 		if (lg->own[i].seq != 0 && lg->own[i].seq < seq)
