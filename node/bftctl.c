@@ -1,7 +1,8 @@
 /*
  * bftctl: the client of a Byzantine fault tolerant key-value cluster. It never trusts a single
- * replica: every answer it prints was vouched for by f+1 matching signed replies (2f+1 for reads
- * on the fast path), checked here by the client core (bft/client.h).
+ * replica: every answer it prints was vouched for by matching replies from enough replicas (2f+1
+ * under PBFT, whose reads are answered unordered; f+1 for Honey Badger's writes), checked here by
+ * the client core (bft/client.h).
  */
 #include <getopt.h>
 #include <stdarg.h>
@@ -314,7 +315,7 @@ static int run_op(const struct args *a, struct wire_buf *op, bool read_only)
 		if (a->json)
 			printf("{\"status\":\"%s\"}\n", timeout ? "timeout" : "error");
 		fprintf(stderr, "bftctl: %s%s\n", err,
-			timeout ? ": no f+1 replicas agreed on an answer in time (the operation may "
+			timeout ? ": not enough replicas agreed on an answer in time (the operation may "
 				  "or may not have happened)"
 				: "");
 		ctl_close(c);
