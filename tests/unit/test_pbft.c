@@ -1663,6 +1663,88 @@ static void test_pbft_log_segment_after_a_view_change_holds_every_executed_batch
 	cluster_free(c);
 }
 
+/* A COMMIT of (view, seq 1, digest) signed by replica `signer`. */
+static void make_commit(struct cluster *c, int signer, bft_view v, const uint8_t *digest,
+			struct wire_buf *env)
+{
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_COMMIT,
+			    .sender = (uint64_t)signer};
+
+	m.u.phase.view = v;
+	m.u.phase.seq = 1;
+	memcpy(m.u.phase.digest, digest, CR_DIGEST_BYTES);
+	memset(env, 0, sizeof(*env));
+	assert_int_equal(wire_encode(&m, &c->rid[signer], env), BFT_OK);
+}
+
+static enum bft_err feed_commit(struct cluster *c, int to, int signer, bft_view v,
+				const uint8_t *digest)
+{
+	struct wire_buf env;
+	enum bft_err e;
+
+	make_commit(c, signer, v, digest, &env);
+	e = feed(c, to, &env);
+	wire_buf_free(&env);
+	return e;
+}
+
+/* Replica 3 pre-prepared seq 1 in view 0, then started a view change alone before any COMMIT
+ * reached it. COMMITs of view 0 still count for the digest its slot holds (a commit certificate
+ * the others relay, on_old_commit), and 2f+1 of them execute the batch in whatever view it is.
+ * (A replica's older COMMIT kept beside its newer one, which needs a replica two views on, is
+ * exercised by the simulator: test_sim_pbft n = 7 silent, seeds 11, 74 and 191.) */
+static void test_pbft_old_view_commits_execute_a_batch_left_behind(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct pbft_status st;
+	uint8_t d[CR_DIGEST_BYTES], bad[CR_DIGEST_BYTES];
+	bool found = false;
+
+	(void)state;
+	c->mute[1] = c->mute[2] = true;
+	submit(c, 0, 0, "left behind");
+	run(c, 5);
+	for (size_t i = 0; i < c->nwal[3] && !found; i++) {
+		struct bft_msg m;
+		if (c->wal[3][i].kind != BFT_REC_PREPREPARE)
+			continue;
+		assert_int_equal(wire_decode(&c->limits, c->wal[3][i].bytes, c->wal[3][i].len, &m),
+				 BFT_OK);
+		memcpy(d, m.u.preprepare.digest, CR_DIGEST_BYTES);
+		wire_msg_free(&m);
+		found = true;
+	}
+	assert_true(found);
+	/* A request of its own waits at replica 3 while nobody answers: it asks for view 1. */
+	c->mute[0] = true;
+	submit(c, 1, 3, "waiting");
+	run(c, 2000);
+	status(c, 3, &st);
+	assert_int_equal(st.view, 1);
+	assert_int_equal(st.last_executed, 0);
+	memcpy(bad, d, sizeof(bad));
+	bad[0] ^= 1;
+
+	/* Another digest than the slot's: refused. */
+	assert_int_equal(feed_commit(c, 3, 1, 0, bad), BFT_EVIEW);
+	assert_int_equal(feed_commit(c, 3, 1, 0, d), BFT_OK);
+	assert_int_equal(feed_commit(c, 3, 1, 0, d), BFT_EDUP);
+	/* Two of view 0 are short of 2f+1. */
+	assert_int_equal(feed_commit(c, 3, 0, 0, d), BFT_OK);
+	assert_int_equal(c->app[3].count, 0);
+	/* The third executes the batch, though replica 3 is in view 1. */
+	assert_int_equal(feed_commit(c, 3, 2, 0, d), BFT_OK);
+	assert_int_equal(c->app[3].count, 1);
+	status(c, 3, &st);
+	assert_int_equal(st.last_executed, 1);
+	assert_int_equal(st.view, 1);
+	/* A late one for the executed slot changes nothing. */
+	assert_int_not_equal(feed_commit(c, 3, 0, 0, d), BFT_OK);
+	assert_int_equal(c->app[3].count, 1);
+	cluster_free(c);
+}
+
 static void test_pbft_whole_cluster_restart_after_a_view_change_keeps_serving(void **state)
 {
 	struct cluster *c = cluster_new(4, 16);
@@ -1910,6 +1992,7 @@ int main(void)
 		cmocka_unit_test(test_pbft_whole_cluster_restart_loses_no_acknowledged_write),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_without_trailing_commit_records),
 		cmocka_unit_test(test_pbft_log_segment_after_a_view_change_holds_every_executed_batch),
+		cmocka_unit_test(test_pbft_old_view_commits_execute_a_batch_left_behind),
 		cmocka_unit_test(test_pbft_restore_refuses_a_forged_prepared_certificate),
 		cmocka_unit_test(test_pbft_refuses_view_changes_far_ahead_unvalidated_until_f_plus_1_support_them),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_after_a_view_change_keeps_serving),
