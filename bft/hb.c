@@ -1906,6 +1906,9 @@ static enum bft_err on_timer(struct hb *h, uint64_t now, struct bft_out *out)
 		}
 		if (e == BFT_OK)
 			e = send_fetch(h, BFT_TO_ALL, 0, BFT_FETCH_LOG, le, 0, out);
+		/* Our CHECKPOINTs went out once: one lost keeps a checkpoint short of 2f+1. */
+		if (e == BFT_OK)
+			e = bft_log_resend_checkpoints(h->log, out);
 		h->progress_ms = now;
 	}
 	return e;
