@@ -387,6 +387,19 @@ static void submit(struct cluster *c, int client, int to, const char *op)
 	wire_buf_free(&env);
 }
 
+/* Client `client` sends n requests "<prefix>0".."<prefix>n-1" to replica 0, one at a time,
+ * the cluster running run_ms after each. */
+static void submit_numbered(struct cluster *c, int client, const char *prefix, int n,
+			    uint64_t run_ms)
+{
+	for (int i = 0; i < n; i++) {
+		char op[32];
+		snprintf(op, sizeof(op), "%s%d", prefix, i);
+		submit(c, client, 0, op);
+		run(c, run_ms);
+	}
+}
+
 static enum bft_err feed(struct cluster *c, int r, struct wire_buf *env)
 {
 	return deliver(c, r, env->p, env->len);
@@ -1070,12 +1083,7 @@ static void test_pbft_committed_requests_keep_their_sequence_numbers_across_view
 	struct pbft_status st;
 
 	(void)state;
-	for (int i = 0; i < 6; i++) {
-		char op[16];
-		snprintf(op, sizeof(op), "a%d", i);
-		submit(c, 0, 0, op);
-		run(c, 3);
-	}
+	submit_numbered(c, 0, "a", 6, 3);
 	run(c, 200);
 	status(c, 1, &st);
 	bft_seq done = st.last_executed;
@@ -1533,12 +1541,7 @@ static void test_pbft_whole_cluster_restart_loses_no_acknowledged_write(void **s
 	uint8_t chain[32];
 
 	(void)state;
-	for (int i = 0; i < 23; i++) {
-		char op[16];
-		snprintf(op, sizeof(op), "d%d", i);
-		submit(c, 1, 0, op);
-		run(c, 3);
-	}
+	submit_numbered(c, 1, "d", 23, 3);
 	run(c, 500);
 	assert_int_equal(c->replies[1], 23 * N);
 	memcpy(chain, c->app[0].chain, 32);
@@ -1582,12 +1585,7 @@ static void test_pbft_whole_cluster_restart_without_trailing_commit_records(void
 	uint32_t lost = 0;
 
 	(void)state;
-	for (int i = 0; i < 23; i++) {
-		char op[16];
-		snprintf(op, sizeof(op), "u%d", i);
-		submit(c, 0, 0, op);
-		run(c, 3);
-	}
+	submit_numbered(c, 0, "u", 23, 3);
 	run(c, 500);
 	assert_int_equal(c->replies[0], 23 * N);
 	memcpy(chain, c->app[0].chain, 32);
@@ -1634,12 +1632,7 @@ static void test_pbft_log_segment_after_a_view_change_holds_every_executed_batch
 
 	(void)state;
 	c->drop_checkpoints_to = 3 + 1;
-	for (int i = 0; i < 6; i++) {
-		char op[16];
-		snprintf(op, sizeof(op), "g%d", i);
-		submit(c, 0, 0, op);
-		run(c, 5);
-	}
+	submit_numbered(c, 0, "g", 6, 5);
 	run(c, 100);
 	status(c, 3, &st);
 	assert_int_equal(st.last_executed, 6);
