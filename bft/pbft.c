@@ -1373,6 +1373,8 @@ static enum bft_err on_request(struct pbft *p, const struct bft_msg *m, uint64_t
 	enum bft_err e;
 
 	if (m->u.request.flags & BFT_REQ_READONLY) {
+		if (p->cfg.ordered_reads)
+			return BFT_EINVAL;
 		/* The node may answer a batch before its commit record is durable (node/replica.c
 		 * "persist"): the batch survives a crash in the prepared certificates that 2f+1
 		 * COMMITs imply, f+1 of them at correct replicas, but this replica's executed state

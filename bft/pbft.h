@@ -35,6 +35,10 @@ struct pbft_config {
 	 * vouching for the batch; then it skips its own check. Without them in time it checks
 	 * the batch itself and stops waiting for a while. 0: every backup checks every batch. */
 	uint32_t check_wait_ms;       /* default 100 */
+	/* The cluster orders reads (node key unordered_reads = false): a read-only request is
+	 * refused (BFT_EINVAL), because its clients accept f+1 replies for every request, and
+	 * an answer from unordered state would break linearizability (bft/client.h). */
+	bool ordered_reads;           /* default false */
 
 	/* Aardvark's adaptive throughput test (Clement et al., NSDI'09, §4.3): a backup counts the
 	 * requests executed in each period of tput_period_ms and replaces a primary whose count,

@@ -245,6 +245,7 @@ void node_config_defaults(struct node_config *c)
 	c->open_clients = false;
 	c->open_clients_max = 1024;
 	c->client_sessions = true;
+	c->unordered_reads = true;
 	c->fsync = NODE_FSYNC_ALWAYS;
 	c->state_chunk_bytes = NODE_CFG_DEFAULT_STATE_CHUNK_BYTES;
 	c->hb_batch_size = NODE_CFG_DEFAULT_HB_BATCH_SIZE;
@@ -309,7 +310,7 @@ enum {
 	CK_F, CK_N, CK_PROTOCOL, CK_CHECKPOINT_INTERVAL, CK_WINDOW, CK_BATCH_MAX_REQUESTS,
 	CK_BATCH_MAX_BYTES, CK_BATCH_DELAY_MS, CK_BATCH_INFLIGHT, CK_VIEW_TIMEOUT_MS, CK_FRAME_MAX,
 	CK_OP_MAX, CK_OPEN_CLIENTS, CK_OPEN_CLIENTS_MAX, CK_FSYNC, CK_STATE_CHUNK_BYTES,
-	CK_HB_BATCH_SIZE, CK_CLIENT_SESSIONS, CK_CHECK_WAIT_MS, CK_COUNT
+	CK_HB_BATCH_SIZE, CK_CLIENT_SESSIONS, CK_CHECK_WAIT_MS, CK_UNORDERED_READS, CK_COUNT
 };
 
 #define NC(field) offsetof(struct node_config, field)
@@ -342,6 +343,7 @@ static const struct cfg_key cfg_cluster_keys[CK_COUNT] = {
 				   1024, 1u << 28, false },
 	[CK_HB_BATCH_SIZE] = { "hb_batch_size", CFG_U32, NC(hb_batch_size), 1, 1u << 20, false },
 	[CK_CLIENT_SESSIONS] = { "client_sessions", CFG_BOOL, NC(client_sessions), 0, 0, false },
+	[CK_UNORDERED_READS] = { "unordered_reads", CFG_BOOL, NC(unordered_reads), 0, 0, false },
 };
 #undef NC
 

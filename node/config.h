@@ -146,6 +146,10 @@ struct node_config {
 	uint32_t hb_batch_size;         /* Honey Badger: B, requests per epoch over all proposers */
 	bool client_sessions;           /* accept MAC-authenticated client sessions (default true;
 	                                 * docs/PERFORMANCE.md) */
+	bool unordered_reads;           /* PBFT answers read-only requests without ordering them,
+	                                 * and every PBFT request then completes on 2f+1 replies
+	                                 * (default true); false: reads are ordered like writes and
+	                                 * every request completes on f+1 (bft/client.h) */
 	/* [replica 0] .. [replica n-1] */
 	struct node_replica_config *replicas;      /* n entries, index = id */
 	uint8_t (*replica_pks)[CR_PK_BYTES];       /* n entries: the public keys again, contiguous,

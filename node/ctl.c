@@ -232,8 +232,9 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 	 * first request to all (bft/client.c: replies return over the connection a request
 	 * came on, so each replica must have seen one). */
 	cc.send = c->cfg.protocol == NODE_PROTOCOL_HBBFT ? BFT_SEND_ALL : BFT_SEND_PRIMARY;
-	/* Honey Badger orders reads too; PBFT answers them unordered (client.h). */
-	cc.ordered_reads_only = c->cfg.protocol == NODE_PROTOCOL_HBBFT;
+	/* Honey Badger orders reads too; PBFT answers them unordered (client.h) unless the
+	 * cluster says otherwise. */
+	cc.ordered_reads_only = c->cfg.protocol == NODE_PROTOCOL_HBBFT || !c->cfg.unordered_reads;
 	cc.retransmit_ms = opts->retransmit_ms ? opts->retransmit_ms : 500;
 	cc.outstanding_max = opts->outstanding_max ? opts->outstanding_max : 1;
 	/* Request ids must grow across runs of the same client key: microseconds of wall time
@@ -295,7 +296,13 @@ const struct node_config *ctl_config(const struct ctl *c)
 enum bft_err ctl_submit(struct ctl *c, const uint8_t *op, size_t len, uint32_t flags,
 			uint64_t *reqid)
 {
-	enum bft_err e = bft_client_submit(c->client, ctl_now_ms(), op, len, flags, reqid, &c->out);
+	enum bft_err e;
+
+	/* A cluster that orders reads (unordered_reads = false) answers no read-only request,
+	 * and a read ordered like a write completes on f+1 replies. */
+	if (!c->cfg.unordered_reads)
+		flags &= ~(uint32_t)BFT_REQ_READONLY;
+	e = bft_client_submit(c->client, ctl_now_ms(), op, len, flags, reqid, &c->out);
 
 	ctl_flush(c);
 	return e;

@@ -728,6 +728,7 @@ int node_replica_open(struct node_replica **out, const struct node_replica_opts 
 		pc.preprepare_timeout_ms = r->cfg.view_timeout_ms / 2 ? r->cfg.view_timeout_ms / 2 : 1;
 		pc.batch_inflight = r->cfg.batch_inflight;
 		pc.check_wait_ms = r->cfg.check_wait_ms;
+		pc.ordered_reads = !r->cfg.unordered_reads;
 		pc.byz = r->opts.byz.modes != 0 ? &r->opts.byz : NULL;
 		e = pbft_new(&r->pbft, &pc);
 	} else {

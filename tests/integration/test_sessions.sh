@@ -8,7 +8,9 @@
 #      sessions by signature (MAC fallback counted);
 #   3. a new --mac client after the restart: replica 2 installs its session again and answers by
 #      MAC; a plain (signed) client still works;
-#   4. with client_sessions = false, --mac is refused with a message naming why.
+#   4. with client_sessions = false, --mac is refused with a message naming why; the same
+#      cluster has unordered_reads = false: a get is ordered like a put (both committed) and
+#      reads back the value (clients then accept f+1 replies; bft/client.h).
 # Bounded waits; every cluster is torn down on exit. About 20 s.
 set -uo pipefail
 
@@ -146,7 +148,8 @@ bad_mac=$(it_metric "$d" 0 'bft_request_mac_total{outcome="bad"}')
 
 # 4. A cluster that forbids sessions.
 d="$work/nomac"
-if it_up "$d" $((base_port + 60)) -f 1 --protocol pbft --fsync never --set client_sessions=false; then
+if it_up "$d" $((base_port + 60)) -f 1 --protocol pbft --fsync never --set client_sessions=false \
+     --set unordered_reads=false; then
   c="$d/cluster.ini"
   ctl --mac put x y >/dev/null 2>"$work/err"; rc=$?
   if [ $rc -ne 0 ] && grep -q "client_sessions = false" "$work/err"; then
@@ -158,6 +161,26 @@ if it_up "$d" $((base_port + 60)) -f 1 --protocol pbft --fsync never --set clien
     ok "client_sessions = false: a plain client works"
   else
     bad "client_sessions = false, plain client: $(tail -1 "$work/err")"
+  fi
+  # unordered_reads = false: the get is ordered, so replica 0 commits one more request. (The
+  # metrics refresh every 250 ms: first wait until they show the put.)
+  committed0=0
+  for _ in $(seq 1 20); do
+    committed0=$(it_metric "$d" 0 "bft_requests_committed_total")
+    [ "$committed0" -ge 1 ] && break
+    sleep 0.25
+  done
+  got=$(ctl get x 2>"$work/err")
+  committed1=$committed0
+  for _ in $(seq 1 20); do
+    committed1=$(it_metric "$d" 0 "bft_requests_committed_total")
+    [ "$committed1" -gt "$committed0" ] && break
+    sleep 0.25
+  done
+  if [ "$got" = y ] && [ "$committed0" -ge 1 ] && [ "$committed1" -eq $((committed0 + 1)) ]; then
+    ok "unordered_reads = false: get reads back y through ordering (committed $committed0 -> $committed1)"
+  else
+    bad "unordered_reads = false: got '$got', committed $committed0 -> $committed1: $(tail -1 "$work/err")"
   fi
 else
   bad "the client_sessions = false cluster did not start"

@@ -311,6 +311,7 @@ static void test_config_base_parses_with_documented_defaults(void **state)
 	assert_int_equal(c.batch_delay_ms, 20);
 	assert_int_equal(c.batch_inflight, 1);
 	assert_int_equal(c.check_wait_ms, 100);
+	assert_true(c.unordered_reads);
 	assert_int_equal(c.view_timeout_ms, 1000);
 	assert_int_equal(c.frame_max, 16u << 20);
 	assert_int_equal(c.op_max, 65536 + 256);
@@ -356,7 +357,8 @@ static void test_config_sets_every_cluster_key(void **state)
 			  "open_clients = true\n"
 			  "fsync = batch\n"
 			  "state_chunk_bytes = 65536\n"
-			  "hb_batch_size = 4\n");
+			  "hb_batch_size = 4\n"
+			  "unordered_reads = false\n");
 
 	(void)state;
 	parse_ok(text, NULL, &c);
@@ -374,6 +376,7 @@ static void test_config_sets_every_cluster_key(void **state)
 	assert_int_equal(c.fsync, NODE_FSYNC_BATCH);
 	assert_int_equal(c.state_chunk_bytes, 65536);
 	assert_int_equal(c.hb_batch_size, 4);
+	assert_false(c.unordered_reads);
 	node_config_free(&c);
 	free(text);
 }

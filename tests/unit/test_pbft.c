@@ -582,6 +582,37 @@ static void test_pbft_answers_read_only_requests_without_ordering_them(void **st
 	cluster_free(c);
 }
 
+/* A cluster that orders reads (node key unordered_reads = false) refuses a read-only request:
+ * its clients accept f+1 replies for every request, which an unordered answer would not
+ * justify (bft/client.h). */
+static void test_pbft_refuses_read_only_requests_where_reads_are_ordered(void **state)
+{
+	struct cluster *c = cluster_new(4, 16);
+	struct wire_buf env = {0};
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST, .sender = 1};
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		pbft_free(c->r[i]);
+		c->cfg[i].ordered_reads = true;
+		assert_int_equal(pbft_new(&c->r[i], &c->cfg[i]), BFT_OK);
+	}
+	submit(c, 0, 0, "w1");
+	run(c, 100);
+	assert_int_equal(c->replies[0], N);
+	m.u.request.reqid = 1;
+	m.u.request.flags = BFT_REQ_READONLY;
+	m.u.request.op = (struct bft_bytes){.p = (const uint8_t *)"get", .len = 3};
+	assert_int_equal(wire_encode(&m, &c->cid[1], &env), BFT_OK);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(feed(c, i, &env), BFT_EINVAL);
+	run(c, 100);
+	assert_int_equal(c->replies[1], 0);
+	assert_int_equal(c->app[0].count, 1);
+	wire_buf_free(&env);
+	cluster_free(c);
+}
+
 /* --- acceptance rules of TOCS §4.2 and their rejections ----------------------------------- */
 
 /* Builds a PRE-PREPARE signed by replica `signer`. */
@@ -1962,6 +1993,7 @@ int main(void)
 		cmocka_unit_test(test_pbft_without_adaptive_batching_a_request_waits_for_the_batch_delay),
 		cmocka_unit_test(test_pbft_retransmitted_request_gets_the_cached_reply_and_is_not_reexecuted),
 		cmocka_unit_test(test_pbft_answers_read_only_requests_without_ordering_them),
+		cmocka_unit_test(test_pbft_refuses_read_only_requests_where_reads_are_ordered),
 		cmocka_unit_test(test_pbft_rejects_preprepare_from_wrong_view),
 		cmocka_unit_test(test_pbft_a_flood_of_next_view_messages_evicts_only_the_flooders_own),
 		cmocka_unit_test(test_pbft_rejects_preprepare_from_a_backup_claiming_to_be_primary),
