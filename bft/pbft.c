@@ -713,6 +713,7 @@ static enum bft_err execute_ready(struct pbft *p, uint64_t now, struct bft_out *
 
 		struct bft_msg cm;
 		const struct bft_preprepare *pp;
+		bool from_cc = false;
 
 		if (s == NULL)
 			return BFT_OK;
@@ -722,24 +723,23 @@ static enum bft_err execute_ready(struct pbft *p, uint64_t now, struct bft_out *
 			/* Committed in a view left before an earlier slot let it execute. */
 			if (wire_decode(&p->cfg.log.limits, s->cc_pp, s->cc_pp_len, &cm) != BFT_OK)
 				return BFT_EMALFORMED;
-			e = bft_log_execute(p->log, next, p->view, cm.u.preprepare.time_ms,
-					    cm.u.preprepare.requests, cm.u.preprepare.nrequests, out);
-			wire_msg_free(&cm);
-			if (e != BFT_OK)
-				return e;
-			p->progress_ms = now;
-			continue;
+			pp = &cm.u.preprepare;
+			from_cc = true;
 		} else {
 			return BFT_OK;
 		}
 		e = bft_log_execute(p->log, next, p->view, pp->time_ms, pp->requests,
 				    pp->nrequests, out);
+		if (e == BFT_OK && !from_cc) {
+			if (p->active)
+				p->tput_count += pp->nrequests;
+			p->vc_attempts = 0; /* progress in this view: timeouts reset (TOCS §4.5.2) */
+		}
+		if (from_cc)
+			wire_msg_free(&cm);
 		if (e != BFT_OK)
 			return e;
-		if (p->active)
-			p->tput_count += pp->nrequests;
 		p->progress_ms = now;
-		p->vc_attempts = 0; /* progress in this view: timeouts reset (TOCS §4.5.2) */
 	}
 }
 
@@ -1115,6 +1115,15 @@ static uint64_t held_deadline(const struct pbft *p)
 	return t;
 }
 
+/* The slot for a checked PRE-PREPARE of the current view, and the PRE-PREPARE accepted there. */
+static enum bft_err claim_and_accept(struct pbft *p, const struct bft_msg *m, uint64_t now,
+				     struct bft_out *out)
+{
+	struct slot *s = slot_claim(p, m->u.preprepare.seq);
+
+	return s != NULL ? accept_new(p, s, m, now, out) : BFT_ESEQ;
+}
+
 static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint64_t now,
 				  struct bft_out *out)
 {
@@ -1154,12 +1163,7 @@ static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint6
 		e = check_preprepare_body(p, m, BFT_CHECK_MAC_ONLY);
 		if (e != BFT_ESTATE) {
 			p->st.batches_checked++;
-			if (e != BFT_OK)
-				return e;
-			s = slot_claim(p, pp->seq);
-			if (s == NULL)
-				return BFT_ESEQ;
-			return accept_new(p, s, m, now, out);
+			return e != BFT_OK ? e : claim_and_accept(p, m, now, out);
 		}
 		s = slot_claim(p, pp->seq);
 		if (s == NULL)
@@ -1173,12 +1177,7 @@ static enum bft_err on_preprepare(struct pbft *p, const struct bft_msg *m, uint6
 	if (!fixed)
 		p->st.batches_checked++;
 	e = check_preprepare_body(p, m, fixed ? BFT_CHECK_CERTIFIED : BFT_CHECK_MAC);
-	if (e != BFT_OK)
-		return e;
-	s = slot_claim(p, pp->seq);
-	if (s == NULL)
-		return BFT_ESEQ;
-	return accept_new(p, s, m, now, out);
+	return e != BFT_OK ? e : claim_and_accept(p, m, now, out);
 }
 
 /*

@@ -377,6 +377,18 @@ static void make_request(struct cluster *c, int client, uint64_t reqid, const ch
 	assert_int_equal(wire_encode(&m, &c->cid[client], env), BFT_OK);
 }
 
+/* Builds a read-only "get" of client 1, request id reqid. */
+static void make_read(struct cluster *c, uint64_t reqid, struct wire_buf *env)
+{
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST, .sender = 1};
+
+	m.u.request.reqid = reqid;
+	m.u.request.flags = BFT_REQ_READONLY;
+	m.u.request.op = (struct bft_bytes){.p = (const uint8_t *)"get", .len = 3};
+	memset(env, 0, sizeof(*env));
+	assert_int_equal(wire_encode(&m, &c->cid[1], env), BFT_OK);
+}
+
 /* A client sends a new request to replica `to`. */
 static void submit(struct cluster *c, int client, int to, const char *op)
 {
@@ -553,8 +565,7 @@ static void test_pbft_retransmitted_request_gets_the_cached_reply_and_is_not_ree
 static void test_pbft_answers_read_only_requests_without_ordering_them(void **state)
 {
 	struct cluster *c = cluster_new(4, 16);
-	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST, .sender = 1};
-	struct wire_buf env = {0};
+	struct wire_buf env;
 	struct pbft_status st;
 	bft_seq ordered;
 
@@ -565,10 +576,7 @@ static void test_pbft_answers_read_only_requests_without_ordering_them(void **st
 	status(c, 0, &st);
 	ordered = st.last_executed;
 	assert_true(ordered >= 1);
-	m.u.request.reqid = 1;
-	m.u.request.flags = BFT_REQ_READONLY;
-	m.u.request.op = (struct bft_bytes){.p = (const uint8_t *)"get", .len = 3};
-	assert_int_equal(wire_encode(&m, &c->cid[1], &env), BFT_OK);
+	make_read(c, 1, &env);
 	for (int i = 0; i < N; i++)
 		assert_int_equal(feed(c, i, &env), BFT_OK);
 	run(c, 100);
@@ -588,8 +596,7 @@ static void test_pbft_answers_read_only_requests_without_ordering_them(void **st
 static void test_pbft_refuses_read_only_requests_where_reads_are_ordered(void **state)
 {
 	struct cluster *c = cluster_new(4, 16);
-	struct wire_buf env = {0};
-	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST, .sender = 1};
+	struct wire_buf env;
 
 	(void)state;
 	for (int i = 0; i < N; i++) {
@@ -600,10 +607,7 @@ static void test_pbft_refuses_read_only_requests_where_reads_are_ordered(void **
 	submit(c, 0, 0, "w1");
 	run(c, 100);
 	assert_int_equal(c->replies[0], N);
-	m.u.request.reqid = 1;
-	m.u.request.flags = BFT_REQ_READONLY;
-	m.u.request.op = (struct bft_bytes){.p = (const uint8_t *)"get", .len = 3};
-	assert_int_equal(wire_encode(&m, &c->cid[1], &env), BFT_OK);
+	make_read(c, 1, &env);
 	for (int i = 0; i < N; i++)
 		assert_int_equal(feed(c, i, &env), BFT_EINVAL);
 	run(c, 100);
@@ -1590,18 +1594,6 @@ static void test_pbft_whole_cluster_restart_loses_no_acknowledged_write(void **s
 		assert_int_equal(c->app[r].count, 24);
 	}
 	cluster_free(c);
-}
-
-/* Builds a read-only "get" of client 1, request id reqid. */
-static void make_read(struct cluster *c, uint64_t reqid, struct wire_buf *env)
-{
-	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST, .sender = 1};
-
-	m.u.request.reqid = reqid;
-	m.u.request.flags = BFT_REQ_READONLY;
-	m.u.request.op = (struct bft_bytes){.p = (const uint8_t *)"get", .len = 3};
-	memset(env, 0, sizeof(*env));
-	assert_int_equal(wire_encode(&m, &c->cid[1], env), BFT_OK);
 }
 
 /* The node answers a batch before its commit record is durable (node/replica.c "persist"), so a
