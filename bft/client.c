@@ -92,7 +92,8 @@ enum bft_err bft_client_new(struct bft_client **out, const struct bft_client_con
 	    cfg->key == NULL || cfg->outstanding_max == 0 ||
 	    cfg->outstanding_max > CLIENT_OUTSTANDING_LIMIT || cfg->retransmit_ms == 0 ||
 	    cfg->n > cfg->limits.n_replicas || cfg->id >= cfg->limits.n_clients ||
-	    (cfg->send != BFT_SEND_PRIMARY && cfg->send != BFT_SEND_ALL) ||
+	    (cfg->send != BFT_SEND_PRIMARY && cfg->send != BFT_SEND_ALL &&
+	     cfg->send != BFT_SEND_CHECKERS) ||
 	    cfg->first_reqid == UINT64_MAX)
 		return BFT_EINVAL;
 	c = calloc(1, sizeof(*c));
@@ -201,6 +202,20 @@ static enum bft_err slot_send(struct client_slot *s, enum bft_dest dest, uint64_
 	return bft_out_msg_copy(out, dest, to, BFT_MSG_REQUEST, s->env.p, s->env.len);
 }
 
+/* Honey Badger: a request goes to its owner and the f replicas after it, which check its
+ * signature for everybody (hb.h "Shared checks"); at least one of them is correct and proposes
+ * it (its owner, or the others once the owner held it back: hb.h "Selection"). */
+static enum bft_err send_to_checkers(struct bft_client *c, struct client_slot *s,
+				     struct bft_out *out)
+{
+	uint32_t n = c->cfg.n, o = bft_hb_owner(n, c->cfg.id, s->reqid);
+	enum bft_err e = BFT_OK;
+
+	for (uint32_t k = 0; k <= bft_f(n) && e == BFT_OK; k++)
+		e = slot_send(s, BFT_TO_REPLICA, (o + k) % n, out);
+	return e;
+}
+
 static void session_resend(struct bft_client *c, uint64_t now_ms, struct bft_out *out);
 
 /* Replica `from` shows it lacks our current session: our SESSION goes to it again at the next
@@ -270,6 +285,8 @@ enum bft_err bft_client_submit(struct bft_client *c, uint64_t now_ms, const uint
 	 * could answer and f+1 replies waited for the retransmission. */
 	if (c->cfg.send == BFT_SEND_ALL || (flags & BFT_REQ_READONLY) != 0 || !c->introduced)
 		e = slot_send(s, BFT_TO_ALL, 0, out);
+	else if (c->cfg.send == BFT_SEND_CHECKERS)
+		e = send_to_checkers(c, s, out);
 	else
 		e = slot_send(s, BFT_TO_REPLICA, pbft_primary(c->view, c->cfg.n), out);
 	if (e != BFT_OK)

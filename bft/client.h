@@ -20,7 +20,10 @@
 
 #include "bft/engine.h"
 
-enum bft_client_send { BFT_SEND_PRIMARY = 0, BFT_SEND_ALL = 1 };
+/* Where a new request goes: PBFT's primary; every replica; or (Honey Badger) the f+1 replicas
+ * that check it, its owner and the f after it (msg.h bft_hb_owner, hb.h "Shared checks"). With
+ * BFT_SEND_CHECKERS the first request and every retransmission still go to all replicas. */
+enum bft_client_send { BFT_SEND_PRIMARY = 0, BFT_SEND_ALL = 1, BFT_SEND_CHECKERS = 2 };
 
 struct bft_client_config {
 	bft_client_id id;

@@ -24,6 +24,8 @@ _Static_assert(HB_N_MAX == CR_THRESH_N_MAX, "one sender counter per threshold pa
 #define PROPOSAL_HEADER 12u   /* time_ms (8) and count (4) */
 #define FETCH_TIMEOUT_MS 500u
 #define DEC_AUDIT_EPOCHS 8u   /* late decryption shares are checked in every 8th epoch */
+#define ALONE_MIN 64u         /* epochs checked alone after a shared-check wait expired ... */
+#define ALONE_MAX 4096u       /* ... doubling with each consecutive expiry, up to this */
 
 /* Decryption share states. */
 enum { SH_NONE = 0, SH_STORED, SH_VALID, SH_INVALID, SH_SEEN };
@@ -64,6 +66,17 @@ struct own_req {
 	uint64_t reqid;
 };
 
+/* Another replica's HB_CHECK for an epoch (hb.h "Shared checks"), kept until the epoch runs. */
+struct vote {
+	bool have;
+	bool faulted;             /* already counted as a fault (a wrong verdict or list) */
+	uint8_t list[CR_DIGEST_BYTES];
+	uint32_t count;
+	uint8_t *bits;            /* ceil(count / 8) bytes of known, then as many of valid */
+};
+
+struct cand;
+
 struct epoch {
 	uint64_t e;
 	struct acs *acs;
@@ -73,6 +86,14 @@ struct epoch {
 	uint32_t nown;
 	uint8_t *in_set;          /* n */
 	struct dec_slot *dec;     /* n */
+	/* Shared checks: the candidate list, built once the epoch is the lowest unexecuted one
+	 * and every included proposal is resolved; entries still undecided; the wait's end. */
+	bool built;
+	struct cand *cand;
+	uint32_t ncand, unknown;
+	uint8_t list[CR_DIGEST_BYTES];
+	uint64_t check_deadline;
+	struct vote *votes;       /* n */
 };
 
 struct buffered {
@@ -126,12 +147,19 @@ struct hb {
 		size_t len;
 	} restored[HB_ACTIVE];
 
+	/* Shared checks: every epoch below alone_until is checked by this replica alone; the
+	 * length of the last such stretch. */
+	uint64_t alone_until;
+	uint32_t alone_stretch;
+
 	uint64_t byz_sent;
 	struct bft_byz_replay replay;
 	struct hb_status st;
 };
 
 static bool byz_witness(const struct hb *h, uint32_t j);
+static enum bft_err on_check(struct hb *h, struct epoch *ep, uint32_t from,
+			     const struct bft_hb_check *c);
 
 void hb_config_default(struct hb_config *c)
 {
@@ -142,6 +170,7 @@ void hb_config_default(struct hb_config *c)
 	c->retransmit_ms = 1000;
 	c->fixed_coins = true;
 	c->owner_shares = true;
+	c->check_wait_ms = 100;
 }
 
 void hb_label(uint64_t epoch, uint32_t proposer, uint8_t out[HB_LABEL_BYTES])
@@ -245,6 +274,11 @@ static void epoch_free(struct hb *h, struct epoch *ep)
 	free(ep->dec);
 	free(ep->in_set);
 	free(ep->own);
+	free(ep->cand);
+	if (ep->votes != NULL)
+		for (uint32_t j = 0; j < h->n; j++)
+			free(ep->votes[j].bits);
+	free(ep->votes);
 	free(ep);
 }
 
@@ -916,7 +950,7 @@ static int own_cmp(const void *a, const void *b)
 /* The replica whose share of the queue a request is. */
 static uint32_t owner_of(const struct hb *h, bft_client_id client, uint64_t reqid)
 {
-	return (uint32_t)((client % h->n + reqid % h->n) % h->n);
+	return bft_hb_owner(h->n, client, reqid);
 }
 
 /* The other active epoch than ep, if our proposal in it is on its way into the log: proposed,
@@ -1324,6 +1358,8 @@ static enum bft_err dispatch(struct hb *h, struct epoch *ep, const struct bft_ms
 	}
 	case BFT_MSG_HB_DEC:
 		return on_dec(h, ep, from, &m->u.hb_dec);
+	case BFT_MSG_HB_CHECK:
+		return on_check(h, ep, from, &m->u.hb_check);
 	default:
 		return BFT_ETYPE;
 	}
@@ -1371,6 +1407,8 @@ static uint64_t msg_epoch(const struct bft_msg *m)
 		return m->u.hb_coin.epoch;
 	case BFT_MSG_HB_DEC:
 		return m->u.hb_dec.epoch;
+	case BFT_MSG_HB_CHECK:
+		return m->u.hb_check.epoch;
 	default:
 		return m->u.hb_aba.epoch;
 	}
@@ -1502,7 +1540,8 @@ static enum bft_err epoch_new(struct hb *h, uint64_t e, struct epoch **out)
 	ep->e = e;
 	ep->in_set = calloc(h->n, 1);
 	ep->dec = calloc(h->n, sizeof(*ep->dec));
-	if (ep->in_set == NULL || ep->dec == NULL) {
+	ep->votes = calloc(h->n, sizeof(*ep->votes));
+	if (ep->in_set == NULL || ep->dec == NULL || ep->votes == NULL) {
 		epoch_free(h, ep);
 		return BFT_ENOMEM;
 	}
@@ -1571,8 +1610,131 @@ static int rank_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The batch of an epoch, and shared checks (hb.h) */
+
+enum { CV_UNKNOWN = 0, CV_VALID, CV_INVALID };
+
+/* A candidate entry: a request envelope of a revealed proposal that may enter the batch. */
+struct cand {
+	struct req_entry r;
+	uint8_t verdict;          /* CV_* */
+};
+
+static bool bit_get(const uint8_t *bits, uint32_t i)
+{
+	return (bits[i / 8u] >> (i % 8u)) & 1u;
+}
+
+/* True for the owner of a request and the f replicas after it (hb.h "Shared checks"). */
+static bool designated(const struct hb *h, bft_client_id client, uint64_t reqid)
+{
+	uint32_t o = bft_hb_owner(h->n, client, reqid);
+
+	return (h->self + h->n - o) % h->n <= h->f;
+}
+
+static bool checks_alone(const struct hb *h, uint64_t epoch)
+{
+	return h->cfg.check_wait_ms == 0 || epoch < h->alone_until;
+}
+
+static uint8_t verify_entry(struct hb *h, const struct req_entry *r)
+{
+	h->st.checks_self++;
+	return bft_log_check_batch(h->log, &r->b, 1) == BFT_OK ? CV_VALID : CV_INVALID;
+}
+
+static bool vote_matches(const struct epoch *ep, const struct vote *vt)
+{
+	return vt->count == ep->ncand && cr_equal(vt->list, ep->list, CR_DIGEST_BYTES);
+}
+
+/* A vote for another list than ours: only a faulty sender's can be (the list is a function of
+ * the agreed proposals and the executed prefix). Counted once per vote. */
+static void vote_other_list(struct hb *h, struct vote *vt, uint32_t from)
+{
+	if (vt->faulted)
+		return;
+	vt->faulted = true;
+	h->st.check_votes_other_list++;
+	fault(h, from, BFT_EDIGEST);
+}
+
 /*
- * Turns the revealed proposals of a finished epoch into one log position (hb.h). The batch is a
+ * Decides what the votes allow: f+1 matching verdicts include a correct replica's, which is the
+ * truth (the signature is a fact about the bytes), so they decide an entry; an entry two senders
+ * disagree on is verified here, and whoever contradicted the result is counted as faulty.
+ */
+static void decide_by_votes(struct hb *h, struct epoch *ep)
+{
+	for (uint32_t i = 0; i < ep->ncand && ep->unknown > 0; i++) {
+		struct cand *c = &ep->cand[i];
+		uint32_t yes = 0, no = 0, bytes = (ep->ncand + 7u) / 8u;
+
+		if (c->verdict != CV_UNKNOWN)
+			continue;
+		for (uint32_t j = 0; j < h->n; j++) {
+			const struct vote *vt = &ep->votes[j];
+
+			if (!vt->have || !vote_matches(ep, vt) || !bit_get(vt->bits, i))
+				continue;
+			if (bit_get(vt->bits + bytes, i))
+				yes++;
+			else
+				no++;
+		}
+		if (yes > h->f || no > h->f) {
+			c->verdict = yes > h->f ? CV_VALID : CV_INVALID;
+			h->st.checks_shared++;
+		} else if (yes > 0 && no > 0) {
+			c->verdict = verify_entry(h, &c->r);
+			h->st.checks_disputed++;
+		} else {
+			continue;
+		}
+		ep->unknown--;
+		for (uint32_t j = 0; j < h->n; j++) {
+			struct vote *vt = &ep->votes[j];
+
+			if (vt->have && !vt->faulted && vote_matches(ep, vt) && bit_get(vt->bits, i) &&
+			    bit_get(vt->bits + bytes, i) != (c->verdict == CV_VALID)) {
+				vt->faulted = true;
+				fault(h, j, BFT_ECONFLICT);
+			}
+		}
+	}
+}
+
+/* HB_CHECK: our verdicts on the candidate list, to every replica (kept for retransmission). */
+static enum bft_err send_check(struct hb *h, struct epoch *ep, struct bft_out *out)
+{
+	uint32_t bytes = (ep->ncand + 7u) / 8u;
+	uint8_t *bits = calloc(bytes ? 2u * bytes : 1u, 1);
+	struct bft_msg m = {.type = BFT_MSG_HB_CHECK};
+	enum bft_err e;
+
+	if (bits == NULL)
+		return BFT_ENOMEM;
+	for (uint32_t i = 0; i < ep->ncand; i++) {
+		if (ep->cand[i].verdict == CV_UNKNOWN)
+			continue;
+		bits[i / 8u] |= (uint8_t)(1u << (i % 8u));
+		if (ep->cand[i].verdict == CV_VALID)
+			bits[bytes + i / 8u] |= (uint8_t)(1u << (i % 8u));
+	}
+	m.u.hb_check.epoch = ep->e;
+	memcpy(m.u.hb_check.list, ep->list, CR_DIGEST_BYTES);
+	m.u.hb_check.count = ep->ncand;
+	m.u.hb_check.known = (struct bft_bytes){.p = bits, .len = bytes};
+	m.u.hb_check.valid = (struct bft_bytes){.p = bits + bytes, .len = bytes};
+	e = send_msg(h, &m, true, ep->e, BFT_TO_ALL, 0, out);
+	free(bits);
+	return e;
+}
+
+/*
+ * Builds the candidate list of a finished epoch, the lowest unexecuted one. The batch is a
  * function of the agreed proposals and of the executed prefix of the log, so every correct
  * replica computes the same one:
  *   1. every entry of every revealed proposal, in digest order; an envelope proposed by several
@@ -1581,26 +1743,172 @@ static int rank_cmp(const void *a, const void *b)
  *   2. a request the log would skip anyway as already executed (bft_log_executed: typically one
  *      that was proposed again in this epoch while the previous one was being decrypted) is
  *      left out before its signature is checked: whatever the check said, it would not run;
- *   3. a request that does not decode or whose client signature fails is dropped, the same way
- *      everywhere (bft_log_check_batch: a request this replica queued itself, byte for byte,
- *      was verified on arrival and is not verified again);
- *   4. of two envelopes of one (client, request id), the first in digest order enters.
- * Each step is linear or n log n in the entries: an epoch carries up to B requests.
+ *   3. a request that does not decode, or whose client signature fails, is dropped the same way
+ *      everywhere (bft_log_precheck; the signature is decided here, by f+1 matching HB_CHECKs
+ *      or by this replica itself: hb.h "Shared checks");
+ *   4. of two envelopes of one (client, request id), the first in digest order enters
+ *      (execute_epoch).
+ * The entries left after steps 1-2 and the decoding part of 3 are the candidate list, and its
+ * digest names it in HB_CHECK. Each step is linear or n log n in the entries.
  */
-static enum bft_err execute_epoch(struct hb *h, struct epoch *ep, struct bft_out *out)
+static enum bft_err build_candidates(struct hb *h, struct epoch *ep, uint64_t now,
+				     struct bft_out *out)
 {
-	struct req_entry *v = NULL, prev = {0};
-	struct bft_bytes *reqs = NULL;
-	uint64_t times[HB_N_MAX], time_ms = 0;
-	uint32_t nv = 0, cap = 0, nt = 0, nreq = 0, nk = 0;
-	enum bft_err e;
+	struct cand *v = NULL;
+	struct req_entry prev = {0};
+	uint32_t nv = 0, cap = 0, nc = 0;
+	bool alone = checks_alone(h, ep->e);
+	struct cr_hash hs;
+	uint8_t tmp[8];
 
 	for (uint32_t j = 0; j < h->n; j++)
 		if (ep->in_set[j] && ep->dec[j].ok)
 			cap += h->per_prop;
 	if (cap > 0) {
 		v = calloc(cap, sizeof(*v));
-		reqs = calloc(cap, sizeof(*reqs));
+		if (v == NULL)
+			return BFT_ENOMEM;
+	}
+	for (uint32_t j = 0; j < h->n; j++) {
+		const struct dec_slot *d = &ep->dec[j];
+		uint64_t t;
+		uint32_t c;
+		size_t off = PROPOSAL_HEADER;
+
+		if (!ep->in_set[j] || !d->ok || parse_proposal(h, d->plain, d->plain_len, &t, &c))
+			continue;
+		for (uint32_t i = 0; i < c && nv < cap; i++) {
+			struct bft_bytes b = {.p = d->plain + off + 4, .len = get_u32(d->plain + off)};
+
+			off += 4u + b.len;
+			v[nv].r.b = b;
+			bft_request_digest(&b, v[nv].r.digest);
+			nv++;
+		}
+	}
+	h->st.requests_revealed += nv;
+	if (nv > 1)
+		qsort(v, nv, sizeof(*v), req_cmp); /* struct cand begins with its req_entry */
+	for (uint32_t i = 0; i < nv; i++) {
+		struct cand cur = v[i];
+		struct bft_msg m;
+		bool stale, need_sig;
+
+		/* Equal envelopes are adjacent; each gets the verdict of the first (kept or not). */
+		if (i > 0 && req_cmp(&cur.r, &prev) == 0) {
+			h->st.requests_repeated++;
+			continue;
+		}
+		prev = cur.r;
+		if (wire_decode(&h->cfg.log.limits, cur.r.b.p, cur.r.b.len, &m) != BFT_OK) {
+			h->st.requests_dropped++;
+			continue;
+		}
+		cur.r.client = m.sender;
+		cur.r.reqid = m.u.request.reqid;
+		stale = m.type == BFT_MSG_REQUEST && bft_log_executed(h->log, cur.r.client,
+								      cur.r.reqid);
+		wire_msg_free(&m);
+		if (stale) {
+			h->st.requests_stale++;
+			continue;
+		}
+		if (bft_log_precheck(h->log, &cur.r.b, &need_sig) != BFT_OK) {
+			h->st.requests_dropped++;
+			continue;
+		}
+		if (!need_sig)
+			cur.verdict = CV_VALID;
+		else if (alone || designated(h, cur.r.client, cur.r.reqid))
+			cur.verdict = verify_entry(h, &cur.r);
+		else
+			cur.verdict = CV_UNKNOWN;
+		if (cur.verdict == CV_UNKNOWN)
+			ep->unknown++;
+		v[nc++] = cur; /* nc <= i: only entries already looked at are overwritten */
+	}
+	ep->cand = v;
+	ep->ncand = nc;
+	ep->built = true;
+	ep->check_deadline = now + h->cfg.check_wait_ms;
+	cr_hash_init(&hs, "hb.check");
+	put_u64(tmp, ep->e);
+	cr_hash_update(&hs, tmp, 8);
+	put_u32(tmp, nc);
+	cr_hash_update(&hs, tmp, 4);
+	for (uint32_t i = 0; i < nc; i++)
+		cr_hash_update(&hs, v[i].r.digest, CR_DIGEST_BYTES);
+	cr_hash_final(&hs, ep->list);
+	for (uint32_t j = 0; j < h->n; j++)
+		if (ep->votes[j].have && !vote_matches(ep, &ep->votes[j]))
+			vote_other_list(h, &ep->votes[j], j);
+	decide_by_votes(h, ep);
+	return h->cfg.check_wait_ms != 0 ? send_check(h, ep, out) : BFT_OK;
+}
+
+/* The wait for votes expired with entries undecided: this replica verifies them, and checks
+ * alone for a stretch of epochs that doubles with each consecutive expiry (hb.h). */
+static void checks_expired(struct hb *h, struct epoch *ep)
+{
+	bool consecutive = h->alone_until != 0 && ep->e < h->alone_until + h->alone_stretch;
+
+	h->st.check_waits_expired++;
+	for (uint32_t i = 0; i < ep->ncand; i++)
+		if (ep->cand[i].verdict == CV_UNKNOWN)
+			ep->cand[i].verdict = verify_entry(h, &ep->cand[i].r);
+	ep->unknown = 0;
+	h->alone_stretch = !consecutive ? ALONE_MIN
+			   : h->alone_stretch >= ALONE_MAX / 2 ? ALONE_MAX
+							       : h->alone_stretch * 2u;
+	h->alone_until = ep->e + 1 + h->alone_stretch;
+}
+
+/* HB_CHECK from another replica: kept (one per sender and epoch, its size bounded by the
+ * largest candidate list an epoch can have) and used at once if our list is built. */
+static enum bft_err on_check(struct hb *h, struct epoch *ep, uint32_t from,
+			     const struct bft_hb_check *c)
+{
+	struct vote *vt = &ep->votes[from];
+	uint32_t bytes = c->known.len;
+
+	if (h->cfg.check_wait_ms == 0)
+		return BFT_OK; /* sharing is off here: our own checks decide */
+	if (vt->have)
+		return BFT_EDUP;
+	if (c->count > h->n * h->per_prop)
+		return BFT_ETOOBIG;
+	vt->bits = malloc(bytes ? 2u * bytes : 1u);
+	if (vt->bits == NULL)
+		return BFT_ENOMEM;
+	if (bytes != 0) {
+		memcpy(vt->bits, c->known.p, bytes);
+		memcpy(vt->bits + bytes, c->valid.p, bytes);
+	}
+	vt->have = true;
+	vt->count = c->count;
+	memcpy(vt->list, c->list, CR_DIGEST_BYTES);
+	if (ep->built) {
+		if (!vote_matches(ep, vt)) {
+			vote_other_list(h, vt, from);
+			return BFT_OK; /* counted as a fault already */
+		}
+		decide_by_votes(h, ep);
+	}
+	return BFT_OK;
+}
+
+/* Executes a finished epoch whose candidates are all decided: steps 3-4 above. */
+static enum bft_err execute_epoch(struct hb *h, struct epoch *ep, struct bft_out *out)
+{
+	struct req_entry *v = NULL;
+	struct bft_bytes *reqs = NULL;
+	uint64_t times[HB_N_MAX], time_ms = 0;
+	uint32_t nt = 0, nreq = 0, nk = 0;
+	enum bft_err e;
+
+	if (ep->ncand > 0) {
+		v = calloc(ep->ncand, sizeof(*v));
+		reqs = calloc(ep->ncand, sizeof(*reqs));
 		if (v == NULL || reqs == NULL) {
 			free(v);
 			free(reqs);
@@ -1611,52 +1919,18 @@ static enum bft_err execute_epoch(struct hb *h, struct epoch *ep, struct bft_out
 		const struct dec_slot *d = &ep->dec[j];
 		uint64_t t;
 		uint32_t c;
-		size_t off = PROPOSAL_HEADER;
 
-		if (!ep->in_set[j] || !d->ok || parse_proposal(h, d->plain, d->plain_len, &t, &c))
-			continue;
-		times[nt++] = t;
-		for (uint32_t i = 0; i < c && nv < cap; i++) {
-			struct bft_bytes b = {.p = d->plain + off + 4, .len = get_u32(d->plain + off)};
-
-			off += 4u + b.len;
-			v[nv].b = b;
-			bft_request_digest(&b, v[nv].digest);
-			nv++;
-		}
+		if (ep->in_set[j] && d->ok && !parse_proposal(h, d->plain, d->plain_len, &t, &c))
+			times[nt++] = t;
 	}
-	h->st.requests_revealed += nv;
-	if (nv > 1)
-		qsort(v, nv, sizeof(*v), req_cmp);
-	for (uint32_t i = 0; i < nv; i++) {
-		struct req_entry cur = v[i];
-		struct bft_msg m;
-		bool stale;
-
-		/* Equal envelopes are adjacent; each gets the verdict of the first (kept or not). */
-		if (i > 0 && req_cmp(&cur, &prev) == 0) {
-			h->st.requests_repeated++;
-			continue;
-		}
-		prev = cur;
-		if (wire_decode(&h->cfg.log.limits, cur.b.p, cur.b.len, &m) != BFT_OK) {
+	for (uint32_t i = 0; i < ep->ncand; i++) {
+		if (ep->cand[i].verdict != CV_VALID) {
 			h->st.requests_dropped++;
 			continue;
 		}
-		cur.client = m.sender;
-		cur.reqid = m.u.request.reqid;
-		stale = m.type == BFT_MSG_REQUEST && bft_log_executed(h->log, cur.client, cur.reqid);
-		wire_msg_free(&m);
-		if (stale) {
-			h->st.requests_stale++;
-			continue;
-		}
-		if (bft_log_check_batch(h->log, &cur.b, 1) != BFT_OK) {
-			h->st.requests_dropped++;
-			continue;
-		}
-		cur.rank = nk;
-		v[nk++] = cur; /* nk <= i: only entries already looked at are overwritten */
+		v[nk] = ep->cand[i].r;
+		v[nk].rank = nk;
+		nk++;
 	}
 	/* Step 4: group by (client, request id), keep the lowest rank of each, back in digest
 	 * order. */
@@ -1739,7 +2013,12 @@ static enum bft_err drive(struct hb *h, uint64_t now, struct bft_out *out)
 		}
 		buffer_gc(h, le);
 		restored_gc(h, le);
-		if (h->ep[0] != NULL && h->ep[0]->finished) {
+		if (h->ep[0] != NULL && h->ep[0]->finished && !h->ep[0]->built) {
+			e = build_candidates(h, h->ep[0], now, out);
+			if (e != BFT_OK)
+				return e;
+		}
+		if (h->ep[0] != NULL && h->ep[0]->built && h->ep[0]->unknown == 0) {
 			e = execute_epoch(h, h->ep[0], out);
 			if (e != BFT_OK)
 				return e;
@@ -1890,6 +2169,9 @@ static enum bft_err on_timer(struct hb *h, uint64_t now, struct bft_out *out)
 		h->fetch_deadline = 0;
 		e = fetch_state(h, now, out);
 	}
+	if (h->ep[0] != NULL && h->ep[0]->built && h->ep[0]->unknown > 0 &&
+	    now >= h->ep[0]->check_deadline)
+		checks_expired(h, h->ep[0]); /* drive() executes it */
 	if (e == BFT_OK && h->cfg.retransmit_ms != 0 && has_work(h) &&
 	    now >= h->progress_ms + h->cfg.retransmit_ms) {
 		uint64_t le = bft_log_last_executed(h->log);
@@ -1918,6 +2200,9 @@ static void arm_timer(struct hb *h, uint64_t now, struct bft_out *out)
 {
 	if (h->fetch_deadline != 0)
 		bft_out_timer(out, h->fetch_deadline);
+	if (h->ep[0] != NULL && h->ep[0]->built && h->ep[0]->unknown > 0)
+		bft_out_timer(out, h->ep[0]->check_deadline > now ? h->ep[0]->check_deadline
+								  : now + 1);
 	if (h->cfg.retransmit_ms != 0 && has_work(h)) {
 		uint64_t t = h->progress_ms + h->cfg.retransmit_ms;
 
@@ -2092,6 +2377,7 @@ static enum bft_err on_hb_msg(struct hb *h, const struct bft_msg *m, uint64_t no
 	     : m->type == BFT_MSG_HB_READY ? m->u.hb_ready.proposer
 	     : m->type == BFT_MSG_HB_COIN  ? m->u.hb_coin.instance
 	     : m->type == BFT_MSG_HB_DEC   ? m->u.hb_dec.proposer
+	     : m->type == BFT_MSG_HB_CHECK ? 0
 					   : m->u.hb_aba.instance) >= h->n)
 		return BFT_EINVAL;
 	if (e < le)
@@ -2127,8 +2413,9 @@ enum bft_err hb_step(struct hb *h, const struct bft_event *ev, struct bft_out *o
 		}
 		switch (m->type) {
 		case BFT_MSG_REQUEST:
-			/* Clients send to every replica (HB §4.3: censorship resilience), so a
-			 * request is never relayed. */
+			/* Clients send to f+1 replicas, at least one correct (client.h
+			 * BFT_SEND_CHECKERS; to all when they retransmit), so a request is never
+			 * relayed. */
 			e = bft_log_submit(h->log, m, now, out);
 			break;
 		case BFT_MSG_CHECKPOINT:
@@ -2147,7 +2434,7 @@ enum bft_err hb_step(struct hb *h, const struct bft_event *ev, struct bft_out *o
 			e = on_state(h, m, now, out);
 			break;
 		default:
-			if (m->type >= BFT_MSG_HB_VAL && m->type <= BFT_MSG_HB_DEC)
+			if (m->type >= BFT_MSG_HB_VAL && m->type <= BFT_MSG_HB_CHECK)
 				e = on_hb_msg(h, m, now, out);
 			else
 				e = BFT_ETYPE; /* PBFT messages have no meaning here */

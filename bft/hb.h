@@ -46,6 +46,28 @@
  * Decryption shares that arrive before their ciphertext is known are kept (one per sender and
  * proposal) and verified when it is.
  *
+ * Shared checks (check_wait_ms > 0). Deciding whether a revealed request's client signature
+ * holds must give the same answer everywhere, but need not be done everywhere: the signature is
+ * a fact about the bytes, so f+1 replicas that agree on it include a correct one, which tells
+ * the truth. Each request has f+1 designated checkers, its owner (Selection) and the f replicas
+ * after it, and a Honey Badger client sends it to those (client.h BFT_SEND_CHECKERS), which
+ * verify it on arrival. When the lowest unexecuted epoch is revealed, every replica builds its
+ * candidate list — the entries of steps 1-2 of the batch rule (hb.c execute_epoch) that decode
+ * as requests, in digest order, a function of the agreed proposals and the executed prefix, so
+ * the same list everywhere — decides each entry it can decide alone (a request it queued
+ * itself, verified on arrival; one it is a designated checker of, verified now if it was not
+ * queued; any entry while it checks everything itself, below), and broadcasts HB_CHECK with the
+ * list's digest and its verdicts. An entry it cannot decide alone takes the verdict of f+1
+ * matching HB_CHECKs for the same list; entries on which two senders disagree (one of them is
+ * faulty) it verifies itself, and when check_wait_ms passes with entries undecided (a silent or
+ * slow checker) it verifies the rest and checks every entry itself for the next 64 epochs,
+ * doubling after each consecutive expiry up to 4,096, so a faulty checker costs one wait per
+ * stretch. Every path gives the true verdict, so the batch is the same at every correct replica;
+ * the wait is a local timer that decides only when a replica does work itself, never what enters
+ * the log, so liveness does not rest on timing either. At n = 4 each request's signature is
+ * verified twice instead of four times (docs/PERFORMANCE.md). check_wait_ms = 0: every replica
+ * checks every entry itself, no HB_CHECK is sent.
+ *
  * Retransmission (for links that lose messages; the protocol itself needs none in the
  * asynchronous model): with an epoch running and no progress for retransmit_ms, a replica
  * re-sends what it sent in its active epochs and multicasts FETCH(LOG, epoch); a peer answers a
@@ -81,6 +103,9 @@ struct hb_config {
 	/* Selection (above): each request has an owner share; false: HB §4.3's random choice
 	 * from the first B by every replica. Default true. */
 	bool owner_shares;
+	/* Shared checks (above): the wait for f+1 matching verdicts before a replica verifies the
+	 * undecided entries itself; 0 turns sharing off. Default 100 ms. */
+	uint32_t check_wait_ms;
 	/* A memo of verification results shared by the engines of one process (memo.h): the
 	 * simulator's; borrowed, NULL (the default) computes everything. */
 	struct bft_memo *memo;
@@ -88,7 +113,7 @@ struct hb_config {
 
 /** Defaults for everything but log.n/self/id/keys/app and the threshold keys:
  *  B = 64, 4 epochs ahead, retransmission after 1000 ms, fixed coins, owner shares,
- *  no memo. */
+ *  shared checks with a 100 ms wait, no memo. */
 void hb_config_default(struct hb_config *c);
 
 struct hb;
@@ -150,6 +175,14 @@ struct hb_status {
 	uint64_t coin_checked[HB_N_MAX];     /* coin shares verified (valid or not), by sender */
 	uint64_t dec_checked[HB_N_MAX];      /* decryption shares verified, by sender */
 	uint64_t coins_threshold;            /* ABA rounds that used the threshold coin */
+	/* Shared checks: candidate entries whose signature this replica verified itself, decided
+	 * by f+1 matching HB_CHECKs, verified because two senders disagreed on them; waits that
+	 * expired; HB_CHECKs set aside for another list than ours (only a faulty sender's can be). */
+	uint64_t checks_self;
+	uint64_t checks_shared;
+	uint64_t checks_disputed;
+	uint64_t check_waits_expired;
+	uint64_t check_votes_other_list;
 };
 void hb_status(const struct hb *h, struct hb_status *st);
 struct bft_log *hb_log(struct hb *h);

@@ -933,6 +933,33 @@ static enum bft_err check_requests(const struct bft_log *lg, const struct bft_by
 	return e;
 }
 
+enum bft_err bft_log_precheck(const struct bft_log *lg, const struct bft_bytes *req,
+			      bool *need_sig)
+{
+	struct bft_msg m;
+	const struct pend *p;
+	enum bft_err e = BFT_OK;
+
+	*need_sig = false;
+	e = wire_decode(&lg->cfg.limits, req->p, req->len, &m);
+	if (e != BFT_OK)
+		return e == BFT_ESENDER ? BFT_ESENDER : BFT_EMALFORMED;
+	if (m.type != BFT_MSG_REQUEST) {
+		wire_msg_free(&m);
+		return BFT_EMALFORMED;
+	}
+	/* The same rules as check_requests, with the signature left to the caller. */
+	p = pending_find(lg, m.sender, m.u.request.reqid);
+	if (p == NULL || p->len != req->len || memcmp(p->bytes, req->p, p->len) != 0) {
+		if (bft_log_request_pk(lg, &m) != NULL)
+			*need_sig = true;
+		else if (m.sender == lg->registrar)
+			e = BFT_EMALFORMED;
+	}
+	wire_msg_free(&m);
+	return e;
+}
+
 enum bft_err bft_log_check_batch(const struct bft_log *lg, const struct bft_bytes *reqs,
 				 uint32_t n)
 {

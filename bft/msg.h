@@ -46,6 +46,7 @@ enum bft_msg_type {
 	BFT_MSG_HB_TERM = 38,    /* ABA: the sender decided; stands for its later rounds */
 	BFT_MSG_HB_COIN = 39,    /* ABA: a threshold coin share */
 	BFT_MSG_HB_DEC = 40,     /* epoch: a TDH2 decryption share of one proposal */
+	BFT_MSG_HB_CHECK = 41,   /* epoch: the sender's verdicts on the revealed requests */
 	BFT_MSG_TYPE_MAX = 63
 };
 
@@ -232,6 +233,28 @@ struct bft_hb_dec {
 	uint8_t share[BFT_HB_SHARE_BYTES];
 };
 
+/* HB_CHECK payload: [epoch:uint, list:bin(32), count:uint, known:bin, valid:bin]
+ * The sender's verdicts on the client signatures of an epoch's candidate requests (hb.h
+ * "Shared checks"): list is the digest of the candidate list (count entries, in digest order)
+ * the sender built; bit i of known (LSB first) says it knows whether entry i is valid, bit i
+ * of valid says it is. known and valid are exactly ceil(count / 8) bytes each, and no bit at
+ * or above count is set; both borrow from the frame. */
+struct bft_hb_check {
+	uint64_t epoch;
+	uint8_t list[CR_DIGEST_BYTES];
+	uint32_t count;
+	struct bft_bytes known;
+	struct bft_bytes valid;
+};
+
+/* The replica whose share of the queue a request is (hb.h "Selection"); that replica and the f
+ * after it check the request's signature for everybody ("Shared checks"), and a Honey Badger
+ * client sends the request to those f + 1 (client.h BFT_SEND_CHECKERS). */
+static inline uint32_t bft_hb_owner(uint32_t n, uint64_t client, uint64_t reqid)
+{
+	return (uint32_t)((client % n + reqid % n) % n);
+}
+
 /** A decoded message: the envelope fields and the typed payload. */
 struct bft_msg {
 	uint32_t version;
@@ -268,6 +291,7 @@ struct bft_msg {
 		struct bft_hb_aba hb_aba;     /* HB_BVAL, HB_AUX, HB_CONF, HB_TERM */
 		struct bft_hb_coin hb_coin;
 		struct bft_hb_dec hb_dec;
+		struct bft_hb_check hb_check;
 	} u;
 };
 

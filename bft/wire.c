@@ -283,6 +283,22 @@ static void enc_hb_dec(struct wire_enc *e, const struct bft_hb_dec *d)
 	enc_raw_bin(e, d->share, BFT_HB_SHARE_BYTES);
 }
 
+static void enc_hb_check(struct wire_enc *e, const struct bft_hb_check *c)
+{
+	uint32_t bytes = c->count / 8u + (c->count % 8u != 0);
+
+	if (c->known.len != bytes || c->valid.len != bytes) {
+		e->invalid = 1;
+		return;
+	}
+	enc_array(e, 5);
+	enc_uint(e, c->epoch);
+	enc_raw_bin(e, c->list, CR_DIGEST_BYTES);
+	enc_uint(e, c->count);
+	enc_bin(e, &c->known);
+	enc_bin(e, &c->valid);
+}
+
 static void enc_session(struct wire_enc *e, const struct bft_session *ss)
 {
 	enc_array(e, 2);
@@ -342,6 +358,9 @@ static void enc_payload(struct wire_enc *e, const struct bft_msg *m)
 		break;
 	case BFT_MSG_HB_DEC:
 		enc_hb_dec(e, &m->u.hb_dec);
+		break;
+	case BFT_MSG_HB_CHECK:
+		enc_hb_check(e, &m->u.hb_check);
 		break;
 	default:
 		/* wire_encode checked the type before writing anything. */

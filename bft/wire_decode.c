@@ -537,6 +537,30 @@ static enum bft_err dec_hb_dec(const struct wire_limits *l, struct rd *r, struct
 	return rd_share(r, m->share);
 }
 
+/* A verdict bitmap of an HB_CHECK: exactly bytes long, no bit set at or above count. */
+static enum bft_err rd_bits(struct rd *r, uint32_t count, uint32_t bytes, struct bft_bytes *out)
+{
+	WIRE_TRY(rd_bin(r, bytes, bytes, out));
+	if (count % 8u != 0 && (out->p[bytes - 1] >> (count % 8u)) != 0)
+		return BFT_EFIELD;
+	return BFT_OK;
+}
+
+/* [epoch, list:bin(32), count, known:bin, valid:bin]. count is bounded by the frame: both
+ * bitmaps must be in it, so nothing is allocated and nothing read beyond it. */
+static enum bft_err dec_hb_check(struct rd *r, struct bft_hb_check *m)
+{
+	uint32_t bytes;
+
+	WIRE_TRY(rd_tuple(r, 5));
+	WIRE_TRY(rd_uint(r, &m->epoch));
+	WIRE_TRY(rd_digest(r, m->list));
+	WIRE_TRY(rd_u32(r, &m->count));
+	bytes = m->count / 8u + (m->count % 8u != 0);
+	WIRE_TRY(rd_bits(r, m->count, bytes, &m->known));
+	return rd_bits(r, m->count, bytes, &m->valid);
+}
+
 /* SESSION: [session, boxes:bin(n_replicas * BFT_SESSION_BOX_BYTES)] — one box per replica,
  * no more and no fewer: any other length is the wrong field. */
 static enum bft_err dec_session(const struct wire_limits *l, struct rd *r, struct bft_session *ss)
@@ -616,6 +640,8 @@ static enum bft_err dec_payload(const struct wire_limits *l, struct rd *r, struc
 		return dec_hb_coin(l, r, &m->u.hb_coin);
 	case BFT_MSG_HB_DEC:
 		return dec_hb_dec(l, r, &m->u.hb_dec);
+	case BFT_MSG_HB_CHECK:
+		return dec_hb_check(r, &m->u.hb_check);
 	default:
 		return BFT_ETYPE;
 	}

@@ -42,7 +42,7 @@
 /** 1 if t is one of the Honey Badger message types (msg.h, numbered from 32), 0 otherwise. */
 static inline int wire_type_hb(uint64_t t)
 {
-	return t >= BFT_MSG_HB_VAL && t <= BFT_MSG_HB_DEC;
+	return t >= BFT_MSG_HB_VAL && t <= BFT_MSG_HB_CHECK;
 }
 
 /** 1 if t is a message type this codec knows, 0 otherwise. */

@@ -134,8 +134,11 @@ struct node_config {
 	uint32_t batch_delay_ms;        /* or when its oldest request has waited this long */
 	uint32_t batch_inflight;        /* PBFT: batches cut at once while fewer are in flight
 					 * (pbft_config.batch_inflight); 0: off */
-	uint32_t check_wait_ms;         /* PBFT: a backup's wait for f vouchers before it checks a
-					 * batch itself (pbft_config.check_wait_ms); 0: off */
+	uint32_t check_wait_ms;         /* shared request checks: PBFT, a backup's wait for f
+					 * vouchers before it checks a batch itself
+					 * (pbft_config.check_wait_ms); Honey Badger, a replica's
+					 * wait for f+1 matching verdicts (hb_config.check_wait_ms);
+					 * 0: off */
 	uint32_t view_timeout_ms;       /* PBFT: a backup's wait for a pending request */
 	uint32_t frame_max;             /* bytes of one message on the wire */
 	uint32_t op_max;                /* bytes of one request's operation */

@@ -227,11 +227,12 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 	cc.replica_pks = (const uint8_t(*)[CR_PK_BYTES])c->cfg.replica_pks;
 	cc.key = &c->id;
 	node_config_wire_limits(&c->cfg, &cc.limits);
-	/* Honey Badger has no primary, and a censoring replica must not hold a request back:
-	 * send every request to all replicas (HB §4.3). PBFT sends to the primary, after a
-	 * first request to all (bft/client.c: replies return over the connection a request
-	 * came on, so each replica must have seen one). */
-	cc.send = c->cfg.protocol == NODE_PROTOCOL_HBBFT ? BFT_SEND_ALL : BFT_SEND_PRIMARY;
+	/* Honey Badger has no primary: a request goes to the f+1 replicas that check it (its
+	 * owner and the f after it, bft/hb.h "Shared checks"), at least one of them correct, so a
+	 * censoring replica cannot hold it back (HB §4.3 with the owner rule of hb.h "Selection").
+	 * PBFT sends to the primary. Both send the first request to all (bft/client.c: replies
+	 * return over the connection a request came on, so each replica must have seen one). */
+	cc.send = c->cfg.protocol == NODE_PROTOCOL_HBBFT ? BFT_SEND_CHECKERS : BFT_SEND_PRIMARY;
 	/* Honey Badger orders reads too; PBFT answers them unordered (client.h) unless the
 	 * cluster says otherwise. */
 	cc.ordered_reads_only = c->cfg.protocol == NODE_PROTOCOL_HBBFT || !c->cfg.unordered_reads;

@@ -391,7 +391,7 @@ static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t n
 	 * relayed keep their signatures. A PBFT read is answered by each replica on its own: its
 	 * MAC entry suffices (log.h). */
 	if (rx->authenticated && m.sender == rx->replica &&
-	    ((r->hb != NULL && m.type >= BFT_MSG_HB_VAL && m.type <= BFT_MSG_HB_DEC) ||
+	    ((r->hb != NULL && m.type >= BFT_MSG_HB_VAL && m.type <= BFT_MSG_HB_CHECK) ||
 	     (r->pbft != NULL && m.type == BFT_MSG_COMMIT))) {
 		r->m.link_authenticated++;
 	} else if ((m.type == BFT_MSG_REQUEST && r->pbft != NULL &&
@@ -520,12 +520,19 @@ static void publish(struct node_replica *r)
 		slen += snprintf(status + slen, sizeof(status) - (size_t)slen,
 				 "\"hb\":{\"epochs_done\":%llu,\"proposals_in\":%llu,"
 				 "\"requests_revealed\":%llu,\"requests_repeated\":%llu,"
-				 "\"requests_stale\":%llu,\"requests_dropped\":%llu},",
+				 "\"requests_stale\":%llu,\"requests_dropped\":%llu,"
+				 "\"checks_self\":%llu,\"checks_shared\":%llu,"
+				 "\"checks_disputed\":%llu,\"check_waits_expired\":%llu,"
+				 "\"check_votes_other_list\":%llu},",
 				 (unsigned long long)hs.epochs_done, (unsigned long long)hs.proposals_in,
 				 (unsigned long long)hs.requests_revealed,
 				 (unsigned long long)hs.requests_repeated,
 				 (unsigned long long)hs.requests_stale,
-				 (unsigned long long)hs.requests_dropped);
+				 (unsigned long long)hs.requests_dropped,
+				 (unsigned long long)hs.checks_self, (unsigned long long)hs.checks_shared,
+				 (unsigned long long)hs.checks_disputed,
+				 (unsigned long long)hs.check_waits_expired,
+				 (unsigned long long)hs.check_votes_other_list);
 	}
 	/* The stable checkpoint's digest: equal across correct replicas at equal positions, which
 	 * is how tests and operators compare replicas' states. */
@@ -747,6 +754,7 @@ int node_replica_open(struct node_replica **out, const struct node_replica_opts 
 		hc.coin_sk = node_replica_keys_coin(&r->keys);
 		hc.enc_sk = node_replica_keys_enc(&r->keys);
 		hc.batch_size = r->cfg.hb_batch_size;
+		hc.check_wait_ms = r->cfg.check_wait_ms;
 		hc.byz = r->opts.byz.modes != 0 ? &r->opts.byz : NULL;
 		e = hb_new(&r->hb, &hc);
 	}

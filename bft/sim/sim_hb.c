@@ -204,7 +204,7 @@ static struct bft_log *hb_sim_log(void *engine)
 
 const struct sim_engine_ops sim_engine_hb = {
 	.name = "honeybadger",
-	.client_send = BFT_SEND_ALL,
+	.client_send = BFT_SEND_CHECKERS,
 	.ordered_reads_only = true,
 	.create = hb_sim_create,
 	.step = hb_sim_step,

@@ -372,7 +372,7 @@ static void adv_free(void *engine)
 }
 
 static const struct sim_engine_ops adv_engine_ops = {
-	.name = "honeybadger+coin-aware-adversary", .client_send = BFT_SEND_ALL,
+	.name = "honeybadger+coin-aware-adversary", .client_send = BFT_SEND_CHECKERS,
 	.create = adv_create, .step = adv_step, .status = adv_status, .free = adv_free,
 };
 

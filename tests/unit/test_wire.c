@@ -289,6 +289,19 @@ static void sample_build(struct sample *s, enum bft_msg_type t)
 		for (unsigned i = 0; i < BFT_HB_SHARE_BYTES; i++)
 			m->u.hb_dec.share[i] = (uint8_t)(0xd0 ^ i);
 		break;
+	case BFT_MSG_HB_CHECK: {
+		/* 11 entries: two bytes per bitmap, the top five bits clear. */
+		static const uint8_t known[2] = {0xff, 0x05}, valid[2] = {0x7d, 0x04};
+
+		m->sender = 2;
+		m->u.hb_check.epoch = 5;
+		for (unsigned i = 0; i < CR_DIGEST_BYTES; i++)
+			m->u.hb_check.list[i] = (uint8_t)(0x30 + i);
+		m->u.hb_check.count = 11;
+		m->u.hb_check.known = (struct bft_bytes){.p = known, .len = 2};
+		m->u.hb_check.valid = (struct bft_bytes){.p = valid, .len = 2};
+		break;
+	}
 	default:
 		fail_msg("no sample for type %d", (int)t);
 	}
@@ -886,7 +899,7 @@ static void test_wire_limits_default_values(void **state)
 
 static void test_wire_encode_rejects_unknown_type(void **state)
 {
-	static const unsigned types[] = {0, 12, 31, 41, 63, 64, 1000};
+	static const unsigned types[] = {0, 12, 31, 42, 63, 64, 1000};
 	struct wire_buf b = {0};
 	struct bft_msg m;
 
@@ -1092,7 +1105,7 @@ static void test_wire_rejects_unknown_version(void **state)
 
 static void test_wire_rejects_unknown_type(void **state)
 {
-	static const uint64_t types[] = {0, 12, 31, 41, 63, 64, 1000, UINT64_MAX};
+	static const uint64_t types[] = {0, 12, 31, 42, 63, 64, 1000, UINT64_MAX};
 	struct fb f = {0};
 
 	(void)state;

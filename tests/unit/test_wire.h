@@ -30,7 +30,8 @@
 	X(hb_conf, BFT_MSG_HB_CONF)                                                                \
 	X(hb_term, BFT_MSG_HB_TERM)                                                                \
 	X(hb_coin, BFT_MSG_HB_COIN)                                                                \
-	X(hb_dec, BFT_MSG_HB_DEC)
+	X(hb_dec, BFT_MSG_HB_DEC)                                                                  \
+	X(hb_check, BFT_MSG_HB_CHECK)
 
 /* Every message type, in the order above. */
 #define WT_TYPE_VALUE(name, type) type,
@@ -176,6 +177,17 @@ static inline void wt_assert_msg_equal(const struct bft_msg *a, const struct bft
 		assert_int_equal(a->u.hb_dec.epoch, b->u.hb_dec.epoch);
 		assert_int_equal(a->u.hb_dec.proposer, b->u.hb_dec.proposer);
 		assert_memory_equal(a->u.hb_dec.share, b->u.hb_dec.share, BFT_HB_SHARE_BYTES);
+		break;
+	case BFT_MSG_HB_CHECK:
+		assert_int_equal(a->u.hb_check.epoch, b->u.hb_check.epoch);
+		assert_memory_equal(a->u.hb_check.list, b->u.hb_check.list, CR_DIGEST_BYTES);
+		assert_int_equal(a->u.hb_check.count, b->u.hb_check.count);
+		assert_int_equal(a->u.hb_check.known.len, b->u.hb_check.known.len);
+		assert_int_equal(a->u.hb_check.valid.len, b->u.hb_check.valid.len);
+		assert_memory_equal(a->u.hb_check.known.p, b->u.hb_check.known.p,
+				    a->u.hb_check.known.len);
+		assert_memory_equal(a->u.hb_check.valid.p, b->u.hb_check.valid.p,
+				    a->u.hb_check.valid.len);
 		break;
 	default:
 		fail_msg("unexpected message type %d", (int)a->type);

@@ -373,6 +373,24 @@ static void rnd_msg(struct arena *a, struct bft_msg *m, enum bft_msg_type t, int
 		m->u.hb_dec.proposer = rnd_u32() % L.n_replicas;
 		rnd_fill(m->u.hb_dec.share, BFT_HB_SHARE_BYTES);
 		break;
+	case BFT_MSG_HB_CHECK: {
+		/* Bitmaps of ceil(count / 8) bytes with no bit at or above count. */
+		uint32_t count = rnd_u32() % 2000, bytes = (count + 7) / 8;
+		uint8_t *k = arena_alloc(a, bytes ? bytes : 1), *v = arena_alloc(a, bytes ? bytes : 1);
+
+		m->u.hb_check.epoch = rnd_uint();
+		rnd_fill(m->u.hb_check.list, CR_DIGEST_BYTES);
+		m->u.hb_check.count = count;
+		rnd_fill(k, bytes);
+		rnd_fill(v, bytes);
+		if (count % 8 != 0) {
+			k[bytes - 1] &= (uint8_t)((1u << (count % 8)) - 1);
+			v[bytes - 1] &= (uint8_t)((1u << (count % 8)) - 1);
+		}
+		m->u.hb_check.known = (struct bft_bytes){k, bytes};
+		m->u.hb_check.valid = (struct bft_bytes){v, bytes};
+		break;
+	}
 	default:
 		fail_msg("no generator for type %d", (int)t);
 	}
