@@ -836,6 +836,186 @@ static void test_hb_silent_replica_does_not_stop_the_others(void **state)
 	cluster_free(c);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Shared checks (hb.h): a revealed request's signature is verified by its f+1 designated
+ * checkers, owner (client + reqid) mod n and the next f; the others take f+1 matching HB_CHECKs. */
+
+static enum bft_err step_into(struct cluster *c, struct hb *h, const struct wire_buf *b,
+			      struct bft_out *out);
+
+static struct hb_status status_of(struct cluster *c, uint32_t i)
+{
+	struct hb_status st;
+
+	hb_status(c->h[i], &st);
+	return st;
+}
+
+/* Advances every replica's clock by ms and delivers what that sets off. */
+static void advance(struct cluster *c, uint64_t ms)
+{
+	c->now += ms;
+	for (uint32_t i = 0; i < N; i++) {
+		struct bft_event ev = {.type = BFT_EV_TIMER, .now_ms = c->now};
+
+		(void)step(c, i, &ev);
+	}
+	run(c);
+}
+
+/* Client j's request numbered reqid, signed by `signer`'s key (another client's: forged). */
+static void make_signed_by(struct cluster *c, uint32_t j, uint64_t reqid, uint32_t signer,
+			   struct wire_buf *out)
+{
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST, .sender = j};
+	static const uint8_t op[] = "op";
+
+	m.u.request.reqid = reqid;
+	m.u.request.op = (struct bft_bytes){.p = op, .len = sizeof(op)};
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(wire_encode(&m, &c->cid[signer], out), BFT_OK);
+}
+
+/* Client 0's first request has owner (0 + 1) mod 4 = 1, so replicas 1 and 2 check it and
+ * receive it (as a BFT_SEND_CHECKERS client sends it); 0 and 3 never see it before it is
+ * revealed, take the two matching verdicts and verify nothing themselves. */
+static void test_hb_shared_checks_spare_the_others_the_signature(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+
+	(void)state;
+	assert_int_equal(bft_hb_owner(N, 0, 1), 1);
+	submit(c, 0, 0x6);
+	run(c);
+	assert_agree(c, 0xf, 1);
+	for (uint32_t i = 0; i < N; i++) {
+		struct hb_status st = status_of(c, i);
+
+		assert_int_equal(c->app[i].count, 1);
+		assert_int_equal(st.checks_self, 0); /* 1 and 2 verified it on arrival */
+		assert_int_equal(st.checks_shared, i == 0 || i == 3 ? 1 : 0);
+		assert_int_equal(st.check_waits_expired, 0);
+		assert_int_equal(st.requests_dropped, 0);
+	}
+	/* Replica 0 executed on the first two verdicts; the third came after (stale). */
+	assert_int_equal(c->results[0][BFT_MSG_HB_CHECK][BFT_OK], 2);
+	assert_int_equal(c->results[0][BFT_MSG_HB_CHECK][BFT_ESTALE], 1);
+	cluster_free(c);
+}
+
+/* A request with a forged signature reaches replica 1's queue unverified (as if replica 1 were
+ * faulty: a node verifies on arrival) and replica 1 proposes it and vouches for it. Its fellow
+ * checker 2 verifies it and says invalid; 0 and 3 see the two verdicts disagree, verify it
+ * themselves, drop it and count replica 1's verdict as a fault. No correct replica executes it. */
+static void test_hb_disputed_verdicts_are_checked_and_the_liar_counted(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+	struct wire_buf b;
+
+	(void)state;
+	make_signed_by(c, 0, 1, 3, &b);
+	assert_int_equal(deliver_frame(c, 1, b.p, b.len), BFT_OK);
+	wire_buf_free(&b);
+	run(c);
+	assert_agree(c, 0xd, 1);
+	for (uint32_t i = 0; i < N; i++) {
+		struct hb_status st = status_of(c, i);
+
+		if (i == 1)
+			continue;
+		assert_int_equal(c->app[i].count, 0);
+		assert_int_equal(st.requests_dropped, 1);
+		assert_int_equal(st.checks_self, 1);
+		assert_int_equal(st.checks_disputed, i == 2 ? 0 : 1);
+		assert_int_equal(st.checks_shared, 0);
+	}
+	assert_int_equal(faults_against(c, 1, BFT_ECONFLICT), 2); /* at 0 and 3 */
+	cluster_free(c);
+}
+
+/* Replica 2, a designated checker of client 0's first request, is silent: 0 and 3 have one
+ * verdict, wait for check_wait_ms (100; the harness's clock also ticks once per delivered
+ * frame, so the test only shows they wait, then go on), verify it themselves, and check alone for the next 64
+ * epochs, so client 1's request (owner 2) executes there without another wait. */
+static void test_hb_a_silent_checker_costs_one_wait(void **state)
+{
+	const uint32_t modes[N] = {0, 0, BFT_BYZ_SILENT, 0};
+	struct cluster *c = cluster_new(modes, true);
+	struct hb_status st;
+
+	(void)state;
+	submit(c, 0, 0x6);
+	run(c);
+	assert_int_equal(bft_log_last_executed(hb_log(c->h[1])), 1);
+	assert_int_equal(bft_log_last_executed(hb_log(c->h[0])), 0); /* waiting for a verdict */
+	assert_int_equal(bft_log_last_executed(hb_log(c->h[3])), 0);
+	advance(c, 100);
+	assert_agree(c, 0xb, 1);
+	st = status_of(c, 0);
+	assert_int_equal(st.check_waits_expired, 1);
+	assert_int_equal(st.checks_self, 1);
+	assert_int_equal(c->app[0].count, 1);
+	assert_int_equal(c->app[3].count, 1);
+	/* Client 1's first request: owner 2 (silent) and 3. */
+	submit(c, 1, 0xc);
+	run(c);
+	assert_agree(c, 0xb, 2);
+	st = status_of(c, 0);
+	assert_int_equal(st.check_waits_expired, 1);
+	assert_int_equal(st.checks_self, 2);
+	assert_int_equal(c->app[0].count, 2);
+	cluster_free(c);
+}
+
+/* An HB_CHECK from replica `from` for epoch 0 with `count` entries and a made-up list digest. */
+static void make_check(struct cluster *c, uint32_t from, uint32_t count, struct wire_buf *out)
+{
+	static const uint8_t bits[2] = {0x03, 0x00};
+	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_HB_CHECK, .sender = from};
+
+	m.u.hb_check.epoch = 0;
+	memset(m.u.hb_check.list, 0x5a, CR_DIGEST_BYTES);
+	m.u.hb_check.count = count;
+	m.u.hb_check.known = (struct bft_bytes){.p = bits, .len = (count + 7) / 8};
+	m.u.hb_check.valid = m.u.hb_check.known;
+	memset(out, 0, sizeof(*out));
+	assert_int_equal(wire_encode(&m, &c->id[from], out), BFT_OK);
+}
+
+/* HB_CHECK's rejection paths at replica 0 while its epoch 0 runs: one per sender (a second is
+ * BFT_EDUP), at most n * ceil(B / n) entries (BFT_ETOOBIG), and one for another list than
+ * ours, set aside when the list is built and counted against its sender (BFT_EDIGEST). */
+static void test_hb_rejects_bad_checks(void **state)
+{
+	struct cluster *c = cluster_new(NULL, true);
+	struct bft_out out = {0};
+	struct wire_buf b;
+	struct hb_status st;
+
+	(void)state;
+	c->hold = 0xe; /* the others hear nothing yet */
+	submit(c, 0, 0x1);
+	make_check(c, 1, 3, &b);
+	assert_int_equal(step_into(c, c->h[0], &b, &out), BFT_OK);
+	assert_int_equal(step_into(c, c->h[0], &b, &out), BFT_EDUP);
+	wire_buf_free(&b);
+	make_check(c, 2, N * 2 + 1, &b); /* B = 8: at most 4 proposals of 2 */
+	assert_int_equal(step_into(c, c->h[0], &b, &out), BFT_ETOOBIG);
+	wire_buf_free(&b);
+	bft_out_free(&out);
+	c->hold = 0;
+	run(c);
+	assert_agree(c, 0xf, 1);
+	st = status_of(c, 0);
+	assert_int_equal(st.check_votes_other_list, 1);
+	assert_int_equal(st.faults[BFT_EDIGEST], 1);
+	assert_int_equal(st.sender_faults[1], 1);
+	assert_int_equal(st.faults[BFT_ETOOBIG], 1);
+	assert_int_equal(st.sender_faults[2], 1);
+	assert_int_equal(c->app[0].count, 1);
+	cluster_free(c);
+}
+
 static void test_hb_checkpoints_through_the_shared_log(void **state)
 {
 	struct cluster *c = cluster_new(NULL, true);
@@ -1185,6 +1365,10 @@ int main(void)
 		cmocka_unit_test(test_hb_equivocating_proposer_is_detected_and_harmless),
 		cmocka_unit_test(test_hb_a_censoring_replica_cannot_hold_a_request_back),
 		cmocka_unit_test(test_hb_silent_replica_does_not_stop_the_others),
+		cmocka_unit_test(test_hb_shared_checks_spare_the_others_the_signature),
+		cmocka_unit_test(test_hb_disputed_verdicts_are_checked_and_the_liar_counted),
+		cmocka_unit_test(test_hb_a_silent_checker_costs_one_wait),
+		cmocka_unit_test(test_hb_rejects_bad_checks),
 		cmocka_unit_test(test_hb_checkpoints_through_the_shared_log),
 		cmocka_unit_test(test_hb_survives_random_messages),
 		cmocka_unit_test(test_hb_refuses_mismatched_keys),

@@ -1980,6 +1980,51 @@ static void fb_hb_dec(struct fb *f, uint64_t proposer, uint32_t share_len)
 	fb_sig(f);
 }
 
+/* HB_CHECK with count entries, bitmaps of known_len and valid_len bytes (all bits of the last
+ * byte of valid set from bit `top`, so that a `top` below 8 sets bits at or above count). */
+static void fb_hb_check(struct fb *f, uint64_t count, uint32_t known_len, uint32_t valid_len,
+			unsigned top)
+{
+	fb_head(f, BFT_MSG_HB_CHECK, 1);
+	fb_array(f, 5);
+	fb_uint(f, 5);
+	fb_digest(f);
+	fb_uint(f, count);
+	fb_bin(f, known_len, 0x01);
+	fb_bin_header(f, valid_len);
+	for (uint32_t i = 0; i < valid_len; i++)
+		fb_byte(f, i + 1 < valid_len || top >= 8 ? 0x01 : (uint8_t)(0xffu << top));
+	fb_sig(f);
+}
+
+/* HB_CHECK's bitmaps are ceil(count / 8) bytes each, no more and no fewer, and no bit at or
+ * above count is set: anything else is refused before a replica looks at it. */
+static void test_wire_rejects_malformed_hb_check_bitmaps(void **state)
+{
+	struct fb f = {0};
+
+	(void)state;
+	fb_hb_check(&f, 11, 2, 2, 8);
+	fb_expect(&f, &L, BFT_OK);
+	fb_hb_check(&f, 0, 0, 0, 8);
+	fb_expect(&f, &L, BFT_OK);
+	fb_hb_check(&f, 11, 2, 2, 3); /* bits 3.. of the last byte: entries 11.. do not exist */
+	fb_expect(&f, &L, BFT_EFIELD);
+	fb_hb_check(&f, 16, 2, 2, 0); /* a whole last byte is fine at a multiple of 8 */
+	fb_expect(&f, &L, BFT_OK);
+	fb_hb_check(&f, 11, 1, 2, 8); /* known too short */
+	fb_expect(&f, &L, BFT_EFIELD);
+	fb_hb_check(&f, 11, 3, 2, 8); /* known too long */
+	fb_expect(&f, &L, BFT_ETOOBIG);
+	fb_hb_check(&f, 11, 2, 3, 8); /* valid too long */
+	fb_expect(&f, &L, BFT_ETOOBIG);
+	fb_hb_check(&f, UINT32_MAX, 2, 2, 8); /* a count the frame cannot hold */
+	fb_expect(&f, &L, BFT_EFIELD);
+	fb_hb_check(&f, (uint64_t)UINT32_MAX + 1, 2, 2, 8); /* not a u32 */
+	fb_expect(&f, &L, BFT_EFIELD);
+	fb_free(&f);
+}
+
 /* A proposer, shard index or agreement instance names a replica: one past the last is the wrong
  * field (the envelope's sender is fine). */
 static void test_wire_rejects_hb_replica_field_out_of_range(void **state)
@@ -2538,6 +2583,7 @@ int main(void)
 		cmocka_unit_test(test_wire_rejects_wrong_envelope_arity),
 		cmocka_unit_test(test_wire_rejects_unknown_version),
 		cmocka_unit_test(test_wire_rejects_unknown_type),
+		cmocka_unit_test(test_wire_rejects_malformed_hb_check_bitmaps),
 		WT_EACH_TYPE(WT_REG_ARITY)
 		cmocka_unit_test(test_wire_rejects_wrong_certificate_arity),
 		cmocka_unit_test(test_wire_rejects_wrong_new_view_entry_arity),
