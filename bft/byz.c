@@ -39,6 +39,8 @@ static const struct {
 	 "Honey Badger: never proposes the requests of even-numbered clients"},
 	{BFT_BYZ_FLOOD, "flood",
 	 "sends junk and oversized frames to its peers at a bounded rate (besides its own work)"},
+	{BFT_BYZ_LYING_CHECKS, "lying-checks",
+	 "Honey Badger: claims a verdict on every revealed request and inverts each one"},
 };
 
 uint32_t bft_byz_mode_from_name(const char *name)

@@ -30,6 +30,7 @@ enum bft_byz_mode {
 	BFT_BYZ_CENSOR = 1u << 17,         /* never proposes the requests of even-numbered clients */
 	/* Both engines; the core only marks it, the node (node/) sends the junk. */
 	BFT_BYZ_FLOOD = 1u << 18,          /* junk and oversized frames at a bounded rate */
+	BFT_BYZ_LYING_CHECKS = 1u << 19,   /* HB_CHECKs: every entry known, every verdict inverted */
 };
 
 /* The modes each engine implements; a mode outside its engine's set is refused at start-up. */
@@ -41,7 +42,7 @@ enum bft_byz_mode {
 	(BFT_BYZ_SILENT | BFT_BYZ_CRASH_AFTER | BFT_BYZ_BAD_RBC_SHARDS | BFT_BYZ_RBC_EQUIVOCATE |  \
 	 BFT_BYZ_ABA_EQUIVOCATE | BFT_BYZ_BAD_COIN_SHARE | BFT_BYZ_BAD_DEC_SHARE |                 \
 	 BFT_BYZ_BAD_CIPHERTEXT | BFT_BYZ_CENSOR | BFT_BYZ_REPLAY | BFT_BYZ_BAD_SIGNATURE |        \
-	 BFT_BYZ_WRONG_REPLY | BFT_BYZ_FLOOD)
+	 BFT_BYZ_WRONG_REPLY | BFT_BYZ_FLOOD | BFT_BYZ_LYING_CHECKS)
 
 struct bft_byz {
 	uint32_t modes;          /* bitwise OR of bft_byz_mode */

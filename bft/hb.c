@@ -1661,6 +1661,18 @@ static void vote_other_list(struct hb *h, struct vote *vt, uint32_t from)
 	fault(h, from, BFT_EDIGEST);
 }
 
+/* True when vt gives a verdict that contradicts one this replica knows (a faulty sender's). */
+static bool vote_contradicts(const struct epoch *ep, const struct vote *vt)
+{
+	uint32_t bytes = (ep->ncand + 7u) / 8u;
+
+	for (uint32_t i = 0; i < ep->ncand; i++)
+		if (ep->cand[i].verdict != CV_UNKNOWN && bit_get(vt->bits, i) &&
+		    bit_get(vt->bits + bytes, i) != (ep->cand[i].verdict == CV_VALID))
+			return true;
+	return false;
+}
+
 /*
  * Decides what the votes allow: f+1 matching verdicts include a correct replica's, which is the
  * truth (the signature is a fact about the bytes), so they decide an entry; an entry two senders
@@ -1839,9 +1851,18 @@ static enum bft_err build_candidates(struct hb *h, struct epoch *ep, uint64_t no
 	for (uint32_t i = 0; i < nc; i++)
 		cr_hash_update(&hs, v[i].r.digest, CR_DIGEST_BYTES);
 	cr_hash_final(&hs, ep->list);
-	for (uint32_t j = 0; j < h->n; j++)
-		if (ep->votes[j].have && !vote_matches(ep, &ep->votes[j]))
-			vote_other_list(h, &ep->votes[j], j);
+	for (uint32_t j = 0; j < h->n; j++) {
+		struct vote *vt = &ep->votes[j];
+
+		if (!vt->have)
+			continue;
+		if (!vote_matches(ep, vt)) {
+			vote_other_list(h, vt, j);
+		} else if (vote_contradicts(ep, vt)) {
+			vt->faulted = true;
+			fault(h, j, BFT_ECONFLICT);
+		}
+	}
 	decide_by_votes(h, ep);
 	return h->cfg.check_wait_ms != 0 ? send_check(h, ep, out) : BFT_OK;
 }
@@ -1888,11 +1909,19 @@ static enum bft_err on_check(struct hb *h, struct epoch *ep, uint32_t from,
 	vt->count = c->count;
 	memcpy(vt->list, c->list, CR_DIGEST_BYTES);
 	if (ep->built) {
+		bool lie;
+
 		if (!vote_matches(ep, vt)) {
 			vote_other_list(h, vt, from);
 			return BFT_OK; /* counted as a fault already */
 		}
+		/* A verdict against one we know is refused at once (and counted by the caller); the
+		 * vote stays, since f+1 matching ones decide regardless of a liar's. */
+		lie = vote_contradicts(ep, vt);
+		vt->faulted = lie;
 		decide_by_votes(h, ep);
+		if (lie)
+			return BFT_ECONFLICT;
 	}
 	return BFT_OK;
 }
@@ -2296,12 +2325,36 @@ static bool byz_variant(struct hb *h, struct bft_msg *m, uint8_t **scratch)
 	}
 }
 
+/* Every entry known, every verdict inverted (an unknown one called invalid): whoever takes a
+ * verdict from f+1 matching ones is not fooled, since the liar's fellow checkers say otherwise. */
+static void byz_lie_in_check(struct hb *h, struct bft_out_msg *om, struct bft_msg *m)
+{
+	struct bft_hb_check *c = &m->u.hb_check;
+	uint32_t bytes = c->known.len;
+	uint8_t *bits = malloc(bytes ? 2u * bytes : 1u);
+
+	if (bits == NULL)
+		return; /* sent as it was, which is allowed */
+	for (uint32_t i = 0; i < bytes; i++) {
+		uint8_t mask = i + 1 < bytes || c->count % 8u == 0
+				       ? 0xff : (uint8_t)((1u << (c->count % 8u)) - 1u);
+
+		bits[i] = mask;
+		bits[bytes + i] = (uint8_t)(~(c->known.p[i] & c->valid.p[i]) & c->known.p[i] & mask);
+	}
+	c->known = (struct bft_bytes){.p = bits, .len = bytes};
+	c->valid = (struct bft_bytes){.p = bits + bytes, .len = bytes};
+	byz_reseal(h, om, m);
+	free(bits);
+}
+
 static void byz_apply(struct hb *h, uint64_t now, struct bft_out *out)
 {
 	const struct bft_byz *bz = h->cfg.byz;
 	/* Only these modes rewrite Honey Badger messages; the others need no decoding. */
 	size_t n0 = (bz->modes & (BFT_BYZ_BAD_COIN_SHARE | BFT_BYZ_BAD_DEC_SHARE |
-				  BFT_BYZ_ABA_EQUIVOCATE | BFT_BYZ_RBC_EQUIVOCATE)) ? out->nmsgs : 0;
+				  BFT_BYZ_ABA_EQUIVOCATE | BFT_BYZ_RBC_EQUIVOCATE |
+				  BFT_BYZ_LYING_CHECKS)) ? out->nmsgs : 0;
 
 	for (size_t i = 0; i < n0; i++) {
 		struct bft_msg m;
@@ -2323,6 +2376,8 @@ static void byz_apply(struct hb *h, uint64_t now, struct bft_out *out)
 			memcpy(m.u.hb_dec.share + 2, cr_group_g, CR_POINT_BYTES);
 			byz_reseal(h, &out->msgs[i], &m);
 		}
+		if ((bz->modes & BFT_BYZ_LYING_CHECKS) && m.type == BFT_MSG_HB_CHECK)
+			byz_lie_in_check(h, &out->msgs[i], &m);
 		equiv = ((bz->modes & BFT_BYZ_ABA_EQUIVOCATE) &&
 			 (m.type == BFT_MSG_HB_BVAL || m.type == BFT_MSG_HB_AUX)) ||
 			((bz->modes & BFT_BYZ_RBC_EQUIVOCATE) &&

@@ -168,7 +168,7 @@ run_scenario() {
       # rounds 2 mod 3, and coin shares are kept unverified until the coin is needed (hb.c),
       # so when f+1 good ones make the coin first, the faulty replica's are never checked.)
       bad-decryption-share) want=bad_share ;;
-      equivocate|rbc-equivocate|aba-equivocate) want=conflict ;;
+      equivocate|rbc-equivocate|aba-equivocate|lying-checks) want=conflict ;;
       wrong-digest) want=digest_mismatch ;;
       bogus-new-view) want=bad_certificate ;;
       flood) want=malformed ;;

@@ -967,6 +967,42 @@ static void test_hb_a_silent_checker_costs_one_wait(void **state)
 	cluster_free(c);
 }
 
+/* Replica 1 runs BFT_BYZ_LYING_CHECKS: it claims a verdict on every entry and inverts each.
+ * Client 0's first request (checkers 1 and 2): 2 says valid, 1 says invalid, so 0 and 3 verify
+ * it themselves and execute it; its second (checkers 2 and 3) is decided by their two
+ * matching verdicts whatever 1 claims. The replicas that needed verdicts count the liar. */
+static void test_hb_a_lying_checker_changes_nothing(void **state)
+{
+	const uint32_t modes[N] = {0, BFT_BYZ_LYING_CHECKS, 0, 0};
+	struct cluster *c = cluster_new(modes, true);
+
+	(void)state;
+	submit(c, 0, 0x6);
+	run(c);
+	submit(c, 0, 0xc);
+	run(c);
+	assert_agree(c, 0xd, 2);
+	for (uint32_t i = 0; i < N; i++) {
+		struct hb_status st = status_of(c, i);
+
+		if (i == 1)
+			continue;
+		assert_int_equal(c->app[i].count, 2);
+		assert_int_equal(st.requests_dropped, 0);
+		/* 0 decides the second request by 2's and 3's verdicts, or verifies it if the
+		 * liar's came between them: either way once. */
+		assert_int_equal(st.checks_disputed + st.checks_shared, i == 0 ? 2 : i == 3 ? 1 : 0);
+		assert_int_equal(st.checks_disputed, i == 2 ? 0 : i == 3 ? 1 : st.checks_disputed);
+		assert_true(i != 0 || st.checks_disputed >= 1);
+		assert_int_equal(st.checks_self, st.checks_disputed);
+		/* 2 knew both verdicts itself and executed before the liar's came (stale). */
+		assert_true(i == 2 || st.sender_faults[1] >= 1);
+		assert_int_equal(st.sender_faults[0] + st.sender_faults[2] + st.sender_faults[3], 0);
+	}
+	assert_true(faults_against(c, 1, BFT_ECONFLICT) >= 2);
+	cluster_free(c);
+}
+
 /* An HB_CHECK from replica `from` for epoch 0 with `count` entries and a made-up list digest. */
 static void make_check(struct cluster *c, uint32_t from, uint32_t count, struct wire_buf *out)
 {
@@ -1369,6 +1405,7 @@ int main(void)
 		cmocka_unit_test(test_hb_disputed_verdicts_are_checked_and_the_liar_counted),
 		cmocka_unit_test(test_hb_a_silent_checker_costs_one_wait),
 		cmocka_unit_test(test_hb_rejects_bad_checks),
+		cmocka_unit_test(test_hb_a_lying_checker_changes_nothing),
 		cmocka_unit_test(test_hb_checkpoints_through_the_shared_log),
 		cmocka_unit_test(test_hb_survives_random_messages),
 		cmocka_unit_test(test_hb_refuses_mismatched_keys),
