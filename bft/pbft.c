@@ -150,6 +150,9 @@ struct pbft {
 
 	bool restarted_inactive; /* recovered into a view we must rejoin by VIEW-CHANGE */
 	bool restored;           /* recovered from records: re-send our votes at the first step */
+	bool booted;             /* the first step was taken */
+	bool abstain;            /* restarted: no new PRE-PREPARE or PREPARE in views <= ... */
+	bft_view abstain_view;   /* ... this one (pbft.h pbft_restore) */
 	bft_seq read_fence;      /* the highest prepared certificate recovered from records: no
 	                          * read-only answers until it is executed (on_request) */
 	bft_seq highest_pp;      /* the highest sequence number pre-prepared in this view */
@@ -575,6 +578,13 @@ static enum bft_err vote_store(struct vote *v, const struct bft_msg *m)
 	return BFT_OK;
 }
 
+/* False in a view a restarted replica may have voted in before its crash (pbft.h pbft_restore):
+ * there it sends no new PRE-PREPARE or PREPARE. */
+static bool may_vote(const struct pbft *p, bft_view view)
+{
+	return !p->abstain || view > p->abstain_view;
+}
+
 static enum bft_err send_phase(struct pbft *p, struct slot *s, enum bft_msg_type type,
 			       struct bft_out *out)
 {
@@ -808,7 +818,7 @@ static enum bft_err accept_preprepare(struct pbft *p, struct slot *s, const stru
 	bft_log_mark_proposed(p->log, dm.u.preprepare.requests, dm.u.preprepare.nrequests);
 	if (s->seq > p->highest_pp)
 		p->highest_pp = s->seq;
-	if (pbft_primary(s->view, p->n) != p->self) {
+	if (pbft_primary(s->view, p->n) != p->self && may_vote(p, s->view)) {
 		s->sent_prepare = true;
 		e = send_phase(p, s, BFT_MSG_PREPARE, out);
 	}
@@ -1309,7 +1319,7 @@ static enum bft_err propose(struct pbft *p, uint64_t now, struct bft_out *out)
 {
 	const struct bft_byz *bz = p->cfg.byz;
 
-	if (!p->active || !is_primary(p))
+	if (!p->active || !is_primary(p) || !may_vote(p, p->view))
 		return BFT_OK;
 	while (bft_log_pending(p->log) > 0 && bft_log_in_window(p->log, p->next_seq)) {
 		struct bft_bytes *reqs;
@@ -3065,6 +3075,20 @@ enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_ou
 	enum bft_err e = BFT_OK;
 
 	tput_tick(p, now);
+	if (!p->booted) {
+		/* pbft.h pbft_restore: a replica restarted from records abstains in the views it
+		 * may have voted in; a fresh one records its view first, so that a crash before its
+		 * first durable vote still leaves a record saying it may have voted. */
+		p->booted = true;
+		if (p->restored) {
+			p->abstain = p->active || p->view > 0;
+			p->abstain_view = p->active ? p->view : p->view - 1;
+		} else {
+			e = view_record(p, out);
+			if (e != BFT_OK)
+				return e;
+		}
+	}
 	if (p->restarted_inactive) {
 		p->restarted_inactive = false;
 		e = send_viewchange(p, out);

@@ -86,6 +86,19 @@ enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_ou
  * before the first pbft_step. BFT_OK, or why the record was unusable (BFT_EMALFORMED,
  * BFT_EBADCERT, BFT_ESTATE for a gap in the committed positions): the node treats any error as
  * a corrupt log.
+ *
+ * Votes are not durable before they leave: a PRE-PREPARE's record (BFT_REC_PREPREPARE) may be
+ * lost in a crash after the PRE-PREPARE or PREPARE it backs was sent. What is durable first is
+ * the view (BFT_REC_VIEW, written when a replica starts fresh and whenever it enters or starts
+ * changing to a view, synced before anything of that view leaves) and every prepared
+ * certificate (before its COMMIT). So a replica restarted from records abstains: it sends no
+ * PRE-PREPARE and no PREPARE in any view it may have voted in before (the view it recovered if
+ * it was active there, else the one before), apart from re-sending the PREPAREs whose records
+ * it recovered. It still accepts PRE-PREPAREs, counts the others' PREPAREs, and commits, and it
+ * votes again from the next view on. A forgotten PREPARE can then never be contradicted: two
+ * prepared certificates for one (view, seq) need 2f+1 voters each, which share f+1 replicas,
+ * one correct and not restarted since (TOCS §4.2 invariant, §4.4). When the restarted replica
+ * is the primary, or f+1 restarted together, the backups' timers bring that next view.
  */
 enum bft_err pbft_restore(struct pbft *p, const struct bft_record *rec) BFT_WUR;
 

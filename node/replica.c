@@ -146,6 +146,13 @@ static enum bft_err engine_restore(struct node_replica *r, const struct bft_reco
  * certificates (PBFT TOCS §4.2 invariant, §4.4). Re-executing it from the same state gives the
  * same results. Meanwhile the replica answers no read (pbft.c read_fence). Honey Badger's commit
  * record is the epoch's agreed output, which no other record can rebuild: it stays synced.
+ *
+ * Likewise a PRE-PREPARE's record (BFT_REC_PREPREPARE) need not be durable before the
+ * PRE-PREPARE or PREPARE it backs leaves: a restarted replica abstains in every view it may have
+ * voted in (bft/pbft.h pbft_restore), and what that rule rests on is synced before anything
+ * depending on it leaves: view records (an iteration that enters or starts changing a view) and
+ * prepared certificates (before their COMMITs). That takes two of a batch's three sequential
+ * fdatasyncs (the primary's, then each backup's, before its PREPARE) off the critical path.
  */
 static bool commits_may_wait(const struct node_replica *r)
 {
@@ -178,7 +185,8 @@ static int persist(struct node_replica *r, enum persist_when when)
 			nlog(NLOG_ERROR, "write-ahead log: %s", err);
 			return -1;
 		}
-		if (rec->kind != BFT_REC_COMMIT || !commits_may_wait(r))
+		if ((rec->kind != BFT_REC_COMMIT && rec->kind != BFT_REC_PREPREPARE) ||
+		    !commits_may_wait(r))
 			r->must_sync = true;
 		else if (r->lazy_since == 0)
 			r->lazy_since = r->last_now != 0 ? r->last_now : 1;

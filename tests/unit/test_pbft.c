@@ -105,6 +105,7 @@ struct cluster {
 	bool drop_view0_commits; /* lose every COMMIT of view 0 (sessions test) */
 	int drop_checkpoints_to; /* lose every CHECKPOINT sent to this replica (+1; 0: none) */
 	uint32_t viewchanges_sent[N]; /* VIEW-CHANGE multicasts each replica's steps produced */
+	uint32_t sent[N][BFT_MSG_SESSION + 1]; /* PBFT messages each replica sent, by type */
 	uint64_t now;
 	uint64_t timer[N];
 	uint32_t replies[NCLIENTS];
@@ -262,6 +263,8 @@ static void route(struct cluster *c, int from, struct bft_out *out)
 		const struct bft_out_msg *m = &out->msgs[i];
 		if (m->type == BFT_MSG_VIEWCHANGE && m->dest == BFT_TO_ALL)
 			c->viewchanges_sent[from]++;
+		if ((unsigned)m->type <= BFT_MSG_SESSION)
+			c->sent[from][m->type]++;
 		if (m->dest == BFT_TO_ALL) {
 			for (int j = 0; j < N; j++)
 				if (j != from)
@@ -1587,12 +1590,76 @@ static void test_pbft_whole_cluster_restart_loses_no_acknowledged_write(void **s
 		assert_int_equal(c->app[r].count, 23);
 		assert_memory_equal(c->app[r].chain, chain, 32);
 	}
-	submit(c, 1, 0, "after restart");
+	/* Every replica abstains in view 0, where it may have voted before (pbft.h
+	 * pbft_restore): the request, sent to all as a client does when it retransmits, starts
+	 * the backups' timers and view 1 orders it. */
+	submit_all(c, 1, "after restart");
 	run(c, 5000);
 	for (int r = 0; r < N; r++) {
 		status(c, r, &st);
 		assert_int_equal(c->app[r].count, 24);
+		assert_int_equal(st.view, 1);
 	}
+	cluster_free(c);
+}
+
+/* A replica's PREPARE may leave before its PRE-PREPARE record is durable (node/replica.c), so a
+ * replica restarted from its log abstains in the view it recovered: it re-sends the PREPAREs its
+ * records hold, sends no new ones there, yet executes (prepared by the others' PREPAREs, it
+ * commits); in the next view it votes again. A fresh replica's first record is its view, so a
+ * crash before its first durable vote still leaves a record that it may have voted. */
+static void test_pbft_restarted_replica_abstains_in_its_view(void **state)
+{
+	struct cluster *c = cluster_new(64, 256);
+	struct pbft_status st;
+
+	(void)state;
+	submit_numbered(c, 1, "a", 2, 500);
+	for (int r = 0; r < N; r++) {
+		assert_true(c->nwal[r] > 0);
+		assert_int_equal(c->wal[r][0].kind, BFT_REC_VIEW);
+	}
+	restart(c, 2);
+	run(c, 100); /* its first step re-sends what its records hold */
+	memset(c->sent, 0, sizeof(c->sent));
+	submit_numbered(c, 1, "b", 3, 500);
+	for (int r = 0; r < N; r++)
+		assert_int_equal(c->app[r].count, 5); /* 2 replayed its log, then executed 3 more */
+	assert_int_equal(c->sent[2][BFT_MSG_PREPARE], 0);
+	assert_true(c->sent[2][BFT_MSG_COMMIT] > 0);
+	assert_true(c->sent[1][BFT_MSG_PREPARE] > 0 && c->sent[3][BFT_MSG_PREPARE] > 0);
+	/* View 1 (replica 0 falls silent): replica 2 prepares again. */
+	c->mute[0] = true;
+	submit_all(c, 1, "c");
+	run(c, 5000);
+	status(c, 2, &st);
+	assert_int_equal(st.view, 1);
+	assert_true(c->sent[2][BFT_MSG_PREPARE] > 0);
+	assert_int_equal(c->app[2].count, 6);
+	assert_int_equal(c->app[1].count, 6);
+	cluster_free(c);
+}
+
+/* A restarted primary proposes nothing in its view: the backups' timers bring view 1. */
+static void test_pbft_restarted_primary_proposes_only_in_a_later_view(void **state)
+{
+	struct cluster *c = cluster_new(64, 256);
+	struct pbft_status st;
+
+	(void)state;
+	submit_numbered(c, 1, "a", 2, 500);
+	restart(c, 0);
+	run(c, 100);
+	memset(c->sent, 0, sizeof(c->sent));
+	submit_all(c, 1, "b");
+	run(c, 5000);
+	for (int r = 0; r < N; r++) {
+		status(c, r, &st);
+		assert_int_equal(st.view, 1);
+	}
+	assert_int_equal(c->app[1].count, 3);
+	assert_true(c->sent[1][BFT_MSG_PREPREPARE] > 0); /* view 1's primary */
+	assert_int_equal(c->sent[0][BFT_MSG_PREPARE] > 0, 1); /* a backup in view 1 */
 	cluster_free(c);
 }
 
@@ -2008,6 +2075,8 @@ int main(void)
 		cmocka_unit_test(test_pbft_backup_restarted_from_its_log_recovers_and_catches_up),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_loses_no_acknowledged_write),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_without_trailing_commit_records),
+		cmocka_unit_test(test_pbft_restarted_replica_abstains_in_its_view),
+		cmocka_unit_test(test_pbft_restarted_primary_proposes_only_in_a_later_view),
 		cmocka_unit_test(test_pbft_log_segment_after_a_view_change_holds_every_executed_batch),
 		cmocka_unit_test(test_pbft_old_view_commits_execute_a_batch_left_behind),
 		cmocka_unit_test(test_pbft_restore_refuses_a_forged_prepared_certificate),
