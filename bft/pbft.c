@@ -131,6 +131,7 @@ struct pbft {
 	uint64_t fetch_deadline;
 	uint32_t fetch_peer;
 	bft_seq *seen_seq;      /* highest sequence number each replica sent us in any message */
+	bft_seq *seen_prepare;  /* ... in a PREPARE (a checker that abstains sends none) */
 	bft_view *seen_view;    /* highest view of each replica's signed PRE-PREPARE, PREPARE,
 	                         * COMMIT, VIEW-CHANGE or NEW-VIEW that reached us */
 
@@ -413,6 +414,7 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 	p->vc_len = calloc(p->n, sizeof(*p->vc_len));
 	p->vc_view = calloc(p->n, sizeof(*p->vc_view));
 	p->seen_seq = calloc(p->n, sizeof(*p->seen_seq));
+	p->seen_prepare = calloc(p->n, sizeof(*p->seen_prepare));
 	p->seen_view = calloc(p->n, sizeof(*p->seen_view));
 	p->served_ms = calloc(p->n, sizeof(*p->served_ms));
 	p->chunk_ms = calloc(p->n, sizeof(*p->chunk_ms));
@@ -421,7 +423,8 @@ enum bft_err pbft_new(struct pbft **out, const struct pbft_config *cfg)
 	p->push_periods = calloc(p->n, sizeof(*p->push_periods));
 	if (p->slots == NULL || p->vc == NULL || p->vc_len == NULL || p->vc_view == NULL ||
 	    p->seen_seq == NULL || p->served_ms == NULL || p->chunk_ms == NULL || p->chunks == NULL ||
-	    p->push_ms == NULL || p->push_periods == NULL || p->seen_view == NULL) {
+	    p->push_ms == NULL || p->push_periods == NULL || p->seen_view == NULL ||
+	    p->seen_prepare == NULL) {
 		pbft_free(p);
 		return BFT_ENOMEM;
 	}
@@ -480,6 +483,7 @@ void pbft_free(struct pbft *p)
 	free(p->early);
 	free(p->early_count);
 	free(p->seen_seq);
+	free(p->seen_prepare);
 	free(p->seen_view);
 	free(p->served_ms);
 	free(p->chunk_ms);
@@ -996,12 +1000,13 @@ static bool holds_for_vouchers(const struct pbft *p, bft_view v, bft_seq seq)
 		return false;
 	/* The checkers are the backups at offsets 1 + (seq + k) mod (n - 1), k < f, from the
 	 * primary. We check ourselves if we are one of them, and also if one of them has sent us
-	 * nothing about the last CHECKER_LAG sequence numbers or nothing of this view (crashed,
-	 * cut off, behind, or the primary just replaced): waiting for it would only run out. */
+	 * no PREPARE for the last CHECKER_LAG sequence numbers or nothing of this view (crashed,
+	 * cut off, behind, restarted and abstaining in this view, pbft.h pbft_restore, or the
+	 * primary just replaced): waiting for it would only run out. */
 	for (uint32_t k = 0; k < p->f; k++) {
 		bft_replica_id r = (bft_replica_id)((primary + 1 + (seq + k) % (p->n - 1)) % p->n);
-		if (r == p->self || p->seen_seq[r] == 0 || p->seen_seq[r] + CHECKER_LAG < seq ||
-		    p->seen_view[r] < v)
+		if (r == p->self || p->seen_prepare[r] == 0 ||
+		    p->seen_prepare[r] + CHECKER_LAG < seq || p->seen_view[r] < v)
 			return false;
 	}
 	return true;
@@ -2997,6 +3002,8 @@ static void note_seq(struct pbft *p, const struct bft_msg *m)
 	}
 	if (seq > p->seen_seq[m->sender])
 		p->seen_seq[m->sender] = seq;
+	if (m->type == BFT_MSG_PREPARE && seq > p->seen_prepare[m->sender])
+		p->seen_prepare[m->sender] = seq;
 	if (view > p->seen_view[m->sender])
 		p->seen_view[m->sender] = view;
 }
