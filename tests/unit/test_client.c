@@ -58,7 +58,7 @@ static struct fixture *fixture_new(uint32_t n, uint32_t outstanding_max, uint64_
 	wire_limits_default(&cfg.limits, n, NCLIENTS);
 	cfg.send = send;
 	/* As the node configures it: Honey Badger (send to all) orders reads, PBFT does not. */
-	cfg.ordered_reads_only = send == BFT_SEND_ALL;
+	cfg.ordered_reads_only = send != BFT_SEND_PRIMARY;
 	cfg.retransmit_ms = RETX;
 	cfg.retransmit_max_ms = 4 * RETX;
 	cfg.outstanding_max = outstanding_max;
@@ -185,6 +185,42 @@ static void test_client_send_all_mode_broadcasts(void **state)
 	submit(fx, 0, "x", 0);
 	assert_int_equal(fx->out.nmsgs, 1);
 	assert_int_equal(fx->out.msgs[0].dest, BFT_TO_ALL);
+	fixture_free(fx);
+}
+
+/* Honey Badger: the first request goes to all (each replica sees a request of ours before it
+ * has to answer one); later ones to their owner, (client + reqid) mod n, and the f after it;
+ * a retransmission to all. Client 1 at n = 7 (f = 2): reqid 2 -> 3, 4, 5; reqid 3 -> 4, 5, 6. */
+static void test_client_send_checkers_mode_sends_to_f_plus_1(void **state)
+{
+	struct fixture *fx = fixture_new(7, 8, 0, BFT_SEND_CHECKERS);
+	uint64_t id;
+
+	(void)state;
+	id = submit(fx, 0, "x", 0);
+	assert_int_equal(fx->out.nmsgs, 1);
+	assert_int_equal(fx->out.msgs[0].dest, BFT_TO_ALL);
+	assert_int_equal(reply(fx, 0, id, 0, "r"), BFT_OK);
+	bft_out_reset(&fx->out);
+	for (uint64_t want = 2; want <= 3; want++) {
+		uint32_t owner = bft_hb_owner(7, 1, want);
+
+		id = submit(fx, 0, "y", 0);
+		assert_int_equal(id, want);
+		assert_int_equal(fx->out.nmsgs, 3);
+		for (uint32_t k = 0; k < 3; k++) {
+			assert_int_equal(fx->out.msgs[k].dest, BFT_TO_REPLICA);
+			assert_int_equal(fx->out.msgs[k].to, (owner + k) % 7);
+		}
+		assert_int_equal(owner, (1 + want) % 7);
+		bft_out_reset(&fx->out);
+	}
+	/* No answer in time: to everybody. */
+	bft_client_on_timer(fx->c, 10 * RETX, &fx->out);
+	assert_true(fx->out.nmsgs >= 1);
+	for (size_t i = 0; i < fx->out.nmsgs; i++)
+		if (fx->out.msgs[i].type == BFT_MSG_REQUEST)
+			assert_int_equal(fx->out.msgs[i].dest, BFT_TO_ALL);
 	fixture_free(fx);
 }
 
@@ -581,6 +617,7 @@ int main(void)
 		cmocka_unit_test(test_client_reqids_resume_from_first_reqid),
 		cmocka_unit_test(test_client_sends_signed_request_to_primary_of_view_zero),
 		cmocka_unit_test(test_client_send_all_mode_broadcasts),
+		cmocka_unit_test(test_client_send_checkers_mode_sends_to_f_plus_1),
 		cmocka_unit_test(test_client_accepts_f_plus_1_matching_replies),
 		cmocka_unit_test(test_client_f_liars_never_produce_acceptance),
 		cmocka_unit_test(test_client_ignores_bad_signatures),
