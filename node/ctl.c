@@ -241,7 +241,10 @@ int ctl_open(struct ctl **out, const struct ctl_opts *opts, char *err, size_t er
 	/* Request ids must grow across runs of the same client key: microseconds of wall time
 	 * do, as long as the clock is not set back. */
 	cc.first_reqid = ctl_wall_us();
-	cc.session_replies_only = !opts->mac;
+	/* Honey Badger decides a request's validity by its signature (bft/hb.h "Shared checks": a
+	 * verdict must be one every replica can check), so request MACs would only cost there:
+	 * --mac opens the replies-only session. */
+	cc.session_replies_only = !opts->mac || c->cfg.protocol == NODE_PROTOCOL_HBBFT;
 	if (bft_client_new(&c->client, &cc) != BFT_OK) {
 		snprintf(err, errlen, "invalid client configuration");
 		goto out;
