@@ -27,8 +27,6 @@ struct bft_event {
 	uint64_t now_ms;
 	enum bft_event_type type;
 	const struct bft_msg *msg;   /* BFT_EV_MESSAGE: borrowed for the duration of the call */
-	bool from_replica;           /* BFT_EV_MESSAGE: came over a replica's link (a relayed
-				      * REQUEST), not from its client */
 	const uint8_t *random;       /* BFT_EV_RANDOM */
 	size_t random_len;
 };

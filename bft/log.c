@@ -141,9 +141,6 @@ struct bft_log {
 	struct cr_secret *sess_keys; /* blocks of SESS_BLOCK keys */
 	uint64_t sess_nblocks;
 	struct bft_log_session_stats sst;
-	/* bft_log_note_verified: digests of envelopes verified on arrival, not queued; allocated
-	 * on first use */
-	uint8_t (*verified)[CR_DIGEST_BYTES];
 };
 
 void bft_log_config_default(struct bft_log_config *c)
@@ -355,7 +352,6 @@ void bft_log_free(struct bft_log *lg)
 				free(lg->clients[c].cache[i].result);
 	free(lg->clients);
 	free(lg->pks);
-	free(lg->verified);
 	free(lg->pk_index);
 	free(lg->sess);
 	free(lg->sess_seen);
@@ -884,40 +880,6 @@ enum bft_err bft_log_auth_read(struct bft_log *lg, const struct bft_msg *req,
 	return auth_request(lg, req, pk, BFT_CHECK_MAC, &lg->sst);
 }
 
-#define VERIFIED_SLOTS 4096u
-
-static uint32_t verified_slot(const uint8_t d[CR_DIGEST_BYTES])
-{
-	return (uint32_t)(d[0] | (uint32_t)d[1] << 8) % VERIFIED_SLOTS;
-}
-
-void bft_log_note_verified(struct bft_log *lg, const struct bft_msg *req)
-{
-	uint8_t d[CR_DIGEST_BYTES];
-
-	if (req->type != BFT_MSG_REQUEST)
-		return;
-	if (lg->verified == NULL) {
-		lg->verified = calloc(VERIFIED_SLOTS, sizeof(*lg->verified));
-		if (lg->verified == NULL)
-			return; /* out of memory: the check verifies, as without the memo */
-	}
-	bft_request_digest(&req->frame, d);
-	memcpy(lg->verified[verified_slot(d)], d, CR_DIGEST_BYTES);
-}
-
-/* True when the envelope's signature was verified on arrival of a copy (public data: the
- * comparison need not be constant-time). */
-static bool was_verified(const struct bft_log *lg, const struct bft_bytes *req)
-{
-	uint8_t d[CR_DIGEST_BYTES];
-
-	if (lg->verified == NULL)
-		return false;
-	bft_request_digest(req, d);
-	return memcmp(lg->verified[verified_slot(d)], d, CR_DIGEST_BYTES) == 0;
-}
-
 static enum bft_err check_requests(const struct bft_log *lg, const struct bft_bytes *reqs,
 				   uint32_t n, enum bft_check_auth how,
 				   struct bft_log_session_stats *st)
@@ -955,14 +917,10 @@ static enum bft_err check_requests(const struct bft_log *lg, const struct bft_by
 		if (p == NULL || p->len != reqs[i].len || memcmp(p->bytes, reqs[i].p, p->len) != 0) {
 			const uint8_t *pk = bft_log_request_pk(lg, &m);
 
-			if (pk != NULL && how != BFT_CHECK_CERTIFIED && was_verified(lg, &reqs[i])) {
-				if (st != NULL)
-					st->prechecked++;
-			} else if (pk != NULL && how != BFT_CHECK_CERTIFIED) {
+			if (pk != NULL && how != BFT_CHECK_CERTIFIED)
 				e = auth_request(lg, &m, pk, how, st);
-			} else if (pk == NULL && m.sender == lg->registrar) {
+			else if (pk == NULL && m.sender == lg->registrar)
 				e = BFT_EMALFORMED;
-			}
 			/* else an open slot not registered yet: checked at execution (log.h). */
 		}
 		for (uint32_t j = 0; j < i && e == BFT_OK; j++)

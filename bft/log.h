@@ -156,15 +156,6 @@ void bft_log_unmark_all(struct bft_log *lg);
  * decide alike everywhere (bft_log_check_requests has the MAC form for PBFT).
  */
 /**
- * Remembers that this REQUEST envelope's signature was verified on arrival (the node verifies
- * every request before an engine sees it) although it is not queued here: a PBFT primary's
- * copy for the checkers of its next batch (pbft.c "Shared batch checks"). A batch check then
- * skips its signature (counted as prechecked). A direct-mapped memo of 4,096 digests: a
- * collision or an eviction only costs the verification again.
- */
-void bft_log_note_verified(struct bft_log *lg, const struct bft_msg *req);
-
-/**
  * Honey Badger's shared checks (hb.h): what the validity of one proposed request envelope rests
  * on, without verifying any signature. BFT_OK with *need_sig false: valid (this replica queued
  * exactly these bytes and verified them on arrival, or an open slot not yet registered, checked
@@ -234,8 +225,6 @@ struct bft_log_session_stats {
 	                         * MACs (a replies-only session): signature used */
 	uint64_t mac_bad;       /* our session, but our MAC entry was wrong: signature used */
 	uint64_t replies_mac;   /* replies sent with a MAC instead of a signature */
-	uint64_t prechecked;    /* batch requests whose signature was verified on arrival of a
-	                         * copy (bft_log_note_verified), not checked again */
 };
 
 /** The key a listed or registered client signs with; NULL for the registrar, an unregistered

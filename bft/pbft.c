@@ -1391,31 +1391,6 @@ static enum bft_err propose(struct pbft *p, uint64_t now, struct bft_out *out)
 	return BFT_OK;
 }
 
-/*
- * Shared batch checks, ahead of time: the primary sends a copy of each client request it queues
- * to the checkers of the batch it will most likely be in (the next sequence number: a batch is
- * cut from the queue's head when the one in flight executes), which verify its signature on
- * arrival instead of in a row when the PRE-PREPARE comes (a batch of 35 requests is ~1.7 ms
- * of verification on the critical path). A request that lands in another batch is checked then,
- * as before. Not for requests with request MACs (a checker accepts those by its MAC entry).
- */
-static enum bft_err copy_to_checkers(struct pbft *p, const struct bft_msg *m, struct bft_out *out)
-{
-	bft_replica_id primary = pbft_primary(p->view, p->n);
-	enum bft_err e = BFT_OK;
-
-	if (p->cfg.check_wait_ms == 0 || p->f == 0 || (m->has_auth && m->auth_len > 0))
-		return BFT_OK;
-	for (uint32_t k = 0; k < p->f && e == BFT_OK; k++) {
-		bft_replica_id r =
-			(bft_replica_id)((primary + 1 + (p->next_seq + k) % (p->n - 1)) % p->n);
-
-		e = bft_out_msg_copy(out, BFT_TO_REPLICA, r, BFT_MSG_REQUEST, m->frame.p,
-				     m->frame.len);
-	}
-	return e;
-}
-
 static enum bft_err on_request(struct pbft *p, const struct bft_msg *m, uint64_t now,
 			       bool from_client, struct bft_out *out)
 {
@@ -1436,15 +1411,6 @@ static enum bft_err on_request(struct pbft *p, const struct bft_msg *m, uint64_t
 			return BFT_ESTATE;
 		return bft_log_query(p->log, m, p->view, out);
 	}
-	/* A backup given a request by a replica: the primary's copy for the checkers of its next
-	 * batch (below). The node verified its signature on arrival; remembering that makes the
-	 * PRE-PREPARE's check of it a lookup. It is not queued: a backup learns of waiting requests
-	 * from their clients (TOCS §4.1: a client that timed out sends to all), and a queued copy
-	 * would start request timers for requests the primary has not even had time to order. */
-	if (!from_client && !is_primary(p)) {
-		bft_log_note_verified(p->log, m);
-		return BFT_OK;
-	}
 	e = bft_log_submit(p->log, m, now, out);
 
 	if (e != BFT_OK)
@@ -1456,8 +1422,6 @@ static enum bft_err on_request(struct pbft *p, const struct bft_msg *m, uint64_t
 	if (from_client && !is_primary(p) && p->active)
 		e = bft_out_msg_copy(out, BFT_TO_REPLICA, pbft_primary(p->view, p->n), BFT_MSG_REQUEST,
 			      m->frame.p, m->frame.len);
-	else if (from_client && is_primary(p) && p->active)
-		e = copy_to_checkers(p, m, out);
 	return e;
 }
 
@@ -3166,8 +3130,9 @@ enum bft_err pbft_step(struct pbft *p, const struct bft_event *ev, struct bft_ou
 		note_seq(p, m);
 		switch (m->type) {
 		case BFT_MSG_REQUEST:
-			/* The caller tells a client's request from a replica's relay by transport. */
-			e = on_request(p, m, now, !ev->from_replica, out);
+			/* A request relayed by a replica arrives like one from the client; the
+			 * caller tells them apart only by transport, which we do not need. */
+			e = on_request(p, m, now, true, out);
 			break;
 		case BFT_MSG_PREPREPARE:
 			e = on_preprepare(p, m, now, out);

@@ -415,8 +415,7 @@ static void on_frame(struct node_replica *r, const struct net_rx *rx, uint64_t n
 	/* (A mesh connection's replica is known from its authenticated hello: nothing to bind.) */
 	if (from_client && r->req_arrival[m.sender] == 0)
 		r->req_arrival[m.sender] = now;
-	struct bft_event ev = {.now_ms = now, .type = BFT_EV_MESSAGE, .msg = &m,
-			       .from_replica = !from_client};
+	struct bft_event ev = {.now_ms = now, .type = BFT_EV_MESSAGE, .msg = &m};
 	e = engine_step(r, &ev);
 	/* Replies go to the connection a client's request or retransmission came on; a signature
 	 * alone is not enough: anyone can replay an old signed request on their own connection.

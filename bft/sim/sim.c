@@ -861,7 +861,6 @@ static void deliver_to_replica(struct sim *s, uint32_t from, uint32_t i, struct 
 	ev.now_ms = s->now;
 	ev.type = BFT_EV_MESSAGE;
 	ev.msg = &m;
-	ev.from_replica = node_is_replica(s, from);
 	replica_step(s, inst_of_node(s, i), &ev, b, from);
 	wire_msg_free(&m);
 }

@@ -278,11 +278,8 @@ static void route(struct cluster *c, int from, struct bft_out *out)
 	}
 }
 
-/* Decodes, verifies and feeds one frame to replica r; returns the engine's verdict. `from` is
- * the sending replica, or negative for a client (the node tells them apart by transport:
- * bft_event.from_replica). */
-static enum bft_err deliver_from(struct cluster *c, int r, int from, const uint8_t *b,
-				 size_t len)
+/* Decodes, verifies and feeds one frame to replica r; returns the engine's verdict. */
+static enum bft_err deliver(struct cluster *c, int r, const uint8_t *b, size_t len)
 {
 	struct bft_msg m;
 	struct bft_out out = {0};
@@ -292,8 +289,7 @@ static enum bft_err deliver_from(struct cluster *c, int r, int from, const uint8
 		return e;
 	e = wire_verify(&m, m.type == BFT_MSG_REQUEST ? c->cpk[m.sender] : c->rpk[m.sender]);
 	if (e == BFT_OK) {
-		struct bft_event ev = {.now_ms = c->now, .type = BFT_EV_MESSAGE, .msg = &m,
-				       .from_replica = from >= 0};
+		struct bft_event ev = {.now_ms = c->now, .type = BFT_EV_MESSAGE, .msg = &m};
 		e = pbft_step(c->r[r], &ev, &out);
 		route(c, r, &out);
 	}
@@ -351,7 +347,7 @@ static void run(struct cluster *c, uint64_t max_ms)
 				}
 			}
 			if (m.to >= 0)
-				(void)deliver_from(c, m.to, m.from, m.bytes, m.len);
+				(void)deliver(c, m.to, m.bytes, m.len);
 			else if (m.to > -100)
 				client_frame(c, -1 - m.to, m.bytes, m.len);
 			free(m.bytes);
@@ -425,7 +421,7 @@ static void submit_numbered(struct cluster *c, int client, const char *prefix, i
 
 static enum bft_err feed(struct cluster *c, int r, struct wire_buf *env)
 {
-	return deliver_from(c, r, -1, env->p, env->len);
+	return deliver(c, r, env->p, env->len);
 }
 
 static void status(struct cluster *c, int r, struct pbft_status *st)
@@ -1174,7 +1170,7 @@ static void run_deaf(struct cluster *c, int deaf)
 	while (c->qhead < c->qtail) {
 		struct qmsg m = c->q[c->qhead++];
 		if (m.to >= 0)
-			(void)deliver_from(c, m.to, m.from, m.bytes, m.len);
+			(void)deliver(c, m.to, m.bytes, m.len);
 		else if (m.to > -100)
 			client_frame(c, -1 - m.to, m.bytes, m.len);
 		free(m.bytes);
@@ -1245,7 +1241,7 @@ static void test_pbft_lagging_replica_catches_up_by_state_transfer(void **state)
 		while (c->qhead < c->qtail) {
 			struct qmsg m = c->q[c->qhead++];
 			if (m.to >= 0)
-				(void)deliver_from(c, m.to, m.from, m.bytes, m.len);
+				(void)deliver(c, m.to, m.bytes, m.len);
 			else if (m.to > -100)
 				client_frame(c, -1 - m.to, m.bytes, m.len);
 			free(m.bytes);
@@ -1614,7 +1610,8 @@ static void test_pbft_whole_cluster_restart_loses_no_acknowledged_write(void **s
 /* Every PREPARE to the primary is lost, so it is never prepared; the backups are, and their
  * 2f+1 COMMITs show the batch committed (TOCS §4.2: f+1 correct replicas prepared): holding the
  * batch, the primary executes it too, without a COMMIT of its own (the simulator found a
- * correct replica that otherwise waited until a view change left it alone, n = 7 seed 87). */
+ * correct replica that otherwise waited until a lone view change stranded it: n = 7,
+ * crash-after seed 87, under the message schedule of an experiment since dropped). */
 static void test_pbft_unprepared_replica_executes_on_2f_plus_1_commits(void **state)
 {
 	struct cluster *c = cluster_new(64, 256);
@@ -1628,42 +1625,6 @@ static void test_pbft_unprepared_replica_executes_on_2f_plus_1_commits(void **st
 	assert_int_equal(c->sent[0][BFT_MSG_COMMIT], 0);
 	status(c, 0, &st);
 	assert_int_equal(st.view, 0);
-	cluster_free(c);
-}
-
-/* The primary copies each client request to the checkers of its next batch, which verify it on
- * arrival (the node does, before the engine sees it), so the PRE-PREPARE's check of it is a
- * lookup (counted as prechecked); a backup does not queue such a copy, nor relay it back. */
-static void test_pbft_checkers_get_requests_ahead_of_the_batch(void **state)
-{
-	struct cluster *c = cluster_new(64, 256);
-	struct bft_log_session_stats ss;
-	struct pbft_status st;
-	uint64_t prechecked = 0;
-
-	(void)state;
-	submit_numbered(c, 1, "a", 6, 500);
-	for (int r = 1; r < N; r++) {
-		bft_log_session_stats(pbft_log(c->r[r]), &ss);
-		prechecked += ss.prechecked;
-		status(c, r, &st);
-		assert_int_equal(st.pending, 0);
-		assert_int_equal(st.check_waits_expired, 0);
-		assert_int_equal(c->sent[r][BFT_MSG_REQUEST], 0);
-		assert_int_equal(c->app[r].count, 6);
-	}
-	assert_int_equal(c->sent[0][BFT_MSG_REQUEST], 6); /* one copy each (f = 1) */
-	assert_int_equal(prechecked, 6);
-	/* A copy alone (no PRE-PREPARE follows) is remembered, not queued: no request timer. */
-	{
-		struct wire_buf env;
-
-		make_request(c, 0, ++c->reqid[0], "copy", &env);
-		assert_int_equal(deliver_from(c, 2, 0, env.p, env.len), BFT_OK);
-		wire_buf_free(&env);
-	}
-	status(c, 2, &st);
-	assert_int_equal(st.pending, 0);
 	cluster_free(c);
 }
 
@@ -2146,7 +2107,6 @@ int main(void)
 		cmocka_unit_test(test_pbft_whole_cluster_restart_loses_no_acknowledged_write),
 		cmocka_unit_test(test_pbft_whole_cluster_restart_without_trailing_commit_records),
 		cmocka_unit_test(test_pbft_restarted_replica_abstains_in_its_view),
-		cmocka_unit_test(test_pbft_checkers_get_requests_ahead_of_the_batch),
 		cmocka_unit_test(test_pbft_unprepared_replica_executes_on_2f_plus_1_commits),
 		cmocka_unit_test(test_pbft_restarted_primary_proposes_only_in_a_later_view),
 		cmocka_unit_test(test_pbft_log_segment_after_a_view_change_holds_every_executed_batch),
