@@ -754,6 +754,25 @@ static enum bft_err begin_decrypt(struct hb *h, struct epoch *ep, struct bft_out
 			drop_proposal(h, ep, j, BFT_EDIGEST);
 			continue;
 		}
+		if (len == PROPOSAL_HEADER) {
+			/* An empty proposal in the clear (seal_proposal): nothing to decrypt. A
+			 * header this short that counts requests is invalid everywhere. */
+			if (get_u32(v + 8) != 0) {
+				drop_proposal(h, ep, j, BFT_EINVAL);
+				continue;
+			}
+			d->plain = dup_bytes(v, len);
+			if (d->plain == NULL) {
+				e = BFT_ENOMEM;
+				break;
+			}
+			d->plain_len = len;
+			d->resolved = true;
+			d->ok = true;
+			h->st.proposals_in++;
+			h->st.proposals_clear++;
+			continue;
+		}
 		hb_label(ep->e, j, label);
 		drbg(h, rnd);
 		/* Shoup-Gennaro: an invalid ciphertext is never decrypted, so it is checked before
@@ -885,8 +904,8 @@ static enum bft_err send_rbc_out(struct hb *h, struct epoch *ep, uint32_t propos
 
 /* Seals a proposal of the given requests under this epoch's label. */
 static enum bft_err seal_proposal(struct hb *h, uint64_t epoch, uint64_t now,
-				  const struct bft_bytes *reqs, uint32_t k, uint8_t **sealed,
-				  size_t *sealed_len)
+				  const struct bft_bytes *reqs, uint32_t k, bool clear_if_empty,
+				  uint8_t **sealed, size_t *sealed_len)
 {
 	size_t len = PROPOSAL_HEADER, off, slen;
 	uint8_t *plain, *s, label[HB_LABEL_BYTES], rnd[32];
@@ -898,6 +917,15 @@ static enum bft_err seal_proposal(struct hb *h, uint64_t epoch, uint64_t now,
 		return BFT_ENOMEM;
 	put_u64(plain, now);
 	put_u32(plain + 8, k);
+	if (k == 0 && clear_if_empty) {
+		/* An empty proposal hides nothing (HB §4.4 encrypts so that requests cannot be
+		 * picked out before the subset is fixed), so it goes in the clear: its bare
+		 * header, shorter than any ciphertext, which every replica then takes without a
+		 * ciphertext check, decryption shares or a combination (begin_decrypt). */
+		*sealed = plain;
+		*sealed_len = len;
+		return BFT_OK;
+	}
 	off = PROPOSAL_HEADER;
 	for (uint32_t i = 0; i < k; i++) {
 		put_u32(plain + off, reqs[i].len);
@@ -1205,9 +1233,11 @@ enum bft_err hb_restore(struct hb *h, const struct bft_record *rec)
 	default:
 		return BFT_OK; /* PBFT's records have no meaning here */
 	}
-	if (rec->len < 12 + CR_TDH2_SEAL_OVERHEAD || rec->len - 12 > h->payload_max ||
-	    get_u32(rec->bytes + 8) > h->per_prop)
-		return BFT_EMALFORMED;
+	if (rec->len == 12 + PROPOSAL_HEADER ? get_u32(rec->bytes + 8) != 0 ||
+					       get_u32(rec->bytes + 12 + 8) != 0
+	    : rec->len < 12 + CR_TDH2_SEAL_OVERHEAD || rec->len - 12 > h->payload_max ||
+		      get_u32(rec->bytes + 8) > h->per_prop)
+		return BFT_EMALFORMED; /* (12 + PROPOSAL_HEADER: an empty one, in the clear) */
 	epoch = get_u64(rec->bytes);
 	if (epoch < bft_log_last_executed(h->log))
 		return BFT_OK; /* that epoch is over */
@@ -1265,7 +1295,8 @@ static enum bft_err propose(struct hb *h, struct epoch *ep, uint64_t now, struct
 		return e;
 	k = nreq;
 	ep->nproposed = k;
-	e = seal_proposal(h, ep->e, now, reqs, k, &sealed, &slen);
+	e = seal_proposal(h, ep->e, now, reqs, k,
+			  bz == NULL || !(bz->modes & BFT_BYZ_BAD_CIPHERTEXT), &sealed, &slen);
 	free(reqs);
 	if (e != BFT_OK)
 		return e;

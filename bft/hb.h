@@ -4,7 +4,8 @@
  *
  * Epoch e is log position e + 1. In each epoch every replica proposes up to ceil(B/n) requests
  * from the first B of its queue (see "Selection"), sealed with threshold encryption (cr_tdh2, label "hb.prop" || epoch || proposer) so that nobody can pick requests to
- * censor before the set is fixed (§4.4); asynchronous common subset (acs.h: n reliable
+ * censor before the set is fixed (§4.4) — an empty proposal, which hides nothing, goes in the
+ * clear as its bare 12-byte header, shorter than any ciphertext, and costs no decryption; asynchronous common subset (acs.h: n reliable
  * broadcasts, rbc.h, and n binary agreements, aba.h) agrees on which proposals are in; then f+1
  * verified decryption shares of each included ciphertext reveal it. The requests of all revealed
  * proposals — each one checked like a PBFT batch entry (it decodes, its client signature holds),
@@ -159,6 +160,7 @@ struct hb_status {
 	uint64_t state_transfers;
 	uint64_t proposals_in;      /* proposals included and revealed */
 	uint64_t proposals_dropped; /* included but invalid RBC, ciphertext, payload */
+	uint64_t proposals_clear;   /* ... of the included: empty, sent in the clear */
 	uint64_t requests_dropped;  /* revealed requests that failed their checks */
 	uint64_t requests_revealed; /* entries of revealed proposals, duplicates included */
 	uint64_t requests_repeated; /* ... the same envelope again (another proposer had it) */

@@ -14,6 +14,8 @@
 #include <cmocka.h>
 
 #include "bft/hb.h"
+#include "bft/rbc.h"
+#include "crypto/cr_rs.h"
 #include "crypto/cr_tdh2.h"
 
 #define N 4u
@@ -897,6 +899,17 @@ static void test_hb_shared_checks_spare_the_others_the_signature(void **state)
 		assert_int_equal(st.check_waits_expired, 0);
 		assert_int_equal(st.requests_dropped, 0);
 	}
+	/* 0 and 3 had nothing to propose: their empty proposals went in the clear, so the
+	 * decryption shares are those of 1's and 2's proposals only (from 3 senders each). */
+	for (uint32_t i = 0; i < N; i++)
+		assert_int_equal(status_of(c, i).proposals_clear, 2);
+	{
+		uint64_t decs = 0;
+
+		for (int e = 0; e < BFT_ERR_COUNT; e++)
+			decs += c->results[0][BFT_MSG_HB_DEC][e];
+		assert_true(decs <= 3 * 2);
+	}
 	/* Replica 0 executed on the first two verdicts; the third came after (stale). */
 	assert_int_equal(c->results[0][BFT_MSG_HB_CHECK][BFT_OK], 2);
 	assert_int_equal(c->results[0][BFT_MSG_HB_CHECK][BFT_ESTALE], 1);
@@ -1000,6 +1013,52 @@ static void test_hb_a_lying_checker_changes_nothing(void **state)
 		assert_int_equal(st.sender_faults[0] + st.sender_faults[2] + st.sender_faults[3], 0);
 	}
 	assert_true(faults_against(c, 1, BFT_ECONFLICT) >= 2);
+	cluster_free(c);
+}
+
+/* A value in the clear (no ciphertext) is only ever an empty proposal: a silent replica 3's
+ * reliable broadcast carries a bare header that counts one request, and every correct replica
+ * drops that proposal (BFT_EINVAL, counted against 3) and agrees on the rest. */
+static void test_hb_drops_a_proposal_in_the_clear_that_is_not_empty(void **state)
+{
+	const uint32_t modes[N] = {0, 0, 0, BFT_BYZ_SILENT};
+	struct cluster *c = cluster_new(modes, true);
+	uint8_t value[12] = {0};
+	struct cr_rs rs;
+	struct rbc *r = NULL;
+	struct rbc_out ro = {0};
+	struct rbc_config rc = {.n = N, .f = 1, .self = 3, .proposer = 3, .rs = &rs,
+				.payload_max = 1u << 20};
+
+	(void)state;
+	value[8] = 1; /* count 1, and nothing after the header */
+	assert_int_equal(cr_rs_init(&rs, N, N - 2), 0);
+	assert_int_equal(rbc_new(&r, &rc), BFT_OK);
+	assert_int_equal(rbc_propose(r, value, sizeof(value), &ro), BFT_OK);
+	for (uint32_t j = 0; j < 3; j++) {
+		struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_HB_VAL, .sender = 3};
+		struct wire_buf b = {0};
+
+		assert_int_equal(rbc_val_msg(r, j, &m.u.hb_rbc), BFT_OK);
+		m.u.hb_rbc.epoch = 0;
+		m.u.hb_rbc.proposer = 3;
+		assert_int_equal(wire_encode(&m, &c->id[3], &b), BFT_OK);
+		push(c, 3, j, b.p, b.len);
+		wire_buf_free(&b);
+	}
+	rbc_free(r);
+	cr_rs_free(&rs);
+	submit(c, 0, 0x7);
+	run(c);
+	assert_agree(c, 0x7, 1);
+	for (uint32_t i = 0; i < 3; i++) {
+		struct hb_status st = status_of(c, i);
+
+		assert_int_equal(st.proposals_dropped, 1);
+		assert_int_equal(st.faults[BFT_EINVAL], 1);
+		assert_int_equal(st.sender_faults[3], 1);
+		assert_int_equal(c->app[i].count, 1);
+	}
 	cluster_free(c);
 }
 
@@ -1406,6 +1465,7 @@ int main(void)
 		cmocka_unit_test(test_hb_a_silent_checker_costs_one_wait),
 		cmocka_unit_test(test_hb_rejects_bad_checks),
 		cmocka_unit_test(test_hb_a_lying_checker_changes_nothing),
+		cmocka_unit_test(test_hb_drops_a_proposal_in_the_clear_that_is_not_empty),
 		cmocka_unit_test(test_hb_checkpoints_through_the_shared_log),
 		cmocka_unit_test(test_hb_survives_random_messages),
 		cmocka_unit_test(test_hb_refuses_mismatched_keys),
