@@ -1835,7 +1835,7 @@ static enum bft_err build_candidates(struct hb *h, struct epoch *ep, uint64_t no
 	for (uint32_t i = 0; i < nv; i++) {
 		struct cand cur = v[i];
 		struct bft_msg m;
-		bool stale, need_sig;
+		bool stale, bad, need_sig;
 
 		/* Equal envelopes are adjacent; each gets the verdict of the first (kept or not). */
 		if (i > 0 && req_cmp(&cur.r, &prev) == 0) {
@@ -1851,12 +1851,13 @@ static enum bft_err build_candidates(struct hb *h, struct epoch *ep, uint64_t no
 		cur.r.reqid = m.u.request.reqid;
 		stale = m.type == BFT_MSG_REQUEST && bft_log_executed(h->log, cur.r.client,
 								      cur.r.reqid);
+		bad = !stale && bft_log_precheck(h->log, &m, &need_sig) != BFT_OK;
 		wire_msg_free(&m);
 		if (stale) {
 			h->st.requests_stale++;
 			continue;
 		}
-		if (bft_log_precheck(h->log, &cur.r.b, &need_sig) != BFT_OK) {
+		if (bad) {
 			h->st.requests_dropped++;
 			continue;
 		}

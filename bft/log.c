@@ -880,6 +880,24 @@ enum bft_err bft_log_auth_read(struct bft_log *lg, const struct bft_msg *req,
 	return auth_request(lg, req, pk, BFT_CHECK_MAC, &lg->sst);
 }
 
+/*
+ * What authenticates REQUEST m, whose envelope is req, in a proposed batch: nothing more when we
+ * queued exactly these bytes (verified on arrival: no second Ed25519 verification, the dominant
+ * cost per request) or for an open slot not registered yet (checked at execution, log.h);
+ * otherwise its client's key, returned in *pk. BFT_EMALFORMED for a registration without key.
+ */
+static enum bft_err request_key(const struct bft_log *lg, const struct bft_msg *m,
+				const struct bft_bytes *req, const uint8_t **pk)
+{
+	const struct pend *p = pending_find(lg, m->sender, m->u.request.reqid);
+
+	*pk = NULL;
+	if (p != NULL && p->len == req->len && memcmp(p->bytes, req->p, p->len) == 0)
+		return BFT_OK;
+	*pk = bft_log_request_pk(lg, m);
+	return *pk == NULL && m->sender == lg->registrar ? BFT_EMALFORMED : BFT_OK;
+}
+
 static enum bft_err check_requests(const struct bft_log *lg, const struct bft_bytes *reqs,
 				   uint32_t n, enum bft_check_auth how,
 				   struct bft_log_session_stats *st)
@@ -899,7 +917,7 @@ static enum bft_err check_requests(const struct bft_log *lg, const struct bft_by
 		return BFT_ENOMEM;
 	for (uint32_t i = 0; i < n && e == BFT_OK; i++) {
 		struct bft_msg m;
-		const struct pend *p;
+		const uint8_t *pk;
 
 		e = wire_decode(&lg->cfg.limits, reqs[i].p, reqs[i].len, &m);
 		if (e != BFT_OK) {
@@ -911,18 +929,9 @@ static enum bft_err check_requests(const struct bft_log *lg, const struct bft_by
 			e = BFT_EMALFORMED;
 			break;
 		}
-		/* A request we queued ourselves was verified on arrival; the same bytes need no
-		 * second Ed25519 verification (the dominant cost per request). */
-		p = pending_find(lg, m.sender, m.u.request.reqid);
-		if (p == NULL || p->len != reqs[i].len || memcmp(p->bytes, reqs[i].p, p->len) != 0) {
-			const uint8_t *pk = bft_log_request_pk(lg, &m);
-
-			if (pk != NULL && how != BFT_CHECK_CERTIFIED)
-				e = auth_request(lg, &m, pk, how, st);
-			else if (pk == NULL && m.sender == lg->registrar)
-				e = BFT_EMALFORMED;
-			/* else an open slot not registered yet: checked at execution (log.h). */
-		}
+		e = request_key(lg, &m, &reqs[i], &pk);
+		if (e == BFT_OK && pk != NULL && how != BFT_CHECK_CERTIFIED)
+			e = auth_request(lg, &m, pk, how, st);
 		for (uint32_t j = 0; j < i && e == BFT_OK; j++)
 			if (seen[j].client == m.sender && seen[j].reqid == m.u.request.reqid)
 				e = BFT_EDUP;
@@ -933,30 +942,17 @@ static enum bft_err check_requests(const struct bft_log *lg, const struct bft_by
 	return e;
 }
 
-enum bft_err bft_log_precheck(const struct bft_log *lg, const struct bft_bytes *req,
+enum bft_err bft_log_precheck(const struct bft_log *lg, const struct bft_msg *req,
 			      bool *need_sig)
 {
-	struct bft_msg m;
-	const struct pend *p;
-	enum bft_err e = BFT_OK;
+	const uint8_t *pk;
+	enum bft_err e;
 
 	*need_sig = false;
-	e = wire_decode(&lg->cfg.limits, req->p, req->len, &m);
-	if (e != BFT_OK)
-		return e == BFT_ESENDER ? BFT_ESENDER : BFT_EMALFORMED;
-	if (m.type != BFT_MSG_REQUEST) {
-		wire_msg_free(&m);
+	if (req->type != BFT_MSG_REQUEST)
 		return BFT_EMALFORMED;
-	}
-	/* The same rules as check_requests, with the signature left to the caller. */
-	p = pending_find(lg, m.sender, m.u.request.reqid);
-	if (p == NULL || p->len != req->len || memcmp(p->bytes, req->p, p->len) != 0) {
-		if (bft_log_request_pk(lg, &m) != NULL)
-			*need_sig = true;
-		else if (m.sender == lg->registrar)
-			e = BFT_EMALFORMED;
-	}
-	wire_msg_free(&m);
+	e = request_key(lg, req, &req->frame, &pk);
+	*need_sig = e == BFT_OK && pk != NULL;
 	return e;
 }
 

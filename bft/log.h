@@ -156,14 +156,15 @@ void bft_log_unmark_all(struct bft_log *lg);
  * decide alike everywhere (bft_log_check_requests has the MAC form for PBFT).
  */
 /**
- * Honey Badger's shared checks (hb.h): what the validity of one proposed request envelope rests
- * on, without verifying any signature. BFT_OK with *need_sig false: valid (this replica queued
- * exactly these bytes and verified them on arrival, or an open slot not yet registered, checked
- * at execution as above); BFT_OK with *need_sig true: valid exactly when the client's signature
- * verifies, which bft_log_check_batch(lg, req, 1) decides; anything else (BFT_EMALFORMED,
- * BFT_ESENDER): invalid, alike at every replica at the same log position.
+ * Honey Badger's shared checks (hb.h): what the validity of one proposed request rests on,
+ * without verifying any signature; req is decoded, its frame the envelope as proposed. BFT_OK
+ * with *need_sig false: valid (this replica queued exactly these bytes and verified them on
+ * arrival, or an open slot not yet registered, checked at execution as above); BFT_OK with
+ * *need_sig true: valid exactly when the client's signature verifies, which
+ * bft_log_check_batch(lg, &req->frame, 1) decides; BFT_EMALFORMED (not a REQUEST, or a
+ * registration without its key): invalid, alike at every replica at the same log position.
  */
-enum bft_err bft_log_precheck(const struct bft_log *lg, const struct bft_bytes *req,
+enum bft_err bft_log_precheck(const struct bft_log *lg, const struct bft_msg *req,
 			      bool *need_sig) BFT_WUR;
 
 enum bft_err bft_log_check_batch(const struct bft_log *lg, const struct bft_bytes *reqs,

@@ -323,16 +323,24 @@ static void cluster_free(struct cluster *c)
 	C = NULL;
 }
 
-/* A signed REQUEST of client j into *out (caller frees). */
-static void make_request(struct cluster *c, uint32_t j, struct wire_buf *out)
+/* Client j's request numbered reqid into *out (caller frees), signed by `signer`'s key (another
+ * client's: forged). */
+static void make_signed_by(struct cluster *c, uint32_t j, uint64_t reqid, uint32_t signer,
+			   struct wire_buf *out)
 {
 	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST, .sender = j};
 	static const uint8_t op[] = "op";
 
-	m.u.request.reqid = ++c->reqid[j];
+	m.u.request.reqid = reqid;
 	m.u.request.op = (struct bft_bytes){.p = op, .len = sizeof(op)};
 	memset(out, 0, sizeof(*out));
-	assert_int_equal(wire_encode(&m, &c->cid[j], out), BFT_OK);
+	assert_int_equal(wire_encode(&m, &c->cid[signer], out), BFT_OK);
+}
+
+/* Client j's next request, signed by j, into *out (caller frees). */
+static void make_request(struct cluster *c, uint32_t j, struct wire_buf *out)
+{
+	make_signed_by(c, j, ++c->reqid[j], j, out);
 }
 
 /* Client j sends a new request to every replica in `to` (a mask). */
@@ -863,19 +871,6 @@ static void advance(struct cluster *c, uint64_t ms)
 		(void)step(c, i, &ev);
 	}
 	run(c);
-}
-
-/* Client j's request numbered reqid, signed by `signer`'s key (another client's: forged). */
-static void make_signed_by(struct cluster *c, uint32_t j, uint64_t reqid, uint32_t signer,
-			   struct wire_buf *out)
-{
-	struct bft_msg m = {.version = BFT_WIRE_VERSION, .type = BFT_MSG_REQUEST, .sender = j};
-	static const uint8_t op[] = "op";
-
-	m.u.request.reqid = reqid;
-	m.u.request.op = (struct bft_bytes){.p = op, .len = sizeof(op)};
-	memset(out, 0, sizeof(*out));
-	assert_int_equal(wire_encode(&m, &c->cid[signer], out), BFT_OK);
 }
 
 /* Client 0's first request has owner (0 + 1) mod 4 = 1, so replicas 1 and 2 check it and
