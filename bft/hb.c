@@ -1707,7 +1707,8 @@ static bool vote_contradicts(const struct epoch *ep, const struct vote *vt)
 /*
  * Decides what the votes allow: f+1 matching verdicts include a correct replica's, which is the
  * truth (the signature is a fact about the bytes), so they decide an entry; an entry two senders
- * disagree on is verified here, and whoever contradicted the result is counted as faulty.
+ * disagree on is verified here. Then every vote that contradicts a verdict we know is counted
+ * as its sender's fault, once.
  */
 static void decide_by_votes(struct hb *h, struct epoch *ep)
 {
@@ -1737,14 +1738,13 @@ static void decide_by_votes(struct hb *h, struct epoch *ep)
 			continue;
 		}
 		ep->unknown--;
-		for (uint32_t j = 0; j < h->n; j++) {
-			struct vote *vt = &ep->votes[j];
+	}
+	for (uint32_t j = 0; j < h->n; j++) {
+		struct vote *vt = &ep->votes[j];
 
-			if (vt->have && !vt->faulted && vote_matches(ep, vt) && bit_get(vt->bits, i) &&
-			    bit_get(vt->bits + bytes, i) != (c->verdict == CV_VALID)) {
-				vt->faulted = true;
-				fault(h, j, BFT_ECONFLICT);
-			}
+		if (vt->have && !vt->faulted && vote_matches(ep, vt) && vote_contradicts(ep, vt)) {
+			vt->faulted = true;
+			fault(h, j, BFT_ECONFLICT);
 		}
 	}
 }
@@ -1883,19 +1883,10 @@ static enum bft_err build_candidates(struct hb *h, struct epoch *ep, uint64_t no
 	for (uint32_t i = 0; i < nc; i++)
 		cr_hash_update(&hs, v[i].r.digest, CR_DIGEST_BYTES);
 	cr_hash_final(&hs, ep->list);
-	for (uint32_t j = 0; j < h->n; j++) {
-		struct vote *vt = &ep->votes[j];
-
-		if (!vt->have)
-			continue;
-		if (!vote_matches(ep, vt)) {
-			vote_other_list(h, vt, j);
-		} else if (vote_contradicts(ep, vt)) {
-			vt->faulted = true;
-			fault(h, j, BFT_ECONFLICT);
-		}
-	}
-	decide_by_votes(h, ep);
+	for (uint32_t j = 0; j < h->n; j++)
+		if (ep->votes[j].have && !vote_matches(ep, &ep->votes[j]))
+			vote_other_list(h, &ep->votes[j], j);
+	decide_by_votes(h, ep); /* and counts the votes that contradict what we know */
 	return h->cfg.check_wait_ms != 0 ? send_check(h, ep, out) : BFT_OK;
 }
 

@@ -688,24 +688,10 @@ static enum bft_err slot_update(struct pbft *p, struct slot *s, struct bft_out *
 
 	if (!s->has_pp || s->view != p->view || !p->active)
 		return BFT_OK;
-	if (!s->prepared) {
-		/* prepared(m, v, n, i): the pre-prepare and 2f matching PREPAREs from distinct
-		 * backups (the primary's PRE-PREPARE stands for its prepare). */
-		uint32_t k = count_votes(s->prep, p->n, s->view, s->digest,
-					 pbft_primary(s->view, p->n));
-		if (k < 2 * p->f) {
-			/* Not prepared here (PREPAREs lost on the way), yet 2f+1 matching COMMITs
-			 * of this view: f+1 correct replicas are prepared, so committed(m, v, n)
-			 * holds (TOCS §4.2) and, holding the batch, we may execute it, as
-			 * on_old_commit does for a view we left. No COMMIT of ours: we are not
-			 * prepared. */
-			if (!s->committed &&
-			    count_votes(s->commit, p->n, s->view, s->digest, UINT32_MAX) >= p->q) {
-				s->committed = true;
-				s->commit_view = s->view;
-			}
-			return BFT_OK;
-		}
+	/* prepared(m, v, n, i): the pre-prepare and 2f matching PREPAREs from distinct backups (the
+	 * primary's PRE-PREPARE stands for its prepare). */
+	if (!s->prepared && count_votes(s->prep, p->n, s->view, s->digest,
+					pbft_primary(s->view, p->n)) >= 2 * p->f) {
 		s->prepared = true;
 		e = keep_certificate(p, s);
 		if (e == BFT_OK)
@@ -713,15 +699,19 @@ static enum bft_err slot_update(struct pbft *p, struct slot *s, struct bft_out *
 		if (e != BFT_OK)
 			return e;
 	}
-	if (!s->sent_commit) {
+	if (s->prepared && !s->sent_commit) {
 		s->sent_commit = true;
 		e = send_phase(p, s, BFT_MSG_COMMIT, out);
 		if (e != BFT_OK)
 			return e;
 	}
+	/* committed-local(m, v, n, i): 2f+1 matching COMMITs. Prepared here or not (PREPAREs may
+	 * have been lost on the way): f+1 correct replicas are prepared, so committed(m, v, n)
+	 * holds (TOCS §4.2) and, holding the batch, we may execute it, as on_old_commit does for a
+	 * view we left. A replica not prepared sends no COMMIT of its own. */
 	if (!s->committed &&
 	    count_votes(s->commit, p->n, s->view, s->digest, UINT32_MAX) >= p->q) {
-		s->committed = true; /* committed-local(m, v, n, i) */
+		s->committed = true;
 		s->commit_view = s->view;
 	}
 	return e;
